@@ -1,0 +1,333 @@
+//! Compression with borg's specs, in a self-describing frame (layout in docs/format.md):
+//!
+//! ```text
+//! 0  1  codec: 0 none, 1 lz4, 2 zstd, 3 zlib, 4 lzma
+//! 1  1  level used (0 where the codec has none)
+//! 2  4  uncompressed length, little endian
+//! 6  .. payload
+//! ```
+//!
+//! A codec whose output would not be smaller than its input stores the data with `none`, so a
+//! frame is never much larger than its data. Decompression checks the declared length against the
+//! caller's limit before it allocates, and that the payload yields exactly that many bytes.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+
+use crate::error::{Error, ErrorKind};
+
+/// Bytes before the payload.
+pub const FRAME_HEADER_LEN: usize = 6;
+/// The decompression limit used where the caller names none: 64 MiB, far above any chunk.
+pub const DEFAULT_LIMIT: usize = 64 << 20;
+
+/// A compression spec, as given to `--compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Stored as is.
+    None,
+    /// LZ4 (fast; borg's default).
+    Lz4,
+    /// Zstandard at level 1..=22.
+    Zstd(u8),
+    /// zlib (deflate with zlib's header) at level 0..=9.
+    Zlib(u8),
+    /// LZMA (xz container) at preset 0..=9.
+    Lzma(u8),
+    /// Try lz4 first; use the named codec only where the data compresses (borg's `auto`).
+    Auto(AutoTarget),
+}
+
+/// The expensive codec behind `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoTarget {
+    /// `auto,lz4`.
+    Lz4,
+    /// `auto,zstd,L`.
+    Zstd(u8),
+    /// `auto,zlib,L`.
+    Zlib(u8),
+    /// `auto,lzma,L`.
+    Lzma(u8),
+}
+
+impl From<AutoTarget> for Codec {
+    fn from(t: AutoTarget) -> Self {
+        match t {
+            AutoTarget::Lz4 => Self::Lz4,
+            AutoTarget::Zstd(l) => Self::Zstd(l),
+            AutoTarget::Zlib(l) => Self::Zlib(l),
+            AutoTarget::Lzma(l) => Self::Lzma(l),
+        }
+    }
+}
+
+const ID_NONE: u8 = 0;
+const ID_LZ4: u8 = 1;
+const ID_ZSTD: u8 = 2;
+const ID_ZLIB: u8 = 3;
+const ID_LZMA: u8 = 4;
+
+fn level(
+    spec: &str,
+    field: Option<&str>,
+    default: u8,
+    range: std::ops::RangeInclusive<u8>,
+) -> Result<u8, Error> {
+    let Some(f) = field else { return Ok(default) };
+    match f.trim().parse::<u8>() {
+        Ok(l) if range.contains(&l) => Ok(l),
+        _ => Err(Error::invalid(format!(
+            "compression {spec:?}: level must be {} to {}, got {f:?}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+impl FromStr for Codec {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Self, Error> {
+        let fields: Vec<&str> = spec.split(',').map(str::trim).collect();
+        let simple = |name: &str, lvl: Option<&str>, extra: usize| -> Result<Codec, Error> {
+            if extra > 0 {
+                return Err(Error::invalid(format!(
+                    "compression {spec:?}: too many fields"
+                )));
+            }
+            match name {
+                "none" if lvl.is_none() => Ok(Codec::None),
+                "lz4" if lvl.is_none() => Ok(Codec::Lz4),
+                "zstd" => Ok(Codec::Zstd(level(spec, lvl, 3, 1..=22)?)),
+                "zlib" => Ok(Codec::Zlib(level(spec, lvl, 6, 0..=9)?)),
+                "lzma" => Ok(Codec::Lzma(level(spec, lvl, 6, 0..=9)?)),
+                _ => Err(Error::invalid(format!(
+                    "compression {spec:?}: expected none, lz4, zstd[,1-22], zlib[,0-9], lzma[,0-9] or auto,C[,L]"
+                ))),
+            }
+        };
+        if fields[0] == "auto" {
+            let target = match simple(
+                fields.get(1).copied().unwrap_or(""),
+                fields.get(2).copied(),
+                fields.len().saturating_sub(3),
+            )? {
+                Codec::Lz4 => AutoTarget::Lz4,
+                Codec::Zstd(l) => AutoTarget::Zstd(l),
+                Codec::Zlib(l) => AutoTarget::Zlib(l),
+                Codec::Lzma(l) => AutoTarget::Lzma(l),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "compression {spec:?}: auto needs a compressor"
+                    )));
+                }
+            };
+            return Ok(Codec::Auto(target));
+        }
+        simple(
+            fields[0],
+            fields.get(1).copied(),
+            fields.len().saturating_sub(2),
+        )
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::None => write!(f, "none"),
+            Self::Lz4 => write!(f, "lz4"),
+            Self::Zstd(l) => write!(f, "zstd,{l}"),
+            Self::Zlib(l) => write!(f, "zlib,{l}"),
+            Self::Lzma(l) => write!(f, "lzma,{l}"),
+            Self::Auto(t) => write!(f, "auto,{}", Codec::from(t)),
+        }
+    }
+}
+
+fn frame(id: u8, lvl: u8, orig_len: usize, cap: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + cap);
+    out.push(id);
+    out.push(lvl);
+    // Callers pass chunks and objects below 4 GiB (checked in `compress`).
+    out.extend_from_slice(&(orig_len as u32).to_le_bytes());
+    out
+}
+
+fn stored(data: &[u8]) -> Vec<u8> {
+    let mut out = frame(ID_NONE, 0, data.len(), data.len());
+    out.extend_from_slice(data);
+    out
+}
+
+thread_local! {
+    static ZSTD: RefCell<Option<(u8, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+}
+
+/// Compresses with one real codec; `None` where it failed or did not shrink the data.
+fn try_codec(codec: Codec, data: &[u8]) -> Option<Vec<u8>> {
+    let out = match codec {
+        Codec::None | Codec::Auto(_) => return None,
+        Codec::Lz4 => {
+            let mut out = frame(
+                ID_LZ4,
+                0,
+                data.len(),
+                lz4_flex::block::get_maximum_output_size(data.len()),
+            );
+            out.resize(out.capacity(), 0);
+            let n = lz4_flex::block::compress_into(data, &mut out[FRAME_HEADER_LEN..]).ok()?;
+            out.truncate(FRAME_HEADER_LEN + n);
+            out
+        }
+        Codec::Zstd(l) => {
+            let mut out = frame(
+                ID_ZSTD,
+                l,
+                data.len(),
+                zstd::zstd_safe::compress_bound(data.len()),
+            );
+            out.resize(out.capacity(), 0);
+            let n = ZSTD.with(|cell| -> Option<usize> {
+                let mut slot = cell.borrow_mut();
+                if slot.as_ref().map(|(lv, _)| *lv) != Some(l) {
+                    *slot = Some((l, zstd::bulk::Compressor::new(i32::from(l)).ok()?));
+                }
+                let (_, c) = slot.as_mut()?;
+                c.compress_to_buffer(data, &mut out[FRAME_HEADER_LEN..])
+                    .ok()
+            })?;
+            out.truncate(FRAME_HEADER_LEN + n);
+            out
+        }
+        Codec::Zlib(l) => {
+            let out = frame(ID_ZLIB, l, data.len(), data.len() / 2);
+            let mut enc =
+                flate2::write::ZlibEncoder::new(out, flate2::Compression::new(u32::from(l)));
+            enc.write_all(data).ok()?;
+            enc.finish().ok()?
+        }
+        Codec::Lzma(l) => {
+            let out = frame(ID_LZMA, l, data.len(), data.len() / 2);
+            let stream = liblzma::stream::Stream::new_easy_encoder(
+                u32::from(l),
+                liblzma::stream::Check::None,
+            )
+            .ok()?;
+            let mut enc = liblzma::write::XzEncoder::new_stream(out, stream);
+            enc.write_all(data).ok()?;
+            enc.finish().ok()?
+        }
+    };
+    (out.len() < FRAME_HEADER_LEN + data.len()).then_some(out)
+}
+
+/// Compresses `data` (below 4 GiB) into a self-describing frame.
+pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, Error> {
+    if data.len() > u32::MAX as usize {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "cannot compress 4 GiB or more at once",
+        ));
+    }
+    let out = match codec {
+        Codec::Auto(target) => {
+            // borg's heuristic: lz4 tells whether the data compresses at all.
+            let lz4 = try_codec(Codec::Lz4, data);
+            let ratio = lz4
+                .as_ref()
+                .map_or(1.0, |c| c.len() as f64 / (data.len().max(1) as f64));
+            match lz4 {
+                Some(lz4) if ratio < 0.97 && target != AutoTarget::Lz4 => {
+                    match try_codec(target.into(), data) {
+                        Some(exp) if (exp.len() as f64) < 0.99 * lz4.len() as f64 => exp,
+                        _ => lz4,
+                    }
+                }
+                Some(lz4) => lz4,
+                None => stored(data),
+            }
+        }
+        c => try_codec(c, data).unwrap_or_else(|| stored(data)),
+    };
+    Ok(out)
+}
+
+/// The codec name and level recorded in a frame, for `info` and `check`.
+pub fn frame_codec(frame: &[u8]) -> Result<(&'static str, u8), Error> {
+    let name = match frame.first() {
+        Some(&ID_NONE) => "none",
+        Some(&ID_LZ4) => "lz4",
+        Some(&ID_ZSTD) => "zstd",
+        Some(&ID_ZLIB) => "zlib",
+        Some(&ID_LZMA) => "lzma",
+        Some(b) => return Err(Error::corrupt(format!("unknown codec byte {b}"))),
+        None => return Err(Error::corrupt("empty compression frame")),
+    };
+    Ok((name, frame.get(1).copied().unwrap_or(0)))
+}
+
+/// Decompresses a frame made by [`compress`], refusing to produce more than `limit` bytes.
+pub fn decompress(frame: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+    if frame.len() < FRAME_HEADER_LEN {
+        return Err(Error::corrupt("compression frame is truncated"));
+    }
+    let (name, _) = frame_codec(frame)?;
+    let orig_len = u32::from_le_bytes([frame[2], frame[3], frame[4], frame[5]]) as usize;
+    if orig_len > limit {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("frame declares {orig_len} bytes, more than the limit of {limit}"),
+        ));
+    }
+    let payload = &frame[FRAME_HEADER_LEN..];
+    let bad = |why: String| Error::corrupt(format!("{name} data does not decompress: {why}"));
+    let mut out = vec![0u8; orig_len];
+    let n = match frame[0] {
+        ID_NONE => {
+            if payload.len() != orig_len {
+                return Err(bad("stored length differs from the header".into()));
+            }
+            out.copy_from_slice(payload);
+            orig_len
+        }
+        ID_LZ4 => {
+            lz4_flex::block::decompress_into(payload, &mut out).map_err(|e| bad(e.to_string()))?
+        }
+        ID_ZSTD => zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(payload, &mut out))
+            .map_err(|e| bad(e.to_string()))?,
+        ID_ZLIB => {
+            let mut d = flate2::Decompress::new(true);
+            let status = d
+                .decompress(payload, &mut out, flate2::FlushDecompress::Finish)
+                .map_err(|e| bad(e.to_string()))?;
+            if status != flate2::Status::StreamEnd || d.total_in() != payload.len() as u64 {
+                return Err(bad("stream does not end where the frame does".into()));
+            }
+            usize::try_from(d.total_out()).map_err(|e| bad(e.to_string()))?
+        }
+        _ => {
+            let mut s = liblzma::stream::Stream::new_stream_decoder(256 << 20, 0)
+                .map_err(|e| bad(e.to_string()))?;
+            let status = s
+                .process(payload, &mut out, liblzma::stream::Action::Finish)
+                .map_err(|e| bad(e.to_string()))?;
+            if status != liblzma::stream::Status::StreamEnd || s.total_in() != payload.len() as u64
+            {
+                return Err(bad("stream does not end where the frame does".into()));
+            }
+            usize::try_from(s.total_out()).map_err(|e| bad(e.to_string()))?
+        }
+    };
+    if n != orig_len {
+        return Err(bad(format!("yields {n} bytes, header says {orig_len}")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+use super::*;
+
+fn text(len: usize) -> Vec<u8> {
+    let words = [
+        "backup ",
+        "archive ",
+        "chunk ",
+        "repository ",
+        "deduplicate ",
+        "borg ",
+        "hoard\n",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut x = 12345u32;
+    while out.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn random(len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(b"random")
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+fn codec(spec: &str) -> Codec {
+    spec.parse().expect("valid spec")
+}
+
+const SPECS: [&str; 12] = [
+    "none",
+    "lz4",
+    "zstd",
+    "zstd,1",
+    "zstd,22",
+    "zlib",
+    "zlib,0",
+    "zlib,9",
+    "lzma",
+    "lzma,0",
+    "auto,zstd,10",
+    "auto,lzma",
+];
+
+#[test]
+fn round_trip_every_codec() {
+    for spec in SPECS {
+        for data in [vec![], vec![7u8], text(100_000), random(100_000)] {
+            let f = compress(codec(spec), &data).expect("compress");
+            assert!(
+                f.len() <= data.len() + FRAME_HEADER_LEN,
+                "{spec} grew the data"
+            );
+            assert_eq!(
+                decompress(&f, DEFAULT_LIMIT).expect("decompress"),
+                data,
+                "{spec}"
+            );
+        }
+    }
+}
+
+#[test]
+fn compressible_data_shrinks_and_frames_name_their_codec() {
+    let t = text(200_000);
+    for (spec, name) in [
+        ("lz4", "lz4"),
+        ("zstd,3", "zstd"),
+        ("zlib,6", "zlib"),
+        ("lzma,6", "lzma"),
+    ] {
+        let f = compress(codec(spec), &t).expect("compress");
+        assert!(f.len() < t.len() / 2, "{spec}: {}", f.len());
+        assert_eq!(frame_codec(&f).expect("frame").0, name);
+    }
+    // Incompressible data is stored as is.
+    let f = compress(codec("zstd,3"), &random(50_000)).expect("compress");
+    assert_eq!(frame_codec(&f).expect("frame").0, "none");
+}
+
+#[test]
+fn auto_follows_borgs_heuristic() {
+    // Compressible: the expensive codec wins.
+    let f = compress(codec("auto,lzma,6"), &text(200_000)).expect("compress");
+    assert_eq!(frame_codec(&f).expect("frame").0, "lzma");
+    // Incompressible: lz4 says so, and the data is stored.
+    let f = compress(codec("auto,lzma,6"), &random(200_000)).expect("compress");
+    assert_eq!(frame_codec(&f).expect("frame").0, "none");
+}
+
+#[test]
+fn zlib_frames_are_plain_zlib_streams() {
+    let t = text(10_000);
+    let f = compress(codec("zlib,6"), &t).expect("compress");
+    let mut d = flate2::read::ZlibDecoder::new(&f[FRAME_HEADER_LEN..]);
+    let mut out = vec![];
+    std::io::Read::read_to_end(&mut d, &mut out).expect("independent inflate");
+    assert_eq!(out, t);
+}
+
+#[test]
+fn specs_parse_print_and_reject() {
+    for (spec, canon) in [
+        ("lz4", "lz4"),
+        ("zstd", "zstd,3"),
+        ("zstd,19", "zstd,19"),
+        ("zlib", "zlib,6"),
+        ("lzma,9", "lzma,9"),
+        ("auto,zstd", "auto,zstd,3"),
+        ("auto,lz4", "auto,lz4"),
+    ] {
+        assert_eq!(codec(spec).to_string(), canon);
+    }
+    for bad in [
+        "",
+        "gzip",
+        "zstd,0",
+        "zstd,23",
+        "zlib,10",
+        "lzma,x",
+        "lz4,1",
+        "auto",
+        "auto,none",
+        "auto,auto,lz4",
+        "zstd,3,4",
+    ] {
+        assert_eq!(
+            bad.parse::<Codec>().map_err(|e| e.kind),
+            Err(ErrorKind::InvalidArgument),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_frames_are_errors_not_panics() {
+    for spec in SPECS {
+        let f = compress(codec(spec), &text(5000)).expect("compress");
+        // Every truncation, and every byte flipped in the first 300, fails cleanly or (where the
+        // codec cannot tell) yields data of the declared length.
+        for cut in 0..f.len() {
+            assert!(
+                decompress(&f[..cut], DEFAULT_LIMIT).is_err(),
+                "{spec} cut {cut}"
+            );
+        }
+        for i in 0..f.len().min(300) {
+            let mut bad = f.clone();
+            bad[i] ^= 0x55;
+            if let Ok(out) = decompress(&bad, DEFAULT_LIMIT) {
+                assert!(out.len() <= DEFAULT_LIMIT);
+            }
+        }
+    }
+}
+
+#[test]
+fn declared_sizes_over_the_limit_are_refused_before_allocating() {
+    let mut f = compress(codec("lz4"), &text(1000)).expect("compress");
+    f[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        decompress(&f, DEFAULT_LIMIT).map_err(|e| e.kind),
+        Err(ErrorKind::TooLarge)
+    );
+    // A frame that expands past its declared length is an error too.
+    let big = compress(codec("zstd,3"), &vec![0u8; 1 << 20]).expect("compress");
+    let mut lying = big.clone();
+    lying[2..6].copy_from_slice(&1000u32.to_le_bytes());
+    assert_eq!(
+        decompress(&lying, DEFAULT_LIMIT).map_err(|e| e.kind),
+        Err(ErrorKind::Corrupt)
+    );
+    assert_eq!(
+        decompress(&big, 1000).map_err(|e| e.kind),
+        Err(ErrorKind::TooLarge)
+    );
+}

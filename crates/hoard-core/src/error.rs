@@ -1,0 +1,90 @@
+//! The one error type of hoard-core, with a stable code per kind.
+
+use std::fmt;
+
+/// What went wrong, as a stable code that crosses the napi boundary unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A parameter or spec given by the caller is malformed or out of range.
+    InvalidArgument,
+    /// Authentication failed: a flipped bit, a swapped id or type, or the wrong key.
+    Integrity,
+    /// Data is structurally broken (bad header, truncated, undecodable).
+    Corrupt,
+    /// A declared size exceeds the limit the caller allows.
+    TooLarge,
+    /// A session has sealed as many blobs as its nonce space allows.
+    SessionExhausted,
+    /// A file or directory does not exist (it may have vanished during a backup).
+    NotFound,
+    /// Permission to read or write was refused.
+    PermissionDenied,
+    /// Any other operating-system error.
+    Io,
+}
+
+impl ErrorKind {
+    /// The stable code, e.g. `HOARD_INTEGRITY`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "HOARD_INVALID_ARGUMENT",
+            Self::Integrity => "HOARD_INTEGRITY",
+            Self::Corrupt => "HOARD_CORRUPT",
+            Self::TooLarge => "HOARD_TOO_LARGE",
+            Self::SessionExhausted => "HOARD_SESSION_EXHAUSTED",
+            Self::NotFound => "HOARD_NOT_FOUND",
+            Self::PermissionDenied => "HOARD_PERMISSION_DENIED",
+            Self::Io => "HOARD_IO",
+        }
+    }
+}
+
+/// An error of hoard-core: a kind and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// The stable kind.
+    pub kind: ErrorKind,
+    /// A one-line description, without the code.
+    pub message: String,
+}
+
+impl Error {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A malformed or out-of-range argument.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Structurally broken data.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Corrupt, message)
+    }
+
+    /// An I/O error about `path`, keeping the OS error's kind.
+    pub fn io(path: &std::path::Path, err: &std::io::Error) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Io,
+        };
+        Self::new(kind, format!("{}: {err}", path.display()))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of hoard-core.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,18 @@
+//! hoard-core: everything hoard does per byte, in plain Rust.
+//!
+//! Chunkers ([`chunker`]), chunk ids ([`id`]), subkeys ([`keys`]), the sealed blob envelope
+//! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
+//! ([`pipeline`]), the worker pool ([`pool`]) and the measurements of `benchmark cpu` ([`bench`]).
+
+pub mod bench;
+pub mod chunker;
+pub mod error;
+
+pub use error::{Error, ErrorKind, Result};
+pub mod codec;
+pub mod envelope;
+pub mod id;
+pub mod kdf;
+pub mod keys;
+pub mod pipeline;
+pub mod pool;
