@@ -1,1 +1,13 @@
+//! hoard's Node addon: thin napi classes and functions over hoard-core.
+//!
+//! Everything that takes time runs on hoard-core's worker pool and returns a promise; nothing
+//! here crosses the boundary per chunk. Errors reach JavaScript as `Error`s whose message starts
+//! with a stable code (`HOARD_INTEGRITY: ...`), which `src/native.ts` turns into typed classes.
 
+mod bench;
+mod chunking;
+mod codec;
+mod error;
+mod kdf;
+mod key;
+mod task;
