@@ -1,0 +1,55 @@
+import test from 'ava';
+
+import { runChild, runInProcess } from './helpers.js';
+
+test('--version prints "hoard VERSION" like borg prints "borg VERSION"', async (t) => {
+  const r = await runInProcess(['--version']);
+  t.is(r.code, 0);
+  t.regex(r.stdout, /^hoard \d+\.\d+\.\d+\n$/);
+  const child = runChild(['-V']);
+  t.is(child.code, 0);
+  t.is(child.stdout, r.stdout);
+});
+
+test('help lists the commands and help COMMAND shows one command in detail', async (t) => {
+  const all = await runInProcess(['help']);
+  t.is(all.code, 0);
+  t.regex(all.stdout, /hoard benchmark cpu/);
+  t.regex(all.stdout, /hoard help/);
+  const one = await runInProcess(['help', 'benchmark', 'cpu']);
+  t.is(one.code, 0);
+  t.regex(one.stdout, /benchmark CPU-bound operations/);
+  t.regex(one.stdout, /--size/);
+  t.regex(one.stdout, /hoard benchmark cpu --size 100MB --json/);
+  t.false(/\u001b\[/.test(one.stdout), 'no colour codes when not on a terminal');
+});
+
+test('an unknown command or option is one line on stderr and exit code 2', async (t) => {
+  for (const argv of [['help', 'nope'], ['frobnicate'], ['benchmark', 'cpu', '--bogus'], ['benchmark', 'cpu', '--size', 'lots']]) {
+    const r = await runInProcess(argv);
+    t.is(r.code, 2, argv.join(' '));
+    t.is(r.stdout, '', argv.join(' '));
+    t.regex(r.stderr, /^hoard: [^\n]+\n$/, argv.join(' '));
+  }
+  const child = runChild(['benchmark', 'cpu', '--bogus']);
+  t.is(child.code, 2);
+  t.is(child.stderr, 'hoard: Unsupported option name ("--bogus").\n');
+});
+
+test("borg's common options are accepted, and --show-rc logs the return code", async (t) => {
+  const r = await runInProcess([
+    'benchmark', 'cpu', '--size', '2MB', '--json', '--show-rc', '--lock-wait', '5', '--umask', '0077',
+    '--remote-path', 'borg', '-v', '--iec', '--log-json', '--upload-ratelimit', '100', '--rsh', 'ssh',
+  ]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /terminating with success status, rc 0\n$/);
+  const bad = await runInProcess(['help', 'nope', '--show-rc']);
+  t.regex(bad.stderr, /terminating with error status, rc 2\n$/);
+});
+
+test('--debug adds the stack to an error', async (t) => {
+  const r = await runInProcess(['benchmark', 'cpu', '--size', 'x', '--debug']);
+  t.is(r.code, 2);
+  t.true(r.stderr.split('\n').length > 3);
+  t.regex(r.stderr, /at /);
+});

@@ -1,0 +1,65 @@
+/** Shared helpers for the ava suites: run the CLI in-process or as a child, and make data. */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
+
+import { run } from '../dist/cli.js';
+
+/** The built `hoard` executable. */
+export const HOARD_BIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+/** What a run of the CLI produced. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(stream: PassThrough): () => string {
+  const parts: Buffer[] = [];
+  stream.on('data', (b: Buffer) => parts.push(b));
+  return () => Buffer.concat(parts).toString('utf8');
+}
+
+/** Runs the CLI in this process with captured streams. */
+export async function runInProcess(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out = collect(stdout);
+  const err = collect(stderr);
+  const code = await run(argv, { stdin: new PassThrough(), stdout, stderr, env: { ...process.env, ...env } });
+  return { code, stdout: out(), stderr: err() };
+}
+
+/** Runs the installed-style executable as a child process. */
+export function runChild(argv: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const r = spawnSync(process.execPath, [HOARD_BIN, ...argv], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `len` deterministic pseudo-random bytes named by `tag` (SHA-256 in counter mode). */
+export function pseudoRandom(len: number, tag: string): Buffer {
+  const out = Buffer.alloc(len);
+  for (let i = 0, block = 0; i < len; block += 1) {
+    const h = createHash('sha256').update(`${tag}:${block}`).digest();
+    i += h.copy(out, i);
+  }
+  return out;
+}
+
+/** Text-like bytes that compress well. */
+export function textLike(len: number): Buffer {
+  const words = ['backup ', 'archive ', 'chunk ', 'repository ', 'hoard ', 'borg ', 'key\n'];
+  let s = '';
+  let x = 7;
+  while (s.length < len) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    s += words[x % words.length];
+  }
+  return Buffer.from(s.slice(0, len));
+}

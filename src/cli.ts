@@ -1,0 +1,92 @@
+import { Cli } from 'clipanion';
+import type { Command, CommandClass } from 'clipanion';
+
+import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
+import { HelpCommand } from './commands/help.js';
+import { VersionCommand } from './commands/version.js';
+import type { HoardContext } from './context.js';
+import { ExitCode, HoardError } from './errors.js';
+import { version } from './version.js';
+
+/** Every command hoard ships. */
+export const commands: CommandClass<HoardContext>[] = [HelpCommand, VersionCommand, BenchmarkCpuCommand];
+
+/** A clipanion CLI with every command registered. */
+export function createCli(enableColors = false): Cli<HoardContext> {
+  const cli = new Cli<HoardContext>({ binaryLabel: 'hoard', binaryName: 'hoard', binaryVersion: version, enableColors });
+  for (const command of commands) cli.register(command);
+  return cli;
+}
+
+const RC_WORDS: Record<number, string> = { 0: 'success', 1: 'warning', 2: 'error' };
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? text;
+}
+
+/** The exit code for an error that ended a command. */
+function exitCodeOf(e: unknown): number {
+  return e instanceof HoardError ? e.exitCode : ExitCode.error;
+}
+
+/** The one line the user sees for an error (the stack too under `--debug`). */
+function describe(e: unknown, debug: boolean): string {
+  if (debug && e instanceof Error && e.stack) return e.stack;
+  if (e instanceof Error) return firstLine(e.message);
+  return String(e);
+}
+
+/**
+ * What a command sees of the CLI (`this.cli`), as clipanion's own `run` provides it. hoard runs
+ * commands itself so that errors go to stderr with borg's exit codes.
+ */
+function miniCli(cli: Cli<HoardContext>, context: HoardContext): Command<HoardContext>['cli'] {
+  return {
+    binaryLabel: cli.binaryLabel,
+    binaryName: cli.binaryName,
+    binaryVersion: cli.binaryVersion,
+    enableCapture: cli.enableCapture,
+    enableColors: cli.enableColors,
+    definitions: () => cli.definitions(),
+    error: (error, opts) => cli.error(error, opts),
+    format: (colored) => cli.format(colored),
+    process: (input, sub) => cli.process(input, { ...context, ...sub }),
+    run: (input, sub) => cli.run(input, { ...context, ...sub }),
+    usage: (command, opts) => cli.usage(command, opts),
+  };
+}
+
+/**
+ * Runs hoard with `argv` (without the node and script paths) and returns the exit code: 0 ok,
+ * 1 warning, 2 error. Errors become one line on stderr; `--debug` adds the stack, `--show-rc`
+ * logs the code as borg does.
+ */
+export async function run(argv: string[], context: Partial<HoardContext> = {}): Promise<number> {
+  const ctx: HoardContext = {
+    stdin: context.stdin ?? process.stdin,
+    stdout: context.stdout ?? process.stdout,
+    stderr: context.stderr ?? process.stderr,
+    env: context.env ?? process.env,
+    colorDepth: context.colorDepth ?? 1,
+  };
+  const debug = argv.includes('--debug');
+  let rc: number;
+  try {
+    const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
+    const cli = createCli(tty && ctx.env.NO_COLOR === undefined);
+    const command: Command<HoardContext> = cli.process(argv, ctx);
+    if (command.help) {
+      ctx.stdout.write(cli.usage(command, { detailed: true }));
+      return 0;
+    }
+    command.cli = miniCli(cli, ctx);
+    rc = (await command.validateAndExecute()) ?? 0;
+  } catch (e) {
+    ctx.stderr.write(`hoard: ${describe(e, debug)}\n`);
+    rc = exitCodeOf(e);
+  }
+  if (argv.includes('--show-rc')) {
+    ctx.stderr.write(`terminating with ${RC_WORDS[rc] ?? 'error'} status, rc ${rc}\n`);
+  }
+  return rc;
+}

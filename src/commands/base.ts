@@ -1,0 +1,51 @@
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+
+import type { HoardContext } from '../context.js';
+
+/**
+ * The options borg accepts on every command. Wrappers pass them freely, so each is accepted;
+ * those without a meaning for the command at hand are no-ops (docs/options.md says which).
+ * They are hidden from each command's synopsis and listed once in docs/options.md.
+ */
+export abstract class HoardCommand extends Command<HoardContext> {
+  critical = Option.Boolean('--critical', false, { hidden: true, description: 'work on log level CRITICAL' });
+  error = Option.Boolean('--error', false, { hidden: true, description: 'work on log level ERROR' });
+  warning = Option.Boolean('--warning', false, { hidden: true, description: 'work on log level WARNING (default)' });
+  info = Option.Boolean('--info,-v,--verbose', false, { hidden: true, description: 'work on log level INFO' });
+  debug = Option.Boolean('--debug', false, { hidden: true, description: 'work on log level DEBUG; errors show their stack' });
+  debugTopic = Option.Array('--debug-topic', [], { hidden: true, description: 'enable TOPIC debugging (accepted; no topics yet)' });
+  progress = Option.Boolean('-p,--progress', false, { hidden: true, description: 'show progress information' });
+  iec = Option.Boolean('--iec', false, { hidden: true, description: 'format sizes in IEC units (1KiB = 1024B)' });
+  logJson = Option.Boolean('--log-json', false, { hidden: true, description: 'output one JSON object per log line' });
+  lockWait = Option.String('--lock-wait', {
+    hidden: true,
+    validator: t.isNumber(),
+    description: 'wait at most SECONDS for acquiring a repository lock',
+  });
+  bypassLock = Option.Boolean('--bypass-lock', false, { hidden: true, description: 'bypass locking mechanism' });
+  showVersion = Option.Boolean('--show-version', false, { hidden: true, description: 'show/log the hoard version' });
+  showRc = Option.Boolean('--show-rc', false, { hidden: true, description: 'show/log the return code (rc)' });
+  umask = Option.String('--umask', { hidden: true, description: 'set umask to M (local only)' });
+  remotePath = Option.String('--remote-path', { hidden: true, description: 'use PATH as hoard executable on the remote' });
+  uploadRatelimit = Option.String('--upload-ratelimit,--remote-ratelimit', {
+    hidden: true,
+    description: 'set network upload rate limit in kiByte/s',
+  });
+  uploadBuffer = Option.String('--upload-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
+  considerPartFiles = Option.Boolean('--consider-part-files', false, { hidden: true, description: 'treat part files like normal files' });
+  debugProfile = Option.String('--debug-profile', { hidden: true, description: 'write execution profile into FILE' });
+  rsh = Option.String('--rsh', { hidden: true, description: 'use this command to connect to the hoard serve process' });
+
+  /** Writes one line to standard output. */
+  protected out(line: string): void {
+    this.context.stdout.write(`${line}\n`);
+  }
+
+  /** Writes one log line to standard error when the log level admits `level`. */
+  protected log(level: 'debug' | 'info' | 'warning' | 'error', line: string): void {
+    const rank = { debug: 0, info: 1, warning: 2, error: 3 }[level];
+    const threshold = this.debug ? 0 : this.info ? 1 : this.error || this.critical ? 3 : 2;
+    if (rank >= threshold) this.context.stderr.write(`${line}\n`);
+  }
+}

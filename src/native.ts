@@ -1,0 +1,69 @@
+/**
+ * The native addon, as the rest of hoard sees it: the generated loader's functions and classes,
+ * with native errors turned into hoard's typed errors (src/errors.ts).
+ */
+import * as binding from '../binding/index.js';
+import { fromNative } from './errors.js';
+
+export type { Argon2Params, ChunkedFile, Measurement } from '../binding/index.js';
+/** The working keys of a repository (see the generated binding for its methods). */
+export type Key = binding.Key;
+/** A writer's sealing session. */
+export type Session = binding.Session;
+
+/** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
+function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return function guarded(this: unknown, ...args: A): R {
+    try {
+      const result = fn.apply(this, args);
+      if (result instanceof Promise) {
+        return result.catch((e: unknown) => {
+          throw fromNative(e);
+        }) as R;
+      }
+      return result;
+    } catch (e) {
+      throw fromNative(e);
+    }
+  };
+}
+
+for (const proto of [binding.Key.prototype, binding.Session.prototype] as object[]) {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (name !== 'constructor' && typeof desc?.value === 'function') {
+      Object.defineProperty(proto, name, { ...desc, value: guard(desc.value as (...a: unknown[]) => unknown) });
+    }
+  }
+}
+
+/** The working keys of `master` for a cipher suite and chunk id algorithm. */
+export const newKey = guard(
+  (master: Buffer, suite: string, idAlgorithm: string): Key => new binding.Key(master, suite, idAlgorithm),
+);
+/** See the generated binding: compression into a self-describing frame. */
+export const compress = guard(binding.compress);
+/** See the generated binding: decompression with a size limit. */
+export const decompress = guard(binding.decompress);
+/** See the generated binding: the canonical form of a compression spec. */
+export const parseCompression = guard(binding.parseCompression);
+/** See the generated binding: the canonical form of chunker parameters. */
+export const parseChunkerParams = guard(binding.parseChunkerParams);
+/** See the generated binding: cut a buffer into chunks. */
+export const chunkBuffer = guard(binding.chunkBuffer);
+/** See the generated binding: argon2id key derivation. */
+export const argon2id = guard(binding.argon2id);
+/** See the generated binding: argon2id's default (or test-only weak) costs. */
+export const argon2Params = guard(binding.argon2Params);
+/** See the generated binding: one HKDF subkey of a master key. */
+export const deriveSubkey = guard(binding.deriveSubkey);
+/** See the generated binding: one `benchmark cpu` measurement. */
+export const benchmarkCpu = guard(binding.benchmarkCpu);
+/** See the generated binding: threads in the worker pool. */
+export const workerThreads = guard(binding.workerThreads);
+
+/** argon2id costs for new keys: the real ones, or the cheapest under `HOARD_TESTONLY_WEAKEN_KDF=1`. */
+export function kdfParams(env: NodeJS.ProcessEnv = process.env): binding.Argon2Params {
+  const weak = (env.HOARD_TESTONLY_WEAKEN_KDF ?? env.BORG_TESTONLY_WEAKEN_KDF) === '1';
+  return argon2Params(weak);
+}

@@ -1,0 +1,32 @@
+/** Sizes as borg writes and reads them: decimal units (kB, MB, GB), binary ones (KiB, MiB, GiB). */
+
+const DECIMAL: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+const BINARY: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
+
+/** Bytes in a size such as `1GB`, `500M`, `10MiB`, `4096`; `undefined` if it is not one. */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kKMGTP]?)(i?)B?\s*$/.exec(text);
+  if (!m || m[1] === undefined) return undefined;
+  const unit = (m[2] ?? '').toUpperCase();
+  const factor = m[3] ? BINARY[unit] : DECIMAL[unit];
+  if (factor === undefined) return undefined;
+  const bytes = Math.round(Number(m[1]) * factor);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** `bytes` in gigabytes as borg's `benchmark cpu` prints them: `1GB`, `0.1GB`, `0.01GB`. */
+export function formatGB(bytes: number): string {
+  return `${Number((bytes / 1e9).toPrecision(3))}GB`;
+}
+
+/** `bytes` in the largest decimal unit that keeps a number of at least 1, e.g. `1.23 GB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let value = bytes;
+  let i = 0;
+  while (Math.abs(value) >= 1000 && i < units.length - 1) {
+    value /= 1000;
+    i += 1;
+  }
+  return i === 0 ? `${value} B` : `${value.toFixed(2)} ${units[i]}`;
+}
