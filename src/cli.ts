@@ -1,4 +1,4 @@
-import { Cli } from 'clipanion';
+import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
@@ -9,7 +9,12 @@ import { ExitCode, HoardError } from './errors.js';
 import { version } from './version.js';
 
 /** Every command hoard ships. */
-export const commands: CommandClass<HoardContext>[] = [HelpCommand, VersionCommand, BenchmarkCpuCommand];
+export const commands: CommandClass<HoardContext>[] = [
+  HelpCommand,
+  Builtins.HelpCommand,
+  VersionCommand,
+  BenchmarkCpuCommand,
+];
 
 /** A clipanion CLI with every command registered. */
 export function createCli(enableColors = false): Cli<HoardContext> {
@@ -20,8 +25,16 @@ export function createCli(enableColors = false): Cli<HoardContext> {
 
 const RC_WORDS: Record<number, string> = { 0: 'success', 1: 'warning', 2: 'error' };
 
-function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? text;
+/**
+ * An error message as one line: its first line, or, where that line introduces clipanion's list of
+ * candidates ("did you mean one of:"), the candidate commands joined after it.
+ */
+function oneLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('While running'));
+  const first = lines[0] ?? text;
+  if (!first.endsWith(':')) return first;
+  const candidates = lines.slice(1).map((l) => l.replace(/^(\$|\d+\.)\s*/, '').replace(/ \[.*$/, ''));
+  return `${first} ${candidates.join(', ')}`;
 }
 
 /** The exit code for an error that ended a command. */
@@ -32,7 +45,7 @@ function exitCodeOf(e: unknown): number {
 /** The one line the user sees for an error (the stack too under `--debug`). */
 function describe(e: unknown, debug: boolean): string {
   if (debug && e instanceof Error && e.stack) return e.stack;
-  if (e instanceof Error) return firstLine(e.message);
+  if (e instanceof Error) return oneLine(e.message);
   return String(e);
 }
 
@@ -70,15 +83,12 @@ export async function run(argv: string[], context: Partial<HoardContext> = {}): 
     colorDepth: context.colorDepth ?? 1,
   };
   const debug = argv.includes('--debug');
+  if (argv.includes('--show-version')) ctx.stderr.write(`hoard version ${version}\n`);
   let rc: number;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
     const cli = createCli(tty && ctx.env.NO_COLOR === undefined);
     const command: Command<HoardContext> = cli.process(argv, ctx);
-    if (command.help) {
-      ctx.stdout.write(cli.usage(command, { detailed: true }));
-      return 0;
-    }
     command.cli = miniCli(cli, ctx);
     rc = (await command.validateAndExecute()) ?? 0;
   } catch (e) {

@@ -3,6 +3,7 @@
  * with native errors turned into hoard's typed errors (src/errors.ts).
  */
 import * as binding from '../binding/index.js';
+import { envVar } from './context.js';
 import { fromNative } from './errors.js';
 
 export type { Argon2Params, ChunkedFile, Measurement } from '../binding/index.js';
@@ -63,7 +64,6 @@ export const benchmarkCpu = guard(binding.benchmarkCpu);
 export const workerThreads = guard(binding.workerThreads);
 
 /** argon2id costs for new keys: the real ones, or the cheapest under `HOARD_TESTONLY_WEAKEN_KDF=1`. */
-export function kdfParams(env: NodeJS.ProcessEnv = process.env): binding.Argon2Params {
-  const weak = (env.HOARD_TESTONLY_WEAKEN_KDF ?? env.BORG_TESTONLY_WEAKEN_KDF) === '1';
-  return argon2Params(weak);
+export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {
+  return argon2Params(envVar(env, 'TESTONLY_WEAKEN_KDF') === '1');
 }

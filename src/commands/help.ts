@@ -1,9 +1,10 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import type { HoardContext } from '../context.js';
+import { HoardCommand } from './base.js';
+
 
 /** `hoard help [COMMAND...]`: the command list, or one command's usage, details and examples. */
-export class HelpCommand extends Command<HoardContext> {
+export class HelpCommand extends HoardCommand {
   static override paths = [['help']];
   static override usage = Command.Usage({
     description: 'show help for hoard or one of its commands',

@@ -157,14 +157,79 @@ fn frame(id: u8, lvl: u8, orig_len: usize, cap: usize) -> Vec<u8> {
     out
 }
 
-fn stored(data: &[u8]) -> Vec<u8> {
-    let mut out = frame(ID_NONE, 0, data.len(), data.len());
-    out.extend_from_slice(data);
-    out
+/// A compressed frame: either a codec's whole output (header included) or the header of a stored
+/// frame in front of the caller's own data, which is then not copied.
+pub enum Frame<'a> {
+    /// Header and payload in one buffer.
+    Whole(Vec<u8>),
+    /// A `none` header; the payload is the input itself.
+    Stored([u8; FRAME_HEADER_LEN], &'a [u8]),
+}
+
+impl Frame<'_> {
+    fn stored(data: &[u8]) -> Frame<'_> {
+        let mut header = [ID_NONE, 0, 0, 0, 0, 0];
+        // `compress_frame` refuses inputs of 4 GiB or more.
+        header[2..].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        Frame::Stored(header, data)
+    }
+
+    /// The frame as two byte slices to be written one after the other.
+    pub fn parts(&self) -> [&[u8]; 2] {
+        match self {
+            Frame::Whole(v) => [v, &[]],
+            Frame::Stored(h, d) => [h, d],
+        }
+    }
+
+    /// Bytes in the frame.
+    pub fn len(&self) -> usize {
+        let [a, b] = self.parts();
+        a.len() + b.len()
+    }
+
+    /// Never true: a frame has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The frame in one buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Frame::Whole(v) => v,
+            Frame::Stored(h, d) => [&h[..], d].concat(),
+        }
+    }
 }
 
 thread_local! {
+    /// Output space for the codecs that write into a slice, kept per thread so that compressing a
+    /// chunk neither allocates nor zero-fills a buffer of its bound each time.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static ZSTD: RefCell<Option<(u8, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+}
+
+/// Runs `codec_fn` on a per-thread buffer of at least `bound` bytes; the frame holds its output if
+/// that is smaller than the input.
+fn with_scratch(
+    orig_len: usize,
+    id: u8,
+    lvl: u8,
+    bound: usize,
+    codec_fn: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> Option<Vec<u8>> {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < bound {
+            scratch.resize(bound, 0);
+        }
+        let n = codec_fn(&mut scratch[..bound])?;
+        (n < orig_len).then(|| {
+            let mut out = frame(id, lvl, orig_len, n);
+            out.extend_from_slice(&scratch[..n]);
+            out
+        })
+    })
 }
 
 /// Compresses with one real codec; `None` where it failed or did not shrink the data.
@@ -172,36 +237,23 @@ fn try_codec(codec: Codec, data: &[u8]) -> Option<Vec<u8>> {
     let out = match codec {
         Codec::None | Codec::Auto(_) => return None,
         Codec::Lz4 => {
-            let mut out = frame(
-                ID_LZ4,
-                0,
-                data.len(),
-                lz4_flex::block::get_maximum_output_size(data.len()),
-            );
-            out.resize(out.capacity(), 0);
-            let n = lz4_flex::block::compress_into(data, &mut out[FRAME_HEADER_LEN..]).ok()?;
-            out.truncate(FRAME_HEADER_LEN + n);
-            out
+            let bound = lz4_flex::block::get_maximum_output_size(data.len());
+            with_scratch(data.len(), ID_LZ4, 0, bound, |buf| {
+                lz4_flex::block::compress_into(data, buf).ok()
+            })?
         }
         Codec::Zstd(l) => {
-            let mut out = frame(
-                ID_ZSTD,
-                l,
-                data.len(),
-                zstd::zstd_safe::compress_bound(data.len()),
-            );
-            out.resize(out.capacity(), 0);
-            let n = ZSTD.with(|cell| -> Option<usize> {
-                let mut slot = cell.borrow_mut();
-                if slot.as_ref().map(|(lv, _)| *lv) != Some(l) {
-                    *slot = Some((l, zstd::bulk::Compressor::new(i32::from(l)).ok()?));
-                }
-                let (_, c) = slot.as_mut()?;
-                c.compress_to_buffer(data, &mut out[FRAME_HEADER_LEN..])
-                    .ok()
-            })?;
-            out.truncate(FRAME_HEADER_LEN + n);
-            out
+            let bound = zstd::zstd_safe::compress_bound(data.len());
+            with_scratch(data.len(), ID_ZSTD, l, bound, |buf| {
+                ZSTD.with(|cell| -> Option<usize> {
+                    let mut slot = cell.borrow_mut();
+                    if slot.as_ref().map(|(lv, _)| *lv) != Some(l) {
+                        *slot = Some((l, zstd::bulk::Compressor::new(i32::from(l)).ok()?));
+                    }
+                    let (_, c) = slot.as_mut()?;
+                    c.compress_to_buffer(data, buf).ok()
+                })
+            })?
         }
         Codec::Zlib(l) => {
             let out = frame(ID_ZLIB, l, data.len(), data.len() / 2);
@@ -225,8 +277,14 @@ fn try_codec(codec: Codec, data: &[u8]) -> Option<Vec<u8>> {
     (out.len() < FRAME_HEADER_LEN + data.len()).then_some(out)
 }
 
-/// Compresses `data` (below 4 GiB) into a self-describing frame.
+/// Compresses `data` (below 4 GiB) into a self-describing frame, in one buffer.
 pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, Error> {
+    compress_frame(codec, data).map(Frame::into_vec)
+}
+
+/// Compresses `data` (below 4 GiB) into a frame that borrows `data` where it is stored as is, so
+/// that incompressible data is copied only once, into the blob that seals it.
+pub fn compress_frame(codec: Codec, data: &[u8]) -> Result<Frame<'_>, Error> {
     if data.len() > u32::MAX as usize {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -248,12 +306,15 @@ pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, Error> {
                     }
                 }
                 Some(lz4) => lz4,
-                None => stored(data),
+                None => return Ok(Frame::stored(data)),
             }
         }
-        c => try_codec(c, data).unwrap_or_else(|| stored(data)),
+        c => match try_codec(c, data) {
+            Some(v) => v,
+            None => return Ok(Frame::stored(data)),
+        },
     };
-    Ok(out)
+    Ok(Frame::Whole(out))
 }
 
 /// The codec name and level recorded in a frame, for `info` and `check`.

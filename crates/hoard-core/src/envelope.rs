@@ -131,6 +131,17 @@ impl Session {
 
     /// Seals `plaintext` as an object of `obj_type` with chunk id `id`.
     pub fn seal(&self, obj_type: u8, id: &ChunkId, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+        self.seal_parts(obj_type, id, &[plaintext])
+    }
+
+    /// Seals the concatenation of `parts` (e.g. a compression frame's header and body) without
+    /// joining them first: they are copied once, into the blob, and encrypted there.
+    pub fn seal_parts(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, Error> {
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
         if counter >= SESSION_LIMIT {
             return Err(Error::new(
@@ -138,13 +149,16 @@ impl Session {
                 "session has sealed its limit of blobs; start a new session",
             ));
         }
-        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(OVERHEAD + len);
         out.push(VERSION);
         out.push(self.suite as u8);
         out.extend_from_slice(&self.id);
         out.extend_from_slice(&counter.to_le_bytes());
         let aad = aad(&out, obj_type, id);
-        out.extend_from_slice(plaintext);
+        for p in parts {
+            out.extend_from_slice(p);
+        }
         let tag = match &self.key {
             SessionKey::Aead(key) => {
                 let tag = key
@@ -158,8 +172,8 @@ impl Session {
                 t.copy_from_slice(tag.as_ref());
                 t
             }
-            SessionKey::Mac(k) => mac_tag(Some(k), &aad, plaintext),
-            SessionKey::Checksum => mac_tag(None, &aad, plaintext),
+            SessionKey::Mac(k) => mac_tag(Some(k), &aad, &out[HEADER_LEN..]),
+            SessionKey::Checksum => mac_tag(None, &aad, &out[HEADER_LEN..]),
         };
         out.extend_from_slice(&tag);
         Ok(out)

@@ -16,7 +16,7 @@ pub struct KdfParams {
 }
 
 impl Default for KdfParams {
-    /// borg 2's argon2 costs: 3 passes over 64 MiB, one lane.
+    /// 3 passes over 64 MiB in one lane (borg 2 spends the same passes and memory in 4 lanes).
     fn default() -> Self {
         Self {
             time_cost: 3,
@@ -59,7 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc9106_argon2id_vector_shape_and_determinism() {
+    fn deterministic_and_sensitive_to_passphrase_and_salt() {
         let weak = KdfParams::testonly_weak();
         let a = argon2id(b"password", b"somesalt", weak).expect("kdf");
         assert_eq!(a, argon2id(b"password", b"somesalt", weak).expect("kdf"));

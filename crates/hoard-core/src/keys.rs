@@ -67,6 +67,18 @@ impl FromStr for Suite {
     }
 }
 
+/// Checks that `suite` and the chunk id `algorithm` go together: a keyed suite needs keyed ids,
+/// since unkeyed ids would let anyone who holds a file confirm that a repository stores it.
+pub fn check_pairing(suite: Suite, algorithm: crate::id::IdAlgorithm) -> Result<(), Error> {
+    use crate::id::IdAlgorithm::{Blake3, Sha256};
+    if suite != Suite::Plaintext && matches!(algorithm, Blake3 | Sha256) {
+        return Err(Error::invalid(format!(
+            "{suite} needs keyed chunk ids (keyed-blake3 or hmac-sha256), not {algorithm}"
+        )));
+    }
+    Ok(())
+}
+
 /// The purposes a master key is split into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -169,6 +181,20 @@ mod tests {
             a.chunker,
             subkeys(&m, Suite::Aes256Gcm).expect("subkeys").chunker
         );
+    }
+
+    #[test]
+    fn keyed_suites_need_keyed_ids() {
+        use crate::id::IdAlgorithm;
+        for suite in Suite::ALL {
+            for algo in IdAlgorithm::ALL {
+                let keyed = matches!(algo, IdAlgorithm::KeyedBlake3 | IdAlgorithm::HmacSha256);
+                assert_eq!(
+                    check_pairing(suite, algo).is_ok(),
+                    keyed || suite == Suite::Plaintext
+                );
+            }
+        }
     }
 
     #[test]

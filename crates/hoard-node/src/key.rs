@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hoard_core::chunker::ChunkerParams;
 use hoard_core::envelope::{self, Opener};
 use hoard_core::id::{IdAlgorithm, IdHasher};
-use hoard_core::keys::{Suite, subkeys};
+use hoard_core::keys::{Suite, check_pairing, subkeys};
 use hoard_core::pipeline::{ChunkSettings, FileChunks, chunk_files};
 use napi::bindgen_prelude::{Buffer, Either, Object, Uint32Array};
 use napi::{Env, Result};
@@ -68,11 +68,12 @@ fn chunked(result: hoard_core::Result<FileChunks>) -> ChunkedFile {
 impl Key {
     /// Derives the working keys from `master` (at least 32 bytes) for `suite` (`aes-256-gcm`,
     /// `chacha20-poly1305`, `blake3-mac`, `plaintext-blake3`) and `idAlgorithm` (`keyed-blake3`,
-    /// `hmac-sha256`, `blake3`, `sha256`).
+    /// `hmac-sha256`, `blake3`, `sha256`; the unkeyed two only with `plaintext-blake3`).
     #[napi(constructor)]
     pub fn new(master: Buffer, suite: String, id_algorithm: String) -> Result<Self> {
         let suite: Suite = suite.parse().napi()?;
         let algorithm: IdAlgorithm = id_algorithm.parse().napi()?;
+        check_pairing(suite, algorithm).napi()?;
         let sub = subkeys(&master, suite).napi()?;
         Ok(Self {
             inner: Arc::new(KeyInner {

@@ -112,7 +112,7 @@ impl FromStr for ChunkerParams {
                     None => 2,
                 };
                 check_exps(spec, min_exp, max_exp, mask_bits)?;
-                if nc_level > 3 || (nc_level > 0 && mask_bits + nc_level > 63) {
+                if nc_level > 3 {
                     return Err(Error::invalid(format!(
                         "chunker params {spec:?}: NC_LEVEL must be 0 to 3"
                     )));

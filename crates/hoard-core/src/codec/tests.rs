@@ -181,3 +181,19 @@ fn declared_sizes_over_the_limit_are_refused_before_allocating() {
         Err(ErrorKind::TooLarge)
     );
 }
+
+#[test]
+fn stored_frames_borrow_the_input_and_join_like_compress() {
+    let r = random(10_000);
+    let f = compress_frame(codec("lz4"), &r).expect("frame");
+    assert!(matches!(f, Frame::Stored(_, d) if std::ptr::eq(d.as_ptr(), r.as_ptr())));
+    assert_eq!(f.len(), r.len() + FRAME_HEADER_LEN);
+    assert_eq!(f.into_vec(), compress(codec("lz4"), &r).expect("compress"));
+    let t = text(10_000);
+    let f = compress_frame(codec("zstd,3"), &t).expect("frame");
+    assert!(matches!(f, Frame::Whole(_)));
+    assert_eq!(
+        decompress(&f.parts().concat(), DEFAULT_LIMIT).expect("decompress"),
+        t
+    );
+}

@@ -108,3 +108,18 @@ fn a_session_stops_at_its_limit() {
         Err(ErrorKind::SessionExhausted)
     );
 }
+
+#[test]
+fn sealing_parts_equals_sealing_their_concatenation() {
+    for suite in Suite::ALL {
+        let o = Opener::new(suite, &KEY);
+        let s = Session::with_id(suite, &KEY, [9; 16]);
+        let t = Session::with_id(suite, &KEY, [9; 16]);
+        let whole = s.seal(3, &ID, b"headerbody").expect("seal");
+        let parts = t
+            .seal_parts(3, &ID, &[b"header", b"", b"body"])
+            .expect("seal");
+        assert_eq!(whole, parts, "{suite}");
+        assert_eq!(o.open(3, &ID, &parts).expect("open"), b"headerbody");
+    }
+}
