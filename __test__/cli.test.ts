@@ -18,7 +18,7 @@ test('help lists the commands and help COMMAND shows one command in detail', asy
   t.regex(all.stdout, /hoard help/);
   const one = await runInProcess(['help', 'benchmark', 'cpu']);
   t.is(one.code, 0);
-  t.regex(one.stdout, /benchmark CPU-bound operations/);
+  t.regex(one.stdout, /Benchmark CPU-bound operations/);
   t.regex(one.stdout, /--size/);
   t.regex(one.stdout, /hoard benchmark cpu --size 100MB --json/);
   t.false(/\u001b\[/.test(one.stdout), 'no colour codes when not on a terminal');

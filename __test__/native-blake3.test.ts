@@ -227,17 +227,15 @@ const SAMPLES = [
   textLike(300_000),
 ];
 
-test('blake3 chunk ids are plain BLAKE3, whatever the master key and suite', (t) => {
-  const other = newKey(pseudoRandom(32, 'another master'), 'aes-256-gcm', 'blake3');
-  for (const suite of SUITES) {
-    const key = newKey(MASTER, suite, 'blake3');
-    for (const data of SAMPLES) {
-      const id = key.chunkId(data);
-      t.is(id.toString('hex'), blake3(data).toString('hex'), `${suite}, ${data.length} bytes`);
-      t.deepEqual(other.chunkId(data), id);
-    }
+test('blake3 chunk ids (plaintext-blake3 only) are plain BLAKE3, whatever the master key', (t) => {
+  const key = newKey(MASTER, 'plaintext-blake3', 'blake3');
+  const other = newKey(pseudoRandom(32, 'another master'), 'plaintext-blake3', 'blake3');
+  for (const data of SAMPLES) {
+    const id = key.chunkId(data);
+    t.is(id.toString('hex'), blake3(data).toString('hex'), `${data.length} bytes`);
+    t.deepEqual(other.chunkId(data), id);
   }
-  t.is(newKey(MASTER, 'aes-256-gcm', 'blake3').chunkId(Buffer.alloc(0)).toString('hex'),
+  t.is(key.chunkId(Buffer.alloc(0)).toString('hex'),
     'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
 });
 
@@ -301,7 +299,7 @@ for (const suite of ['blake3-mac', 'plaintext-blake3']) {
   });
 
   test(`${suite} blobs made here open in hoard, and a changed body or tag does not`, async (t) => {
-    const key = newKey(MASTER, suite, 'sha256');
+    const key = newKey(MASTER, suite, 'hmac-sha256');
     const sessionId = pseudoRandom(16, `forged session ${suite}`);
     const data = textLike(4000);
     const id = pseudoRandom(32, 'forged id');
@@ -324,7 +322,7 @@ for (const suite of ['blake3-mac', 'plaintext-blake3']) {
 }
 
 test('a blake3-mac tag needs the session key: an unkeyed tag or another master key is refused', async (t) => {
-  const key = newKey(MASTER, 'blake3-mac', 'blake3');
+  const key = newKey(MASTER, 'blake3-mac', 'keyed-blake3');
   const sessionId = pseudoRandom(16, 'mac session');
   const data = Buffer.from('authenticated but not secret');
   const id = blake3(data);
@@ -334,10 +332,10 @@ test('a blake3-mac tag needs the session key: an unkeyed tag or another master k
   await t.throwsAsync(key.open(1, id, unkeyed), { instanceOf: IntegrityError });
   const good = Buffer.concat([head, data, tag('blake3-mac', aad, data)]);
   t.deepEqual(await key.open(1, id, good), data);
-  const stranger = newKey(pseudoRandom(64, 'stranger'), 'blake3-mac', 'blake3');
+  const stranger = newKey(pseudoRandom(64, 'stranger'), 'blake3-mac', 'keyed-blake3');
   await t.throwsAsync(stranger.open(1, id, good), { instanceOf: IntegrityError });
   // A plaintext-blake3 repository refuses a blake3-mac blob (a downgrade or a mix-up).
-  const plain = newKey(MASTER, 'plaintext-blake3', 'blake3');
+  const plain = newKey(MASTER, 'plaintext-blake3', 'keyed-blake3');
   await t.throwsAsync(plain.open(1, id, good), { instanceOf: IntegrityError });
   // And a suite byte no suite has is structural damage.
   const unknown = Buffer.from(good);
@@ -527,5 +525,61 @@ test('fixed cuts an optional header chunk, then blocks, and ignores the seed', a
       t.deepEqual(a, referenceFixed(data.length, block, head), `${spec} on ${name}`);
       t.deepEqual(b, a);
     }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The BLAKE3 parts of docs/format.md section 8 (master key 000102…1f), recomputed here.
+
+const DOC_MASTER = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+
+test('section 8: the plaintext-blake3 and blake3-mac blobs are the BLAKE3 tags computed here', async (t) => {
+  const vectors: Record<string, string> = {
+    'plaintext-blake3': '0100a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0000000000000000686f61726420666f726d6174207465737420766563746f725fcb1528dba95fbb244445b37b8be9c2',
+    'blake3-mac': '0101a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0000000000000000686f61726420666f726d6174207465737420766563746f72627ec71cbb3f9b4ea463f0d2a50d9104',
+  };
+  const sessionId = Buffer.from(Array.from({ length: 16 }, (_, i) => 0xa0 + i));
+  const id = Buffer.alloc(32, 0x11);
+  const pt = Buffer.from('hoard format test vector');
+  for (const [suite, hex] of Object.entries(vectors)) {
+    const head = header(suite, sessionId, 0n);
+    const aad = Buffer.concat([head, Buffer.of(7), id]);
+    const enc = subkey(DOC_MASTER, 'encryption', suite);
+    const macKey = suite === 'blake3-mac' ? Buffer.from(hkdfSync('sha256', enc, sessionId, `hoard/1 session ${suite}`, 32)) : undefined;
+    const blob = Buffer.concat([head, pt, blake3(Buffer.concat([aad, pt]), macKey).subarray(0, 16)]);
+    t.is(blob.toString('hex'), hex, suite);
+    t.deepEqual(await newKey(DOC_MASTER, suite, 'keyed-blake3').open(7, id, blob), pt);
+  }
+});
+
+test('section 8: keyed-blake3 id of "abc" and the chunker tables of the aes-256-gcm subkeys', (t) => {
+  const idKey = subkey(DOC_MASTER, 'chunk-id', 'aes-256-gcm');
+  t.is(blake3(Buffer.from('abc'), idKey).toString('hex'), '2063c396ff37d1d4351870a89b6383ef0eb3cd35419b544f663d1c2ee19aea03');
+  const seed = subkey(DOC_MASTER, 'chunker', 'aes-256-gcm');
+  const table = buzhashTable(seed);
+  const hex32 = (x: number): string => x.toString(16).padStart(8, '0');
+  t.is(hex32(table[0]!), 'a6e4cd30');
+  t.is(hex32(table[1]!), '8508dc09');
+  t.is(hex32(table[255]!), '2cf1feab');
+  const gear = gearTable(seed);
+  const g64 = (i: number): string => hex32(gear.hi[i]!) + hex32(gear.lo[i]!);
+  t.is(g64(0), '22ed309641e93b92');
+  t.is(g64(1), '90a6f04fe246497b');
+  t.is(g64(255), 'aada02948f064e8e');
+});
+
+test('section 8: cut points of buzhash and fastcdc over BLAKE3("hoard chunker vector")[..262144]', async (t) => {
+  const seed = subkey(DOC_MASTER, 'chunker', 'aes-256-gcm');
+  const data = blake3(Buffer.from('hoard chunker vector'), undefined, 262144);
+  const expected: [string, number, number[], number, () => number[]][] = [
+    ['buzhash,10,16,12,63', 48, [1423, 3479, 7019, 13860, 6505, 6329, 2619, 13489], 5418, () => referenceBuzhash(data, 10, 16, 12, 63, seed)],
+    ['fastcdc,10,16,12,2', 54, [4752, 3972, 4138, 6120, 4811, 5130, 5790, 4843], 1840, () => referenceFastCdc(data, 10, 16, 12, 2, seed)],
+  ];
+  for (const [spec, count, first, last, reference] of expected) {
+    const lens = Array.from(await chunkBuffer(spec, seed, data));
+    t.is(lens.length, count, spec);
+    t.deepEqual(lens.slice(0, 8), first, spec);
+    t.is(lens[lens.length - 1], last, spec);
+    t.deepEqual(reference(), lens, `${spec}: the reference chunker agrees`);
   }
 });

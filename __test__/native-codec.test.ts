@@ -5,11 +5,23 @@
  */
 import * as zlib from 'node:zlib';
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
 import { CorruptDataError, InvalidArgumentError, TooLargeError } from '../dist/errors.js';
 import { compress, decompress, parseCompression } from '../dist/native.js';
 import { pseudoRandom, textLike } from './helpers.js';
+
+/** Asserts equal bytes without ava's slow structural diff of large buffers. */
+function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer, message = 'bytes'): void {
+  if (actual.equals(expected)) {
+    t.pass(message);
+    return;
+  }
+  let i = 0;
+  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i += 1;
+  t.fail(`${message}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ${i}`);
+}
+
 
 const CODEC = { none: 0, lz4: 1, zstd: 2, zlib: 3, lzma: 4 } as const;
 
@@ -78,7 +90,7 @@ test('every spec round-trips empty, tiny, text-like, random and zero data', asyn
       t.true(f.length >= 6, `${spec} ${name}`);
       t.is(f.readUInt32LE(2), data.length, `${spec} ${name}: declared length`);
       t.true(f.length <= data.length + 6, `${spec} ${name}: never more than the header over the data`);
-      t.deepEqual(await decompress(f), data, `${spec} ${name}`);
+      sameBytes(t, await decompress(f), data, `${spec} ${name}`);
     }
   }
 });
@@ -117,12 +129,12 @@ test('data that does not shrink is stored: codec byte 0, level 0, the data itsel
   for (const spec of SPECS) {
     for (const [name, data] of [['empty', EMPTY], ['tiny', TINY], ['random', RANDOM]] as const) {
       const f = await compress(spec, data);
-      t.deepEqual(f, frame(0, 0, data.length, data), `${spec} ${name}`);
+      sameBytes(t, f, frame(0, 0, data.length, data), `${spec} ${name}`);
     }
   }
   // zlib level 0 only stores blocks, which is larger than the data.
   t.is((await compress('zlib,0', TEXT))[0], CODEC.none);
-  t.deepEqual(await compress('none', TEXT), frame(0, 0, TEXT.length, TEXT));
+  sameBytes(t, await compress('none', TEXT), frame(0, 0, TEXT.length, TEXT));
 });
 
 test('zlib payloads are zlib streams: node:zlib inflates them, and deflated data decompresses in hoard', async (t) => {
@@ -133,13 +145,13 @@ test('zlib payloads are zlib streams: node:zlib inflates them, and deflated data
       const payload = f.subarray(6);
       t.is(payload[0]! & 0x0f, 8, 'deflate');
       t.is((payload[0]! * 256 + payload[1]!) % 31, 0, 'zlib header check');
-      t.deepEqual(zlib.inflateSync(payload), data, `level ${level}`);
+      sameBytes(t, zlib.inflateSync(payload), data, `level ${level}`);
     }
   }
   for (const data of [EMPTY, TINY, TEXT, RANDOM]) {
     for (const level of [0, 1, 9]) {
       const handmade = frame(CODEC.zlib, level, data.length, zlib.deflateSync(data, { level }));
-      t.deepEqual(await decompress(handmade), data, `node zlib level ${level}, ${data.length} bytes`);
+      sameBytes(t, await decompress(handmade), data, `node zlib level ${level}, ${data.length} bytes`);
     }
   }
 });
@@ -161,17 +173,17 @@ test('lz4 payloads are LZ4 blocks: an independent decoder reads them, and hand-m
   for (const data of [TEXT, ZEROS, textLike(100)]) {
     const f = await compress('lz4', data);
     t.is(f[0], CODEC.lz4);
-    t.deepEqual(lz4Decode(f.subarray(6), data.length), data);
+    sameBytes(t, lz4Decode(f.subarray(6), data.length), data);
   }
   // Literals "abcd", a match of 20 bytes at offset 4, then 5 literals.
   const block = Buffer.concat([Buffer.of(0x4f), Buffer.from('abcd'), Buffer.of(4, 0, 1), Buffer.of(0x50), Buffer.from('xyzwv')]);
   const expected = Buffer.from(`abcd${'abcd'.repeat(5)}xyzwv`);
-  t.deepEqual(lz4Decode(block, expected.length), expected);
-  t.deepEqual(await decompress(frame(CODEC.lz4, 0, expected.length, block)), expected);
+  sameBytes(t, lz4Decode(block, expected.length), expected);
+  sameBytes(t, await decompress(frame(CODEC.lz4, 0, expected.length, block)), expected);
   // A block of literals only (long length encoding: 15 + 255 + 30 = 300).
   const lit = pseudoRandom(300, 'literals');
   const litBlock = Buffer.concat([Buffer.of(0xf0, 255, 30), lit]);
-  t.deepEqual(await decompress(frame(CODEC.lz4, 0, 300, litBlock)), lit);
+  sameBytes(t, await decompress(frame(CODEC.lz4, 0, 300, litBlock)), lit);
   // A match reaching before the start of the output is corrupt, not a read out of bounds.
   const before = Buffer.concat([Buffer.of(0x4f), Buffer.from('abcd'), Buffer.of(9, 0, 1), Buffer.of(0x50), Buffer.from('xyzwv')]);
   await t.throwsAsync(decompress(frame(CODEC.lz4, 0, expected.length, before)), { instanceOf: CorruptDataError });
@@ -184,12 +196,18 @@ test('lzma payloads are xz streams without an integrity check', async (t) => {
     const f = await compress(`lzma,${level}`, TEXT);
     t.is(f[0], CODEC.lzma);
     const xz = f.subarray(6);
-    t.deepEqual(xz.subarray(0, 6), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), 'xz magic');
-    t.deepEqual(xz.subarray(6, 8), Buffer.of(0, 0), 'stream flags: check type None');
+    sameBytes(t, xz.subarray(0, 6), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), 'xz magic');
+    sameBytes(t, xz.subarray(6, 8), Buffer.of(0, 0), 'stream flags: check type None');
     t.is(xz.readUInt32LE(8), zlib.crc32(xz.subarray(6, 8)), 'CRC32 of the stream flags');
-    t.deepEqual(xz.subarray(xz.length - 2), Buffer.from('YZ'), 'footer magic');
-    t.deepEqual(xz.subarray(xz.length - 4, xz.length - 2), Buffer.of(0, 0), 'footer stream flags');
+    sameBytes(t, xz.subarray(xz.length - 2), Buffer.from('YZ'), 'footer magic');
+    sameBytes(t, xz.subarray(xz.length - 4, xz.length - 2), Buffer.of(0, 0), 'footer stream flags');
     t.is(xz.length % 4, 0, 'xz streams are padded to four bytes');
+    // The stream must end exactly where the frame does: no trailing bytes, not even xz padding.
+    for (const extra of [Buffer.of(0), Buffer.alloc(4), xz]) {
+      await t.throwsAsync(decompress(Buffer.concat([f, extra])), { instanceOf: CorruptDataError }, `${extra.length} extra bytes`);
+    }
+    await t.throwsAsync(decompress(frame(CODEC.lzma, level, TEXT.length + 1, xz)), { instanceOf: CorruptDataError }, 'declared too long');
+    await t.throwsAsync(decompress(frame(CODEC.lzma, level, TEXT.length - 1, xz)), { instanceOf: CorruptDataError }, 'declared too short');
   }
 });
 
@@ -204,6 +222,7 @@ test('zstd payloads are zstd frames that declare the content size', async (t) =>
     const singleSegment = (descriptor >> 5) & 1;
     const dictIdBytes = [0, 1, 2, 4][descriptor & 3]!;
     t.is(descriptor & 0x08, 0, 'reserved bit');
+    t.is(descriptor & 0x04, 0, 'no content checksum');
     let at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
     const fcsBytes = fcsFlag === 0 ? singleSegment : [1, 2, 4, 8][fcsFlag]!;
     t.true(fcsBytes > 0, `${spec}: the frame declares its content size`);
@@ -214,7 +233,7 @@ test('zstd payloads are zstd frames that declare the content size', async (t) =>
     t.is(size, data.length, `${spec}: declared content size`);
     // node >= 22.15 can decode zstd; where it can, the payload must decode to the data.
     const zstdDecompress = (zlib as unknown as { zstdDecompressSync?: (b: Buffer) => Buffer }).zstdDecompressSync;
-    if (zstdDecompress) t.deepEqual(zstdDecompress(z), data);
+    if (zstdDecompress) sameBytes(t, zstdDecompress(z), data);
   }
 });
 
@@ -222,13 +241,13 @@ test('decompress refuses frames declaring more than the limit, before decoding t
   const data = textLike(10_000);
   for (const spec of ['none', 'lz4', 'zstd', 'zlib', 'lzma']) {
     const f = await compress(spec, data);
-    t.deepEqual(await decompress(f, 10_000), data, `${spec} at the limit`);
-    t.deepEqual(await decompress(f, 10_001), data);
+    sameBytes(t, await decompress(f, 10_000), data, `${spec} at the limit`);
+    sameBytes(t, await decompress(f, 10_001), data);
     const e = await t.throwsAsync(decompress(f, 9_999), { instanceOf: TooLargeError }, spec);
     t.is(e?.code, 'HOARD_TOO_LARGE');
     await t.throwsAsync(decompress(f, 0), { instanceOf: TooLargeError }, spec);
   }
-  t.deepEqual(await decompress(await compress('zstd', EMPTY), 0), EMPTY);
+  sameBytes(t, await decompress(await compress('zstd', EMPTY), 0), EMPTY);
   // The default limit is 64 MiB: a frame declaring one byte more is refused without allocating it.
   const huge = frame(CODEC.zstd, 3, 64 * 1024 * 1024 + 1, Buffer.alloc(10));
   await t.throwsAsync(decompress(huge), { instanceOf: TooLargeError });
@@ -241,17 +260,17 @@ test('malformed frames are corrupt: short, unknown codec, stored length mismatch
   for (const len of [0, 1, 5]) {
     await t.throwsAsync(decompress(Buffer.alloc(len)), { instanceOf: CorruptDataError }, `${len} bytes`);
   }
-  t.deepEqual(await decompress(Buffer.alloc(6)), EMPTY, 'six zero bytes are the empty stored frame');
+  sameBytes(t, await decompress(Buffer.alloc(6)), EMPTY, 'six zero bytes are the empty stored frame');
   for (const codec of [5, 6, 0x80, 0xff]) {
     await t.throwsAsync(decompress(frame(codec, 0, 4, Buffer.from('abcd'))), { instanceOf: CorruptDataError }, `codec ${codec}`);
   }
   await t.throwsAsync(decompress(frame(CODEC.none, 0, 5, Buffer.from('abcd'))), { instanceOf: CorruptDataError });
   await t.throwsAsync(decompress(frame(CODEC.none, 0, 3, Buffer.from('abcd'))), { instanceOf: CorruptDataError });
-  t.deepEqual(await decompress(frame(CODEC.none, 0, 4, Buffer.from('abcd'))), Buffer.from('abcd'));
+  sameBytes(t, await decompress(frame(CODEC.none, 0, 4, Buffer.from('abcd'))), Buffer.from('abcd'));
   // A level byte is informational: another level in the header still decodes.
   const f = await compress('zstd,3', TEXT);
   f[1] = 17;
-  t.deepEqual(await decompress(f), TEXT);
+  sameBytes(t, await decompress(f), TEXT);
 });
 
 test('truncated or damaged payloads are refused or yield exactly the declared length, never crash', async (t) => {
@@ -276,6 +295,45 @@ test('truncated or damaged payloads are refused or yield exactly the declared le
     const garbage = frame(f[0]!, f[1]!, data.length, pseudoRandom(f.length - 6, `garbage ${spec}`));
     await t.throwsAsync(decompress(garbage), { instanceOf: CorruptDataError }, `${spec} garbage`);
   }
+});
+
+test('auto follows borg\'s heuristic: store what lz4 cannot shrink, keep lz4 unless it saves 3%, then the target if 1% smaller', async (t) => {
+  // Random nibbles: no repeats for lz4 to find, but half the entropy of random bytes for zstd.
+  const nibbles = Buffer.from(pseudoRandom(100_000, 'nibbles').map((b) => b & 15));
+  const inputs = [nibbles, TEXT, RANDOM, ZEROS, EMPTY];
+  for (const zeros of [1500, 2500, 3500, 5000, 20_000]) inputs.push(Buffer.concat([nibbles.subarray(0, 100_000 - zeros), Buffer.alloc(zeros)]));
+  const branches = new Set<string>();
+  for (const data of inputs) {
+    const lz4 = await compress('lz4', data);
+    const zstd = await compress('zstd,3', data);
+    const auto = await compress('auto,zstd,3', data);
+    const r = lz4.length / Math.max(data.length, 1);
+    let expected: Buffer;
+    let branch: string;
+    if (lz4[0] === CODEC.none) {
+      [expected, branch] = [frame(0, 0, data.length, data), 'stored'];
+    } else if (r < 0.97 && zstd[0] === CODEC.zstd && zstd.length < 0.99 * lz4.length) {
+      [expected, branch] = [zstd, 'target'];
+    } else {
+      [expected, branch] = [lz4, 'lz4'];
+    }
+    branches.add(branch);
+    sameBytes(t, auto, expected, `${data.length} bytes, lz4 ratio ${r.toFixed(4)}: ${branch}`);
+    sameBytes(t, await compress('auto,lz4', data), lz4, 'auto,lz4 is lz4');
+  }
+  t.deepEqual([...branches].sort(), ['lz4', 'stored', 'target'], 'every branch of the heuristic was taken');
+  // Nibbles alone: zstd would halve them, but lz4 cannot shrink them, so auto stores them.
+  t.true((await compress('zstd,3', nibbles)).length < nibbles.length * 0.6);
+  t.is((await compress('auto,zstd,3', nibbles))[0], CODEC.none);
+});
+
+test('whitespace around spec fields is ignored', async (t) => {
+  t.is(parseCompression(' zstd , 7 '), 'zstd,7');
+  t.is(parseCompression('auto, zlib ,9'), 'auto,zlib,9');
+  t.is(parseCompression('lz4 '), 'lz4');
+  const f = await compress(' lzma ,1', TEXT);
+  t.is(f[0], CODEC.lzma);
+  t.is(f[1], 1);
 });
 
 test('parseCompression gives canonical specs and compress accepts exactly those', (t) => {
@@ -322,7 +380,7 @@ test('compress and decompress read views of larger buffers correctly', async (t)
   const backing = Buffer.concat([pseudoRandom(1000, 'before'), TEXT, pseudoRandom(1000, 'after')]);
   const view = backing.subarray(1000, 1000 + TEXT.length);
   const f = await compress('zstd,3', view);
-  t.deepEqual(await decompress(f), TEXT);
+  sameBytes(t, await decompress(f), TEXT);
   const framed = Buffer.concat([Buffer.from('junk'), f, Buffer.from('more junk')]);
-  t.deepEqual(await decompress(framed.subarray(4, 4 + f.length)), TEXT);
+  sameBytes(t, await decompress(framed.subarray(4, 4 + f.length)), TEXT);
 });

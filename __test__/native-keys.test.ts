@@ -75,22 +75,20 @@ test('hmac-sha256 chunk ids are HMAC-SHA256 keyed with the chunk-id subkey of th
   }
 });
 
-test('sha256 chunk ids are plain SHA-256, whatever the master key and suite', (t) => {
+test('sha256 chunk ids are plain SHA-256, whatever the master key', (t) => {
   for (const master of MASTERS) {
-    for (const suite of SUITES) {
-      const key = newKey(master, suite, 'sha256');
-      for (const data of DATA) {
-        t.is(key.chunkId(data).toString('hex'), createHash('sha256').update(data).digest('hex'));
-      }
+    const key = newKey(master, 'plaintext-blake3', 'sha256');
+    for (const data of DATA) {
+      t.is(key.chunkId(data).toString('hex'), createHash('sha256').update(data).digest('hex'));
     }
   }
   // FIPS 180-2's "abc".
-  t.is(newKey(MASTERS[0]!, 'aes-256-gcm', 'sha256').chunkId(Buffer.from('abc')).toString('hex'),
+  t.is(newKey(MASTERS[0]!, 'plaintext-blake3', 'sha256').chunkId(Buffer.from('abc')).toString('hex'),
     'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
 });
 
 test('blake3 chunk ids match the published BLAKE3 hashes of "" and "abc"', (t) => {
-  const key = newKey(MASTERS[2]!, 'chacha20-poly1305', 'blake3');
+  const key = newKey(MASTERS[2]!, 'plaintext-blake3', 'blake3');
   t.is(key.chunkId(Buffer.alloc(0)).toString('hex'), 'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262');
   t.is(key.chunkId(Buffer.from('abc')).toString('hex'), '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85');
 });
@@ -117,7 +115,7 @@ test('keyed-blake3 chunk ids are deterministic, 32 bytes, and depend on data, ma
   flipped[2500] = flipped[2500]! ^ 0x10;
   t.notDeepEqual(key.chunkId(flipped), key.chunkId(data));
   // Keyed ids are neither the unkeyed BLAKE3 nor the HMAC of the data.
-  t.notDeepEqual(key.chunkId(data), newKey(MASTERS[0]!, 'aes-256-gcm', 'blake3').chunkId(data));
+  t.notDeepEqual(key.chunkId(data), newKey(MASTERS[0]!, 'plaintext-blake3', 'blake3').chunkId(data));
   t.notDeepEqual(key.chunkId(data), newKey(MASTERS[0]!, 'aes-256-gcm', 'hmac-sha256').chunkId(data));
 });
 
@@ -126,21 +124,34 @@ test('chunkId does not depend on the Buffer being a view into a larger one', (t)
   const view = big.subarray(1234, 5678);
   const copy = Buffer.from(view);
   for (const algo of ID_ALGORITHMS) {
-    const key = newKey(MASTERS[1]!, 'aes-256-gcm', algo);
+    const key = newKey(MASTERS[1]!, 'plaintext-blake3', algo);
     t.deepEqual(key.chunkId(view), key.chunkId(copy), algo);
   }
-  const sha = newKey(MASTERS[1]!, 'aes-256-gcm', 'sha256');
+  const sha = newKey(MASTERS[1]!, 'plaintext-blake3', 'sha256');
   t.is(sha.chunkId(view).toString('hex'), createHash('sha256').update(copy).digest('hex'));
 });
 
 test('a Key reports its suite and id algorithm', (t) => {
   for (const suite of SUITES) {
     for (const algo of ID_ALGORITHMS) {
+      if (suite !== 'plaintext-blake3' && (algo === 'blake3' || algo === 'sha256')) continue;
       const key = newKey(MASTERS[0]!, suite, algo);
       t.is(key.suite, suite);
       t.is(key.idAlgorithm, algo);
     }
   }
+});
+
+test('keyed suites need keyed chunk ids; plaintext-blake3 takes any id algorithm', (t) => {
+  // Unkeyed ids would let anyone holding a file confirm that a secret repository stores it.
+  for (const suite of ['aes-256-gcm', 'chacha20-poly1305', 'blake3-mac']) {
+    for (const algo of ['blake3', 'sha256']) {
+      const e = t.throws(() => newKey(MASTERS[0]!, suite, algo), { instanceOf: InvalidArgumentError }, `${suite} ${algo}`);
+      t.regex(e?.message ?? '', /keyed/);
+    }
+    for (const algo of ['keyed-blake3', 'hmac-sha256']) t.is(newKey(MASTERS[0]!, suite, algo).idAlgorithm, algo);
+  }
+  for (const algo of ID_ALGORITHMS) t.is(newKey(MASTERS[0]!, 'plaintext-blake3', algo).idAlgorithm, algo);
 });
 
 test('newKey refuses short master keys, unknown suites and unknown id algorithms', (t) => {

@@ -36,6 +36,8 @@ export class NotFoundError extends HoardError {}
 export class PermissionDeniedError extends HoardError {}
 /** Any other operating-system error. */
 export class IoError extends HoardError {}
+/** A bug in hoard's native code (a task panicked). */
+export class InternalError extends HoardError {}
 
 const byCode: Record<string, new (code: string, message: string) => HoardError> = {
   HOARD_INVALID_ARGUMENT: InvalidArgumentError,
@@ -46,6 +48,7 @@ const byCode: Record<string, new (code: string, message: string) => HoardError> 
   HOARD_NOT_FOUND: NotFoundError,
   HOARD_PERMISSION_DENIED: PermissionDeniedError,
   HOARD_IO: IoError,
+  HOARD_INTERNAL: InternalError,
 };
 
 /** The typed error for a stable code and message. */

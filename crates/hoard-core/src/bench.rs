@@ -1,7 +1,8 @@
 //! The measurements behind `hoard benchmark cpu`: one primitive over a buffer, repeated.
 //!
 //! Like borg's `benchmark cpu`, each run works on a 10 MB buffer (random, or text-like for the
-//! compression rows that say so), single-threaded, and reports the wall time.
+//! compression rows that say so), single-threaded, and reports the wall time of the repetitions
+//! after one untimed warm-up run.
 
 use std::str::FromStr;
 use std::time::Instant;
@@ -169,6 +170,8 @@ pub fn measure(workload: Workload, content: Content, amount: u64) -> Result<Meas
         }
         Workload::Kdf => unreachable!("handled above"),
     };
+    // One untimed run first: thread-local buffers and codec contexts are made on first use.
+    job()?;
     let start = Instant::now();
     for _ in 0..reps {
         job()?;

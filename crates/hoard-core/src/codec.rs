@@ -346,44 +346,49 @@ pub fn decompress(frame: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
     }
     let payload = &frame[FRAME_HEADER_LEN..];
     let bad = |why: String| Error::corrupt(format!("{name} data does not decompress: {why}"));
-    let mut out = vec![0u8; orig_len];
-    let n = match frame[0] {
+    // Every codec but lz4 writes into the vector's spare capacity, so the output is not zeroed
+    // first; none can write past `orig_len`, which the limit check above bounds.
+    let mut out = Vec::with_capacity(orig_len);
+    match frame[0] {
         ID_NONE => {
             if payload.len() != orig_len {
                 return Err(bad("stored length differs from the header".into()));
             }
-            out.copy_from_slice(payload);
-            orig_len
+            out.extend_from_slice(payload);
         }
         ID_LZ4 => {
-            lz4_flex::block::decompress_into(payload, &mut out).map_err(|e| bad(e.to_string()))?
+            out.resize(orig_len, 0);
+            let n = lz4_flex::block::decompress_into(payload, &mut out)
+                .map_err(|e| bad(e.to_string()))?;
+            out.truncate(n);
         }
-        ID_ZSTD => zstd::bulk::Decompressor::new()
-            .and_then(|mut d| d.decompress_to_buffer(payload, &mut out))
-            .map_err(|e| bad(e.to_string()))?,
+        ID_ZSTD => {
+            zstd::bulk::Decompressor::new()
+                .and_then(|mut d| d.decompress_to_buffer(payload, &mut out))
+                .map_err(|e| bad(e.to_string()))?;
+        }
         ID_ZLIB => {
             let mut d = flate2::Decompress::new(true);
             let status = d
-                .decompress(payload, &mut out, flate2::FlushDecompress::Finish)
+                .decompress_vec(payload, &mut out, flate2::FlushDecompress::Finish)
                 .map_err(|e| bad(e.to_string()))?;
             if status != flate2::Status::StreamEnd || d.total_in() != payload.len() as u64 {
                 return Err(bad("stream does not end where the frame does".into()));
             }
-            usize::try_from(d.total_out()).map_err(|e| bad(e.to_string()))?
         }
         _ => {
             let mut s = liblzma::stream::Stream::new_stream_decoder(256 << 20, 0)
                 .map_err(|e| bad(e.to_string()))?;
             let status = s
-                .process(payload, &mut out, liblzma::stream::Action::Finish)
+                .process_vec(payload, &mut out, liblzma::stream::Action::Finish)
                 .map_err(|e| bad(e.to_string()))?;
             if status != liblzma::stream::Status::StreamEnd || s.total_in() != payload.len() as u64
             {
                 return Err(bad("stream does not end where the frame does".into()));
             }
-            usize::try_from(s.total_out()).map_err(|e| bad(e.to_string()))?
         }
-    };
+    }
+    let n = out.len();
     if n != orig_len {
         return Err(bad(format!("yields {n} bytes, header says {orig_len}")));
     }

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Any other operating-system error.
     Io,
+    /// A bug: a native task panicked.
+    Internal,
 }
 
 impl ErrorKind {
@@ -35,6 +37,7 @@ impl ErrorKind {
             Self::NotFound => "HOARD_NOT_FOUND",
             Self::PermissionDenied => "HOARD_PERMISSION_DENIED",
             Self::Io => "HOARD_IO",
+            Self::Internal => "HOARD_INTERNAL",
         }
     }
 }

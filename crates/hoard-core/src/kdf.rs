@@ -38,8 +38,32 @@ impl KdfParams {
     }
 }
 
+/// The largest costs accepted: 4 GiB of memory, 64 passes, 64 lanes. Costs are read from key
+/// files, so a damaged or hostile one must get an error, not an allocation that aborts.
+pub const MAX_MEMORY_KIB: u32 = 4 << 20;
+/// See [`MAX_MEMORY_KIB`].
+pub const MAX_TIME_COST: u32 = 64;
+/// See [`MAX_MEMORY_KIB`].
+pub const MAX_PARALLELISM: u32 = 64;
+
+impl KdfParams {
+    /// Refuses costs beyond the maxima above (argon2 itself refuses those below its minima).
+    pub fn check(&self) -> Result<(), Error> {
+        if self.memory_kib > MAX_MEMORY_KIB
+            || self.time_cost > MAX_TIME_COST
+            || self.parallelism > MAX_PARALLELISM
+        {
+            return Err(Error::invalid(format!(
+                "argon2 costs {self:?} exceed the maxima ({MAX_MEMORY_KIB} KiB, {MAX_TIME_COST} passes, {MAX_PARALLELISM} lanes)"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The 32-byte key derived from `passphrase` and `salt` (at least 8 bytes) with `params`.
 pub fn argon2id(passphrase: &[u8], salt: &[u8], params: KdfParams) -> Result<[u8; 32], Error> {
+    params.check()?;
     let p = Params::new(
         params.memory_kib,
         params.time_cost,
@@ -93,5 +117,13 @@ mod tests {
         };
         assert!(argon2id(b"pw", b"somesalt", bad).is_err());
         assert!(argon2id(b"pw", b"short", KdfParams::testonly_weak()).is_err());
+        let huge = KdfParams {
+            memory_kib: u32::MAX,
+            ..KdfParams::testonly_weak()
+        };
+        assert_eq!(
+            argon2id(b"pw", b"somesalt", huge).map_err(|e| e.kind),
+            Err(crate::ErrorKind::InvalidArgument)
+        );
     }
 }

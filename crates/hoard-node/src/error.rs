@@ -28,3 +28,22 @@ pub fn array32(bytes: &[u8], what: &str) -> napi::Result<[u8; 32]> {
         .try_into()
         .map_err(|_| invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
 }
+
+/// A whole number from JavaScript in `0..=max`; anything else (fractions, NaN, negatives, numbers
+/// past `max`) is an invalid-argument error naming `what`, never silently wrapped.
+pub fn whole(value: f64, what: &str, max: u64) -> napi::Result<u64> {
+    // `max` is at most 2^53 at every call site, so the comparison and the cast are exact.
+    if value.fract() == 0.0 && value >= 0.0 && value <= max as f64 {
+        Ok(value as u64)
+    } else {
+        Err(invalid(format!(
+            "{what} must be a whole number from 0 to {max}, got {value}"
+        )))
+    }
+}
+
+/// An object type from JavaScript: a whole number from 0 to 255.
+pub fn obj_type(value: f64) -> napi::Result<u8> {
+    // `whole` bounds it to 255.
+    whole(value, "object type", 255).map(|v| v as u8)
+}

@@ -6,18 +6,18 @@ use napi::bindgen_prelude::{Buffer, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::error::{IntoNapi, invalid};
+use crate::error::{IntoNapi, invalid, whole};
 use crate::task::spawn_promise;
 
-/// argon2id costs.
+/// argon2id costs (whole numbers; see hoard-core's `KdfParams::check` for their ranges).
 #[napi(object)]
 pub struct Argon2Params {
     /// Passes over memory.
-    pub time_cost: u32,
+    pub time_cost: f64,
     /// Memory in KiB.
-    pub memory_kib: u32,
+    pub memory_kib: f64,
     /// Lanes.
-    pub parallelism: u32,
+    pub parallelism: f64,
 }
 
 /// argon2id's default costs (3 passes over 64 MiB, one lane), or the cheapest ones when `weak`.
@@ -29,9 +29,9 @@ pub fn argon2_params(weak: bool) -> Argon2Params {
         KdfParams::default()
     };
     Argon2Params {
-        time_cost: p.time_cost,
-        memory_kib: p.memory_kib,
-        parallelism: p.parallelism,
+        time_cost: f64::from(p.time_cost),
+        memory_kib: f64::from(p.memory_kib),
+        parallelism: f64::from(p.parallelism),
     }
 }
 
@@ -43,11 +43,16 @@ pub fn argon2id(
     salt: Buffer,
     params: Argon2Params,
 ) -> Result<Object<'_>> {
-    let p = KdfParams {
-        time_cost: params.time_cost,
-        memory_kib: params.memory_kib,
-        parallelism: params.parallelism,
+    let cost = |v: f64, what: &str| -> Result<u32> {
+        // `whole` bounds it to u32::MAX.
+        whole(v, what, u64::from(u32::MAX)).map(|x| x as u32)
     };
+    let p = KdfParams {
+        time_cost: cost(params.time_cost, "timeCost")?,
+        memory_kib: cost(params.memory_kib, "memoryKib")?,
+        parallelism: cost(params.parallelism, "parallelism")?,
+    };
+    p.check().napi()?;
     spawn_promise(
         env,
         move || kdf::argon2id(&passphrase, &salt, p),

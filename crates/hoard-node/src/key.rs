@@ -13,7 +13,7 @@ use napi::bindgen_prelude::{Buffer, Either, Object, Uint32Array};
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::error::{IntoNapi, array32};
+use crate::error::{IntoNapi, array32, obj_type as obj_type_of};
 use crate::task::spawn_promise;
 
 struct KeyInner {
@@ -117,10 +117,11 @@ impl Key {
     pub fn open<'e>(
         &self,
         env: &'e Env,
-        obj_type: u8,
+        obj_type: f64,
         id: Buffer,
         blob: Buffer,
     ) -> Result<Object<'e>> {
+        let obj_type = obj_type_of(obj_type)?;
         let id = array32(&id, "id")?;
         let inner = Arc::clone(&self.inner);
         spawn_promise(
@@ -180,10 +181,11 @@ impl Session {
     pub fn seal<'e>(
         &self,
         env: &'e Env,
-        obj_type: u8,
+        obj_type: f64,
         id: Buffer,
         plaintext: Buffer,
     ) -> Result<Object<'e>> {
+        let obj_type = obj_type_of(obj_type)?;
         let id = array32(&id, "id")?;
         let inner = Arc::clone(&self.inner);
         spawn_promise(
