@@ -25,7 +25,7 @@ pub enum Workload {
     Chunker(ChunkerParams),
     /// `id:ALGORITHM`: compute the buffer's chunk id.
     Id(IdAlgorithm),
-    /// `seal:SUITE`: seal the buffer as one blob.
+    /// `seal:SUITE`: seal the buffer as one blob, in place (as the pipeline seals a chunk it owns).
     Seal(Suite),
     /// `kdf:argon2id`: derive a key with the default costs (the amount is a count of runs).
     Kdf,
@@ -152,8 +152,9 @@ pub fn measure(workload: Workload, content: Content, amount: u64) -> Result<Meas
         }
         Workload::Seal(s) => {
             let session = Session::new(s, &key)?;
+            let mut body = data;
             Box::new(move || {
-                std::hint::black_box(session.seal(0, &key, &data)?);
+                std::hint::black_box(session.seal_detached(0, &key, &mut body)?);
                 Ok(())
             })
         }

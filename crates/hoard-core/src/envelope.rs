@@ -142,6 +142,27 @@ impl Session {
         id: &ChunkId,
         parts: &[&[u8]],
     ) -> Result<Vec<u8>, Error> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(OVERHEAD + len);
+        out.resize(HEADER_LEN, 0);
+        for p in parts {
+            out.extend_from_slice(p);
+        }
+        let (header, tag) = self.seal_detached(obj_type, id, &mut out[HEADER_LEN..])?;
+        out[..HEADER_LEN].copy_from_slice(&header);
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    /// Seals `body` where it lies (encrypting it in place for the AEAD suites) and returns the
+    /// header and tag that go before and after it: a writer that owns the buffer writes the three
+    /// pieces without copying the body at all.
+    pub fn seal_detached(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        body: &mut [u8],
+    ) -> Result<([u8; HEADER_LEN], [u8; TAG_LEN]), Error> {
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
         if counter >= SESSION_LIMIT {
             return Err(Error::new(
@@ -149,34 +170,25 @@ impl Session {
                 "session has sealed its limit of blobs; start a new session",
             ));
         }
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        let mut out = Vec::with_capacity(OVERHEAD + len);
-        out.push(VERSION);
-        out.push(self.suite as u8);
-        out.extend_from_slice(&self.id);
-        out.extend_from_slice(&counter.to_le_bytes());
-        let aad = aad(&out, obj_type, id);
-        for p in parts {
-            out.extend_from_slice(p);
-        }
+        let mut header = [0u8; HEADER_LEN];
+        header[0] = VERSION;
+        header[1] = self.suite as u8;
+        header[2..18].copy_from_slice(&self.id);
+        header[18..26].copy_from_slice(&counter.to_le_bytes());
+        let aad = aad(&header, obj_type, id);
         let tag = match &self.key {
             SessionKey::Aead(key) => {
                 let tag = key
-                    .seal_in_place_separate_tag(
-                        nonce(counter),
-                        Aad::from(&aad),
-                        &mut out[HEADER_LEN..],
-                    )
+                    .seal_in_place_separate_tag(nonce(counter), Aad::from(&aad), body)
                     .map_err(|_| Error::invalid("plaintext too large to seal"))?;
                 let mut t = [0u8; TAG_LEN];
                 t.copy_from_slice(tag.as_ref());
                 t
             }
-            SessionKey::Mac(k) => mac_tag(Some(k), &aad, &out[HEADER_LEN..]),
-            SessionKey::Checksum => mac_tag(None, &aad, &out[HEADER_LEN..]),
+            SessionKey::Mac(k) => mac_tag(Some(k), &aad, body),
+            SessionKey::Checksum => mac_tag(None, &aad, body),
         };
-        out.extend_from_slice(&tag);
-        Ok(out)
+        Ok((header, tag))
     }
 }
 

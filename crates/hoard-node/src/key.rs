@@ -195,3 +195,47 @@ impl Session {
         )
     }
 }
+
+/// Seals `plaintext` under a raw 32-byte key (a key-encryption key from argon2id) with a fresh
+/// session, for `suite` (`aes-256-gcm` or `chacha20-poly1305`).
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn seal_with_key(
+    env: &Env,
+    suite: String,
+    key: Buffer,
+    obj_type: f64,
+    id: Buffer,
+    plaintext: Buffer,
+) -> Result<Object<'_>> {
+    let suite: Suite = suite.parse().napi()?;
+    let key = array32(&key, "key")?;
+    let obj_type = obj_type_of(obj_type)?;
+    let id = array32(&id, "id")?;
+    let session = envelope::Session::new(suite, &key).napi()?;
+    spawn_promise(
+        env,
+        move || session.seal(obj_type, &id, &plaintext),
+        |v| Ok(Buffer::from(v)),
+    )
+}
+
+/// Opens a blob sealed by `sealWithKey` under the same raw key, suite, object type and id.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn open_with_key(
+    env: &Env,
+    suite: String,
+    key: Buffer,
+    obj_type: f64,
+    id: Buffer,
+    blob: Buffer,
+) -> Result<Object<'_>> {
+    let suite: Suite = suite.parse().napi()?;
+    let key = array32(&key, "key")?;
+    let obj_type = obj_type_of(obj_type)?;
+    let id = array32(&id, "id")?;
+    spawn_promise(
+        env,
+        move || Opener::new(suite, &key).open(obj_type, &id, &blob),
+        |v| Ok(Buffer::from(v)),
+    )
+}

@@ -123,3 +123,15 @@ fn sealing_parts_equals_sealing_their_concatenation() {
         assert_eq!(o.open(3, &ID, &parts).expect("open"), b"headerbody");
     }
 }
+
+#[test]
+fn detached_sealing_matches_a_whole_blob() {
+    for suite in Suite::ALL {
+        let a = Session::with_id(suite, &KEY, [7; 16]);
+        let b = Session::with_id(suite, &KEY, [7; 16]);
+        let whole = a.seal(4, &ID, &plaintext(5000)).expect("seal");
+        let mut body = plaintext(5000);
+        let (header, tag) = b.seal_detached(4, &ID, &mut body).expect("seal");
+        assert_eq!(whole, [&header[..], &body, &tag].concat(), "{suite}");
+    }
+}
