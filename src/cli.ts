@@ -3,6 +3,8 @@ import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
 import { HelpCommand } from './commands/help.js';
+import { InfoCommand } from './commands/info.js';
+import { InitCommand } from './commands/init.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
@@ -13,6 +15,8 @@ export const commands: CommandClass<HoardContext>[] = [
   HelpCommand,
   Builtins.HelpCommand,
   VersionCommand,
+  InitCommand,
+  InfoCommand,
   BenchmarkCpuCommand,
 ];
 

@@ -58,6 +58,10 @@ export const argon2id = guard(binding.argon2id);
 export const argon2Params = guard(binding.argon2Params);
 /** See the generated binding: one HKDF subkey of a master key. */
 export const deriveSubkey = guard(binding.deriveSubkey);
+/** See the generated binding: seal under a raw 32-byte key (key files). */
+export const sealWithKey = guard(binding.sealWithKey);
+/** See the generated binding: open a blob sealed under a raw 32-byte key. */
+export const openWithKey = guard(binding.openWithKey);
 /** See the generated binding: one `benchmark cpu` measurement. */
 export const benchmarkCpu = guard(binding.benchmarkCpu);
 /** See the generated binding: threads in the worker pool. */

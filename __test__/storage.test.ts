@@ -1,0 +1,55 @@
+import test from 'ava';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+import { NotFoundError } from '../dist/errors.js';
+import { LocalStorage } from '../dist/storage/local.js';
+
+function storage(): { s: LocalStorage; dir: string } {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
+  return { s: new LocalStorage(dir), dir };
+}
+
+test('put, get, getRange, list and delete on real files', async (t) => {
+  const { s, dir } = storage();
+  t.false(await s.exists());
+  await s.put('packs/ab/abcdef', Buffer.from('0123456789'));
+  await s.put('config', Buffer.from('{}'));
+  t.true(await s.exists());
+  t.deepEqual(await s.get('packs/ab/abcdef'), Buffer.from('0123456789'));
+  t.deepEqual(await s.getRange('packs/ab/abcdef', 3, 4), Buffer.from('3456'));
+  t.deepEqual(await s.getRange('packs/ab/abcdef', 8, 10), Buffer.from('89'));
+  t.deepEqual(await s.list(''), ['config', 'packs']);
+  t.deepEqual(await s.list('packs/ab'), ['abcdef']);
+  t.deepEqual(await s.list('missing'), []);
+  await s.put('config', Buffer.from('{"v":2}'));
+  t.deepEqual(await s.get('config'), Buffer.from('{"v":2}'));
+  t.is(statSync(path.join(dir, 'config')).mode & 0o777, 0o600);
+  await s.delete('config');
+  await s.delete('config');
+  await t.throwsAsync(s.get('config'), { instanceOf: NotFoundError });
+  // No temporary files are left behind, and stray ones are not listed.
+  writeFileSync(path.join(dir, 'packs', 'ab', '.tmp-deadbeef'), 'partial');
+  t.deepEqual(await s.list('packs/ab'), ['abcdef']);
+});
+
+test('createExclusive creates once and never replaces', async (t) => {
+  const { s, dir } = storage();
+  t.true(await s.createExclusive('manifest/1', Buffer.from('first')));
+  t.false(await s.createExclusive('manifest/1', Buffer.from('second')));
+  t.deepEqual(await s.get('manifest/1'), Buffer.from('first'));
+  t.deepEqual(readdirSync(path.join(dir, 'manifest')), ['1']);
+  // Many writers racing for one name: exactly one wins.
+  const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => s.createExclusive('manifest/2', Buffer.from(`w${i}`))));
+  t.is(wins.filter(Boolean).length, 1);
+  const winner = wins.indexOf(true);
+  t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${winner}`));
+});
+
+test('object names cannot leave the repository', async (t) => {
+  const { s } = storage();
+  for (const name of ['', '../x', 'a/../../x', '/abs', 'a//b', './a']) {
+    await t.throwsAsync(async () => s.put(name, Buffer.from('x')), { message: /bad object name/ }, name);
+  }
+});

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+import { IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
+import { checkName, type Storage } from './storage.js';
+
+function errnoOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+/** An OS error about `file` as hoard's typed error. */
+function ioError(e: unknown, file: string): HoardError | unknown {
+  const code = errnoOf(e);
+  const what = e instanceof Error ? e.message : String(e);
+  if (code === 'ENOENT') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
+  if (code === 'EACCES' || code === 'EPERM') return new PermissionDeniedError('HOARD_PERMISSION_DENIED', `${file}: permission denied`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new IoError('HOARD_IO', `${file}: no space left on device`);
+  return code === undefined ? e : new IoError('HOARD_IO', `${file}: ${what}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A repository in a local directory. Each object is a file; a put writes a temporary file in the
+ * same directory, fsyncs it, renames (or, for an exclusive create, hard-links) it into place and
+ * fsyncs the directory, so a crash leaves either the old object or the new one, never a part.
+ */
+export class LocalStorage implements Storage {
+  constructor(readonly location: string) {}
+
+  private file(name: string): string {
+    checkName(name);
+    return path.join(this.location, ...name.split('/'));
+  }
+
+  async exists(): Promise<boolean> {
+    try {
+      await fs.stat(this.location);
+      return true;
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw ioError(e, this.location);
+    }
+  }
+
+  async list(dir: string): Promise<string[]> {
+    const full = dir === '' ? this.location : this.file(dir);
+    try {
+      const names = await fs.readdir(full);
+      return names.filter((n) => !n.startsWith('.tmp-')).sort();
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioError(e, full);
+    }
+  }
+
+  async get(name: string): Promise<Buffer> {
+    const file = this.file(name);
+    try {
+      return await fs.readFile(file);
+    } catch (e) {
+      throw ioError(e, file);
+    }
+  }
+
+  async getRange(name: string, offset: number, length: number): Promise<Buffer> {
+    const file = this.file(name);
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(file, 'r');
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } catch (e) {
+      throw ioError(e, file);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** Writes `data` to a new temporary file beside `file`, fsynced; returns its path. */
+  private async writeTemp(file: string, data: Buffer): Promise<string> {
+    const dir = path.dirname(file);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const handle = await fs.open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return temp;
+  }
+
+  async put(name: string, data: Buffer): Promise<void> {
+    const file = this.file(name);
+    let temp: string | undefined;
+    try {
+      temp = await this.writeTemp(file, data);
+      await fs.rename(temp, file);
+      temp = undefined;
+      await fsyncDir(path.dirname(file));
+    } catch (e) {
+      if (temp !== undefined) await fs.rm(temp, { force: true });
+      throw ioError(e, file);
+    }
+  }
+
+  async createExclusive(name: string, data: Buffer): Promise<boolean> {
+    const file = this.file(name);
+    let temp: string | undefined;
+    try {
+      temp = await this.writeTemp(file, data);
+      try {
+        await fs.link(temp, file);
+      } catch (e) {
+        if (errnoOf(e) === 'EEXIST') return false;
+        throw e;
+      }
+      await fsyncDir(path.dirname(file));
+      return true;
+    } catch (e) {
+      throw ioError(e, file);
+    } finally {
+      if (temp !== undefined) await fs.rm(temp, { force: true });
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const file = this.file(name);
+    try {
+      await fs.rm(file, { force: true });
+    } catch (e) {
+      throw ioError(e, file);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The storage interface every repository backend implements (DESIGN.md section 2): a flat store of
+ * immutable objects by name. Names use `/` between parts (`config`, `keys/repokey`,
+ * `manifest/00000000000000000001`); every put is atomic, and nothing above a backend may assume
+ * POSIX append or in-place rewrite, so object stores can implement this too.
+ */
+export interface Storage {
+  /** Where the objects live, for messages (a path or URL). */
+  readonly location: string;
+  /** Whether any object or folder exists at all (a repository, or something else, is there). */
+  exists(): Promise<boolean>;
+  /** Object names directly under `dir` (`''` for the top), sorted; none if `dir` does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** The whole object; `NotFoundError` if there is none. */
+  get(name: string): Promise<Buffer>;
+  /** `length` bytes of the object from `offset`; fewer only where the object ends. */
+  getRange(name: string, offset: number, length: number): Promise<Buffer>;
+  /** Stores the object atomically, replacing any object of that name. */
+  put(name: string, data: Buffer): Promise<void>;
+  /** Stores the object atomically if no object of that name exists; false if one does. */
+  createExclusive(name: string, data: Buffer): Promise<boolean>;
+  /** Removes the object; removing one that is not there is not an error. */
+  delete(name: string): Promise<void>;
+}
+
+/** Throws unless `name` is a relative object name without empty, `.` or `..` parts. */
+export function checkName(name: string): void {
+  const parts = name.split('/');
+  if (name === '' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new Error(`bad object name ${JSON.stringify(name)}`);
+  }
+}
