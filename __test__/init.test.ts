@@ -4,6 +4,9 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirS
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
+import { PassThrough } from 'node:stream';
+
+import { run } from '../dist/cli.js';
 import { HOARD_BIN, runInProcess } from './helpers.js';
 
 const PASS = { HOARD_PASSPHRASE: 'correct horse', HOARD_TESTONLY_WEAKEN_KDF: '1' };
@@ -28,7 +31,8 @@ test('init repokey makes config, sealed key and the first manifest; info reads t
   const r = await hoard(['init', '--encryption=repokey', repo], PASS);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, '');
-  t.regex(r.stderr, /hoard key export/);
+  t.regex(r.stderr, new RegExp(`kept in ${repo}/keys/repokey`));
+  t.regex(r.stderr, /keep a copy of that key file/);
   t.deepEqual(readdirSync(repo).sort(), ['config', 'keys', 'manifest']);
   t.deepEqual(readdirSync(path.join(repo, 'manifest')), ['00000000000000000001']);
   const config = JSON.parse(readFileSync(path.join(repo, 'config'), 'utf8')) as { id: string; encryption: string; format: string; keyStorage: string };
@@ -47,6 +51,11 @@ test('init repokey makes config, sealed key and the first manifest; info reads t
   t.is(parsed.repository.id, config.id);
   t.is(parsed.repository.location, repo);
   t.is(parsed.encryption.mode, config.encryption);
+  t.false('keyfile' in parsed.encryption);
+  // --error silences the advice, as borg's log levels do.
+  const quiet = await hoard(['init', '--error', '-e', 'repokey', path.join(tempDir(), 'r')], PASS);
+  t.is(quiet.code, 0);
+  t.is(quiet.stderr, '');
 });
 
 test('a wrong passphrase is one line and exit code 2; BORG_ twins, PASSCOMMAND and PASSPHRASE_FD work', async (t) => {
@@ -183,4 +192,54 @@ test('info names what is wrong: no repository, not a repository, tampered object
   const badKey = await hoard(['info', repo], PASS);
   t.is(badKey.code, 2);
   t.regex(badKey.stderr, /keys\/repokey is not a hoard key file/);
+});
+
+test('HOARD_ passphrase sources win over BORG_ ones, and the error names the twin used', async (t) => {
+  const repo = path.join(tempDir(), 'repo');
+  t.is((await hoard(['init', '-e', 'repokey', repo], PASS)).code, 0);
+  t.is((await hoard(['info', repo], { HOARD_PASSCOMMAND: 'echo "correct horse"', BORG_PASSPHRASE: 'wrong' })).code, 0);
+  const borg = await hoard(['info', repo], { BORG_PASSCOMMAND: 'echo wrong' });
+  t.is(borg.stderr, 'hoard: passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect\n');
+});
+
+test('init refuses REPO::ARCHIVE, and of two inits racing for one folder exactly one succeeds', async (t) => {
+  const base = tempDir();
+  const r = await hoard(['init', '-e', 'none', `${path.join(base, 'r')}::x`]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /init takes a repository, not an archive/);
+  t.deepEqual(readdirSync(base), []);
+  const repo = path.join(base, 'race');
+  const results = await Promise.all([1, 2, 3].map(async () => hoard(['init', '-e', 'repokey', repo], PASS)));
+  t.is(results.filter((x) => x.code === 0).length, 1, results.map((x) => x.stderr).join('|'));
+  t.is((await hoard(['info', repo], PASS)).code, 0);
+});
+
+test('a manifest generation copied under another seq is refused', async (t) => {
+  const repo = path.join(tempDir(), 'repo');
+  t.is((await hoard(['init', '-e', 'repokey', repo], PASS)).code, 0);
+  const dir = path.join(repo, 'manifest');
+  writeFileSync(path.join(dir, '00000000000000000002'), readFileSync(path.join(dir, '00000000000000000001')));
+  const r = await hoard(['info', repo], PASS);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^hoard: manifest\/00000000000000000002: /);
+});
+
+test('the passphrase prompt on a terminal asks twice for a new key and once to open it', async (t) => {
+  const repo = path.join(tempDir(), 'repo');
+  const tty = (text: string) => {
+    const s = new PassThrough() as PassThrough & { isTTY: boolean; setRawMode: (raw: boolean) => void };
+    s.isTTY = true;
+    s.setRawMode = () => undefined;
+    s.end(text);
+    return s;
+  };
+  const sink = () => new PassThrough().resume();
+  // Both answers arrive in one chunk, as a paste does; the first has a typo mended with backspace.
+  const made = await run(['init', '-e', 'repokey', repo], { stdin: tty('sekrex\x7ft\rsekret\r'), stdout: sink(), stderr: sink(), env: clean({}) });
+  t.is(made, 0);
+  t.is((await hoard(['info', repo], { HOARD_PASSPHRASE: 'sekret' })).code, 0);
+  const opened = await run(['info', repo], { stdin: tty('sekret\n'), stdout: sink(), stderr: sink(), env: clean({}) });
+  t.is(opened, 0);
+  const interrupted = await run(['info', repo], { stdin: tty('sek\x03'), stdout: sink(), stderr: sink(), env: clean({}) });
+  t.is(interrupted, 130);
 });

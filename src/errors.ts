@@ -38,6 +38,14 @@ export class PermissionDeniedError extends HoardError {}
 export class IoError extends HoardError {}
 /** A bug in hoard's native code (a task panicked). */
 export class InternalError extends HoardError {}
+/** The user interrupted hoard (Ctrl-C at a prompt): exit code 130, as for SIGINT. */
+export class InterruptedError extends HoardError {
+  override readonly exitCode: number = 130;
+}
+/** A repository, archive or key that is to be made exists already. */
+export class ExistsError extends HoardError {}
+/** The passphrase does not open the key. */
+export class WrongPassphraseError extends HoardError {}
 
 const byCode: Record<string, new (code: string, message: string) => HoardError> = {
   HOARD_INVALID_ARGUMENT: InvalidArgumentError,
@@ -49,6 +57,11 @@ const byCode: Record<string, new (code: string, message: string) => HoardError> 
   HOARD_PERMISSION_DENIED: PermissionDeniedError,
   HOARD_IO: IoError,
   HOARD_INTERNAL: InternalError,
+  HOARD_INTERRUPTED: InterruptedError,
+  HOARD_EXISTS: ExistsError,
+  HOARD_WRONG_PASSPHRASE: WrongPassphraseError,
+  HOARD_NOT_A_REPOSITORY: CorruptDataError,
+  HOARD_NO_SUCH_ARCHIVE: NotFoundError,
 };
 
 /** The typed error for a stable code and message. */

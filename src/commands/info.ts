@@ -37,7 +37,7 @@ export class InfoCommand extends HoardCommand {
       this.out(
         JSON.stringify(
           {
-            encryption: { mode: config.encryption, ...(repo.keyLocation === undefined ? {} : { keyfile: repo.keyLocation }) },
+            encryption: { mode: config.encryption, ...(config.keyStorage === 'keyfile' ? { keyfile: repo.keyLocation } : {}) },
             repository: { id: config.id, last_modified: manifest.timestamp.replace('Z', ''), location: target.repo.text },
           },
           null,

@@ -1,9 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
 
 import { encryptionMode } from '../repository/encryption.js';
-import { parseRepo } from '../repository/location.js';
+import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
-import { envVar } from '../context.js';
 import { parseSize } from '../units.js';
 import { HoardCommand } from './base.js';
 
@@ -49,9 +48,9 @@ export class InitCommand extends HoardCommand {
     }
     const quota = this.storageQuota === undefined ? 0 : parseSize(this.storageQuota);
     if (quota === undefined) throw new UsageError(`--storage-quota: expected a size such as 5G, got "${this.storageQuota}"`);
-    const text = this.repo ?? envVar(this.context.env, 'REPO');
-    if (text === undefined) throw new UsageError('no repository given: name one or set HOARD_REPO');
-    const location = parseRepo(text);
+    const target = parseTarget(this.repo, this.context.env);
+    if (target.archive !== undefined) throw new UsageError(`init takes a repository, not an archive: ${this.repo ?? ''}`);
+    const location = target.repo;
     const keyFile = await Repository.init(
       location,
       { mode, appendOnly: this.appendOnly, storageQuota: quota, makeParentDirs: this.makeParentDirs },
@@ -63,14 +62,14 @@ export class InitCommand extends HoardCommand {
   }
 
   private adviseKeyBackup(repo: string, keyFile: string | undefined): void {
-    const where = keyFile === undefined ? 'in the repository (repokey mode)' : `in ${keyFile} (keyfile mode)`;
-    this.context.stderr.write(
+    const where = keyFile === undefined ? `in ${repo}/keys/repokey` : `in ${keyFile}`;
+    this.log(
+      'warning',
       [
         '',
         `The key of this repository is kept ${where}, sealed under your passphrase.`,
         'Without the key AND the passphrase, nobody can read the backups, including you. So:',
-        `  - export the key and keep the copy safe, away from the repository: hoard key export ${repo} FILE`,
-        '    (add --paper for a version to print);',
+        '  - keep a copy of that key file somewhere safe, away from the repository;',
         '  - write the passphrase down and keep it safe too.',
         '',
       ].join('\n'),

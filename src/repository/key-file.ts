@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { CorruptDataError, HoardError, IntegrityError } from '../errors.js';
+import { CorruptDataError, IntegrityError, WrongPassphraseError } from '../errors.js';
 import { argon2id, openWithKey, sealWithKey, type Argon2Params } from '../native.js';
 import { ObjectType } from './object-types.js';
 import type { Passphrase } from './passphrase.js';
@@ -19,9 +19,6 @@ export interface SealedKey {
   /** The sealed master key (an envelope, docs/format.md), base64. */
   sealed: string;
 }
-
-/** The passphrase was wrong (or the key file was tampered with). */
-export class WrongPassphraseError extends HoardError {}
 
 /** Seals `master` for repository `repoId` under `passphrase` with argon2id costs `kdf`. */
 export async function sealMasterKey(
@@ -51,9 +48,10 @@ export async function openMasterKey(key: SealedKey, passphrase: Passphrase): Pro
     return await openWithKey(key.suite, kek, ObjectType.key, Buffer.from(key.repository, 'hex'), Buffer.from(key.sealed, 'base64'));
   } catch (e) {
     if (!(e instanceof IntegrityError)) throw e;
+    const p = passphrase.prefix ?? 'HOARD';
     const message =
       passphrase.source === 'environment'
-        ? 'passphrase supplied in HOARD_PASSPHRASE, by HOARD_PASSCOMMAND or via HOARD_PASSPHRASE_FD is incorrect'
+        ? `passphrase supplied in ${p}_PASSPHRASE, by ${p}_PASSCOMMAND or via ${p}_PASSPHRASE_FD is incorrect`
         : 'passphrase is incorrect';
     throw new WrongPassphraseError('HOARD_WRONG_PASSPHRASE', message);
   }

@@ -2,8 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
-import { envVar } from '../context.js';
-import { HoardError, InvalidArgumentError } from '../errors.js';
+import { InterruptedError, InvalidArgumentError } from '../errors.js';
 
 /** Where a passphrase came from; a wrong one from the environment is reported as borg does. */
 export type PassphraseSource = 'environment' | 'prompt';
@@ -12,6 +11,8 @@ export type PassphraseSource = 'environment' | 'prompt';
 export interface Passphrase {
   value: Buffer;
   source: PassphraseSource;
+  /** `HOARD` or `BORG`: which twin of the variables gave it (environment only). */
+  prefix?: string;
 }
 
 /** The streams a prompt uses. */
@@ -27,54 +28,84 @@ function stripNewline(b: Buffer): Buffer {
   return b.subarray(0, end);
 }
 
-function failure(message: string): HoardError {
+function failure(message: string): InvalidArgumentError {
   return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', message);
 }
 
+/** Reads everything from file descriptor `fd` (a number in `name`). */
+function readFd(name: string, fd: string): Buffer {
+  if (!/^\d+$/.test(fd)) throw failure(`${name} must be a file descriptor number, got ${JSON.stringify(fd)}`);
+  try {
+    return readFileSync(Number(fd));
+  } catch (e) {
+    throw failure(`cannot read the passphrase from file descriptor ${fd} (${name}): ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /**
- * The passphrase from the environment, in borg's order: `HOARD_PASSPHRASE`, then
- * `HOARD_PASSCOMMAND` (run by the shell; its output), then `HOARD_PASSPHRASE_FD` (read from that
- * file descriptor); each falls back to its `BORG_` twin. A trailing newline is stripped.
+ * The passphrase from the environment, in borg's order: `PASSPHRASE`, then `PASSCOMMAND` (run by
+ * the shell; its output), then `PASSPHRASE_FD` (read from that file descriptor). Every `HOARD_`
+ * source comes before every `BORG_` one. A trailing newline is stripped from what a command or
+ * descriptor gives.
  */
 export function passphraseFromEnv(env: NodeJS.ProcessEnv): Passphrase | undefined {
-  const direct = envVar(env, 'PASSPHRASE');
-  if (direct !== undefined) return { value: Buffer.from(direct, 'utf8'), source: 'environment' };
-  const command = envVar(env, 'PASSCOMMAND');
-  if (command !== undefined) {
-    const r = spawnSync('/bin/sh', ['-c', command], { env, stdio: ['inherit', 'pipe', 'inherit'] });
-    if (r.error !== undefined || r.status !== 0) {
-      throw failure(`the passphrase command (HOARD_PASSCOMMAND) failed${r.status === null ? '' : ` with exit code ${r.status}`}`);
+  for (const prefix of ['HOARD', 'BORG']) {
+    const direct = env[`${prefix}_PASSPHRASE`];
+    if (direct !== undefined) return { value: Buffer.from(direct, 'utf8'), source: 'environment', prefix };
+    const commandVar = `${prefix}_PASSCOMMAND`;
+    const command = env[commandVar];
+    if (command !== undefined) {
+      const r = spawnSync('/bin/sh', ['-c', command], { env, stdio: ['inherit', 'pipe', 'inherit'] });
+      if (r.error !== undefined || r.status !== 0) {
+        throw failure(`the passphrase command (${commandVar}) failed${r.status === null ? '' : ` with exit code ${r.status}`}`);
+      }
+      return { value: stripNewline(r.stdout), source: 'environment', prefix };
     }
-    return { value: stripNewline(r.stdout), source: 'environment' };
-  }
-  const fd = envVar(env, 'PASSPHRASE_FD');
-  if (fd !== undefined) {
-    if (!/^\d+$/.test(fd)) throw failure(`HOARD_PASSPHRASE_FD must be a file descriptor number, got ${JSON.stringify(fd)}`);
-    try {
-      return { value: stripNewline(readFileSync(Number(fd))), source: 'environment' };
-    } catch (e) {
-      throw failure(`cannot read the passphrase from file descriptor ${fd}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const fdVar = `${prefix}_PASSPHRASE_FD`;
+    const fd = env[fdVar];
+    if (fd !== undefined) return { value: stripNewline(readFd(fdVar, fd)), source: 'environment', prefix };
   }
   return undefined;
 }
 
-/** Reads one line from a terminal without echoing it. */
+/**
+ * Reads one line from a terminal without echoing it. Bytes after the line's end are put back for
+ * the next read; Ctrl-C interrupts (exit code 130, as for SIGINT); Ctrl-D on an empty line or the
+ * end of input ends the line.
+ */
 async function promptHidden(io: PromptIo, prompt: string): Promise<Buffer> {
-  const tty = io.stdin as Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
+  const tty = io.stdin as Readable & { setRawMode?: (raw: boolean) => void };
   io.stderr.write(prompt);
   tty.setRawMode?.(true);
-  const bytes: number[] = [];
   try {
-    for await (const chunk of tty) {
-      for (const b of chunk as Buffer) {
-        if (b === 0x03) throw new HoardError('HOARD_INTERRUPTED', 'interrupted');
-        if (b === 0x0d || b === 0x0a) return Buffer.from(bytes);
-        if (b === 0x7f || b === 0x08) bytes.pop();
-        else bytes.push(b);
-      }
-    }
-    return Buffer.from(bytes);
+    return await new Promise<Buffer>((resolve, reject) => {
+      const bytes: number[] = [];
+      const finish = (settle: () => void): void => {
+        tty.off('data', onData);
+        tty.off('end', onEnd);
+        tty.pause();
+        settle();
+      };
+      const onEnd = (): void => finish(() => resolve(Buffer.from(bytes)));
+      const onData = (chunk: Buffer): void => {
+        for (let i = 0; i < chunk.length; i += 1) {
+          const b = chunk[i] ?? 0;
+          if (b === 0x03) return finish(() => reject(new InterruptedError('HOARD_INTERRUPTED', 'interrupted')));
+          if (b === 0x0d || b === 0x0a || (b === 0x04 && bytes.length === 0)) {
+            const rest = chunk.subarray(b === 0x0d && chunk[i + 1] === 0x0a ? i + 2 : i + 1);
+            return finish(() => {
+              if (rest.length > 0) tty.unshift(rest);
+              resolve(Buffer.from(bytes));
+            });
+          }
+          if (b === 0x7f || b === 0x08) bytes.pop();
+          else bytes.push(b);
+        }
+      };
+      tty.on('data', onData);
+      tty.once('end', onEnd);
+      tty.resume();
+    });
   } finally {
     tty.setRawMode?.(false);
     io.stderr.write('\n');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { envVar } from '../context.js';
-import { CorruptDataError, HoardError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { CorruptDataError, ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { kdfParams, newKey, type Key } from '../native.js';
 import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
@@ -28,9 +28,11 @@ export interface InitOptions {
 
 /** The folder keyfile-mode keys live in: `HOARD_KEYS_DIR`, else `<config dir>/keys`. */
 export function keysDir(env: NodeJS.ProcessEnv): string {
-  const dir = envVar(env, 'KEYS_DIR');
+  const set = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : path.resolve(v));
+  const dir = set(envVar(env, 'KEYS_DIR'));
   if (dir !== undefined) return dir;
-  const config = envVar(env, 'CONFIG_DIR') ?? path.join(env.XDG_CONFIG_HOME ?? path.join(env.HOME ?? os.homedir(), '.config'), 'hoard');
+  const home = set(env.HOME) ?? os.homedir();
+  const config = set(envVar(env, 'CONFIG_DIR')) ?? path.join(set(env.XDG_CONFIG_HOME) ?? path.join(home, '.config'), 'hoard');
   return path.join(config, 'keys');
 }
 
@@ -49,28 +51,24 @@ async function isEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
-/** Writes a keyfile-mode key to a new file in the keys folder (or `HOARD_KEY_FILE`), mode 0600. */
+/** Writes a keyfile-mode key to a new file in the keys folder (or `HOARD_KEY_FILE`), mode 0600, durably. */
 async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
   const explicit = envVar(env, 'KEY_FILE');
-  const dir = keysDir(env);
-  const base = path.basename(location.path).replace(/[^A-Za-z0-9._-]/g, '_') || 'repository';
+  const dir = explicit === undefined ? keysDir(env) : path.dirname(path.resolve(explicit));
+  const folder = new LocalStorage(dir);
+  const base = explicit === undefined ? path.basename(location.path).replace(/[^A-Za-z0-9_-][^A-Za-z0-9._-]*/g, '_') || 'repository' : path.basename(explicit);
   for (let i = 0; ; i += 1) {
-    const file = explicit ?? path.join(dir, i === 0 ? base : `${base}.${i + 1}`);
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      await fs.writeFile(file, text, { flag: 'wx', mode: 0o600 });
-      return file;
-    } catch (e) {
-      const exists = typeof e === 'object' && e !== null && (e as { code?: string }).code === 'EEXIST';
-      if (!exists || explicit !== undefined) throw e;
-    }
+    const name = i === 0 ? base : `${base}.${i + 1}`;
+    if (await folder.createExclusive(name, Buffer.from(text))) return path.join(dir, name);
+    if (explicit !== undefined) throw new ExistsError('HOARD_EXISTS', `key file ${explicit} exists already`);
   }
 }
 
 /** Finds the keyfile of repository `id`: `HOARD_KEY_FILE`, or the file in the keys folder that names it. */
 async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: string; text: string }> {
   const explicit = envVar(env, 'KEY_FILE');
-  const candidates = explicit !== undefined ? [explicit] : (await fs.readdir(keysDir(env)).catch(() => [])).map((n) => path.join(keysDir(env), n));
+  const dir = keysDir(env);
+  const candidates = explicit !== undefined ? [explicit] : (await fs.readdir(dir).catch(() => [])).map((n) => path.join(dir, n));
   for (const file of candidates) {
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     if (keyFileRepository(text) === id) return { file, text };
@@ -95,15 +93,16 @@ export class Repository {
     const storage = storageFor(location);
     const dir = location.path;
     if ((await storage.exists()) && !(await isEmptyDir(dir))) {
-      throw new HoardError('HOARD_EXISTS', `a repository (or something else) already exists at ${dir}`);
+      throw new ExistsError('HOARD_EXISTS', `a repository (or something else) already exists at ${dir}`);
     }
     const parent = path.dirname(dir);
     if (!opts.makeParentDirs && !(await fs.stat(parent).catch(() => undefined))) {
       throw new NotFoundError('HOARD_NOT_FOUND', `the parent directory ${parent} does not exist (use --make-parent-dirs)`);
     }
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const id = randomBytes(32);
     const { mode } = opts;
+    // Ask first: a missing passphrase must not leave folders behind.
+    const passphrase = mode.keyStorage === 'none' ? undefined : await newPassphrase(env, io);
+    const id = randomBytes(32);
     const config: RepositoryConfig = {
       format: 'hoard',
       version: FORMAT_VERSION,
@@ -119,19 +118,23 @@ export class Repository {
     // Without a key, the repository id stands in for the master key: it seeds the chunker table.
     const master = mode.keyStorage === 'none' ? id : randomBytes(64);
     let keyFile: string | undefined;
-    if (mode.keyStorage !== 'none') {
-      const passphrase = await newPassphrase(env, io);
-      const text = formatKeyFile(await sealMasterKey(master, id, passphrase, kdfParams(env)));
-      if (mode.keyStorage === 'repokey') await storage.put(REPOKEY, Buffer.from(text));
-      else keyFile = await writeKeyFile(env, location, text);
-    }
+    // Every object is created exclusively: of two inits racing for one folder, one fails at its
+    // first object and writes nothing more. The config goes last: until it exists, the folder is
+    // not a repository.
+    const create = async (name: string, data: Buffer): Promise<void> => {
+      if (!(await storage.createExclusive(name, data))) {
+        throw new ExistsError('HOARD_EXISTS', `a repository was created at ${dir} at the same time`);
+      }
+    };
     const key = newKey(master, mode.suite, mode.idAlgorithm);
     const manifest: Manifest = { version: 1, seq: 1, timestamp: new Date().toISOString(), archives: [], compactGeneration: 0 };
-    await storage.put(manifestName(1), await sealManifest(key, key.newSession(), manifest));
-    // The config goes last: until it exists, the folder is not a repository.
-    if (!(await storage.createExclusive('config', formatConfig(config)))) {
-      throw new HoardError('HOARD_EXISTS', `a repository was created at ${dir} at the same time`);
+    await create(manifestName(1), await sealManifest(key, key.newSession(), manifest));
+    if (passphrase !== undefined) {
+      const text = formatKeyFile(await sealMasterKey(master, id, passphrase, kdfParams(env)));
+      if (mode.keyStorage === 'repokey') await create(REPOKEY, Buffer.from(text));
+      else keyFile = await writeKeyFile(env, location, text);
     }
+    await create('config', formatConfig(config));
     return keyFile;
   }
 
@@ -160,7 +163,7 @@ export class Repository {
     }
     const key = newKey(master, config.suite, config.idAlgorithm);
     const seqs = (await storage.list('manifest')).map(manifestSeq).filter((s): s is number => s !== undefined);
-    const newest = Math.max(0, ...seqs);
+    const newest = seqs.reduce((a, b) => Math.max(a, b), 0);
     if (newest === 0) throw new CorruptDataError('HOARD_CORRUPT', `${location.text}: the repository has no manifest`);
     const manifest = await openManifest(key, newest, await storage.get(manifestName(newest)));
     return new Repository(location, storage, config, key, manifest, keyLocation);

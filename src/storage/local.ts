@@ -92,18 +92,27 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** Writes `data` to a new temporary file beside `file`, fsynced; returns its path. */
+  /**
+   * Writes `data` to a new temporary file beside `file`, fsynced, and returns its path; folders
+   * it had to make are fsynced into their parents. A failed write leaves no temporary file.
+   */
   private async writeTemp(file: string, data: Buffer): Promise<string> {
     const dir = path.dirname(file);
-    await fs.mkdir(dir, { recursive: true });
+    const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    if (made !== undefined) {
+      for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fsyncDir(path.dirname(d));
+    }
     const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
     const handle = await fs.open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(data);
       await handle.sync();
-    } finally {
+    } catch (e) {
       await handle.close();
+      await fs.rm(temp, { force: true });
+      throw e;
     }
+    await handle.close();
     return temp;
   }
 

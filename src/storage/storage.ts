@@ -23,10 +23,10 @@ export interface Storage {
   delete(name: string): Promise<void>;
 }
 
-/** Throws unless `name` is a relative object name without empty, `.` or `..` parts. */
+/** Throws unless `name` is a relative object name without empty, `.`, `..` or `.tmp-` parts. */
 export function checkName(name: string): void {
   const parts = name.split('/');
-  if (name === '' || parts.some((p) => p === '' || p === '.' || p === '..')) {
+  if (name === '' || parts.some((p) => p === '' || p === '.' || p === '..' || p.startsWith('.tmp-'))) {
     throw new Error(`bad object name ${JSON.stringify(name)}`);
   }
 }
