@@ -43,3 +43,17 @@ test('seal and open refuse object types outside 0..255 or with fractions', async
   t.deepEqual(await key.open(255, id, blob), Buffer.from('x'));
   await t.throwsAsync(async () => key.open(1.5, id, blob), { instanceOf: InvalidArgumentError });
 });
+
+test('sealWithKey and openWithKey take only the AEAD suites', async (t) => {
+  const { sealWithKey, openWithKey } = await import('../dist/native.js');
+  const key = pseudoRandom(32, 'kek');
+  const id = pseudoRandom(32, 'id');
+  for (const suite of ['plaintext-blake3', 'blake3-mac']) {
+    await t.throwsAsync(async () => sealWithKey(suite, key, 6, id, Buffer.from('master')), { instanceOf: InvalidArgumentError }, suite);
+  }
+  for (const suite of ['aes-256-gcm', 'chacha20-poly1305']) {
+    const blob = await sealWithKey(suite, key, 6, id, Buffer.from('master'));
+    t.deepEqual(await openWithKey(suite, key, 6, id, blob), Buffer.from('master'));
+    await t.throwsAsync(async () => openWithKey('blake3-mac', key, 6, id, blob), { instanceOf: InvalidArgumentError });
+  }
+});

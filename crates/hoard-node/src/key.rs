@@ -196,6 +196,18 @@ impl Session {
     }
 }
 
+/// The AEAD suite named `suite`: key files are always encrypted, so no other suite is accepted.
+fn aead_suite(suite: &str) -> Result<Suite> {
+    let s: Suite = suite.parse().napi()?;
+    if s.encrypts() {
+        Ok(s)
+    } else {
+        Err(crate::error::invalid(format!(
+            "keys are sealed with aes-256-gcm or chacha20-poly1305, not {s}"
+        )))
+    }
+}
+
 /// Seals `plaintext` under a raw 32-byte key (a key-encryption key from argon2id) with a fresh
 /// session, for `suite` (`aes-256-gcm` or `chacha20-poly1305`).
 #[napi(ts_return_type = "Promise<Buffer>")]
@@ -207,7 +219,7 @@ pub fn seal_with_key(
     id: Buffer,
     plaintext: Buffer,
 ) -> Result<Object<'_>> {
-    let suite: Suite = suite.parse().napi()?;
+    let suite = aead_suite(&suite)?;
     let key = array32(&key, "key")?;
     let obj_type = obj_type_of(obj_type)?;
     let id = array32(&id, "id")?;
@@ -219,7 +231,7 @@ pub fn seal_with_key(
     )
 }
 
-/// Opens a blob sealed by `sealWithKey` under the same raw key, suite, object type and id.
+/// Opens a blob sealed by `sealWithKey` under the same raw key, AEAD suite, object type and id.
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn open_with_key(
     env: &Env,
@@ -229,7 +241,7 @@ pub fn open_with_key(
     id: Buffer,
     blob: Buffer,
 ) -> Result<Object<'_>> {
-    let suite: Suite = suite.parse().napi()?;
+    let suite = aead_suite(&suite)?;
     let key = array32(&key, "key")?;
     let obj_type = obj_type_of(obj_type)?;
     let id = array32(&id, "id")?;
