@@ -1,4 +1,5 @@
 /** Shared helpers for the ava suites: run the CLI in-process or as a child, and make data. */
+import type { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +63,15 @@ export function textLike(len: number): Buffer {
     s += words[x % words.length];
   }
   return Buffer.from(s.slice(0, len));
+}
+
+/** Asserts equal bytes without ava's slow structural diff of large buffers. */
+export function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer, message = 'bytes'): void {
+  if (actual.equals(expected)) {
+    t.pass(message);
+    return;
+  }
+  let i = 0;
+  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i += 1;
+  t.fail(`${message}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ${i}`);
 }

@@ -5,22 +5,11 @@
  */
 import * as zlib from 'node:zlib';
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 
 import { CorruptDataError, InvalidArgumentError, TooLargeError } from '../dist/errors.js';
 import { compress, decompress, parseCompression } from '../dist/native.js';
-import { pseudoRandom, textLike } from './helpers.js';
-
-/** Asserts equal bytes without ava's slow structural diff of large buffers. */
-function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer, message = 'bytes'): void {
-  if (actual.equals(expected)) {
-    t.pass(message);
-    return;
-  }
-  let i = 0;
-  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i += 1;
-  t.fail(`${message}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ${i}`);
-}
+import { pseudoRandom, sameBytes, textLike } from './helpers.js';
 
 
 const CODEC = { none: 0, lz4: 1, zstd: 2, zlib: 3, lzma: 4 } as const;

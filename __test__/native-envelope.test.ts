@@ -5,22 +5,11 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, type CipherGCMTypes } from 'node:crypto';
 
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 
 import { CorruptDataError, HoardError, IntegrityError, InvalidArgumentError } from '../dist/errors.js';
 import { newKey, type Key } from '../dist/native.js';
-import { pseudoRandom, textLike } from './helpers.js';
-
-/** Asserts equal bytes without ava's slow structural diff of large buffers. */
-function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer, message = 'bytes'): void {
-  if (actual.equals(expected)) {
-    t.pass(message);
-    return;
-  }
-  let i = 0;
-  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i += 1;
-  t.fail(`${message}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ${i}`);
-}
+import { pseudoRandom, sameBytes, textLike } from './helpers.js';
 
 
 const SUITE_BYTES = { 'plaintext-blake3': 0, 'blake3-mac': 1, 'aes-256-gcm': 2, 'chacha20-poly1305': 3 } as const;
