@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -15,11 +15,14 @@ function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'hoard-init-'));
 }
 
-/** The environment without any passphrase variables inherited from the caller. */
+/** This file's config dir: its security state, kept apart from the user's. */
+const CONFIG = mkdtempSync(path.join(tmpdir(), 'hoard-config-'));
+
+/** The environment without any hoard or borg variables inherited from the caller. */
 function clean(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(out)) if (/^(HOARD|BORG)_/.test(k)) delete out[k];
-  return { ...out, HOARD_TESTONLY_WEAKEN_KDF: '1', ...env };
+  return { ...out, HOARD_TESTONLY_WEAKEN_KDF: '1', HOARD_CONFIG_DIR: CONFIG, ...env };
 }
 
 async function hoard(argv: string[], env: NodeJS.ProcessEnv = {}) {
@@ -242,4 +245,44 @@ test('the passphrase prompt on a terminal asks twice for a new key and once to o
   t.is(opened, 0);
   const interrupted = await run(['info', repo], { stdin: tty('sek\x03'), stdout: sink(), stderr: sink(), env: clean({}) });
   t.is(interrupted, 130);
+});
+
+test('the security state refuses an unknown unencrypted repository, a changed mode, a move and a rollback', async (t) => {
+  const base = tempDir();
+  const plain = path.join(base, 'plain');
+  t.is((await hoard(['init', '-e', 'none', plain])).code, 0);
+  t.is((await hoard(['info', plain])).code, 0);
+  const stranger = { HOARD_CONFIG_DIR: path.join(base, 'other-client') };
+  const unknown = await hoard(['info', plain], stranger);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /never used; set HOARD_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes/);
+  t.is((await hoard(['info', plain], { ...stranger, BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' })).code, 0);
+  t.is((await hoard(['info', plain], stranger)).code, 0, 'known from now on');
+
+  // A server swaps an encrypted repository's config for an unencrypted one.
+  const repo = path.join(base, 'repo');
+  t.is((await hoard(['init', '-e', 'repokey', repo], PASS)).code, 0);
+  const configFile = path.join(repo, 'config');
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(configFile, JSON.stringify({ ...config, encryption: 'none', suite: 'plaintext-blake3', idAlgorithm: 'blake3', keyStorage: 'none' }));
+  const swapped = await hoard(['info', repo], { ...PASS, HOARD_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' });
+  t.is(swapped.code, 2);
+  t.regex(swapped.stderr, /encryption changed from repokey-.* to none/);
+  writeFileSync(configFile, JSON.stringify(config));
+
+  // Moved: refused unless the user says it is fine.
+  const moved = path.join(base, 'moved');
+  renameSync(repo, moved);
+  const relocated = await hoard(['info', moved], PASS);
+  t.is(relocated.code, 2);
+  t.regex(relocated.stderr, /was previously located at .*repo; set HOARD_RELOCATED_REPO_ACCESS_IS_OK=yes/);
+  t.is((await hoard(['info', moved], { ...PASS, BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes' })).code, 0);
+  t.is((await hoard(['info', moved], PASS)).code, 0, 'the new place is remembered');
+
+  // Rolled back: this client has seen a newer generation than the repository now has.
+  const id = String(config.id);
+  writeFileSync(path.join(CONFIG, 'security', id, 'manifest-seq'), '7\n');
+  const rolled = await hoard(['info', moved], PASS);
+  t.is(rolled.code, 2);
+  t.regex(rolled.stderr, /newest manifest generation is 1, but this client has seen 7/);
 });

@@ -15,9 +15,9 @@ export interface RepositoryConfig {
   suite: EncryptionMode['suite'];
   idAlgorithm: EncryptionMode['idAlgorithm'];
   keyStorage: EncryptionMode['keyStorage'];
-  /** Refuse deletions (enforced by `hoard serve` for remote clients, by the repository locally). */
+  /** Refuse deletions (recorded by `init`; enforced once commands that delete exist). */
   appendOnly: boolean;
-  /** Bytes the repository may use (0: no limit). */
+  /** Bytes the repository may use (0: no limit; recorded by `init`, enforced once `create` exists). */
   storageQuota: number;
   /** Bytes kept free on the file system (0: none). */
   additionalFreeSpace: number;

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { envVar } from '../context.js';
@@ -14,6 +13,8 @@ import { formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMast
 import type { Location } from './location.js';
 import { manifestName, manifestSeq, openManifest, sealManifest, type Manifest } from './manifest.js';
 import { getPassphrase, newPassphrase, type PromptIo } from './passphrase.js';
+import { keysDir } from './paths.js';
+import { checkBeforeOpen, checkManifestSeq, saveState } from './security.js';
 
 /** The object name of the sealed key in repokey mode. */
 const REPOKEY = 'keys/repokey';
@@ -26,14 +27,9 @@ export interface InitOptions {
   makeParentDirs: boolean;
 }
 
-/** The folder keyfile-mode keys live in: `HOARD_KEYS_DIR`, else `<config dir>/keys`. */
-export function keysDir(env: NodeJS.ProcessEnv): string {
-  const set = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : path.resolve(v));
-  const dir = set(envVar(env, 'KEYS_DIR'));
-  if (dir !== undefined) return dir;
-  const home = set(env.HOME) ?? os.homedir();
-  const config = set(envVar(env, 'CONFIG_DIR')) ?? path.join(set(env.XDG_CONFIG_HOME) ?? path.join(home, '.config'), 'hoard');
-  return path.join(config, 'keys');
+/** A location as the security state records it: absolute for local paths. */
+function canonical(location: Location): string {
+  return location.kind === 'local' ? location.path : location.text;
 }
 
 function storageFor(location: Location): Storage {
@@ -135,6 +131,7 @@ export class Repository {
       else keyFile = await writeKeyFile(env, location, text);
     }
     await create('config', formatConfig(config));
+    await saveState(env, config.id, { location: canonical(location), keyType: config.encryption, manifestSeq: 1 });
     return keyFile;
   }
 
@@ -147,6 +144,7 @@ export class Repository {
       throw e;
     });
     const config = parseConfig(raw, location.text);
+    const known = await checkBeforeOpen(env, config, canonical(location));
     let master: Buffer;
     let keyLocation: string | undefined;
     if (config.keyStorage === 'none') {
@@ -165,7 +163,9 @@ export class Repository {
     const seqs = (await storage.list('manifest')).map(manifestSeq).filter((s): s is number => s !== undefined);
     const newest = seqs.reduce((a, b) => Math.max(a, b), 0);
     if (newest === 0) throw new CorruptDataError('HOARD_CORRUPT', `${location.text}: the repository has no manifest`);
+    checkManifestSeq(known, newest, location.text);
     const manifest = await openManifest(key, newest, await storage.get(manifestName(newest)));
+    await saveState(env, config.id, { location: canonical(location), keyType: config.encryption, manifestSeq: newest });
     return new Repository(location, storage, config, key, manifest, keyLocation);
   }
 }
