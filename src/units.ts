@@ -18,15 +18,3 @@ export function parseSize(text: string): number | undefined {
 export function formatGB(bytes: number): string {
   return `${Number((bytes / 1e9).toPrecision(3))}GB`;
 }
-
-/** `bytes` in the largest decimal unit that keeps a number of at least 1, e.g. `1.23 GB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let value = bytes;
-  let i = 0;
-  while (Math.abs(value) >= 1000 && i < units.length - 1) {
-    value /= 1000;
-    i += 1;
-  }
-  return i === 0 ? `${value} B` : `${value.toFixed(2)} ${units[i]}`;
-}

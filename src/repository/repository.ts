@@ -39,14 +39,6 @@ function storageFor(location: Location): Storage {
   return new LocalStorage(location.path);
 }
 
-async function isEmptyDir(dir: string): Promise<boolean> {
-  try {
-    return (await fs.readdir(dir)).length === 0;
-  } catch {
-    return false;
-  }
-}
-
 /** Writes a keyfile-mode key to a new file in the keys folder (or `HOARD_KEY_FILE`), mode 0600, durably. */
 async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
   const explicit = envVar(env, 'KEY_FILE');
@@ -69,7 +61,7 @@ async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: 
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     if (keyFileRepository(text) === id) return { file, text };
   }
-  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? keysDir(env)}`);
+  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}`);
 }
 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
@@ -88,7 +80,7 @@ export class Repository {
   static async init(location: Location, opts: InitOptions, env: NodeJS.ProcessEnv, io: PromptIo): Promise<string | undefined> {
     const storage = storageFor(location);
     const dir = location.path;
-    if ((await storage.exists()) && !(await isEmptyDir(dir))) {
+    if ((await storage.exists()) && (await storage.list('')).length > 0) {
       throw new ExistsError('HOARD_EXISTS', `a repository (or something else) already exists at ${dir}`);
     }
     const parent = path.dirname(dir);
