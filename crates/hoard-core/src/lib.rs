@@ -4,15 +4,21 @@
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
 //! ([`pipeline`]), the worker pool ([`pool`]) and the measurements of `benchmark cpu` ([`bench`]).
 
+pub mod backup;
 pub mod bench;
+pub mod chunk_index;
 pub mod chunker;
 pub mod error;
 
 pub use error::{Error, ErrorKind, Result};
 pub mod codec;
 pub mod envelope;
+pub mod files_cache;
 pub mod id;
+pub mod index_object;
 pub mod kdf;
 pub mod keys;
+pub mod pack;
 pub mod pipeline;
 pub mod pool;
+pub mod restore;

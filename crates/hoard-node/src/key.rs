@@ -16,18 +16,19 @@ use napi_derive::napi;
 use crate::error::{IntoNapi, array32, obj_type as obj_type_of};
 use crate::task::spawn_promise;
 
-struct KeyInner {
-    suite: Suite,
-    ids: IdHasher,
-    opener: Opener,
-    encryption: [u8; 32],
-    chunker_seed: [u8; 32],
+/// The derived keys; other modules of the binding use them through [`Key::inner`].
+pub(crate) struct KeyInner {
+    pub(crate) suite: Suite,
+    pub(crate) ids: IdHasher,
+    pub(crate) opener: Opener,
+    pub(crate) encryption: [u8; 32],
+    pub(crate) chunker_seed: [u8; 32],
 }
 
 /// The working keys of a repository: derived from its master key for one suite and id algorithm.
 #[napi]
 pub struct Key {
-    inner: Arc<KeyInner>,
+    pub(crate) inner: Arc<KeyInner>,
 }
 
 /// What cutting one file produced, or why it could not be read.

@@ -5,9 +5,13 @@
 //! with a stable code (`HOARD_INTEGRITY: ...`), which `src/native.ts` turns into typed classes.
 
 mod bench;
+mod chunk_index;
 mod chunking;
 mod codec;
 mod error;
+mod files_cache;
 mod kdf;
 mod key;
+mod reader;
 mod task;
+mod writer;

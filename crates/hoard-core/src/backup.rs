@@ -1,0 +1,429 @@
+//! The backup pipeline: file -> chunks -> ids -> dedup -> compress -> seal -> packs.
+//!
+//! A [`Writer`] is shared by the worker threads of one backup. Each file is read and cut by one
+//! worker; new chunks are compressed and sealed on that worker and appended to the pack being
+//! filled. Full packs wait in a short queue for the caller, which stores them (through its storage
+//! backend) while the workers go on; when the queue is full the workers wait, so memory stays
+//! bounded whatever the size of the tree.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{ErrorKind as IoKind, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use rayon::prelude::*;
+
+use crate::chunk_index::{ChunkIndex, Location, PENDING};
+use crate::chunker::Chunker;
+use crate::codec::{self, Codec};
+use crate::envelope::Session;
+use crate::error::{Error, ErrorKind, Result};
+use crate::files_cache::{FileStat, FilesCache, Lookup};
+use crate::id::ChunkId;
+use crate::pack::{FinishedPack, PackBuilder};
+use crate::pipeline::{ChunkSettings, READ_SIZE};
+use crate::pool::pool;
+
+/// The object type of file data.
+pub const CHUNK_TYPE: u8 = 0;
+
+/// What storing one file (or stream) produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Bytes read.
+    pub size: u64,
+    /// The chunk ids, in file order.
+    pub ids: Vec<ChunkId>,
+    /// The length of each chunk.
+    pub sizes: Vec<u32>,
+    /// Chunks this file added to the repository.
+    pub new_chunks: u32,
+    /// Plaintext bytes of those chunks.
+    pub new_plain: u64,
+    /// Stored bytes (compressed and sealed) of those chunks.
+    pub new_stored: u64,
+    /// Stored bytes of all this file's chunks, new or not (its "compressed size").
+    pub stored: u64,
+    /// What the files cache said: borg's `--list` status.
+    pub status: FileStatus,
+}
+
+/// A file's status as borg's `create --list` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Not in the files cache: read (`A`).
+    #[default]
+    Added,
+    /// In the files cache but changed: read (`M`).
+    Modified,
+    /// Unchanged: not read (`U`).
+    Unchanged,
+}
+
+/// A file to store: where to read it, and the stat the walk saw (for the files cache).
+pub struct FileJob {
+    /// The path to read.
+    pub path: PathBuf,
+    /// The stat before reading; without it the files cache is not consulted.
+    pub stat: Option<FileStat>,
+}
+
+/// Totals of what a writer added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterTotals {
+    /// Blobs added.
+    pub blobs: u64,
+    /// Their plaintext bytes.
+    pub plain: u64,
+    /// Their stored bytes.
+    pub stored: u64,
+    /// Packs finished.
+    pub packs: u64,
+}
+
+struct Queue {
+    ready: VecDeque<FinishedPack>,
+    closed: bool,
+    error: Option<Error>,
+}
+
+/// Settings of a writer.
+pub struct WriterConfig {
+    /// How file data is cut and identified.
+    pub chunking: ChunkSettings,
+    /// How blobs are compressed.
+    pub codec: Codec,
+    /// A pack is closed once it holds at least this many bytes.
+    pub pack_size: usize,
+    /// Finished packs that may wait for the caller before workers block.
+    pub queue: usize,
+}
+
+/// One backup's pipeline state (see the module docs).
+pub struct Writer {
+    config: WriterConfig,
+    session: Session,
+    index: Arc<Mutex<ChunkIndex>>,
+    files: Option<Arc<Mutex<FilesCache>>>,
+    current: Mutex<Option<PackBuilder>>,
+    queue: Mutex<Queue>,
+    changed: Condvar,
+    blobs: AtomicU64,
+    plain: AtomicU64,
+    stored: AtomicU64,
+    packs: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A worker that panicked while holding a lock left consistent data: every critical section
+    // here only pushes or swaps whole values.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Writer {
+    /// A writer sealing under `session`, deduplicating against (and adding to) `index`.
+    pub fn new(
+        config: WriterConfig,
+        session: Session,
+        index: Arc<Mutex<ChunkIndex>>,
+        files: Option<Arc<Mutex<FilesCache>>>,
+    ) -> Self {
+        Self {
+            config,
+            session,
+            index,
+            files,
+            current: Mutex::new(None),
+            queue: Mutex::new(Queue {
+                ready: VecDeque::new(),
+                closed: false,
+                error: None,
+            }),
+            changed: Condvar::new(),
+            blobs: AtomicU64::new(0),
+            plain: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            packs: AtomicU64::new(0),
+        }
+    }
+
+    /// What this writer added so far.
+    pub fn totals(&self) -> WriterTotals {
+        WriterTotals {
+            blobs: self.blobs.load(Ordering::Relaxed),
+            plain: self.plain.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+            packs: self.packs.load(Ordering::Relaxed),
+        }
+    }
+
+    fn enqueue(&self, pack: FinishedPack) -> Result<()> {
+        let mut q = lock(&self.queue);
+        while q.ready.len() >= self.config.queue.max(1) && q.error.is_none() && !q.closed {
+            q = self
+                .changed
+                .wait(q)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if let Some(e) = &q.error {
+            return Err(e.clone());
+        }
+        q.ready.push_back(pack);
+        self.packs.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Stores one sealed blob `pieces` for `id`; returns its stored length.
+    fn append(&self, obj_type: u8, id: &ChunkId, plain: u32, pieces: &[&[u8]]) -> Result<u32> {
+        let len: usize = pieces.iter().map(|p| p.len()).sum();
+        let (loc, full) = {
+            let mut cur = lock(&self.current);
+            if cur.is_none() {
+                let pid = crate::pack::random_id()?;
+                *cur = Some(PackBuilder::new(pid, self.config.pack_size + len + 4096));
+            }
+            let Some(pack) = cur.as_mut() else {
+                return Err(Error::new(ErrorKind::Internal, "no pack to append to"));
+            };
+            let e = pack.push(obj_type, id, plain, pieces);
+            let pack_no = lock(&self.index).add_pack(&pack.id);
+            let loc = Location {
+                pack: pack_no,
+                offset: e.offset,
+                length: e.length,
+            };
+            let full = if pack.len() >= self.config.pack_size {
+                cur.take()
+            } else {
+                None
+            };
+            (loc, full)
+        };
+        lock(&self.index).insert(id, loc);
+        if let Some(p) = full {
+            self.enqueue(p.finish(&self.session)?)?;
+        }
+        Ok(len as u32)
+    }
+
+    /// Compresses, seals and stores a blob unless the index has it. Returns the stored length if
+    /// it was new.
+    pub fn store(&self, obj_type: u8, id: &ChunkId, data: &[u8]) -> Result<Option<u32>> {
+        let pending = Location {
+            pack: PENDING,
+            offset: 0,
+            length: 0,
+        };
+        if !lock(&self.index).insert(id, pending) {
+            return Ok(None);
+        }
+        let frame = codec::compress_frame(self.config.codec, data)?;
+        let [a, b] = frame.parts();
+        let mut body = Vec::with_capacity(a.len() + b.len());
+        body.extend_from_slice(a);
+        body.extend_from_slice(b);
+        let (header, tag) = self.session.seal_detached(obj_type, id, &mut body)?;
+        // Chunks and metadata objects are far below 4 GiB (the chunker's maximum is 2^23).
+        let n = self.append(obj_type, id, data.len() as u32, &[&header, &body, &tag])?;
+        self.blobs.fetch_add(1, Ordering::Relaxed);
+        self.plain.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.stored.fetch_add(u64::from(n), Ordering::Relaxed);
+        Ok(Some(n))
+    }
+
+    /// Reads everything from `reader`, storing its chunks.
+    pub fn store_reader<R: Read>(&self, mut reader: R, path: &Path) -> Result<StoredFile> {
+        let settings = &self.config.chunking;
+        let mut chunker = Chunker::new(&settings.params, &settings.seed);
+        BUFFER.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            let cap = chunker.max_size() + READ_SIZE;
+            if buf.len() < cap {
+                buf.resize(cap, 0);
+            }
+            let mut out = StoredFile::default();
+            let (mut start, mut end, mut eof) = (0usize, 0usize, false);
+            loop {
+                while let Some(len) = chunker.find_cut(&buf[start..end], eof) {
+                    let chunk = &buf[start..start + len];
+                    let id = settings.ids.id(chunk);
+                    match self.store(CHUNK_TYPE, &id, chunk)? {
+                        Some(n) => {
+                            out.new_chunks += 1;
+                            out.new_plain += len as u64;
+                            out.new_stored += u64::from(n);
+                            out.stored += u64::from(n);
+                        }
+                        None => {
+                            let known = lock(&self.index).get(&id).map_or(0, |l| l.length);
+                            out.stored += u64::from(known);
+                        }
+                    }
+                    out.ids.push(id);
+                    // A chunk is at most 2^23 bytes.
+                    out.sizes.push(len as u32);
+                    start += len;
+                }
+                if eof {
+                    return Ok(out);
+                }
+                if buf.len() - end < READ_SIZE {
+                    buf.copy_within(start..end, 0);
+                    end -= start;
+                    start = 0;
+                }
+                match reader.read(&mut buf[end..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => {
+                        end += n;
+                        out.size += n as u64;
+                    }
+                    Err(e) if e.kind() == IoKind::Interrupted => {}
+                    Err(e) => return Err(Error::io(path, &e)),
+                }
+            }
+        })
+    }
+
+    /// Reads and stores the file at `path`.
+    pub fn store_file(&self, path: &Path) -> Result<StoredFile> {
+        let file = File::open(path).map_err(|e| Error::io(path, &e))?;
+        self.store_reader(file, path)
+    }
+
+    /// Stores many files on the worker pool; one result per path, in order.
+    pub fn store_files(&self, paths: &[PathBuf]) -> Vec<Result<StoredFile>> {
+        pool().install(|| paths.par_iter().map(|p| self.store_file(p)).collect())
+    }
+
+    /// A files-cache hit whose chunks are all in the index, as a stored file.
+    fn cached(&self, job: &FileJob) -> Option<StoredFile> {
+        let (stat, files) = (job.stat.as_ref()?, self.files.as_ref()?);
+        let key = job.path.as_os_str().as_encoded_bytes();
+        let mut cache = lock(files);
+        let (ids, sizes) = match cache.lookup(key, stat) {
+            Lookup::Hit(ids, sizes) => (ids.to_vec(), sizes.to_vec()),
+            _ => return None,
+        };
+        drop(cache);
+        let index = lock(&self.index);
+        let mut stored = 0u64;
+        for id in &ids {
+            let loc = index.get(id).filter(|l| l.pack != PENDING)?;
+            stored += u64::from(loc.length);
+        }
+        Some(StoredFile {
+            size: sizes.iter().map(|&s| u64::from(s)).sum(),
+            ids,
+            sizes,
+            stored,
+            status: FileStatus::Unchanged,
+            ..StoredFile::default()
+        })
+    }
+
+    /// Stores one file, or takes it from the files cache when unchanged; remembers it there.
+    pub fn store_job(&self, job: &FileJob) -> Result<StoredFile> {
+        if let Some(hit) = self.cached(job) {
+            return Ok(hit);
+        }
+        let known = match (&job.stat, &self.files) {
+            (Some(stat), Some(files)) => !matches!(
+                lock(files).lookup(job.path.as_os_str().as_encoded_bytes(), stat),
+                Lookup::Unknown
+            ),
+            _ => false,
+        };
+        let mut out = self.store_file(&job.path)?;
+        out.status = if known {
+            FileStatus::Modified
+        } else {
+            FileStatus::Added
+        };
+        if let (Some(stat), Some(files)) = (&job.stat, &self.files) {
+            // What was read is remembered under the stat seen before reading; a file that grew
+            // or shrank meanwhile is not.
+            if out.size == stat.size {
+                lock(files).remember(
+                    job.path.as_os_str().as_encoded_bytes(),
+                    stat,
+                    &out.ids,
+                    &out.sizes,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores many files (or takes them from the files cache) on the worker pool; one result per
+    /// job, in order.
+    pub fn store_jobs(&self, jobs: &[FileJob]) -> Vec<Result<StoredFile>> {
+        pool().install(|| jobs.par_iter().map(|j| self.store_job(j)).collect())
+    }
+
+    /// Stores metadata objects (e.g. trees) of `obj_type`, identified by `ids` of their
+    /// plaintexts, on the worker pool; returns which were new.
+    pub fn store_objects(&self, obj_type: u8, objects: &[(ChunkId, &[u8])]) -> Result<Vec<bool>> {
+        pool().install(|| {
+            objects
+                .par_iter()
+                .map(|(id, data)| self.store(obj_type, id, data).map(|n| n.is_some()))
+                .collect()
+        })
+    }
+
+    /// Closes the pack being filled (if any) and queues it.
+    pub fn flush(&self) -> Result<()> {
+        let pack = lock(&self.current).take();
+        match pack {
+            Some(p) if !p.is_empty() => self.enqueue(p.finish(&self.session)?),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits for the next finished pack; `None` once the writer is closed and the queue empty.
+    pub fn next_pack(&self) -> Result<Option<FinishedPack>> {
+        let mut q = lock(&self.queue);
+        loop {
+            if let Some(p) = q.ready.pop_front() {
+                self.changed.notify_all();
+                return Ok(Some(p));
+            }
+            if let Some(e) = &q.error {
+                return Err(e.clone());
+            }
+            if q.closed {
+                return Ok(None);
+            }
+            q = self
+                .changed
+                .wait(q)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Ends the stream of packs: [`Writer::next_pack`] returns `None` once the queue is empty.
+    pub fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Fails every waiting and later call with `error` (the caller could not store a pack).
+    pub fn abort(&self, error: Error) {
+        let mut q = lock(&self.queue);
+        q.error = Some(error);
+        q.ready.clear();
+        self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::envelope::Opener;
+use crate::id::{IdAlgorithm, IdHasher};
+use crate::index_object::{self, IndexedPack};
+use crate::keys::Suite;
+use crate::pack;
+use crate::restore::{Fetched, FilePiece, write_pieces};
+
+const ENC: [u8; 32] = [3; 32];
+
+fn data(seed: &str, len: usize) -> Vec<u8> {
+    let mut d = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut d);
+    d
+}
+
+fn writer(index: Arc<Mutex<ChunkIndex>>, pack_size: usize) -> Writer {
+    let config = WriterConfig {
+        chunking: ChunkSettings {
+            params: "buzhash,12,18,14,4095".parse().expect("params"),
+            seed: [1; 32],
+            ids: IdHasher::new(IdAlgorithm::KeyedBlake3, &[2; 32]),
+        },
+        codec: "lz4".parse().expect("codec"),
+        pack_size,
+        queue: 1_000,
+    };
+    let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
+    Writer::new(config, session, index, None)
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("hoard-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        Self(p)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn drain(w: &Writer) -> Vec<FinishedPack> {
+    w.flush().expect("flush");
+    w.close();
+    let mut out = Vec::new();
+    while let Some(p) = w.next_pack().expect("next") {
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn files_round_trip_through_packs_and_an_index_object() {
+    let dir = Dir::new("backup-rt");
+    let a = data("a", 1 << 20);
+    let mut b = data("b", 300_000);
+    b.extend_from_slice(&a[..200_000]);
+    b.extend_from_slice(&vec![0u8; 100_000]);
+    let files = [("a", a.clone()), ("b", b.clone()), ("empty", Vec::new())];
+    for (n, d) in &files {
+        std::fs::write(dir.0.join(n), d).expect("write");
+    }
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index.clone(), 256 << 10);
+    let paths: Vec<PathBuf> = files.iter().map(|(n, _)| dir.0.join(n)).collect();
+    let res: Vec<StoredFile> = w
+        .store_files(&paths)
+        .into_iter()
+        .map(|r| r.expect("stored"))
+        .collect();
+    assert_eq!(res[0].size, a.len() as u64);
+    assert_eq!(res[2], StoredFile::default());
+    let packs = drain(&w);
+    assert!(packs.len() >= 3, "{} packs", packs.len());
+    let totals = w.totals();
+    assert_eq!(totals.packs, packs.len() as u64);
+    // b shares a's first 200 KB: some of its chunks are not new.
+    assert!(res[1].new_chunks < res[1].ids.len() as u32);
+    assert_eq!(
+        totals.plain,
+        res.iter().map(|r| r.new_plain).sum::<u64>(),
+        "every new byte is counted once"
+    );
+
+    // Every pack's table lists its blobs, which open to the chunks.
+    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
+    let mut indexed = Vec::new();
+    for p in &packs {
+        let toc = pack::read_toc(&opener, &p.id, &p.data).expect("toc");
+        assert_eq!(toc, p.entries);
+        indexed.push(IndexedPack {
+            id: p.id,
+            entries: toc,
+        });
+    }
+    let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
+    let ix_id = [9u8; 32];
+    let sealed = index_object::seal(&session, &ix_id, &indexed).expect("seal");
+    let back = index_object::open(&opener, &ix_id, &sealed).expect("open");
+    assert_eq!(back, indexed);
+    assert!(index_object::open(&opener, &[8u8; 32], &sealed).is_err());
+    let mut fresh = ChunkIndex::new();
+    let added = index_object::add_to(&mut fresh, &back);
+    assert_eq!(added as u64, totals.blobs);
+
+    // Restore from the fetched packs, with holes for the zero run of b.
+    let numbers: Vec<u32> = packs.iter().map(|p| fresh.add_pack(&p.id)).collect();
+    let fetched = Fetched::new(
+        packs
+            .iter()
+            .zip(&numbers)
+            .map(|(p, &n)| (n, 0, &p.data[..]))
+            .collect(),
+    );
+    let out = Dir::new("restore-rt");
+    let pieces: Vec<FilePiece> = files
+        .iter()
+        .zip(&res)
+        .map(|((n, d), r)| FilePiece {
+            path: out.0.join(n),
+            ids: r.ids.clone(),
+            offset: 0,
+            create: true,
+            final_size: Some(d.len() as u64),
+            sparse: true,
+        })
+        .collect();
+    for r in write_pieces(&opener, &fresh, &fetched, &pieces) {
+        r.expect("written");
+    }
+    for (n, d) in &files {
+        assert_eq!(&std::fs::read(out.0.join(n)).expect("read"), d, "{n}");
+    }
+}
+
+#[test]
+fn a_second_backup_of_the_same_files_stores_nothing() {
+    let dir = Dir::new("backup-dedup");
+    std::fs::write(dir.0.join("x"), data("x", 700_000)).expect("write");
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let first = writer(index.clone(), 1 << 20);
+    let r1 = first.store_file(&dir.0.join("x")).expect("first");
+    assert!(r1.new_chunks > 0);
+    assert_eq!(drain(&first).len(), 1);
+    let second = writer(index, 1 << 20);
+    let r2 = second.store_file(&dir.0.join("x")).expect("second");
+    assert_eq!(r2.ids, r1.ids);
+    assert_eq!(r2.new_chunks, 0);
+    assert_eq!(r2.stored, r1.stored);
+    assert!(drain(&second).is_empty());
+}
+
+#[test]
+fn a_flipped_byte_in_a_pack_is_found() {
+    let dir = Dir::new("backup-flip");
+    std::fs::write(dir.0.join("x"), data("y", 100_000)).expect("write");
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index.clone(), 1 << 20);
+    let r = w.store_file(&dir.0.join("x")).expect("stored");
+    let packs = drain(&w);
+    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
+    let p = &packs[0];
+    let ix = lock(&index);
+    let n = ix.packs().iter().position(|q| q == &p.id).expect("pack") as u32;
+    // Every byte of the pack matters: blobs fail to open, the table fails to open or parse.
+    for at in (0..p.data.len()).step_by(97) {
+        let mut bad = p.data.clone();
+        bad[at] ^= 0x40;
+        let fetched = Fetched::new(vec![(n, 0, &bad[..])]);
+        let blobs_ok = r.ids.iter().all(|id| {
+            crate::restore::open_blob(&opener, &ix, &fetched, CHUNK_TYPE, id, 1 << 24).is_ok()
+        });
+        let toc_ok = pack::read_toc(&opener, &p.id, &bad).is_ok_and(|t| t == p.entries);
+        assert!(!(blobs_ok && toc_ok), "flip at {at} went unnoticed");
+    }
+}
+
+#[test]
+fn a_full_queue_makes_workers_wait_and_abort_wakes_them() {
+    let dir = Dir::new("backup-queue");
+    std::fs::write(dir.0.join("x"), data("q", 2 << 20)).expect("write");
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let mut w = writer(index, 64 << 10);
+    w.config.queue = 1;
+    let w = Arc::new(w);
+    let worker = {
+        let w = w.clone();
+        let p = dir.0.join("x");
+        std::thread::spawn(move || w.store_file(&p))
+    };
+    // Take one pack, then give up: the blocked worker must return with the error.
+    assert!(w.next_pack().expect("first").is_some());
+    w.abort(Error::new(ErrorKind::Io, "disk full"));
+    let got = worker.join().expect("join");
+    assert_eq!(got.map_err(|e| e.message), Err("disk full".to_string()));
+}

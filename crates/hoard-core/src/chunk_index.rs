@@ -1,0 +1,372 @@
+//! The chunk index: chunk id -> (pack, offset, length), for every blob the repository's index
+//! objects list. A compact open-addressing table: 44 bytes per entry in blocks, plus u32 slots
+//! at a load between 0.67 and 0.85, so about 50 bytes a chunk (DESIGN.md section 4).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::id::{ChunkId, ID_LEN};
+
+/// Where a blob lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The pack's number in this index's pack list.
+    pub pack: u32,
+    /// The blob's offset in the pack.
+    pub offset: u32,
+    /// The blob's length.
+    pub length: u32,
+}
+
+/// A pack number for blobs that are being written now and have no place yet.
+pub const PENDING: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    id: ChunkId,
+    loc: Location,
+}
+
+const BLOCK_BITS: u32 = 16;
+const BLOCK: usize = 1 << BLOCK_BITS;
+const EMPTY: u32 = u32::MAX;
+const FILE_MAGIC: &[u8; 8] = b"HOARDCIX";
+
+/// The chunk index (see the module docs).
+pub struct ChunkIndex {
+    blocks: Vec<Vec<Entry>>,
+    len: usize,
+    slots: Vec<u32>,
+    packs: Vec<ChunkId>,
+    pack_numbers: HashMap<ChunkId, u32>,
+    /// Sum of the lengths of all blobs.
+    stored: u64,
+}
+
+impl Default for ChunkIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn hash(id: &ChunkId) -> u64 {
+    // Ids are MACs or cryptographic hashes: any 8 of their bytes are uniform.
+    u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]])
+}
+
+fn slot_of(h: u64, n: usize) -> usize {
+    // Lemire's multiply-shift maps a uniform 64-bit hash onto 0..n without a division.
+    ((u128::from(h) * n as u128) >> 64) as usize
+}
+
+impl ChunkIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self {
+            blocks: Vec::new(),
+            len: 0,
+            slots: vec![EMPTY; 16],
+            packs: Vec::new(),
+            pack_numbers: HashMap::new(),
+            stored: 0,
+        }
+    }
+
+    /// Entries in the index.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The sum of the stored lengths of all blobs.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored
+    }
+
+    /// Bytes of memory the table holds (for measuring the cost per chunk).
+    pub fn memory(&self) -> usize {
+        self.blocks.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<Entry>()
+            + self.slots.capacity() * 4
+            + self.packs.capacity() * ID_LEN
+    }
+
+    /// The pack ids, by number.
+    pub fn packs(&self) -> &[ChunkId] {
+        &self.packs
+    }
+
+    /// The number of pack `id`, adding it if it is new.
+    pub fn add_pack(&mut self, id: &ChunkId) -> u32 {
+        if let Some(&i) = self.pack_numbers.get(id) {
+            return i;
+        }
+        let i = self.packs.len() as u32;
+        self.packs.push(*id);
+        self.pack_numbers.insert(*id, i);
+        i
+    }
+
+    fn entry(&self, i: u32) -> &Entry {
+        &self.blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)]
+    }
+
+    fn entry_mut(&mut self, i: u32) -> &mut Entry {
+        &mut self.blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)]
+    }
+
+    fn find(&self, id: &ChunkId) -> std::result::Result<usize, usize> {
+        let n = self.slots.len();
+        let mut s = slot_of(hash(id), n);
+        loop {
+            let v = self.slots[s];
+            if v == EMPTY {
+                return Err(s);
+            }
+            if &self.entry(v).id == id {
+                return Ok(s);
+            }
+            s += 1;
+            if s == n {
+                s = 0;
+            }
+        }
+    }
+
+    /// Where blob `id` lies, if the index has it (a pending blob has pack [`PENDING`]).
+    pub fn get(&self, id: &ChunkId) -> Option<Location> {
+        self.find(id).ok().map(|s| self.entry(self.slots[s]).loc)
+    }
+
+    /// Whether the index has blob `id`.
+    pub fn contains(&self, id: &ChunkId) -> bool {
+        self.find(id).is_ok()
+    }
+
+    fn grow(&mut self) {
+        let n = (self.len * 3 / 2).max(16);
+        let mut slots = vec![EMPTY; n];
+        for i in 0..self.len as u32 {
+            let mut s = slot_of(hash(&self.entry(i).id), n);
+            while slots[s] != EMPTY {
+                s = if s + 1 == n { 0 } else { s + 1 };
+            }
+            slots[s] = i;
+        }
+        self.slots = slots;
+    }
+
+    /// Adds blob `id` at `loc` unless the index has it; returns whether it was added. A pending
+    /// entry is replaced by a real location.
+    pub fn insert(&mut self, id: &ChunkId, loc: Location) -> bool {
+        match self.find(id) {
+            Ok(s) => {
+                let i = self.slots[s];
+                let e = self.entry_mut(i);
+                if e.loc.pack == PENDING && loc.pack != PENDING {
+                    e.loc = loc;
+                    self.stored += u64::from(loc.length);
+                }
+                false
+            }
+            Err(s) => {
+                let i = self.len as u32;
+                if self.blocks.last().is_none_or(|b| b.len() == BLOCK) {
+                    self.blocks.push(Vec::with_capacity(BLOCK));
+                }
+                if let Some(b) = self.blocks.last_mut() {
+                    b.push(Entry { id: *id, loc });
+                }
+                self.len += 1;
+                self.slots[s] = i;
+                if loc.pack != PENDING {
+                    self.stored += u64::from(loc.length);
+                }
+                if self.len * 20 > self.slots.len() * 17 {
+                    self.grow();
+                }
+                true
+            }
+        }
+    }
+
+    /// Calls `f` for every entry.
+    pub fn for_each(&self, mut f: impl FnMut(&ChunkId, Location)) {
+        for b in &self.blocks {
+            for e in b {
+                f(&e.id, e.loc);
+            }
+        }
+    }
+
+    /// Writes the index and the caller's `meta` bytes to `path` atomically (temporary file, then
+    /// rename), with a BLAKE3 checksum at the end.
+    pub fn save(&self, path: &Path, meta: &[u8]) -> Result<()> {
+        let mut out = Vec::with_capacity(64 + meta.len() + self.packs.len() * 32 + self.len * 44);
+        out.extend_from_slice(FILE_MAGIC);
+        out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+        out.extend_from_slice(meta);
+        out.extend_from_slice(&(self.packs.len() as u64).to_le_bytes());
+        for p in &self.packs {
+            out.extend_from_slice(p);
+        }
+        out.extend_from_slice(&(self.len as u64).to_le_bytes());
+        self.for_each(|id, loc| {
+            out.extend_from_slice(id);
+            out.extend_from_slice(&loc.pack.to_le_bytes());
+            out.extend_from_slice(&loc.offset.to_le_bytes());
+            out.extend_from_slice(&loc.length.to_le_bytes());
+        });
+        let sum = blake3::hash(&out);
+        out.extend_from_slice(sum.as_bytes());
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&out)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, &e)
+        })
+    }
+
+    /// Reads an index written by [`ChunkIndex::save`]; returns it and the caller's meta bytes.
+    pub fn load(path: &Path) -> Result<(Self, Vec<u8>)> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let bad = || Error::corrupt(format!("{}: damaged chunk index cache", path.display()));
+        if data.len() < FILE_MAGIC.len() + 32 || &data[..8] != FILE_MAGIC {
+            return Err(bad());
+        }
+        let (body, sum) = data.split_at(data.len() - 32);
+        if blake3::hash(body).as_bytes() != sum {
+            return Err(bad());
+        }
+        let mut at = 8;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = body.get(at..at + n).ok_or_else(bad)?;
+            at += n;
+            Ok(s)
+        };
+        let num = |b: &[u8]| -> usize {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(b);
+            u64::from_le_bytes(x) as usize
+        };
+        let meta_len = num(take(8)?);
+        let meta = take(meta_len)?.to_vec();
+        let npacks = num(take(8)?);
+        let mut index = Self::new();
+        for p in take(npacks.checked_mul(32).ok_or_else(bad)?)?.chunks_exact(32) {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(p);
+            index.add_pack(&id);
+        }
+        let n = num(take(8)?);
+        let recs = take(n.checked_mul(44).ok_or_else(bad)?)?;
+        index.slots = vec![EMPTY; (n * 3 / 2).max(16)];
+        for r in recs.chunks_exact(44) {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&r[..32]);
+            let u = |o: usize| u32::from_le_bytes([r[o], r[o + 1], r[o + 2], r[o + 3]]);
+            let loc = Location {
+                pack: u(32),
+                offset: u(36),
+                length: u(40),
+            };
+            if loc.pack as usize >= index.packs.len() {
+                return Err(bad());
+            }
+            index.insert(&id, loc);
+        }
+        Ok((index, meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(i: u64) -> ChunkId {
+        let mut out = [0u8; 32];
+        blake3::Hasher::new()
+            .update(&i.to_le_bytes())
+            .finalize_xof()
+            .fill(&mut out);
+        out
+    }
+
+    #[test]
+    fn insert_get_and_round_trip_through_a_file() {
+        let mut ix = ChunkIndex::new();
+        let p = ix.add_pack(&[7; 32]);
+        assert_eq!(ix.add_pack(&[7; 32]), p);
+        let n = 4 * BLOCK as u64;
+        for i in 0..n {
+            let loc = Location {
+                pack: p,
+                offset: i as u32,
+                length: (i % 1000) as u32 + 1,
+            };
+            assert!(ix.insert(&id(i), loc));
+        }
+        assert!(!ix.insert(
+            &id(5),
+            Location {
+                pack: p,
+                offset: 0,
+                length: 9
+            }
+        ));
+        assert_eq!(ix.len(), n as usize);
+        for i in (0..n).step_by(97) {
+            assert_eq!(ix.get(&id(i)).map(|l| l.offset), Some(i as u32));
+        }
+        assert!(ix.get(&id(n + 1)).is_none());
+        let per_chunk = ix.memory() as f64 / n as f64;
+        assert!(per_chunk < 52.0, "{per_chunk} bytes per chunk");
+        let dir = std::env::temp_dir().join(format!("hoard-cix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("chunks");
+        ix.save(&file, b"meta").expect("save");
+        let (back, meta) = ChunkIndex::load(&file).expect("load");
+        assert_eq!(meta, b"meta");
+        assert_eq!(back.len(), ix.len());
+        assert_eq!(back.stored_bytes(), ix.stored_bytes());
+        for i in (0..n).step_by(101) {
+            assert_eq!(back.get(&id(i)), ix.get(&id(i)));
+        }
+        let mut raw = std::fs::read(&file).expect("read");
+        raw[100] ^= 1;
+        std::fs::write(&file, &raw).expect("write");
+        assert!(ChunkIndex::load(&file).is_err());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn pending_entries_take_their_place_later() {
+        let mut ix = ChunkIndex::new();
+        let pending = Location {
+            pack: PENDING,
+            offset: 0,
+            length: 0,
+        };
+        assert!(ix.insert(&id(1), pending));
+        assert!(!ix.insert(&id(1), pending));
+        assert_eq!(ix.stored_bytes(), 0);
+        let real = Location {
+            pack: 0,
+            offset: 8,
+            length: 100,
+        };
+        assert!(!ix.insert(&id(1), real));
+        assert_eq!(ix.get(&id(1)), Some(real));
+        assert_eq!(ix.stored_bytes(), 100);
+    }
+}

@@ -1,0 +1,106 @@
+//! Index objects (`index/<id>`): the tables of contents of a set of packs, in one sealed object
+//! of type 4 whose id is the index object's own (random) id. The client's chunk index is the
+//! union of the index objects the repository lists.
+//!
+//! Plaintext (inside a compression frame): version byte 1, a u32 LE pack count, then per pack its
+//! id (32 bytes), a u32 LE entry count and that many table entries (docs/format.md, section 11).
+
+use crate::chunk_index::{ChunkIndex, Location};
+use crate::codec::{self, Codec};
+use crate::envelope::{Opener, Session};
+use crate::error::{Error, Result};
+use crate::id::{ChunkId, ID_LEN};
+use crate::pack::{ENTRY_LEN, TocEntry};
+
+/// The object type byte of index objects.
+pub const INDEX_TYPE: u8 = 4;
+/// The largest plaintext an index object may declare (1 GiB).
+pub const MAX_INDEX: usize = 1 << 30;
+
+/// One pack as an index object lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedPack {
+    /// The pack id.
+    pub id: ChunkId,
+    /// Its blobs.
+    pub entries: Vec<TocEntry>,
+}
+
+/// The plaintext of an index object listing `packs`.
+pub fn encode(packs: &[IndexedPack]) -> Vec<u8> {
+    let n: usize = packs.iter().map(|p| p.entries.len()).sum();
+    let mut out = Vec::with_capacity(5 + packs.len() * 36 + n * ENTRY_LEN);
+    out.push(1);
+    out.extend_from_slice(&(packs.len() as u32).to_le_bytes());
+    for p in packs {
+        out.extend_from_slice(&p.id);
+        let toc = crate::pack::encode_toc(&p.entries);
+        // The table's own version byte is dropped; its count and entries follow the pack id.
+        out.extend_from_slice(&toc[1..]);
+    }
+    out
+}
+
+/// Parses an index object's plaintext.
+pub fn decode(plain: &[u8]) -> Result<Vec<IndexedPack>> {
+    let bad = || Error::corrupt("index object is malformed");
+    if plain.len() < 5 || plain[0] != 1 {
+        return Err(bad());
+    }
+    let u32_at = |at: usize| -> Result<usize> {
+        let b = plain.get(at..at + 4).ok_or_else(bad)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let count = u32_at(1)?;
+    let mut at = 5;
+    let mut out = Vec::with_capacity(count.min(plain.len() / 36));
+    for _ in 0..count {
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(plain.get(at..at + ID_LEN).ok_or_else(bad)?);
+        let n = u32_at(at + ID_LEN)?;
+        let start = at + ID_LEN;
+        let end = start + 4 + n.checked_mul(ENTRY_LEN).ok_or_else(bad)?;
+        let body = plain.get(start..end).ok_or_else(bad)?;
+        let mut toc = Vec::with_capacity(1 + body.len());
+        toc.push(1);
+        toc.extend_from_slice(body);
+        let entries = crate::pack::decode_toc(&toc, crate::pack::MAX_PACK)?;
+        out.push(IndexedPack { id, entries });
+        at = end;
+    }
+    if at != plain.len() {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// Seals an index object with id `id` listing `packs`.
+pub fn seal(session: &Session, id: &ChunkId, packs: &[IndexedPack]) -> Result<Vec<u8>> {
+    let frame = codec::compress(Codec::None, &encode(packs))?;
+    session.seal(INDEX_TYPE, id, &frame)
+}
+
+/// Opens index object `id`.
+pub fn open(opener: &Opener, id: &ChunkId, sealed: &[u8]) -> Result<Vec<IndexedPack>> {
+    let frame = opener.open(INDEX_TYPE, id, sealed)?;
+    decode(&codec::decompress(&frame, MAX_INDEX)?)
+}
+
+/// Adds every blob of `packs` to `index`; returns how many were new.
+pub fn add_to(index: &mut ChunkIndex, packs: &[IndexedPack]) -> usize {
+    let mut added = 0;
+    for p in packs {
+        let pack = index.add_pack(&p.id);
+        for e in &p.entries {
+            let loc = Location {
+                pack,
+                offset: e.offset,
+                length: e.length,
+            };
+            if index.insert(&e.id, loc) {
+                added += 1;
+            }
+        }
+    }
+    added
+}

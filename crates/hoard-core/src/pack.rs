@@ -1,0 +1,216 @@
+//! Packs: many sealed blobs in one immutable object, ending with a sealed table of contents
+//! (layout in docs/format.md, section 11).
+//!
+//! ```text
+//! "HOARDPK1"                      8-byte magic
+//! blob ...                        envelopes, back to back
+//! table of contents               an envelope of type 5 whose id is the pack id
+//! toc length                      u32 LE: bytes in the table's envelope
+//! "HOARDEND"                      8-byte magic
+//! ```
+//!
+//! The table's plaintext is a compression frame (codec none) of: version byte 1, a u32 LE entry
+//! count, then per blob its type (1 byte), id (32), offset (u32 LE), length (u32 LE) and plaintext
+//! length (u32 LE, the bytes the blob's compression frame decompresses to).
+
+use crate::codec;
+use crate::envelope::{Opener, Session};
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::{ChunkId, ID_LEN};
+
+/// The first 8 bytes of every pack.
+pub const MAGIC: &[u8; 8] = b"HOARDPK1";
+/// The last 8 bytes of every pack.
+pub const END_MAGIC: &[u8; 8] = b"HOARDEND";
+/// Bytes after the table of contents: its length and the end magic.
+pub const TRAILER_LEN: usize = 12;
+/// The object type byte of a pack's table of contents.
+pub const TOC_TYPE: u8 = 5;
+/// Bytes per table entry.
+pub const ENTRY_LEN: usize = 1 + ID_LEN + 12;
+/// A pack is at most this large (offsets are u32).
+pub const MAX_PACK: usize = u32::MAX as usize;
+
+/// A new random 32-byte id (for packs and index objects).
+pub fn random_id() -> Result<ChunkId> {
+    let mut id = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+        .map_err(|_| Error::new(ErrorKind::Io, "the system random source failed"))?;
+    Ok(id)
+}
+
+/// One blob of a pack, as its table of contents lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TocEntry {
+    /// The object type (chunk, tree, ...).
+    pub obj_type: u8,
+    /// The blob's id (the chunk id of its plaintext).
+    pub id: ChunkId,
+    /// Where the blob starts in the pack.
+    pub offset: u32,
+    /// The blob's length, envelope included.
+    pub length: u32,
+    /// The plaintext length (what the blob decompresses to).
+    pub plain: u32,
+}
+
+/// Serialises table entries into the table's plaintext (before the compression frame).
+pub fn encode_toc(entries: &[TocEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + entries.len() * ENTRY_LEN);
+    out.push(1);
+    // A pack below 4 GiB holds fewer than 2^32 blobs.
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for e in entries {
+        out.push(e.obj_type);
+        out.extend_from_slice(&e.id);
+        out.extend_from_slice(&e.offset.to_le_bytes());
+        out.extend_from_slice(&e.length.to_le_bytes());
+        out.extend_from_slice(&e.plain.to_le_bytes());
+    }
+    out
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Parses a table's plaintext, checking that every entry lies inside `body_end` bytes.
+pub fn decode_toc(plain: &[u8], body_end: usize) -> Result<Vec<TocEntry>> {
+    if plain.len() < 5 || plain[0] != 1 {
+        return Err(Error::corrupt("table of contents has an unknown version"));
+    }
+    let count = u32_at(plain, 1) as usize;
+    if plain.len() != 5 + count * ENTRY_LEN {
+        return Err(Error::corrupt("table of contents has the wrong length"));
+    }
+    let mut out = Vec::with_capacity(count);
+    for rec in plain[5..].chunks_exact(ENTRY_LEN) {
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&rec[1..1 + ID_LEN]);
+        let e = TocEntry {
+            obj_type: rec[0],
+            id,
+            offset: u32_at(rec, 1 + ID_LEN),
+            length: u32_at(rec, 5 + ID_LEN),
+            plain: u32_at(rec, 9 + ID_LEN),
+        };
+        let end = e.offset as usize + e.length as usize;
+        if (e.offset as usize) < MAGIC.len() || end > body_end {
+            return Err(Error::corrupt("table of contents points outside the pack"));
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// Where the table of contents lies, from the pack's last [`TRAILER_LEN`] bytes and its size.
+pub fn toc_range(trailer: &[u8], pack_len: usize) -> Result<(usize, usize)> {
+    if trailer.len() != TRAILER_LEN || &trailer[4..] != END_MAGIC {
+        return Err(Error::corrupt("pack does not end with a table of contents"));
+    }
+    let len = u32_at(trailer, 0) as usize;
+    let start = pack_len
+        .checked_sub(TRAILER_LEN + len)
+        .filter(|&s| s >= MAGIC.len())
+        .ok_or_else(|| Error::corrupt("pack's table of contents is longer than the pack"))?;
+    Ok((start, len))
+}
+
+/// Opens a table of contents sealed for pack `pack_id`; `toc_start` is where it begins (the end
+/// of the blobs).
+pub fn open_toc(
+    opener: &Opener,
+    pack_id: &ChunkId,
+    sealed: &[u8],
+    toc_start: usize,
+) -> Result<Vec<TocEntry>> {
+    let frame = opener.open(TOC_TYPE, pack_id, sealed)?;
+    let plain = codec::decompress(&frame, 5 + (MAX_PACK / ENTRY_LEN + 1) * ENTRY_LEN)?;
+    decode_toc(&plain, toc_start)
+}
+
+/// Reads a whole pack's table of contents (the pack must start with the magic).
+pub fn read_toc(opener: &Opener, pack_id: &ChunkId, pack: &[u8]) -> Result<Vec<TocEntry>> {
+    if pack.len() < MAGIC.len() + TRAILER_LEN || &pack[..MAGIC.len()] != MAGIC {
+        return Err(Error::corrupt("not a pack (bad magic)"));
+    }
+    let (start, len) = toc_range(&pack[pack.len() - TRAILER_LEN..], pack.len())?;
+    open_toc(opener, pack_id, &pack[start..start + len], start)
+}
+
+/// A pack being filled: its bytes so far and its table.
+pub struct PackBuilder {
+    /// The pack's id (random), which names it and is bound into its table's seal.
+    pub id: ChunkId,
+    data: Vec<u8>,
+    entries: Vec<TocEntry>,
+}
+
+/// A finished pack: its id, bytes and table.
+pub struct FinishedPack {
+    /// The pack id.
+    pub id: ChunkId,
+    /// The whole pack.
+    pub data: Vec<u8>,
+    /// Its table of contents.
+    pub entries: Vec<TocEntry>,
+}
+
+impl PackBuilder {
+    /// An empty pack named `id`, with room for `capacity` bytes.
+    pub fn new(id: ChunkId, capacity: usize) -> Self {
+        let mut data = Vec::with_capacity(capacity);
+        data.extend_from_slice(MAGIC);
+        Self {
+            id,
+            data,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Bytes in the pack so far.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether no blob has been added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends a sealed blob given as pieces; returns its offset. The caller keeps the pack below
+    /// [`MAX_PACK`].
+    pub fn push(&mut self, obj_type: u8, id: &ChunkId, plain: u32, pieces: &[&[u8]]) -> TocEntry {
+        let offset = self.data.len();
+        for p in pieces {
+            self.data.extend_from_slice(p);
+        }
+        let e = TocEntry {
+            obj_type,
+            id: *id,
+            offset: offset as u32,
+            length: (self.data.len() - offset) as u32,
+            plain,
+        };
+        self.entries.push(e);
+        e
+    }
+
+    /// Seals the table and closes the pack.
+    pub fn finish(mut self, session: &Session) -> Result<FinishedPack> {
+        let toc = codec::compress(codec::Codec::None, &encode_toc(&self.entries))?;
+        let sealed = session.seal(TOC_TYPE, &self.id, &toc)?;
+        self.data.extend_from_slice(&sealed);
+        self.data
+            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        self.data.extend_from_slice(END_MAGIC);
+        if self.data.len() > MAX_PACK {
+            return Err(Error::new(ErrorKind::TooLarge, "pack exceeds 4 GiB"));
+        }
+        Ok(FinishedPack {
+            id: self.id,
+            data: self.data,
+            entries: self.entries,
+        })
+    }
+}

@@ -1,0 +1,400 @@
+//! `Writer`: one backup's pipeline (files -> chunks -> packs) as a JS class.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hoard_core::backup::{self, FileJob, FileStatus, StoredFile, WriterConfig};
+use hoard_core::chunker::ChunkerParams;
+use hoard_core::codec::Codec;
+use hoard_core::envelope;
+use hoard_core::files_cache::FileStat;
+use hoard_core::index_object::{self, IndexedPack};
+use hoard_core::pack::{self, TocEntry};
+use hoard_core::pipeline::ChunkSettings;
+use hoard_core::{Error, ErrorKind};
+use napi::bindgen_prelude::{Buffer, Either, Object, Uint32Array};
+use napi::{Env, Result};
+use napi_derive::napi;
+
+use crate::chunk_index::ChunkIndex;
+use crate::error::{IntoNapi, array32, invalid, obj_type, to_napi, whole};
+use crate::files_cache::FilesCache;
+use crate::key::Key;
+use crate::task::spawn_promise;
+
+/// How a writer cuts, compresses and packs.
+#[napi(object)]
+pub struct WriterOptions {
+    /// A compression spec (`lz4`, `zstd,3`, `auto,zstd,10`, ...).
+    pub compression: String,
+    /// Chunker parameters in borg's syntax.
+    pub chunker_params: String,
+    /// A pack is closed once it holds this many bytes (default 16 MiB).
+    pub pack_size: Option<f64>,
+    /// Finished packs that may wait for `nextPack` before the workers pause (default 2).
+    pub queue: Option<f64>,
+}
+
+/// What storing one file produced, or why it could not be read.
+#[napi(object)]
+pub struct StoredFileResult {
+    /// Bytes read.
+    pub size: f64,
+    /// The chunk ids, 32 bytes each, in file order.
+    pub ids: Buffer,
+    /// The length of each chunk.
+    pub sizes: Uint32Array,
+    /// Chunks this file added to the repository.
+    pub new_chunks: u32,
+    /// Plaintext bytes of those chunks.
+    pub new_plain: f64,
+    /// Stored bytes of those chunks.
+    pub new_stored: f64,
+    /// Stored bytes of all its chunks.
+    pub stored: f64,
+    /// borg's `--list` status: `A` added, `M` modified, `U` unchanged (from the files cache).
+    pub status: String,
+    /// The stable error code when the file could not be read.
+    pub error_code: Option<String>,
+    /// The error's message, naming the path.
+    pub error_message: Option<String>,
+}
+
+/// A finished pack, to be stored under `packs/`.
+#[napi(object)]
+pub struct PackOut {
+    /// The pack id (its name, in hex).
+    pub id: Buffer,
+    /// The whole pack.
+    pub data: Buffer,
+    /// Its table of contents (entries as in an index object), for `sealIndexObject`.
+    pub toc: Buffer,
+}
+
+/// A pack as an index object will list it.
+#[napi(object)]
+pub struct PackToc {
+    /// The pack id.
+    pub id: Buffer,
+    /// The `toc` of the `PackOut`.
+    pub toc: Buffer,
+}
+
+/// A sealed object and its id.
+#[napi(object)]
+pub struct SealedObject {
+    /// The object's id.
+    pub id: Buffer,
+    /// The sealed bytes.
+    pub data: Buffer,
+}
+
+/// What a writer added so far.
+#[napi(object)]
+pub struct WriterTotals {
+    /// Blobs added.
+    pub blobs: f64,
+    /// Their plaintext bytes.
+    pub plain: f64,
+    /// Their stored bytes.
+    pub stored: f64,
+    /// Packs finished.
+    pub packs: f64,
+}
+
+/// Ids of stored objects, and which of them were new.
+#[napi(object)]
+pub struct StoredObjects {
+    /// The ids, 32 bytes each, in order.
+    pub ids: Buffer,
+    /// 1 where the object was new.
+    pub added: Buffer,
+}
+
+fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
+    match r {
+        Ok(f) => StoredFileResult {
+            size: f.size as f64,
+            ids: Buffer::from(f.ids.concat()),
+            sizes: Uint32Array::new(f.sizes),
+            new_chunks: f.new_chunks,
+            new_plain: f.new_plain as f64,
+            new_stored: f.new_stored as f64,
+            stored: f.stored as f64,
+            status: match f.status {
+                FileStatus::Added => "A",
+                FileStatus::Modified => "M",
+                FileStatus::Unchanged => "U",
+            }
+            .to_string(),
+            error_code: None,
+            error_message: None,
+        },
+        Err(e) => StoredFileResult {
+            size: 0.0,
+            ids: Buffer::from(Vec::new()),
+            sizes: Uint32Array::new(Vec::new()),
+            new_chunks: 0,
+            new_plain: 0.0,
+            new_stored: 0.0,
+            stored: 0.0,
+            status: "E".to_string(),
+            error_code: Some(e.kind.code().to_string()),
+            error_message: Some(e.message),
+        },
+    }
+}
+
+fn toc_bytes(entries: &[TocEntry]) -> Vec<u8> {
+    // The table's version byte is not part of the entries.
+    pack::encode_toc(entries).split_off(1)
+}
+
+/// One backup's pipeline: reads files, stores their new chunks in packs, and hands finished packs
+/// to the caller through `nextPack`, which the caller stores while the workers go on.
+#[napi]
+pub struct Writer {
+    inner: Arc<backup::Writer>,
+}
+
+#[napi]
+impl Writer {
+    /// A writer sealing with a new session of `key`, deduplicating against `index`, and taking
+    /// unchanged files from `filesCache` where given.
+    #[napi(constructor)]
+    pub fn new(
+        key: &Key,
+        index: &ChunkIndex,
+        options: WriterOptions,
+        files_cache: Option<&FilesCache>,
+    ) -> Result<Self> {
+        let params: ChunkerParams = options.chunker_params.parse().napi()?;
+        let codec: Codec = options.compression.parse().napi()?;
+        let pack_size = match options.pack_size {
+            Some(v) => whole(v, "pack size", 1 << 31)? as usize,
+            None => 16 << 20,
+        };
+        let queue = match options.queue {
+            Some(v) => whole(v, "queue", 64)? as usize,
+            None => 2,
+        };
+        let k = &key.inner;
+        let session = envelope::Session::new(k.suite, &k.encryption).napi()?;
+        let config = WriterConfig {
+            chunking: ChunkSettings {
+                params,
+                seed: k.chunker_seed,
+                ids: k.ids.clone(),
+            },
+            codec,
+            pack_size: pack_size.max(1),
+            queue,
+        };
+        Ok(Self {
+            inner: Arc::new(backup::Writer::new(
+                config,
+                session,
+                Arc::clone(&index.inner),
+                files_cache.map(|f| Arc::clone(&f.inner)),
+            )),
+        })
+    }
+
+    /// Reads and stores files in parallel. A path is a string or, for names that are not UTF-8,
+    /// a Buffer of its bytes. `stats` (optional) holds 32 bytes per file as the walk saw it:
+    /// inode, size, mtime ns and ctime ns, each 64-bit little endian; with it, unchanged files
+    /// come from the files cache. A file that cannot be read gets an error code; the batch goes on.
+    #[napi(ts_return_type = "Promise<StoredFileResult[]>")]
+    pub fn store_files<'e>(
+        &self,
+        env: &'e Env,
+        paths: Vec<Either<String, Buffer>>,
+        stats: Option<Buffer>,
+    ) -> Result<Object<'e>> {
+        if let Some(s) = &stats
+            && s.len() != paths.len() * 32
+        {
+            return Err(invalid(format!(
+                "stats must hold 32 bytes per path: {} bytes for {} paths",
+                s.len(),
+                paths.len()
+            )));
+        }
+        let field = |s: &[u8], i: usize, k: usize| -> u64 {
+            let at = i * 32 + k * 8;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&s[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        let jobs: Vec<FileJob> = paths
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| FileJob {
+                path: match p {
+                    Either::A(s) => PathBuf::from(s),
+                    Either::B(b) => PathBuf::from(std::ffi::OsStr::from_bytes(&b)),
+                },
+                stat: stats.as_ref().map(|s| FileStat {
+                    inode: field(s, i, 0),
+                    size: field(s, i, 1),
+                    mtime: field(s, i, 2) as i64,
+                    ctime: field(s, i, 3) as i64,
+                }),
+            })
+            .collect();
+        let w = Arc::clone(&self.inner);
+        spawn_promise(
+            env,
+            move || Ok(w.store_jobs(&jobs)),
+            |results| Ok(results.into_iter().map(result_of).collect::<Vec<_>>()),
+        )
+    }
+
+    /// Reads file descriptor `fd` (e.g. 0, standard input) to its end and stores it.
+    #[napi(ts_return_type = "Promise<StoredFileResult>")]
+    pub fn store_fd<'e>(&self, env: &'e Env, fd: f64, name: String) -> Result<Object<'e>> {
+        let fd = whole(fd, "file descriptor", i32::MAX as u64)? as i32;
+        let w = Arc::clone(&self.inner);
+        spawn_promise(
+            env,
+            move || {
+                let path = PathBuf::from(name);
+                // Reading through /proc/self/fd keeps the caller's descriptor open and avoids
+                // taking ownership of it.
+                let file = std::fs::File::open(format!("/proc/self/fd/{fd}"))
+                    .map_err(|e| Error::io(&path, &e))?;
+                Ok(w.store_reader(file, &path))
+            },
+            |r| Ok(result_of(r)),
+        )
+    }
+
+    /// Stores metadata objects (trees) of `objType`, each identified by the chunk id of its
+    /// bytes; objects the index has are not stored again.
+    #[napi(ts_return_type = "Promise<StoredObjects>")]
+    pub fn store_objects<'e>(
+        &self,
+        env: &'e Env,
+        key: &Key,
+        type_: f64,
+        objects: Vec<Buffer>,
+    ) -> Result<Object<'e>> {
+        let t = obj_type(type_)?;
+        let w = Arc::clone(&self.inner);
+        let k = Arc::clone(&key.inner);
+        spawn_promise(
+            env,
+            move || {
+                let ids: Vec<[u8; 32]> = objects.iter().map(|o| k.ids.id(o)).collect();
+                let pairs: Vec<([u8; 32], &[u8])> = ids
+                    .iter()
+                    .zip(&objects)
+                    .map(|(i, o)| (*i, &o[..]))
+                    .collect();
+                let added = w.store_objects(t, &pairs)?;
+                Ok((ids, added))
+            },
+            |(ids, added)| {
+                Ok(StoredObjects {
+                    ids: Buffer::from(ids.concat()),
+                    added: Buffer::from(added.into_iter().map(u8::from).collect::<Vec<u8>>()),
+                })
+            },
+        )
+    }
+
+    /// Closes the pack being filled, so that `nextPack` hands it over.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        let w = Arc::clone(&self.inner);
+        spawn_promise(env, move || w.flush(), |()| Ok(()))
+    }
+
+    /// The next finished pack, or null once `close` was called and every pack was handed over.
+    /// Waits on a thread of its own, so the worker pool stays free.
+    #[napi(ts_return_type = "Promise<PackOut | null>")]
+    pub fn next_pack<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        let (deferred, promise) = env.create_deferred()?;
+        let w = Arc::clone(&self.inner);
+        std::thread::Builder::new()
+            .name("hoard-next-pack".into())
+            .spawn(move || match w.next_pack() {
+                Ok(p) => deferred.resolve(move |_| {
+                    Ok(p.map(|p| PackOut {
+                        id: Buffer::from(p.id.to_vec()),
+                        toc: Buffer::from(toc_bytes(&p.entries)),
+                        data: Buffer::from(p.data),
+                    }))
+                }),
+                Err(e) => deferred.reject(to_napi(e)),
+            })
+            .map_err(|e| {
+                to_napi(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start a thread: {e}"),
+                ))
+            })?;
+        Ok(promise)
+    }
+
+    /// Ends the stream of packs (after the last `flush`).
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Fails the writer's waiting and later calls with `message` (a pack could not be stored).
+    #[napi]
+    pub fn abort(&self, message: String) {
+        self.inner.abort(Error::new(ErrorKind::Io, message));
+    }
+
+    /// What this writer added so far.
+    #[napi]
+    pub fn totals(&self) -> WriterTotals {
+        let t = self.inner.totals();
+        WriterTotals {
+            blobs: t.blobs as f64,
+            plain: t.plain as f64,
+            stored: t.stored as f64,
+            packs: t.packs as f64,
+        }
+    }
+
+    /// Seals an index object listing `packs`, with a new random id.
+    #[napi(ts_return_type = "Promise<SealedObject>")]
+    pub fn seal_index_object<'e>(
+        &self,
+        env: &'e Env,
+        key: &Key,
+        packs: Vec<PackToc>,
+    ) -> Result<Object<'e>> {
+        let mut listed = Vec::with_capacity(packs.len());
+        for p in &packs {
+            let mut toc = Vec::with_capacity(1 + p.toc.len());
+            toc.push(1);
+            toc.extend_from_slice(&p.toc);
+            listed.push(IndexedPack {
+                id: array32(&p.id, "pack id")?,
+                entries: pack::decode_toc(&toc, pack::MAX_PACK).napi()?,
+            });
+        }
+        let k = Arc::clone(&key.inner);
+        spawn_promise(
+            env,
+            move || {
+                let session = envelope::Session::new(k.suite, &k.encryption)?;
+                let id = pack::random_id()?;
+                let data = index_object::seal(&session, &id, &listed)?;
+                Ok((id, data))
+            },
+            |(id, data)| {
+                Ok(SealedObject {
+                    id: Buffer::from(id.to_vec()),
+                    data: Buffer::from(data),
+                })
+            },
+        )
+    }
+}
