@@ -46,6 +46,8 @@ export class InterruptedError extends HoardError {
 export class ExistsError extends HoardError {}
 /** The passphrase does not open the key. */
 export class WrongPassphraseError extends HoardError {}
+/** A repository lock could not be taken within the lock wait (borg's `LockTimeout`). */
+export class LockTimeoutError extends HoardError {}
 
 const byCode: Record<string, new (code: string, message: string) => HoardError> = {
   HOARD_INVALID_ARGUMENT: InvalidArgumentError,
@@ -60,6 +62,7 @@ const byCode: Record<string, new (code: string, message: string) => HoardError> 
   HOARD_INTERRUPTED: InterruptedError,
   HOARD_EXISTS: ExistsError,
   HOARD_WRONG_PASSPHRASE: WrongPassphraseError,
+  HOARD_LOCK_TIMEOUT: LockTimeoutError,
   HOARD_NOT_A_REPOSITORY: CorruptDataError,
   HOARD_NO_SUCH_ARCHIVE: NotFoundError,
 };
