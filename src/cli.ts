@@ -2,9 +2,12 @@ import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
+import { CreateCommand } from './commands/create.js';
+import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
+import { ListCommand } from './commands/list.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
@@ -17,6 +20,9 @@ export const commands: CommandClass<HoardContext>[] = [
   VersionCommand,
   InitCommand,
   InfoCommand,
+  CreateCommand,
+  ListCommand,
+  ExtractCommand,
   BenchmarkCpuCommand,
 ];
 

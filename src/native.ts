@@ -6,11 +6,28 @@ import * as binding from '../binding/index.js';
 import { envVar } from './context.js';
 import { fromNative } from './errors.js';
 
-export type { Argon2Params, ChunkedFile, Measurement } from '../binding/index.js';
+export type {
+  Argon2Params,
+  ChunkedFile,
+  FetchedRange,
+  Measurement,
+  PackOut,
+  PackToc,
+  RestorePiece,
+  RestoreResult,
+  StoredFileResult,
+  WriterOptions,
+} from '../binding/index.js';
 /** The working keys of a repository (see the generated binding for its methods). */
 export type Key = binding.Key;
 /** A writer's sealing session. */
 export type Session = binding.Session;
+/** The client's chunk index (chunk id -> pack, offset, length). */
+export type ChunkIndex = binding.ChunkIndex;
+/** One backup's pipeline: files -> chunks -> packs. */
+export type Writer = binding.Writer;
+/** The files cache: unchanged files are not read again. */
+export type FilesCache = binding.FilesCache;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -29,7 +46,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
@@ -42,6 +59,28 @@ for (const proto of [binding.Key.prototype, binding.Session.prototype] as object
 export const newKey = guard(
   (master: Buffer, suite: string, idAlgorithm: string): Key => new binding.Key(master, suite, idAlgorithm),
 );
+/** A new, empty chunk index. */
+export const newChunkIndex = guard((): ChunkIndex => new binding.ChunkIndex());
+/** Reads a chunk index saved in the cache. */
+export const loadChunkIndex = guard((path: string): Promise<ChunkIndex> => binding.ChunkIndex.load(path));
+/** A writer sealing with a new session of `key`, deduplicating against `index`. */
+export const newWriter = guard(
+  (key: Key, index: ChunkIndex, options: binding.WriterOptions, filesCache?: FilesCache): Writer => new binding.Writer(key, index, options, filesCache),
+);
+/** A new, empty files cache (borg's `--files-cache` mode, ttl in runs, the run's start in ns). */
+export const newFilesCache = guard((mode: string, ttl: number, startNs: number): FilesCache => new binding.FilesCache(mode, ttl, startNs));
+/** Reads a files cache saved in the cache dir. */
+export const loadFilesCache = guard(
+  (path: string, mode: string, ttl: number, startNs: number): Promise<FilesCache> => binding.FilesCache.load(path, mode, ttl, startNs),
+);
+/** See the generated binding: open metadata objects from fetched pack ranges. */
+export const readObjects = guard(binding.readObjects);
+/** See the generated binding: write file pieces from fetched pack ranges. */
+export const restorePieces = guard(binding.restorePieces);
+/** See the generated binding: where a pack's table of contents lies. */
+export const packTocRange = guard(binding.packTocRange);
+/** See the generated binding: open a pack's table of contents. */
+export const openPackToc = guard(binding.openPackToc);
 /** See the generated binding: compression into a self-describing frame. */
 export const compress = guard(binding.compress);
 /** See the generated binding: decompression with a size limit. */

@@ -18,3 +18,20 @@ export function parseSize(text: string): number | undefined {
 export function formatGB(bytes: number): string {
   return `${Number((bytes / 1e9).toPrecision(3))}GB`;
 }
+
+/** `bytes` as borg's `--stats` prints sizes: `637 B`, `100.50 kB`, `10.00 MB` (powers of 1000). */
+export function formatSize(bytes: number): string {
+  const units = ['', 'k', 'M', 'G', 'T', 'P', 'E', 'Z'];
+  let n = bytes;
+  let prec = 0;
+  let unit = units[units.length - 1] ?? '';
+  for (const u of units.slice(0, -1)) {
+    if (Math.abs(Number(n.toFixed(2))) < 1000) {
+      unit = u;
+      break;
+    }
+    n /= 1000;
+    prec = 2;
+  }
+  return `${n.toFixed(prec)} ${unit}B`;
+}

@@ -2,6 +2,8 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
 import type { HoardContext } from '../context.js';
+import { acquireLock, type Lock, type LockKind } from '../repository/locks.js';
+import type { Storage } from '../storage/storage.js';
 
 /**
  * The options borg accepts on every command. Wrappers pass them freely, so each is accepted;
@@ -36,6 +38,23 @@ export abstract class HoardCommand extends Command<HoardContext> {
   considerPartFiles = Option.Boolean('--consider-part-files', false, { hidden: true, description: 'treat part files like normal files' });
   debugProfile = Option.String('--debug-profile', { hidden: true, description: 'write execution profile into FILE' });
   rsh = Option.String('--rsh', { hidden: true, description: 'use this command to connect to the hoard serve process' });
+
+  /**
+   * Runs `fn` holding a `kind` lock on the repository (borg's `--lock-wait` seconds to get it;
+   * `--bypass-lock` skips it). The lock is released however `fn` ends.
+   */
+  protected async locked<T>(storage: Storage, kind: LockKind, fn: (lock: Lock | undefined) => Promise<T>): Promise<T> {
+    if (this.bypassLock) return fn(undefined);
+    const lock = await acquireLock(storage, kind, {
+      waitSeconds: this.lockWait ?? 1,
+      log: (line) => this.log('warning', line),
+    });
+    try {
+      return await fn(lock);
+    } finally {
+      await lock.release();
+    }
+  }
 
   /** Writes one line to standard output. */
   protected out(line: string): void {

@@ -18,3 +18,9 @@ export function configDir(env: NodeJS.ProcessEnv): string {
 export function keysDir(env: NodeJS.ProcessEnv): string {
   return setPath(envVar(env, 'KEYS_DIR')) ?? path.join(configDir(env), 'keys');
 }
+
+/** The cache dir: `HOARD_CACHE_DIR`, else `$XDG_CACHE_HOME/hoard`, else `~/.cache/hoard`. */
+export function cacheDir(env: NodeJS.ProcessEnv): string {
+  const home = setPath(env.HOME) ?? os.homedir();
+  return setPath(envVar(env, 'CACHE_DIR')) ?? path.join(setPath(env.XDG_CACHE_HOME) ?? path.join(home, '.cache'), 'hoard');
+}

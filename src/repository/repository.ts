@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { envVar } from '../context.js';
-import { CorruptDataError, ExistsError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { CorruptDataError, ExistsError, IntegrityError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { kdfParams, newKey, type Key } from '../native.js';
 import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
@@ -67,11 +67,14 @@ async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
 export class Repository {
   private constructor(
+    /** The environment the repository was opened with (passphrases, cache and security dirs). */
+    readonly env: NodeJS.ProcessEnv,
     readonly location: Location,
     readonly storage: Storage,
     readonly config: RepositoryConfig,
     readonly key: Key,
-    readonly manifest: Manifest,
+    /** The newest manifest generation this client has read or written. */
+    public manifest: Manifest,
     /** Where the key is kept: `keys/repokey` in the repository, a keyfile path, or undefined. */
     readonly keyLocation: string | undefined,
   ) {}
@@ -158,6 +161,36 @@ export class Repository {
     checkManifestSeq(known, newest, location.text);
     const manifest = await openManifest(key, newest, await storage.get(manifestName(newest)));
     await saveState(env, config.id, { location: canonical(location), keyType: config.encryption, manifestSeq: newest });
-    return new Repository(location, storage, config, key, manifest, keyLocation);
+    return new Repository(env, location, storage, config, key, manifest, keyLocation);
+  }
+
+  /** Reads the newest manifest generation (refusing a rollback below the one known). */
+  async refreshManifest(): Promise<Manifest> {
+    const seqs = (await this.storage.list('manifest')).map(manifestSeq).filter((s): s is number => s !== undefined);
+    const newest = seqs.reduce((a, b) => Math.max(a, b), 0);
+    if (newest < this.manifest.seq) {
+      throw new IntegrityError('HOARD_INTEGRITY', `${this.location.text}: the manifest went back from ${this.manifest.seq} to ${newest}`);
+    }
+    if (newest > this.manifest.seq) this.manifest = await openManifest(this.key, newest, await this.storage.get(manifestName(newest)));
+    return this.manifest;
+  }
+
+  /**
+   * Commits a new manifest generation made by `change` from the newest one: created exclusively
+   * as `seq + 1`; if another writer took that number first, the newest generation is read again
+   * and `change` runs on it (it throws to give up, e.g. when an archive name was taken meanwhile).
+   */
+  async commit(change: (current: Manifest) => Omit<Manifest, 'seq' | 'timestamp' | 'version'>): Promise<Manifest> {
+    const session = this.key.newSession();
+    for (;;) {
+      const current = this.manifest;
+      const next: Manifest = { ...change(current), version: 1, seq: current.seq + 1, timestamp: new Date().toISOString() };
+      if (await this.storage.createExclusive(manifestName(next.seq), await sealManifest(this.key, session, next))) {
+        this.manifest = next;
+        await saveState(this.env, this.config.id, { location: canonical(this.location), keyType: this.config.encryption, manifestSeq: next.seq });
+        return next;
+      }
+      await this.refreshManifest();
+    }
   }
 }

@@ -14,7 +14,7 @@ function errnoOf(e: unknown): string | undefined {
 function ioError(e: unknown, file: string): HoardError | unknown {
   const code = errnoOf(e);
   const what = e instanceof Error ? e.message : String(e);
-  if (code === 'ENOENT') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
   if (code === 'EACCES' || code === 'EPERM') return new PermissionDeniedError('HOARD_PERMISSION_DENIED', `${file}: permission denied`);
   if (code === 'ENOSPC' || code === 'EDQUOT') return new IoError('HOARD_IO', `${file}: no space left on device`);
   return code === undefined ? e : new IoError('HOARD_IO', `${file}: ${what}`);

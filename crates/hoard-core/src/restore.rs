@@ -121,7 +121,9 @@ fn write_piece(
     let mut at = piece.offset;
     for id in &piece.ids {
         let data = open_blob(opener, index, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
-        if !(piece.sparse && data.iter().all(|&b| b == 0)) {
+        if piece.sparse {
+            write_sparse(&file, &data, at).map_err(io)?;
+        } else {
             file.write_all_at(&data, at).map_err(io)?;
         }
         at += data.len() as u64;
@@ -136,6 +138,26 @@ fn write_piece(
         file.set_len(size).map_err(io)?;
     }
     Ok(at - piece.offset)
+}
+
+/// Blocks of zeros at least this long (and aligned to it in the file) become holes.
+const HOLE_BLOCK: u64 = 64 << 10;
+
+/// Writes `data` at `at`, skipping aligned all-zero blocks so that they stay holes (the file is
+/// cut to its final size at the end, so a hole at the end is kept too).
+fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<()> {
+    let end = at + data.len() as u64;
+    let mut pos = at;
+    while pos < end {
+        let next = ((pos / HOLE_BLOCK) + 1) * HOLE_BLOCK;
+        let stop = next.min(end);
+        let part = &data[(pos - at) as usize..(stop - at) as usize];
+        if part.iter().any(|&b| b != 0) {
+            file.write_all_at(part, pos)?;
+        }
+        pos = stop;
+    }
+    Ok(())
 }
 
 /// Writes every piece on the worker pool; one result (bytes written) per piece, in order.

@@ -1,0 +1,436 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ExistsError } from '../errors.js';
+import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
+import type { SyncedIndex } from '../repository/chunk-cache.js';
+import { ObjectType } from '../repository/object-types.js';
+import { archiveName } from '../repository/objects.js';
+import type { Repository } from '../repository/repository.js';
+import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
+import { FileBatcher, packStat } from './file-batcher.js';
+import { TREE_ITEMS, encodeTree, typeOfMode, type Item } from './item.js';
+import { owners } from './owners.js';
+import { PackSink } from './pack-sink.js';
+import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
+
+/** What a walk decides for a path: borg's pattern actions. */
+export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
+
+/** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
+const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+
+/**
+ * An item still being stored. Wrapped in an object so that a walk step can hand it back without
+ * waiting for it (an async function would wait for a promise it returns).
+ */
+interface Later {
+  done: Promise<Item | undefined>;
+}
+
+function later(item: Item | undefined): Later {
+  return { done: Promise.resolve(item) };
+}
+
+/**
+ * Marks a promise as handled now (it is awaited later, with its siblings): a failure must reach
+ * that await, not end the process as an unhandled rejection first.
+ */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** Everything `create` is asked for. */
+export interface CreateOptions {
+  name: string;
+  /** Paths to back up, as given. */
+  paths: string[];
+  compression: string;
+  chunkerParams: string;
+  comment: string;
+  /** The archive's time (`--timestamp`); the start of the run if absent. */
+  timestamp?: Date;
+  commandLine: string[];
+  dryRun: boolean;
+  /** Decides each path (archive form, no leading slash); undefined means include. */
+  match: (archivePath: string) => WalkAction;
+  oneFileSystem: boolean;
+  excludeCaches: boolean;
+  excludeIfPresent: string[];
+  keepExcludeTags: boolean;
+  numericIds: boolean;
+  atime: boolean;
+  noctime: boolean;
+  nobirthtime: boolean;
+  readSpecial: boolean;
+  /** Standard input as one file of this name (for the path `-`). */
+  stdinName: string;
+  stdinMode: number;
+  stdinUser?: string;
+  stdinGroup?: string;
+  /** Called for each item with borg's `--list` status letter and its archive path. */
+  onItem: (status: string, archivePath: string) => void;
+  /** Called for a file that could not be backed up (a warning: exit code 1). */
+  onWarning: (message: string) => void;
+  /** Called after each pack is stored, with its size. */
+  onPack?: (bytes: number) => void;
+  /** Called after each file is stored, with its size. */
+  onFile?: (archivePath: string, bytes: number) => void;
+  /** Called just before the archive is committed; throws to give up (e.g. the lock was broken). */
+  beforeCommit?: () => Promise<void>;
+}
+
+/** What `create` made. */
+export interface CreateResult {
+  id: string;
+  meta: ArchiveMeta;
+  stats: ArchiveStats;
+  warnings: number;
+}
+
+/** The archive form of a path as given: normalised, without leading `/` or `..` parts. */
+export function archivePathOf(given: string): string {
+  const parts = path.posix.normalize(given).split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  return parts.join('/');
+}
+
+/** Microsecond ISO time as borg prints it, in UTC, without zone. */
+export function isoMicro(d: Date): string {
+  return `${d.toISOString().slice(0, 23)}000`;
+}
+
+/** Makes one archive: walks the paths, stores new data, trees and the archive object. */
+export class Archiver {
+  private writer: Writer | undefined;
+  private batcher: FileBatcher | undefined;
+  private sink: PackSink | undefined;
+  private readonly hardLinks = new Map<string, Buffer>();
+  private readonly stats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
+  private items = 0;
+  private warnings = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly synced: SyncedIndex,
+    private readonly opts: CreateOptions,
+    private readonly filesCache?: FilesCache,
+  ) {}
+
+  /** Starts the writer and the pack sink (not for a dry run). */
+  private start(): void {
+    const { repo, synced, opts } = this;
+    if (opts.dryRun) return;
+    this.writer = newWriter(repo.key, synced.index, { compression: opts.compression, chunkerParams: opts.chunkerParams }, this.filesCache);
+    this.batcher = new FileBatcher(this.writer);
+    this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack);
+  }
+
+  private warn(message: string): void {
+    this.warnings += 1;
+    this.opts.onWarning(message);
+  }
+
+  /** The item for an entry, without contents or tree. */
+  private baseItem(e: ScannedEntry, name: Buffer): Item {
+    const s = e.stat;
+    if (s === undefined) throw new Error('no stat');
+    const uid = Number(s.uid);
+    const gid = Number(s.gid);
+    const item: Item = {
+      name,
+      type: typeOfMode(Number(s.mode)),
+      mode: Number(s.mode),
+      uid,
+      gid,
+      mtime: s.mtimeNs,
+      size: 0,
+    };
+    if (!this.opts.numericIds) {
+      const u = owners.userName(uid);
+      const g = owners.groupName(gid);
+      if (u !== undefined) item.user = u;
+      if (g !== undefined) item.group = g;
+    }
+    if (!this.opts.noctime) item.ctime = s.ctimeNs;
+    if (this.opts.atime) item.atime = s.atimeNs;
+    if (!this.opts.nobirthtime && s.birthtimeNs > 0n) item.birthtime = s.birthtimeNs;
+    if (item.type === 'l' && e.target !== undefined) item.target = e.target;
+    if (item.type === 'c' || item.type === 'b') item.rdev = Number(s.rdev);
+    return item;
+  }
+
+  /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
+  private async storeTree(items: Item[]): Promise<Buffer | undefined> {
+    if (items.length === 0 || this.writer === undefined) return undefined;
+    let next: Buffer | undefined;
+    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
+      const start = Math.max(0, end - TREE_ITEMS);
+      const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
+      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
+      next = stored.ids.subarray(0, 32);
+      this.stats.chunks += 1;
+    }
+    return next;
+  }
+
+  /** Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined. */
+  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: bigint | undefined): Promise<Later> {
+    if (e.stat === undefined) {
+      this.warn(`${apath}: ${e.error?.message ?? 'cannot stat'}`);
+      this.opts.onItem('E', apath);
+      return later(undefined);
+    }
+    const action = this.opts.match(apath);
+    if (action === 'exclude' || action === 'exclude-norecurse') {
+      this.opts.onItem('x', apath);
+      return later(undefined);
+    }
+    const item = this.baseItem(e, name);
+    const s = e.stat;
+    this.items += 1;
+    if (item.type === 'd') {
+      if (this.opts.oneFileSystem && parentDev !== undefined && s.dev !== parentDev) {
+        // borg keeps the mount point directory itself, empty.
+        this.opts.onItem('d', apath);
+        return later(item);
+      }
+      return this.directory(fsPath, apath, item, s.dev);
+    }
+    if (item.type === '-' || (this.opts.readSpecial && (item.type === 'c' || item.type === 'b' || item.type === 'p'))) {
+      if (s.nlink > 1n && item.type === '-') {
+        const k = `${s.dev}:${s.ino}`;
+        const first = this.hardLinks.get(k);
+        if (first !== undefined) {
+          item.type = 'h';
+          item.link = first;
+          this.opts.onItem('h', apath);
+          return later(item);
+        }
+        this.hardLinks.set(k, Buffer.from(apath));
+      }
+      item.type = '-';
+      item.mode = (item.mode & 0o7777) | 0o100000;
+      return this.file(fsPath, apath, item, Number(s.size), packStat(s.ino, s.size, s.mtimeNs, s.ctimeNs));
+    }
+    this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
+    return later(item);
+  }
+
+  private async file(fsPath: Buffer, apath: string, item: Item, size: number, stat: Buffer): Promise<Later> {
+    if (this.batcher === undefined) {
+      this.opts.onItem('-', apath);
+      return later(item);
+    }
+    await this.batcher.room();
+    return { done: quiet(this.batcher.add(fsPath, size, stat).then((r) => this.fileDone(apath, item, r))) };
+  }
+
+  private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
+    if (r.errorCode !== undefined && r.errorCode !== null) {
+      this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
+      this.opts.onItem('E', apath);
+      return undefined;
+    }
+    item.size = r.size;
+    item.chunks = r.ids;
+    item.chunkSizes = r.sizes;
+    item.csize = r.stored;
+    this.stats.nfiles += 1;
+    this.stats.original += r.size;
+    this.stats.compressed += r.stored;
+    this.stats.chunks += r.sizes.length;
+    this.opts.onFile?.(apath, r.size);
+    this.opts.onItem(r.status, apath);
+    return item;
+  }
+
+  /** Whether a directory's tag files exclude it: returns the tags to keep, or undefined. */
+  private async excludedByTags(entries: ScannedEntry[], dir: Buffer): Promise<ScannedEntry[] | undefined> {
+    const tags: ScannedEntry[] = [];
+    for (const e of entries) {
+      const n = e.name.toString('utf8');
+      if (this.opts.excludeIfPresent.includes(n)) tags.push(e);
+      else if (this.opts.excludeCaches && n === 'CACHEDIR.TAG' && e.stat?.isFile()) {
+        const fs = await import('node:fs/promises');
+        const head = await fs.readFile(joinPath(dir, e.name)).then((b) => b.subarray(0, CACHEDIR_SIGNATURE.length).toString('latin1')).catch(() => '');
+        if (head === CACHEDIR_SIGNATURE) tags.push(e);
+      }
+    }
+    return tags.length > 0 ? tags : undefined;
+  }
+
+  private async directory(fsPath: Buffer, apath: string, item: Item, dev: bigint): Promise<Later> {
+    let entries: ScannedEntry[];
+    try {
+      entries = await scanDirectory(fsPath);
+    } catch (e) {
+      this.warn(`${apath}: ${(e as Error).message}`);
+      this.opts.onItem('E', apath);
+      return later(item);
+    }
+    const tags = await this.excludedByTags(entries, fsPath);
+    if (tags !== undefined) {
+      if (!this.opts.keepExcludeTags) {
+        this.opts.onItem('x', apath);
+        this.items -= 1;
+        return later(undefined);
+      }
+      entries = tags;
+    }
+    this.opts.onItem('d', apath);
+    if (this.opts.match(apath) === 'exclude-norecurse') return later(item);
+    const children: Promise<Item | undefined>[] = [];
+    for (const e of entries) {
+      const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
+      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev)).done);
+    }
+    return {
+      done: quiet(Promise.all(children).then(async (items) => {
+        const kept = items.filter((i): i is Item => i !== undefined);
+        const tree = await this.storeTree(kept);
+        if (tree !== undefined) item.tree = tree;
+        return item;
+      })),
+    };
+  }
+
+  /** Backs up standard input as one file. */
+  private async stdin(apath: string): Promise<Item | undefined> {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const me = os.userInfo();
+    const item: Item = {
+      name: Buffer.from(path.posix.basename(apath)),
+      type: '-',
+      mode: 0o100000 | (this.opts.stdinMode & 0o7777),
+      uid: me.uid,
+      gid: me.gid,
+      user: this.opts.stdinUser ?? me.username,
+      ...(this.opts.stdinGroup !== undefined ? { group: this.opts.stdinGroup } : {}),
+      mtime: now,
+      size: 0,
+    };
+    this.items += 1;
+    if (this.writer === undefined) {
+      this.opts.onItem('-', apath);
+      return item;
+    }
+    const r = await this.writer.storeFd(0, '<stdin>');
+    const out = this.fileDone(apath, item, r);
+    return out;
+  }
+
+  /** Walks all paths and makes the root tree; resolves to its id (absent if empty). */
+  private async walk(): Promise<Buffer | undefined> {
+    // The root is a directory of implied parents, with the backed-up paths at their places.
+    interface Node {
+      item?: Promise<Item | undefined>;
+      children: Map<string, Node>;
+    }
+    const root: Node = { children: new Map() };
+    for (const given of this.opts.paths) {
+      const apath = given === '-' ? archivePathOf(this.opts.stdinName) : archivePathOf(given);
+      const parts = apath === '' ? [] : apath.split('/');
+      let node = root;
+      for (const part of parts) {
+        let next = node.children.get(part);
+        if (next === undefined) {
+          next = { children: new Map() };
+          node.children.set(part, next);
+        }
+        node = next;
+      }
+      if (given === '-') {
+        node.item = this.stdin(apath);
+        continue;
+      }
+      const fsPath = Buffer.from(path.resolve(given));
+      const e = await statPath(fsPath);
+      const name = Buffer.from(parts[parts.length - 1] ?? '');
+      if (parts.length === 0) {
+        // `.` or `/`: the root's own entries go at the top of the archive.
+        if (e.stat?.isDirectory()) {
+          const dirItem = this.baseItem(e, name);
+          node.item = (await this.directory(fsPath, '', dirItem, e.stat.dev)).done;
+        }
+        continue;
+      }
+      node.item = (await this.entry(fsPath, apath, e, name, undefined)).done;
+    }
+    this.batcher?.flush();
+    const build = async (node: Node, name: string, full: string): Promise<Item | undefined> => {
+      const own = node.item ? await node.item : undefined;
+      if (node.children.size === 0) return own;
+      const kids: Item[] = [];
+      for (const [n, child] of [...node.children.entries()].sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])))) {
+        const k = await build(child, n, full === '' ? n : `${full}/${n}`);
+        if (k !== undefined) kids.push(k);
+      }
+      if (own !== undefined && own.type === 'd' && own.tree === undefined) {
+        own.tree = await this.storeTree(kids);
+        return own;
+      }
+      const implied: Item = { name: Buffer.from(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
+      const tree = await this.storeTree(kids);
+      if (tree !== undefined) implied.tree = tree;
+      return implied;
+    };
+    const top = await build(root, '', '');
+    return top?.tree;
+  }
+
+  /** Runs the backup and commits the archive. */
+  async run(): Promise<CreateResult> {
+    const { repo, opts } = this;
+    const start = new Date();
+    if (repo.manifest.archives.some((a) => a.name === opts.name)) {
+      throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
+    }
+    let rootTree: Buffer | undefined;
+    this.start();
+    try {
+      rootTree = await this.walk();
+      if (this.writer !== undefined) {
+        await this.writer.flush();
+        this.writer.close();
+      }
+      await this.sink?.done;
+    } catch (e) {
+      this.writer?.abort(e instanceof Error ? e.message : String(e));
+      await this.sink?.done.catch(() => {});
+      throw e;
+    }
+    const end = new Date();
+    const me = os.userInfo();
+    const time = opts.timestamp ?? start;
+    this.stats.deduplicated = this.writer?.totals().stored ?? 0;
+    const meta: ArchiveMeta = {
+      version: 1,
+      name: opts.name,
+      ...(rootTree !== undefined ? { root: rootTree.toString('hex') } : {}),
+      items: this.items,
+      hostname: os.hostname(),
+      username: me.username,
+      start: isoMicro(start),
+      end: isoMicro(end),
+      time: time.toISOString(),
+      commandLine: opts.commandLine,
+      comment: opts.comment,
+      chunkerParams: opts.chunkerParams,
+      compression: opts.compression,
+      stats: { ...this.stats },
+    };
+    if (opts.dryRun) return { id: '', meta, stats: meta.stats, warnings: this.warnings };
+    await opts.beforeCommit?.();
+    const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
+    await repo.storage.put(archiveName(sealed.id), sealed.data);
+    await repo.commit((m) => {
+      if (m.archives.some((a) => a.name === opts.name)) {
+        throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
+      }
+      return { archives: [...m.archives, { id: sealed.id, name: opts.name, time: time.toISOString() }], compactGeneration: m.compactGeneration };
+    });
+    for (const ix of this.sink?.indexObjects ?? []) this.synced.indexObjects.add(ix);
+    return { id: sealed.id, meta, stats: meta.stats, warnings: this.warnings };
+  }
+}

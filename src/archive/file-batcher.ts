@@ -1,0 +1,109 @@
+import type { StoredFileResult, Writer } from '../native.js';
+
+/** A file's stat as the files cache takes it: inode, size, mtime ns, ctime ns (64-bit LE each). */
+export function packStat(ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeBigUInt64LE(BigInt.asUintN(64, ino), 0);
+  b.writeBigUInt64LE(BigInt.asUintN(64, size), 8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, mtimeNs), 16);
+  b.writeBigUInt64LE(BigInt.asUintN(64, ctimeNs), 24);
+  return b;
+}
+
+/** Files per native call. */
+const BATCH_FILES = 256;
+/** Bytes of file data per native call. */
+const BATCH_BYTES = 64 << 20;
+/** Native calls in flight, so the pool has the next batch while JavaScript handles one. */
+const IN_FLIGHT = 2;
+/** Files queued or in flight before `room` makes the walk wait. */
+const WINDOW = 8192;
+
+interface Pending {
+  path: Buffer;
+  size: number;
+  /** 32 bytes: inode, size, mtime ns, ctime ns (for the files cache). */
+  stat: Buffer;
+  resolve: (r: StoredFileResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Gathers files from the walk into batches for `Writer.storeFiles`, so the boundary is crossed
+ * per batch, not per file, and many small files from many directories share one call.
+ */
+export class FileBatcher {
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private running = 0;
+  private outstanding = 0;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly writer: Writer) {}
+
+  /** Queues a file with its stat (see {@link packStat}); resolves with what storing it produced. */
+  add(path: Buffer, size: number, stat: Buffer): Promise<StoredFileResult> {
+    this.outstanding += 1;
+    const p = new Promise<StoredFileResult>((resolve, reject) => {
+      this.queue.push({ path, size, stat, resolve, reject });
+    });
+    this.queuedBytes += size;
+    if (this.queue.length >= BATCH_FILES || this.queuedBytes >= BATCH_BYTES) this.pump();
+    return p;
+  }
+
+  /** Waits while too many files are queued (bounded memory), sending what is queued. */
+  async room(): Promise<void> {
+    if (this.outstanding < WINDOW) return;
+    this.flush();
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Sends every queued file, whatever the batch size. */
+  flush(): void {
+    while (this.queue.length > 0 && this.running < IN_FLIGHT) this.send();
+  }
+
+  private pump(): void {
+    while (this.running < IN_FLIGHT && (this.queue.length >= BATCH_FILES || this.queuedBytes >= BATCH_BYTES)) this.send();
+  }
+
+  private send(): void {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && batch.length < BATCH_FILES && (batch.length === 0 || bytes < BATCH_BYTES)) {
+      const p = this.queue.shift();
+      if (p === undefined) break;
+      batch.push(p);
+      bytes += p.size;
+    }
+    this.queuedBytes -= bytes;
+    this.running += 1;
+    this.writer.storeFiles(batch.map((p) => p.path), Buffer.concat(batch.map((p) => p.stat))).then(
+      (results) => {
+        batch.forEach((p, i) => {
+          const r = results[i];
+          if (r === undefined) p.reject(new Error('missing result'));
+          else p.resolve(r);
+        });
+        this.done(batch.length);
+      },
+      (e: unknown) => {
+        for (const p of batch) p.reject(e);
+        this.done(batch.length);
+      },
+    );
+  }
+
+  private done(n: number): void {
+    this.running -= 1;
+    this.outstanding -= n;
+    // Keep the pool busy: send what is queued, full batch or not, whenever a call returns.
+    this.flush();
+    if (this.outstanding < WINDOW / 2) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const resolve of w) resolve();
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { Packr } from 'msgpackr';
+
+import { CorruptDataError } from '../errors.js';
+
+/**
+ * The kind of an item, as the one letter `list` prints first in its mode: `-` regular file,
+ * `d` directory, `l` symlink, `h` hard link to an earlier item, `p` fifo, `c`/`b` devices,
+ * `s` socket.
+ */
+export type ItemType = '-' | 'd' | 'l' | 'h' | 'p' | 'c' | 'b' | 's';
+
+/** One entry of a tree: a file, directory, link or special file, with its metadata. */
+export interface Item {
+  /** The name in its directory, raw bytes. */
+  name: Buffer;
+  type: ItemType;
+  /** The full st_mode (type and permission bits). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Owner and group names, when known. */
+  user?: string;
+  group?: string;
+  /** Times in nanoseconds since the epoch. */
+  mtime: bigint;
+  ctime?: bigint;
+  atime?: bigint;
+  birthtime?: bigint;
+  /** File size in bytes (regular files; 0 otherwise). */
+  size: number;
+  /** The chunk ids of a regular file's contents, 32 bytes each, in order. */
+  chunks?: Buffer;
+  /** The plaintext length of each chunk. */
+  chunkSizes?: Uint32Array;
+  /** A symlink's target, raw bytes. */
+  target?: Buffer;
+  /** For a hard link (`h`): the archive path (raw bytes) of the item it links to. */
+  link?: Buffer;
+  /** Device number of a device file. */
+  rdev?: number;
+  /** Extended attributes: [name, value] pairs. */
+  xattrs?: [Buffer, Buffer][];
+  /** POSIX ACLs in their raw xattr form. */
+  aclAccess?: Buffer;
+  aclDefault?: Buffer;
+  /** File flags (chattr). */
+  flags?: number;
+  /** A directory's tree id (32 bytes); absent for an empty directory. */
+  tree?: Buffer;
+  /** A directory only present as the parent of a backed-up path: not listed, not restored. */
+  implied?: boolean;
+  /** Stored bytes of the file's chunks (its compressed size) at backup time. */
+  csize?: number;
+}
+
+/** A tree object: one directory's items, sorted by name; a large directory continues in `next`. */
+export interface Tree {
+  version: 1;
+  items: Item[];
+  /** The id of the tree object holding the following items. */
+  next?: Buffer;
+}
+
+/** Items per tree object; a larger directory is split into a chain. */
+export const TREE_ITEMS = 4096;
+/** The largest tree object a reader accepts (plaintext bytes). */
+export const MAX_TREE = 256 << 20;
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', variableMapSize: true });
+
+function clean(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item)) {
+    if (v !== undefined) out[k] = v instanceof Uint32Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+  }
+  return out;
+}
+
+/** Serialises a tree object. */
+export function encodeTree(tree: Tree): Buffer {
+  return packr.pack({ version: 1, items: tree.items.map(clean), ...(tree.next ? { next: tree.next } : {}) });
+}
+
+const big = (v: unknown): bigint | undefined => (v === undefined ? undefined : BigInt(v as number | bigint));
+const num = (v: unknown): number | undefined => (v === undefined ? undefined : Number(v));
+
+/** Parses a tree object, checking its shape. */
+export function decodeTree(data: Buffer, what: string): Tree {
+  let raw: unknown;
+  try {
+    raw = packr.unpack(data);
+  } catch {
+    throw new CorruptDataError('HOARD_CORRUPT', `${what} is not a tree object`);
+  }
+  const t = raw as { version?: unknown; items?: unknown; next?: unknown };
+  if (t.version !== 1 || !Array.isArray(t.items)) throw new CorruptDataError('HOARD_CORRUPT', `${what} is not a tree object`);
+  const items: Item[] = t.items.map((r: Record<string, unknown>) => {
+    if (!Buffer.isBuffer(r.name) || typeof r.type !== 'string') throw new CorruptDataError('HOARD_CORRUPT', `${what} has a malformed item`);
+    const sizes = r.chunkSizes as Buffer | undefined;
+    return {
+      ...(r as unknown as Item),
+      mode: Number(r.mode),
+      uid: Number(r.uid),
+      gid: Number(r.gid),
+      size: Number(r.size ?? 0),
+      mtime: BigInt(r.mtime as number | bigint),
+      ctime: big(r.ctime),
+      atime: big(r.atime),
+      birthtime: big(r.birthtime),
+      rdev: num(r.rdev),
+      flags: num(r.flags),
+      csize: num(r.csize),
+      chunkSizes: sizes === undefined ? undefined : new Uint32Array(sizes.buffer.slice(sizes.byteOffset, sizes.byteOffset + sizes.byteLength)),
+    };
+  });
+  return { version: 1, items, ...(Buffer.isBuffer(t.next) ? { next: t.next } : {}) };
+}
+
+/** The item type of an `st_mode`. */
+export function typeOfMode(mode: number): ItemType {
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return 'd';
+    case 0o120000:
+      return 'l';
+    case 0o010000:
+      return 'p';
+    case 0o020000:
+      return 'c';
+    case 0o060000:
+      return 'b';
+    case 0o140000:
+      return 's';
+    default:
+      return '-';
+  }
+}

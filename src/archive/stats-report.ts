@@ -1,0 +1,53 @@
+import type { ArchiveStats } from './archive-object.js';
+import { formatSize } from '../units.js';
+import { formatTime } from './format.js';
+
+const RULE = '-'.repeat(78);
+/** Totals over all archives of a repository, for the "All archives" and "Chunk index" lines. */
+export interface RepositoryTotals {
+  original: number;
+  compressed: number;
+  /** Stored bytes of all unique blobs. */
+  deduplicated: number;
+  uniqueChunks: number;
+  totalChunks: number;
+}
+
+/** The size table of borg's `--stats`: this archive, all archives and the chunk index. */
+export function statsTable(stats: ArchiveStats, all: RepositoryTotals): string[] {
+  const col = (s: string): string => s.padStart(20);
+  return [
+    '                       Original size      Compressed size    Deduplicated size',
+    `${'This archive:'.padEnd(16)}${col(formatSize(stats.original))} ${col(formatSize(stats.compressed))} ${col(formatSize(stats.deduplicated))}`,
+    `${'All archives:'.padEnd(16)}${col(formatSize(all.original))} ${col(formatSize(all.compressed))} ${col(formatSize(all.deduplicated))}`,
+    '',
+    '                       Unique chunks         Total chunks',
+    `${'Chunk index:'.padEnd(16)}${col(String(all.uniqueChunks))} ${col(String(all.totalChunks))}`,
+  ];
+}
+
+/** borg's `create --stats` report. */
+export function createReport(o: {
+  repository: string;
+  name: string;
+  id: string;
+  start: Date;
+  end: Date;
+  stats: ArchiveStats;
+  all: RepositoryTotals;
+}): string {
+  return [
+    RULE,
+    `Repository: ${o.repository}`,
+    `Archive name: ${o.name}`,
+    `Archive fingerprint: ${o.id}`,
+    `Time (start): ${formatTime(o.start)}`,
+    `Time (end):   ${formatTime(o.end)}`,
+    `Duration: ${((o.end.getTime() - o.start.getTime()) / 1000).toFixed(2)} seconds`,
+    `Number of files: ${o.stats.nfiles}`,
+    'Utilization of max. archive size: 0%',
+    RULE,
+    ...statsTable(o.stats, o.all),
+    RULE,
+  ].join('\n');
+}

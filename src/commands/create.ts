@@ -1,0 +1,220 @@
+import { Command, Option, UsageError } from 'clipanion';
+
+import { Archiver, isoMicro } from '../archive/create.js';
+import { repositoryTotals } from '../archive/archives.js';
+import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
+import { expandPlaceholders } from '../archive/placeholders.js';
+import { createReport } from '../archive/stats-report.js';
+import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
+import { parseChunkerParams, parseCompression } from '../native.js';
+import { openFilesCache, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
+import { parseTarget, type Target } from '../repository/location.js';
+import type { Lock } from '../repository/locks.js';
+import { Repository } from '../repository/repository.js';
+import { HoardCommand } from './base.js';
+import { patternOptions } from './pattern-options.js';
+
+/** borg's default chunker parameters. */
+export const DEFAULT_CHUNKER = 'buzhash,19,23,21,4095';
+
+/** `hoard create REPO::ARCHIVE PATH...`: makes a new archive. */
+export class CreateCommand extends HoardCommand {
+  static override paths = [['create']];
+  static override usage = Command.Usage({
+    category: 'Archives',
+    description: 'create a backup',
+    details: `
+      Backs up the PATHs into a new archive. Unchanged data is stored once (deduplication), new
+      data is compressed (lz4 by default), encrypted and packed. The archive name may contain
+      placeholders such as {hostname} and {now} (see \`hoard help placeholders\`). \`-\` as a PATH
+      reads standard input into a file named by --stdin-name.
+
+      Paths are stored without their leading \`/\`. Exclusions use borg's pattern styles
+      (fm:, sh:, re:, pp:, pf:).
+    `,
+    examples: [
+      ['Back up two folders', 'hoard create /path/to/repo::Monday ~/src ~/Documents'],
+      ['With statistics and a name from the date', 'hoard create --stats /path/to/repo::{hostname}-{now} ~'],
+    ],
+  });
+
+  dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not create a backup archive' });
+  stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the created archive' });
+  list = Option.Boolean('--list', false, { description: 'output verbose list of items (files, dirs, ...)' });
+  filter = Option.String('--filter', { description: 'only display items with the given status characters' });
+  json = Option.Boolean('--json', false, { description: 'output stats as JSON' });
+  noCacheSync = Option.Boolean('--no-cache-sync', false, { description: 'accepted for borg compatibility (no-op)' });
+  stdinName = Option.String('--stdin-name', 'stdin', { description: 'use NAME in archive for stdin data' });
+  stdinUser = Option.String('--stdin-user', { description: 'set user USER in archive for stdin data' });
+  stdinGroup = Option.String('--stdin-group', { description: 'set group GROUP in archive for stdin data' });
+  stdinMode = Option.String('--stdin-mode', '0660', { description: 'set mode to M in archive for stdin data' });
+  exclude = Option.Array('-e,--exclude', [], { description: 'exclude paths matching PATTERN' });
+  excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
+  pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
+  patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  excludeCaches = Option.Boolean('--exclude-caches', false, { description: 'exclude directories that contain a CACHEDIR.TAG file' });
+  excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
+  keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });
+  excludeNodump = Option.Boolean('--exclude-nodump', false, { description: 'exclude files flagged NODUMP' });
+  oneFileSystem = Option.Boolean('-x,--one-file-system', false, { description: 'stay in the same file system' });
+  numericIds = Option.Boolean('--numeric-ids,--numeric-owner', false, { description: 'only store numeric user and group identifiers' });
+  noatime = Option.Boolean('--noatime', false, { description: 'do not store atime (the default)' });
+  atime = Option.Boolean('--atime', false, { description: 'do store atime' });
+  noctime = Option.Boolean('--noctime', false, { description: 'do not store ctime' });
+  nobirthtime = Option.Boolean('--nobirthtime', false, { description: 'do not store birthtime' });
+  noflags = Option.Boolean('--noflags,--nobsdflags', false, { description: 'do not store flags' });
+  noacls = Option.Boolean('--noacls', false, { description: 'do not store ACLs' });
+  noxattrs = Option.Boolean('--noxattrs', false, { description: 'do not store extended attributes' });
+  sparse = Option.Boolean('--sparse', false, { description: 'accepted for borg compatibility (holes are found by deduplication)' });
+  filesCache = Option.String('--files-cache', 'ctime,size,inode', { description: 'files cache operation mode' });
+  readSpecial = Option.Boolean('--read-special', false, { description: 'open and read block and char device files and fifos' });
+  comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
+  timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted (index objects are written every few packs)' });
+  checkpointVolume = Option.String('--checkpoint-volume', { description: 'accepted (no-op)' });
+  chunkerParams = Option.String('--chunker-params', DEFAULT_CHUNKER, { description: 'specify the chunker parameters' });
+  compression = Option.String('-C,--compression', 'lz4', { description: 'select compression algorithm' });
+  contentFromCommand = Option.Boolean('--content-from-command', false, { description: 'not supported yet' });
+  pathsFromStdin = Option.Boolean('--paths-from-stdin', false, { description: 'not supported yet' });
+  pathsFromCommand = Option.Boolean('--paths-from-command', false, { description: 'not supported yet' });
+  pathsDelimiter = Option.String('--paths-delimiter', { description: 'accepted (no-op)' });
+  target = Option.String({ name: 'ARCHIVE' });
+  pathArgs = Option.Rest({ name: 'PATH' });
+
+  override async execute(): Promise<number> {
+    if (this.contentFromCommand || this.pathsFromStdin || this.pathsFromCommand) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--content-from-command and --paths-from-* are not supported yet');
+    }
+    const now = new Date();
+    const target = parseTarget(this.target, this.context.env);
+    if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
+    const name = expandPlaceholders(target.archive, { now });
+    const compression = parseCompression(this.compression);
+    const chunkerParams = parseChunkerParams(this.chunkerParams);
+    const stdinMode = Number.parseInt(this.stdinMode, 8);
+    if (!Number.isInteger(stdinMode) || stdinMode < 0 || stdinMode > 0o7777) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-mode ${this.stdinMode} is not an octal mode`);
+    }
+    let timestamp: Date | undefined;
+    if (this.timestamp !== undefined) {
+      timestamp = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(this.timestamp) ? this.timestamp : `${this.timestamp}Z`);
+      if (Number.isNaN(timestamp.getTime())) {
+        throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${this.timestamp} is not a date (use yyyy-mm-ddThh:mm:ss)`);
+      }
+    }
+    const matcher = await createMatcher(patternOptions(this));
+    const paths = [...this.pathArgs, ...matcher.roots];
+    if (paths.length === 0) throw new UsageError('give at least one PATH to back up');
+    const filter = this.filter === undefined ? undefined : new Set(this.filter);
+
+    const repo = await Repository.open(target.repo, this.context.env, this.context);
+    return this.locked(repo.storage, 'shared', (lock) => this.backup(repo, lock, { target, name, compression, chunkerParams, stdinMode, timestamp, paths, matcher, filter, now }));
+  }
+
+  private async backup(
+    repo: Repository,
+    lock: Lock | undefined,
+    a: {
+      target: Target;
+      name: string;
+      compression: string;
+      chunkerParams: string;
+      stdinMode: number;
+      timestamp: Date | undefined;
+      paths: string[];
+      matcher: PatternMatcher;
+      filter: Set<string> | undefined;
+      now: Date;
+    },
+  ): Promise<number> {
+    const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, matcher, filter, now } = a;
+    const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
+    const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
+    let warnings = 0;
+    const archiver = new Archiver(repo, synced, {
+      name,
+      paths,
+      compression,
+      chunkerParams,
+      comment: this.comment,
+      ...(timestamp !== undefined ? { timestamp } : {}),
+      commandLine: ['hoard', ...process.argv.slice(2)],
+      dryRun: this.dryRun,
+      match: (p) => matcher.match(p),
+      oneFileSystem: this.oneFileSystem,
+      excludeCaches: this.excludeCaches,
+      excludeIfPresent: this.excludeIfPresent,
+      keepExcludeTags: this.keepExcludeTags,
+      numericIds: this.numericIds,
+      atime: this.atime && !this.noatime,
+      noctime: this.noctime,
+      nobirthtime: this.nobirthtime,
+      readSpecial: this.readSpecial,
+      stdinName: this.stdinName,
+      stdinMode,
+      ...(this.stdinUser !== undefined ? { stdinUser: this.stdinUser } : {}),
+      ...(this.stdinGroup !== undefined ? { stdinGroup: this.stdinGroup } : {}),
+      onItem: (status, p) => {
+        if (this.list && (filter === undefined || filter.has(status))) this.context.stderr.write(`${status} ${p}\n`);
+      },
+      onWarning: (message) => {
+        warnings += 1;
+        this.log('warning', message);
+      },
+      beforeCommit: async () => {
+        if (lock !== undefined && !(await lock.stillHeld())) {
+          throw new LockTimeoutError('HOARD_LOCK_LOST', `the lock on ${target.repo.text} was broken while the backup ran; nothing was committed`);
+        }
+      },
+    }, files?.cache);
+    const result = await archiver.run();
+    if (!this.dryRun) await saveChunkIndex(synced);
+    await files?.save();
+    const end = new Date();
+    if (this.json && !this.dryRun) {
+      const all = await repositoryTotals(repo, synced.index);
+      this.out(
+        JSON.stringify(
+          {
+            archive: {
+              command_line: result.meta.commandLine,
+              duration: (end.getTime() - now.getTime()) / 1000,
+              end: result.meta.end,
+              id: result.id,
+              limits: { max_archive_size: 0 },
+              name,
+              start: result.meta.start,
+              stats: {
+                compressed_size: result.stats.compressed,
+                deduplicated_size: result.stats.deduplicated,
+                nfiles: result.stats.nfiles,
+                original_size: result.stats.original,
+              },
+            },
+            cache: {
+              path: synced.file ?? '',
+              stats: {
+                total_chunks: all.totalChunks,
+                total_csize: all.compressed,
+                total_size: all.original,
+                total_unique_chunks: all.uniqueChunks,
+                unique_csize: all.deduplicated,
+                unique_size: all.deduplicated,
+              },
+            },
+            encryption: { mode: repo.config.encryption },
+            repository: { id: repo.config.id, last_modified: isoMicro(end), location: target.repo.text },
+          },
+          null,
+          4,
+        ),
+      );
+    } else if (this.stats && !this.dryRun) {
+      const all = await repositoryTotals(repo, synced.index);
+      this.context.stderr.write(
+        `${createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all })}\n`,
+      );
+    }
+    return warnings > 0 ? 1 : 0;
+  }
+}

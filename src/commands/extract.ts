@@ -1,0 +1,83 @@
+import { Command, Option, UsageError } from 'clipanion';
+import * as t from 'typanion';
+
+import { findArchive, loadArchive } from '../archive/archives.js';
+import { extractArchive } from '../archive/extract.js';
+import { extractMatcher } from '../archive/patterns.js';
+import { InvalidArgumentError } from '../errors.js';
+import { syncChunkIndex } from '../repository/chunk-cache.js';
+import { parseTarget } from '../repository/location.js';
+import { Repository } from '../repository/repository.js';
+import { HoardCommand } from './base.js';
+import { isIncluded, patternOptions } from './pattern-options.js';
+
+/** `hoard extract REPO::ARCHIVE [PATH...]`: restores an archive into the current directory. */
+export class ExtractCommand extends HoardCommand {
+  static override paths = [['extract']];
+  static override usage = Command.Usage({
+    category: 'Archives',
+    description: 'extract archive contents',
+    details: `
+      Restores the archive's items (or only those under the PATHs, or matching the patterns) into
+      the current directory, with their metadata. Paths are never written outside the current
+      directory: absolute paths and \`..\` are refused, and nothing is written through a symlink.
+    `,
+    examples: [
+      ['Extract an archive', 'hoard extract /path/to/repo::Monday'],
+      ['Extract one folder, dropping its first two path components', 'hoard extract --strip-components 2 /path/to/repo::Monday home/user/src'],
+    ],
+  });
+
+  list = Option.Boolean('--list', false, { description: 'output verbose list of items (files, dirs, ...)' });
+  dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not actually change any files' });
+  numericIds = Option.Boolean('--numeric-ids,--numeric-owner', false, { description: 'only obey numeric user and group identifiers' });
+  nobsdflags = Option.Boolean('--noflags,--nobsdflags', false, { description: 'do not extract/set flags' });
+  noacls = Option.Boolean('--noacls', false, { description: 'do not extract/set ACLs' });
+  noxattrs = Option.Boolean('--noxattrs', false, { description: 'do not extract/set xattrs' });
+  stdout = Option.Boolean('--stdout', false, { description: 'write all extracted data to stdout' });
+  sparse = Option.Boolean('--sparse', false, { description: 'create holes in output sparse file from all-zero chunks' });
+  stripComponents = Option.String('--strip-components', '0', {
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]),
+    description: 'remove the specified number of leading path elements',
+  });
+  exclude = Option.Array('-e,--exclude', [], { description: 'exclude paths matching PATTERN' });
+  excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
+  pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
+  patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  target = Option.String({ name: 'ARCHIVE' });
+  pathArgs = Option.Rest({ name: 'PATH' });
+
+  override async execute(): Promise<number> {
+    if (this.stdout) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stdout is not supported yet');
+    const target = parseTarget(this.target, this.context.env);
+    if (target.archive === undefined) throw new UsageError('an archive is required: REPO::ARCHIVE');
+    const matcher = await extractMatcher(this.pathArgs, patternOptions(this));
+    const repo = await Repository.open(target.repo, this.context.env, this.context);
+    const meta = await loadArchive(repo, findArchive(repo, target.archive));
+    const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
+    let warnings = 0;
+    await extractArchive(repo, index, meta, {
+      included: (p) => isIncluded(matcher, p),
+      mayContain: () => true,
+      stripComponents: Number(this.stripComponents),
+      sparse: this.sparse,
+      numericIds: this.numericIds,
+      dryRun: this.dryRun,
+      noacls: this.noacls,
+      noxattrs: this.noxattrs,
+      noflags: this.nobsdflags,
+      onItem: (p) => {
+        if (this.list) this.context.stderr.write(`${p}\n`);
+      },
+      onWarning: (message) => {
+        warnings += 1;
+        this.log('warning', message);
+      },
+    });
+    for (const p of matcher.unmatchedIncludes()) {
+      warnings += 1;
+      this.log('warning', `Include pattern '${p}' never matched.`);
+    }
+    return warnings > 0 ? 1 : 0;
+  }
+}

@@ -1,0 +1,94 @@
+import { CorruptDataError, HoardError, errorFor } from '../errors.js';
+import { readObjects, type ChunkIndex, type FetchedRange, type Key } from '../native.js';
+import type { Storage } from '../storage/storage.js';
+
+/** The object name of pack `id` (hex): `packs/<first two hex digits>/<id>`. */
+export function packName(id: string): string {
+  return `packs/${id.slice(0, 2)}/${id}`;
+}
+
+/** The object name of index object `id` (hex). */
+export function indexName(id: string): string {
+  return `index/${id}`;
+}
+
+/** The object name of archive object `id` (hex). */
+export function archiveName(id: string): string {
+  return `archives/${id}`;
+}
+
+/** Pack ranges fetched together when they lie closer than this. */
+const MERGE_GAP = 1 << 20;
+/** Pack range fetches in flight at once. */
+const FETCHES = 4;
+
+/** A blob's place: pack number (in the chunk index), offset and length. */
+export interface BlobPlace {
+  pack: number;
+  offset: number;
+  length: number;
+}
+
+/** Where each of `ids` (32 bytes each) lies; throws naming the first that the index lacks. */
+export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
+  const loc = index.locate(ids);
+  const out: BlobPlace[] = [];
+  for (let i = 0; i < loc.packs.length; i += 1) {
+    const pack = loc.packs[i] ?? 0xffffffff;
+    if (pack === 0xffffffff) {
+      const id = ids.subarray(i * 32, i * 32 + 32).toString('hex');
+      throw new CorruptDataError('HOARD_CORRUPT', `object ${id} is missing from the repository`);
+    }
+    out.push({ pack, offset: loc.offsets[i] ?? 0, length: loc.lengths[i] ?? 0 });
+  }
+  return out;
+}
+
+/**
+ * Fetches the pack ranges that hold `places`, merging blobs that lie close together in one pack
+ * into one read, with a few reads in flight.
+ */
+export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[]): Promise<FetchedRange[]> {
+  const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
+  const wanted: { pack: number; offset: number; end: number }[] = [];
+  for (const p of sorted) {
+    const last = wanted[wanted.length - 1];
+    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + MERGE_GAP) {
+      last.end = Math.max(last.end, p.offset + p.length);
+    } else {
+      wanted.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
+    }
+  }
+  const out: FetchedRange[] = new Array(wanted.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < wanted.length) {
+      const i = next;
+      next += 1;
+      const w = wanted[i];
+      if (w === undefined) continue;
+      const name = packName(index.packId(w.pack).toString('hex'));
+      const data = await storage.getRange(name, w.offset, w.end - w.offset);
+      if (data.length !== w.end - w.offset) throw new CorruptDataError('HOARD_CORRUPT', `${name} is shorter than the index says`);
+      out[i] = { pack: w.pack, offset: w.offset, data };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCHES, wanted.length) }, worker));
+  return out;
+}
+
+/** Fetches and opens metadata objects of `type` (e.g. trees), each at most `limit` bytes. */
+export async function readMetadata(
+  storage: Storage,
+  key: Key,
+  index: ChunkIndex,
+  type: number,
+  ids: Buffer,
+  limit: number,
+): Promise<Buffer[]> {
+  const ranges = await fetchRanges(storage, index, locate(index, ids));
+  return readObjects(key, index, type, ids, ranges, limit).catch((e: unknown) => {
+    if (e instanceof HoardError) throw errorFor(e.code, e.message);
+    throw e;
+  });
+}
