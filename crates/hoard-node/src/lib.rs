@@ -8,6 +8,8 @@ mod bench;
 mod chunking;
 mod codec;
 mod error;
+#[cfg(target_os = "linux")]
+mod fsmeta;
 mod kdf;
 mod key;
 mod task;

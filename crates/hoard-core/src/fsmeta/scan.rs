@@ -3,14 +3,13 @@
 //!
 //! A scan opens the directory once (`O_DIRECTORY | O_NOFOLLOW`) and reads every entry relative to
 //! that descriptor: `statx` (or `fstatat` where `statx` is missing) without following symlinks,
-//! `readlinkat` for symlink targets, `openat` + `FS_IOC_GETFLAGS` for inode flags, and the xattr
-//! calls through `/proc/self/fd/<dir>/<name>` (the directory stays pinned even if it is renamed;
-//! without `/proc` the directory's path is used instead). Nothing follows a symlink in the entry
-//! itself.
+//! `readlinkat` for symlink targets, `openat` + `FS_IOC_GETFLAGS` for inode flags. The xattr
+//! calls take paths (`lgetxattr` and kin, never following the entry): `<dir>/<name>`, and, should
+//! the directory have moved during the scan, `/proc/self/fd/<dir>/<name>`, which still names the
+//! opened directory.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -125,8 +124,8 @@ pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>>
     .map_err(|e| open_error(e, path))?;
 
     let mut names: Vec<CString> = Vec::new();
-    let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
-    let mut raw = RawDir::new(&dir, &mut buf);
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut raw = RawDir::new(&dir, buf.spare_capacity_mut());
     while let Some(entry) = raw.next() {
         let entry = entry.map_err(|e| os_error(e, Shown(path)))?;
         let name = entry.file_name();
@@ -136,49 +135,98 @@ pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>>
     }
     names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
 
-    // The xattr calls take paths: the directory through /proc when it is there, else its path.
-    let proc_dir = format!("/proc/self/fd/{}", dir.as_raw_fd());
-    let mut xpath: Vec<u8> = if statat(CWD, proc_dir.as_str(), AtFlags::empty())
-        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
-    {
-        proc_dir.into_bytes()
-    } else {
-        path.to_vec()
-    };
+    let mut scratch = Scratch::new();
+    let mut out: Vec<ScanEntry> = names
+        .into_iter()
+        .map(|name| {
+            let meta = read_meta(
+                dir.as_fd(),
+                &name,
+                &Joined(path, name.as_bytes()),
+                opts,
+                &mut scratch,
+            );
+            ScanEntry {
+                name: name.into_bytes(),
+                meta,
+            }
+        })
+        .collect();
+
+    if opts.xattrs || opts.acls {
+        // No system call reads xattrs relative to a directory descriptor (before Linux 6.13), so
+        // they are read by path: the directory's own path, which the kernel resolves faster than
+        // /proc/self/fd/<dir>/<name>. Should the directory have been moved meanwhile, they are
+        // read again through /proc, which names the opened directory whatever its path now.
+        let mut sets = read_all_xattrs(&out, path, path, opts, &mut scratch.bufs);
+        if moved(path, &dir) {
+            let proc_dir = format!("/proc/self/fd/{}", dir.as_raw_fd());
+            sets = read_all_xattrs(&out, proc_dir.as_bytes(), path, opts, &mut scratch.bufs);
+        }
+        for (entry, set) in out.iter_mut().zip(sets) {
+            if let (Ok(m), Some(set)) = (&mut entry.meta, set) {
+                m.xattrs = set.xattrs;
+                m.acl_access = set.acl_access;
+                m.acl_default = set.acl_default;
+                m.warnings.extend(set.warnings);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `path` no longer names the directory opened as `dir`.
+pub(crate) fn moved(path: &[u8], dir: &std::os::fd::OwnedFd) -> bool {
+    match (
+        rustix::fs::fstat(dir),
+        statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino),
+        _ => true,
+    }
+}
+
+/// The xattrs and ACLs of each readable entry, named `<dir_path>/<name>`; `shown` names the
+/// directory in messages.
+pub(crate) fn read_all_xattrs(
+    entries: &[ScanEntry],
+    dir_path: &[u8],
+    shown: &[u8],
+    opts: &ScanOptions,
+    bufs: &mut Bufs,
+) -> Vec<Option<XattrSet>> {
+    let mut xpath = dir_path.to_vec();
     if !xpath.ends_with(b"/") {
         xpath.push(b'/');
     }
     let prefix = xpath.len();
-
-    let mut scratch = Scratch::new();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        xpath.truncate(prefix);
-        xpath.extend_from_slice(name.as_bytes_with_nul());
-        let meta = match CStr::from_bytes_with_nul(&xpath) {
-            Ok(xp) => read_meta(
-                dir.as_fd(),
-                &name,
-                xp,
-                &Joined(path, name.as_bytes()),
-                opts,
-                &mut scratch,
-            ),
-            Err(_) => Err(Error::invalid("a directory path holds a NUL byte")),
-        };
-        out.push(ScanEntry {
-            name: name.into_bytes(),
-            meta,
-        });
-    }
-    Ok(out)
+    entries
+        .iter()
+        .map(|e| {
+            e.meta.as_ref().ok()?;
+            xpath.truncate(prefix);
+            xpath.extend_from_slice(&e.name);
+            xpath.push(0);
+            let xp = CStr::from_bytes_with_nul(&xpath).ok()?;
+            Some(read_xattrs(xp, &Joined(shown, &e.name), opts, bufs))
+        })
+        .collect()
 }
 
 /// The same fields as [`scan_directory`] gives each entry, for one path (a final symlink is
 /// not followed).
 pub fn lstat_path(path: &[u8], opts: &ScanOptions) -> Result<Meta> {
     let c = CString::new(path).map_err(|_| Error::invalid("a path holds a NUL byte"))?;
-    read_meta(CWD, &c, &c, &Shown(path), opts, &mut Scratch::new())
+    let mut scratch = Scratch::new();
+    let mut m = read_meta(CWD, &c, &Shown(path), opts, &mut scratch)?;
+    if opts.xattrs || opts.acls {
+        let set = read_xattrs(&c, &Shown(path), opts, &mut scratch.bufs);
+        m.xattrs = set.xattrs;
+        m.acl_access = set.acl_access;
+        m.acl_default = set.acl_default;
+        m.warnings.extend(set.warnings);
+    }
+    Ok(m)
 }
 
 /// Opening a directory to scan: a symlink is refused, not followed.
@@ -197,12 +245,10 @@ fn open_error(e: Errno, path: &[u8]) -> Error {
     }
 }
 
-/// Reads entry `name` of `dirfd`; `xpath` names the same entry for the xattr calls and `what`
-/// names it in messages.
+/// Reads entry `name` of `dirfd` (all but the xattrs); `what` names it in messages.
 fn read_meta(
     dirfd: BorrowedFd<'_>,
     name: &CStr,
-    xpath: &CStr,
     what: &dyn fmt::Display,
     opts: &ScanOptions,
     s: &mut Scratch,
@@ -212,9 +258,6 @@ fn read_meta(
 
     if kind == FileType::Symlink {
         m.link_target = Some(read_link(dirfd, name, &mut s.link).map_err(|e| os_error(e, what))?);
-    }
-    if opts.xattrs || opts.acls {
-        read_xattrs(xpath, what, opts, &mut s.bufs, &mut m);
     }
     if opts.flags && matches!(kind, FileType::RegularFile | FileType::Directory) {
         m.flags = read_flags(dirfd, name, what, &mut m.warnings);
@@ -323,25 +366,31 @@ fn read_link(
     }
 }
 
-/// Reads the xattrs and the ACLs asked for into `m`; failures become warnings.
+/// One entry's xattrs and ACLs, and what could not be read of them.
+#[derive(Default)]
+pub(crate) struct XattrSet {
+    pub(crate) xattrs: Vec<Xattr>,
+    pub(crate) acl_access: Option<Vec<u8>>,
+    pub(crate) acl_default: Option<Vec<u8>>,
+    pub(crate) warnings: Vec<Error>,
+}
+
+/// Reads the xattrs and the ACLs asked for at `xpath`; failures become warnings.
 fn read_xattrs(
     xpath: &CStr,
     what: &dyn fmt::Display,
     opts: &ScanOptions,
     bufs: &mut Bufs,
-    m: &mut Meta,
-) {
+) -> XattrSet {
+    let mut m = XattrSet::default();
     let len = match xattr::list(xpath, bufs) {
         Ok(n) => n,
         Err(e) => {
             m.warnings
                 .push(os_error(e, format_args!("{what}: listing xattrs")));
-            return;
+            return m;
         }
     };
-    if len == 0 {
-        return;
-    }
     let list = bufs.list.get(..len).unwrap_or_default();
     for name in xattr::names(list) {
         let bytes = name.to_bytes();
@@ -367,6 +416,7 @@ fn read_xattrs(
                 .push(os_error(e, format_args!("{what}: xattr {}", Shown(bytes)))),
         }
     }
+    m
 }
 
 /// The inode flags of a regular file or directory, or `None` where it cannot be opened (as

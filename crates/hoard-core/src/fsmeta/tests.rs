@@ -48,11 +48,6 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        // Inode flags such as immutable would block the removal.
-        let _ = std::process::Command::new("chattr")
-            .args(["-R", "-i", "-a"])
-            .arg(&self.0)
-            .output();
         let _ = fs::remove_dir_all(&self.0);
     }
 }
@@ -1011,4 +1006,51 @@ fn sparse_writer_of_all_zeros_allocates_nothing_and_refuses_a_non_empty_file() {
     let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
     let e = SparseWriter::new(&f).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn xattrs_of_a_directory_moved_during_a_scan_are_read_through_proc() {
+    let t = TempDir::new("moved");
+    if !user_xattrs_work(t.path()) {
+        return;
+    }
+    let before = t.path().join("before");
+    fs::create_dir(&before).unwrap();
+    fs::write(before.join("f"), b"").unwrap();
+    rustix::fs::setxattr(
+        before.join("f"),
+        "user.k",
+        b"v",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let dir = rustix::fs::open(&before, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    let opts = ScanOptions {
+        xattrs: true,
+        ..Default::default()
+    };
+    let entries = vec![ScanEntry {
+        name: b"f".to_vec(),
+        meta: Ok(Meta::default()),
+    }];
+    let path = before.as_os_str().as_bytes();
+    assert!(!scan::moved(path, &dir));
+    fs::rename(&before, t.path().join("after")).unwrap();
+    assert!(scan::moved(path, &dir));
+    let mut bufs = xattr::Bufs::new();
+    let by_path = scan::read_all_xattrs(&entries, path, path, &opts, &mut bufs);
+    let set = by_path[0].as_ref().unwrap();
+    assert!(set.xattrs.is_empty());
+    assert_eq!(set.warnings[0].kind, ErrorKind::NotFound);
+    let proc_dir = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
+    let by_proc = scan::read_all_xattrs(&entries, proc_dir.as_bytes(), path, &opts, &mut bufs);
+    let set = by_proc[0].as_ref().unwrap();
+    assert_eq!(
+        set.xattrs,
+        vec![Xattr {
+            name: b"user.k".to_vec(),
+            value: b"v".to_vec()
+        }]
+    );
+    assert!(set.warnings.is_empty());
 }
