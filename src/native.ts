@@ -10,13 +10,22 @@ export type {
   Argon2Params,
   ChunkedFile,
   FetchedRange,
+  FsEntry,
+  FsWarning,
   Measurement,
+  MetadataItem,
+  MetadataWarning,
   PackOut,
   PackToc,
+  PathError,
   RestorePiece,
   RestoreResult,
+  ScanExtra,
+  ScanOptions,
+  ScanResult,
   StoredFileResult,
   WriterOptions,
+  Xattr,
 } from '../binding/index.js';
 /** The working keys of a repository (see the generated binding for its methods). */
 export type Key = binding.Key;
@@ -105,8 +114,65 @@ export const openWithKey = guard(binding.openWithKey);
 export const benchmarkCpu = guard(binding.benchmarkCpu);
 /** See the generated binding: threads in the worker pool. */
 export const workerThreads = guard(binding.workerThreads);
+/** See the generated binding: one directory's entries with their metadata, packed (Linux). */
+export const scanDirectory = guard(binding.scanDirectory);
+/** See the generated binding: one path's metadata, not following a final symlink (Linux). */
+export const lstatPath = guard(binding.lstatPath);
+/** See the generated binding: restore metadata on a batch of items beneath a root (Linux). */
+export const applyMetadata = guard(binding.applyMetadata);
+/** See the generated binding: make a fifo, device or socket file beneath a root (Linux). */
+export const makeSpecial = guard(binding.makeSpecial);
+/** See the generated binding: make a symlink beneath a root (Linux). */
+export const makeSymlink = guard(binding.makeSymlink);
+/** See the generated binding: make a hard link, both paths beneath a root (Linux). */
+export const makeHardLink = guard(binding.makeHardLink);
+/** See the generated binding: make directories (and parents) beneath a root (Linux). */
+export const makeDirectories = guard(binding.makeDirectories);
 
 /** argon2id costs for new keys: the real ones, or the cheapest under `HOARD_TESTONLY_WEAKEN_KDF=1`. */
 export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {
   return argon2Params(envVar(env, 'TESTONLY_WEAKEN_KDF') === '1');
+}
+
+/** `ScanResult.wide`'s value for a time not asked for or not recorded. */
+const NO_TIME = -(2n ** 63n);
+
+/** The entries of a packed `scanDirectory` result as objects (the layout is `ScanResult`'s). */
+export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
+  const out: binding.FsEntry[] = [];
+  let start = 0;
+  let next = 0;
+  for (let i = 0; i < r.count; i += 1) {
+    const end = r.nameEnds[i] ?? start;
+    const s = 9 * i;
+    const w = 5 * i;
+    const num = (k: number): number => r.stats[s + k] ?? 0;
+    const wide = (k: number): bigint => r.wide[w + k] ?? 0n;
+    const e: binding.FsEntry = {
+      name: r.names.subarray(start, end),
+      mode: num(0),
+      uid: num(1),
+      gid: num(2),
+      dev: num(3),
+      nlink: num(4),
+      size: num(5),
+      rdev: num(6),
+      blocks: num(7),
+      ino: BigInt.asUintN(64, wide(0)),
+      mtimeNs: wide(2),
+      ctimeNs: wide(3),
+    };
+    if (num(8) !== 0) e.flags = num(8);
+    if (wide(1) !== NO_TIME) e.atimeNs = wide(1);
+    if (wide(4) !== NO_TIME) e.birthtimeNs = wide(4);
+    const x = r.extras[next];
+    if (x?.index === i) {
+      const { index: _index, ...details } = x;
+      Object.assign(e, details);
+      next += 1;
+    }
+    out.push(e);
+    start = end;
+  }
+  return out;
 }

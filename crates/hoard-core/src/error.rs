@@ -19,6 +19,8 @@ pub enum ErrorKind {
     NotFound,
     /// Permission to read or write was refused.
     PermissionDenied,
+    /// Something to be made (a file, a link, a node) exists already.
+    Exists,
     /// Any other operating-system error.
     Io,
     /// A bug: a native task panicked.
@@ -36,6 +38,7 @@ impl ErrorKind {
             Self::SessionExhausted => "HOARD_SESSION_EXHAUSTED",
             Self::NotFound => "HOARD_NOT_FOUND",
             Self::PermissionDenied => "HOARD_PERMISSION_DENIED",
+            Self::Exists => "HOARD_EXISTS",
             Self::Io => "HOARD_IO",
             Self::Internal => "HOARD_INTERNAL",
         }

@@ -2,7 +2,8 @@
 //!
 //! Chunkers ([`chunker`]), chunk ids ([`id`]), subkeys ([`keys`]), the sealed blob envelope
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
-//! ([`pipeline`]), the worker pool ([`pool`]) and the measurements of `benchmark cpu` ([`bench`]).
+//! ([`pipeline`]), the worker pool ([`pool`]), the measurements of `benchmark cpu` ([`bench`]) and,
+//! on Linux, the file metadata system calls Node lacks ([`fsmeta`]).
 
 pub mod backup;
 pub mod bench;
@@ -14,6 +15,8 @@ pub use error::{Error, ErrorKind, Result};
 pub mod codec;
 pub mod envelope;
 pub mod files_cache;
+#[cfg(target_os = "linux")]
+pub mod fsmeta;
 pub mod id;
 pub mod index_object;
 pub mod kdf;

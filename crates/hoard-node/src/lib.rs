@@ -10,6 +10,8 @@ mod chunking;
 mod codec;
 mod error;
 mod files_cache;
+#[cfg(target_os = "linux")]
+mod fsmeta;
 mod kdf;
 mod key;
 mod reader;

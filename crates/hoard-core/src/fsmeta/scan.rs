@@ -1,0 +1,445 @@
+//! Reading metadata for `hoard create`: one directory per call ([`scan_directory`]), or one path
+//! ([`lstat_path`]).
+//!
+//! A scan opens the directory once (`O_DIRECTORY | O_NOFOLLOW`) and reads every entry relative to
+//! that descriptor: `statx` (or `fstatat` where `statx` is missing) without following symlinks,
+//! `readlinkat` for symlink targets, `openat` + `FS_IOC_GETFLAGS` for inode flags. The xattr
+//! calls take paths (`lgetxattr` and kin, never following the entry): `<dir>/<name>`, and, should
+//! the directory have moved during the scan, `/proc/self/fd/<dir>/<name>`, which still names the
+//! opened directory.
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{
+    AtFlags, CWD, FileType, Mode, OFlags, RawDir, StatxFlags, ioctl_getflags, openat,
+    readlinkat_raw, statat, statx,
+};
+use rustix::io::Errno;
+
+pub use super::xattr::Xattr;
+use super::xattr::{self, ACL_ACCESS, Bufs};
+use super::{Joined, Shown, os_error, to_ns};
+use crate::{Error, ErrorKind, Result};
+
+/// What to read besides the `lstat` fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Extended attributes other than the ACLs.
+    pub xattrs: bool,
+    /// The raw POSIX ACL xattrs.
+    pub acls: bool,
+    /// Inode flags (`FS_IOC_GETFLAGS`) of regular files and directories.
+    pub flags: bool,
+    /// The access time.
+    pub atime: bool,
+    /// The birth time, where the file system records one.
+    pub birthtime: bool,
+}
+
+/// One file's metadata: the `lstat` fields and what [`ScanOptions`] asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// The full `st_mode`: file type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Inode number.
+    pub ino: u64,
+    /// The device holding the file (`makedev(major, minor)`, as `st_dev`).
+    pub dev: u64,
+    /// Hard links.
+    pub nlink: u64,
+    /// Size in bytes (a symlink: its target's length).
+    pub size: u64,
+    /// The device a character or block special file stands for (`st_rdev`).
+    pub rdev: u64,
+    /// 512-byte blocks allocated: fewer than `size` needs means holes.
+    pub blocks: u64,
+    /// Access time, ns since the epoch, if asked for.
+    pub atime_ns: Option<i64>,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Status change time, ns since the epoch.
+    pub ctime_ns: i64,
+    /// Birth time, ns since the epoch, if asked for and recorded.
+    pub birthtime_ns: Option<i64>,
+    /// Extended attributes except the ACLs, in the order the file system lists them.
+    pub xattrs: Vec<Xattr>,
+    /// The raw `system.posix_acl_access` value, if any.
+    pub acl_access: Option<Vec<u8>>,
+    /// The raw `system.posix_acl_default` value (directories), if any.
+    pub acl_default: Option<Vec<u8>>,
+    /// Linux inode flags (`FS_*_FL`), for regular files and directories whose file system has them.
+    pub flags: Option<u32>,
+    /// A symlink's target.
+    pub link_target: Option<Vec<u8>>,
+    /// What could not be read without making the entry useless (an xattr refused, a flag
+    /// ioctl failing): each an error with its stable kind.
+    pub warnings: Vec<Error>,
+}
+
+/// One entry of a scanned directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanEntry {
+    /// The name's bytes.
+    pub name: Vec<u8>,
+    /// Its metadata, or why it could not be read (vanished, refused).
+    pub meta: Result<Meta>,
+}
+
+/// Set once `statx` answered `ENOSYS` (old kernels, some seccomp filters): `fstatat` from then on.
+static NO_STATX: AtomicBool = AtomicBool::new(false);
+
+/// Buffers reused from entry to entry.
+struct Scratch {
+    bufs: Bufs,
+    link: Vec<u8>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            bufs: Bufs::new(),
+            link: vec![0; 256],
+        }
+    }
+}
+
+/// Metadata of every entry of the directory at `path` (not `.` or `..`), sorted by name bytes.
+///
+/// `path` itself must be a directory and not a symlink. An entry that cannot be read gets its
+/// error in [`ScanEntry::meta`]; only a directory that cannot be opened or listed fails the call.
+pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>> {
+    let dir = openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| open_error(e, path))?;
+
+    let mut names: Vec<CString> = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut raw = RawDir::new(&dir, buf.spare_capacity_mut());
+    while let Some(entry) = raw.next() {
+        let entry = entry.map_err(|e| os_error(e, Shown(path)))?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+
+    let mut scratch = Scratch::new();
+    let mut out: Vec<ScanEntry> = names
+        .into_iter()
+        .map(|name| {
+            let meta = read_meta(
+                dir.as_fd(),
+                &name,
+                &Joined(path, name.as_bytes()),
+                opts,
+                &mut scratch,
+            );
+            ScanEntry {
+                name: name.into_bytes(),
+                meta,
+            }
+        })
+        .collect();
+
+    if opts.xattrs || opts.acls {
+        // No system call reads xattrs relative to a directory descriptor (before Linux 6.13), so
+        // they are read by path: the directory's own path, which the kernel resolves faster than
+        // /proc/self/fd/<dir>/<name>. Should the directory have been moved meanwhile, they are
+        // read again through /proc, which names the opened directory whatever its path now.
+        let mut sets = read_all_xattrs(&out, path, path, opts, &mut scratch.bufs);
+        if moved(path, &dir) {
+            let proc_dir = format!("/proc/self/fd/{}", dir.as_raw_fd());
+            sets = read_all_xattrs(&out, proc_dir.as_bytes(), path, opts, &mut scratch.bufs);
+        }
+        for (entry, set) in out.iter_mut().zip(sets) {
+            if let (Ok(m), Some(set)) = (&mut entry.meta, set) {
+                m.xattrs = set.xattrs;
+                m.acl_access = set.acl_access;
+                m.acl_default = set.acl_default;
+                m.warnings.extend(set.warnings);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `path` no longer names the directory opened as `dir`.
+pub(crate) fn moved(path: &[u8], dir: &std::os::fd::OwnedFd) -> bool {
+    match (
+        rustix::fs::fstat(dir),
+        statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW),
+    ) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino),
+        _ => true,
+    }
+}
+
+/// The xattrs and ACLs of each readable entry, named `<dir_path>/<name>`; `shown` names the
+/// directory in messages.
+pub(crate) fn read_all_xattrs(
+    entries: &[ScanEntry],
+    dir_path: &[u8],
+    shown: &[u8],
+    opts: &ScanOptions,
+    bufs: &mut Bufs,
+) -> Vec<Option<XattrSet>> {
+    let mut xpath = dir_path.to_vec();
+    if !xpath.ends_with(b"/") {
+        xpath.push(b'/');
+    }
+    let prefix = xpath.len();
+    entries
+        .iter()
+        .map(|e| {
+            e.meta.as_ref().ok()?;
+            xpath.truncate(prefix);
+            xpath.extend_from_slice(&e.name);
+            xpath.push(0);
+            let xp = CStr::from_bytes_with_nul(&xpath).ok()?;
+            Some(read_xattrs(xp, &Joined(shown, &e.name), opts, bufs))
+        })
+        .collect()
+}
+
+/// The same fields as [`scan_directory`] gives each entry, for one path (a final symlink is
+/// not followed).
+pub fn lstat_path(path: &[u8], opts: &ScanOptions) -> Result<Meta> {
+    let c = CString::new(path).map_err(|_| Error::invalid("a path holds a NUL byte"))?;
+    let mut scratch = Scratch::new();
+    let mut m = read_meta(CWD, &c, &Shown(path), opts, &mut scratch)?;
+    if opts.xattrs || opts.acls {
+        let set = read_xattrs(&c, &Shown(path), opts, &mut scratch.bufs);
+        m.xattrs = set.xattrs;
+        m.acl_access = set.acl_access;
+        m.acl_default = set.acl_default;
+        m.warnings.extend(set.warnings);
+    }
+    Ok(m)
+}
+
+/// Opening a directory to scan: a symlink is refused, not followed.
+fn open_error(e: Errno, path: &[u8]) -> Error {
+    let symlink = || {
+        statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+    };
+    if matches!(e, Errno::LOOP | Errno::NOTDIR) && symlink() {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{}: is a symlink, not a directory", Shown(path)),
+        )
+    } else {
+        os_error(e, Shown(path))
+    }
+}
+
+/// Reads entry `name` of `dirfd` (all but the xattrs); `what` names it in messages.
+fn read_meta(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    what: &dyn fmt::Display,
+    opts: &ScanOptions,
+    s: &mut Scratch,
+) -> Result<Meta> {
+    let mut m = stat_entry(dirfd, name, opts).map_err(|e| os_error(e, what))?;
+    let kind = FileType::from_raw_mode(m.mode);
+
+    if kind == FileType::Symlink {
+        m.link_target = Some(read_link(dirfd, name, &mut s.link).map_err(|e| os_error(e, what))?);
+    }
+    if opts.flags && matches!(kind, FileType::RegularFile | FileType::Directory) {
+        m.flags = read_flags(dirfd, name, what, &mut m.warnings);
+    }
+    Ok(m)
+}
+
+/// The `lstat` fields of `name` in `dirfd`, by `statx` or, where it is missing, `fstatat`.
+fn stat_entry(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    opts: &ScanOptions,
+) -> std::result::Result<Meta, Errno> {
+    if !NO_STATX.load(Ordering::Relaxed) {
+        let mut mask = StatxFlags::BASIC_STATS;
+        if opts.birthtime {
+            mask |= StatxFlags::BTIME;
+        }
+        match statx(dirfd, name, AtFlags::SYMLINK_NOFOLLOW, mask) {
+            Ok(x) => {
+                let mut warnings = Vec::new();
+                let mut ns =
+                    |t: rustix::fs::StatxTimestamp| time_ns(t.tv_sec, t.tv_nsec, &mut warnings);
+                let atime = ns(x.stx_atime);
+                let mtime = ns(x.stx_mtime);
+                let ctime = ns(x.stx_ctime);
+                let birth = (opts.birthtime && x.stx_mask & StatxFlags::BTIME.bits() != 0)
+                    .then(|| ns(x.stx_btime));
+                return Ok(Meta {
+                    mode: u32::from(x.stx_mode),
+                    uid: x.stx_uid,
+                    gid: x.stx_gid,
+                    ino: x.stx_ino,
+                    dev: rustix::fs::makedev(x.stx_dev_major, x.stx_dev_minor),
+                    nlink: u64::from(x.stx_nlink),
+                    size: x.stx_size,
+                    rdev: rustix::fs::makedev(x.stx_rdev_major, x.stx_rdev_minor),
+                    blocks: x.stx_blocks,
+                    atime_ns: opts.atime.then_some(atime),
+                    mtime_ns: mtime,
+                    ctime_ns: ctime,
+                    birthtime_ns: birth,
+                    warnings,
+                    ..Meta::default()
+                });
+            }
+            Err(Errno::NOSYS) => NO_STATX.store(true, Ordering::Relaxed),
+            Err(e) => return Err(e),
+        }
+    }
+    let st = statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let mut warnings = Vec::new();
+    let mut ns = |sec: i64, nsec: Option<u32>| time_ns(sec, nsec.unwrap_or(0), &mut warnings);
+    // The field types differ between architectures, hence the conversions.
+    #[allow(clippy::useless_conversion)]
+    let (atime, mtime, ctime) = (
+        ns(i64::from(st.st_atime), u32::try_from(st.st_atime_nsec).ok()),
+        ns(i64::from(st.st_mtime), u32::try_from(st.st_mtime_nsec).ok()),
+        ns(i64::from(st.st_ctime), u32::try_from(st.st_ctime_nsec).ok()),
+    );
+    #[allow(clippy::useless_conversion)]
+    Ok(Meta {
+        mode: u32::from(st.st_mode),
+        uid: st.st_uid,
+        gid: st.st_gid,
+        ino: u64::from(st.st_ino),
+        dev: u64::from(st.st_dev),
+        nlink: u64::from(st.st_nlink),
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        rdev: u64::from(st.st_rdev),
+        blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+        atime_ns: opts.atime.then_some(atime),
+        mtime_ns: mtime,
+        ctime_ns: ctime,
+        birthtime_ns: None,
+        warnings,
+        ..Meta::default()
+    })
+}
+
+/// Nanoseconds since the epoch; a time past i64's range (after 2262, before 1677) is clamped
+/// with a warning.
+fn time_ns(sec: i64, nsec: u32, warnings: &mut Vec<Error>) -> i64 {
+    to_ns(sec, nsec).unwrap_or_else(|| {
+        warnings.push(Error::invalid(format!(
+            "a timestamp ({sec} s) is out of range and was clamped"
+        )));
+        if sec < 0 { i64::MIN } else { i64::MAX }
+    })
+}
+
+/// A symlink's target, read into `buf` (grown until the target fits).
+fn read_link(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<Vec<u8>, Errno> {
+    loop {
+        let n = readlinkat_raw(dirfd, name, &mut buf[..])?;
+        if n < buf.len() {
+            return Ok(buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default());
+        }
+        // Possibly cut short: try again with more room.
+        let len = buf.len() * 2;
+        buf.resize(len, 0);
+    }
+}
+
+/// One entry's xattrs and ACLs, and what could not be read of them.
+#[derive(Default)]
+pub(crate) struct XattrSet {
+    pub(crate) xattrs: Vec<Xattr>,
+    pub(crate) acl_access: Option<Vec<u8>>,
+    pub(crate) acl_default: Option<Vec<u8>>,
+    pub(crate) warnings: Vec<Error>,
+}
+
+/// Reads the xattrs and the ACLs asked for at `xpath`; failures become warnings.
+fn read_xattrs(
+    xpath: &CStr,
+    what: &dyn fmt::Display,
+    opts: &ScanOptions,
+    bufs: &mut Bufs,
+) -> XattrSet {
+    let mut m = XattrSet::default();
+    let len = match xattr::list(xpath, bufs) {
+        Ok(n) => n,
+        Err(e) => {
+            m.warnings
+                .push(os_error(e, format_args!("{what}: listing xattrs")));
+            return m;
+        }
+    };
+    let list = bufs.list.get(..len).unwrap_or_default();
+    for name in xattr::names(list) {
+        let bytes = name.to_bytes();
+        let acl = xattr::is_acl(bytes);
+        if (acl && !opts.acls) || (!acl && !opts.xattrs) {
+            continue;
+        }
+        match xattr::get(xpath, name, &mut bufs.value) {
+            Ok(Some(value)) if acl => {
+                if bytes == ACL_ACCESS {
+                    m.acl_access = Some(value);
+                } else {
+                    m.acl_default = Some(value);
+                }
+            }
+            Ok(Some(value)) => m.xattrs.push(Xattr {
+                name: bytes.to_vec(),
+                value,
+            }),
+            Ok(None) => {}
+            Err(e) => m
+                .warnings
+                .push(os_error(e, format_args!("{what}: xattr {}", Shown(bytes)))),
+        }
+    }
+    m
+}
+
+/// The inode flags of a regular file or directory, or `None` where it cannot be opened (as
+/// borg) or the file system has none. Other ioctl failures are warnings.
+fn read_flags(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    what: &dyn fmt::Display,
+    warnings: &mut Vec<Error>,
+) -> Option<u32> {
+    let fd = openat(
+        dirfd,
+        name,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    match ioctl_getflags(&fd) {
+        Ok(f) => Some(f.bits()),
+        Err(Errno::NOTTY | Errno::NOTSUP | Errno::INVAL) => None,
+        Err(e) => {
+            warnings.push(os_error(e, format_args!("{what}: reading inode flags")));
+            None
+        }
+    }
+}

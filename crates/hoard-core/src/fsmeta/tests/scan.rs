@@ -1,0 +1,234 @@
+//! Scanning: every kind of entry against std, errors, large directories, a moved directory.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+use super::super::*;
+use super::{TempDir, is_root, root_fd, user_xattrs_work};
+use crate::ErrorKind;
+
+#[test]
+fn scan_matches_lstat_for_every_kind_of_entry() {
+    let t = TempDir::new("scan");
+    let root = root_fd(&t);
+    let p = t.path();
+    fs::write(p.join("file"), vec![7u8; 10_000]).unwrap();
+    fs::create_dir(p.join("dir")).unwrap();
+    symlink("file", p.join("link")).unwrap();
+    symlink(OsStr::from_bytes(b"/nowhere/\xfe"), p.join("dangling")).unwrap();
+    fs::hard_link(p.join("file"), p.join("hard")).unwrap();
+    fs::write(p.join(OsStr::from_bytes(b"\xff\xfename")), b"").unwrap();
+    make_special(root.as_fd(), b"fifo", SpecialKind::Fifo, 0o600, 0).unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(p.join("sock")).unwrap();
+    if is_root() {
+        make_special(
+            root.as_fd(),
+            b"chr",
+            SpecialKind::Char,
+            0o600,
+            rustix::fs::makedev(1, 3),
+        )
+        .unwrap();
+    }
+
+    let opts = ScanOptions {
+        atime: true,
+        birthtime: true,
+        ..Default::default()
+    };
+    let entries = scan_directory(t.bytes(), &opts).unwrap();
+    let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
+    let mut expected: Vec<Vec<u8>> = fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
+    expected.sort();
+    assert_eq!(
+        names,
+        expected.iter().map(Vec::as_slice).collect::<Vec<_>>()
+    );
+    assert_eq!(*names.last().unwrap(), b"\xff\xfename", "sorted by bytes");
+
+    for e in &entries {
+        let m = e.meta.as_ref().unwrap();
+        let path = p.join(OsStr::from_bytes(&e.name));
+        let s = fs::symlink_metadata(&path).unwrap();
+        let what = String::from_utf8_lossy(&e.name);
+        assert_eq!(m.mode, s.mode(), "{what}");
+        assert_eq!((m.uid, m.gid), (s.uid(), s.gid()), "{what}");
+        assert_eq!(
+            (m.ino, m.dev, m.nlink),
+            (s.ino(), s.dev(), s.nlink()),
+            "{what}"
+        );
+        assert_eq!(
+            (m.size, m.rdev, m.blocks),
+            (s.size(), s.rdev(), s.blocks()),
+            "{what}"
+        );
+        assert_eq!(
+            m.mtime_ns,
+            s.mtime() * 1_000_000_000 + s.mtime_nsec(),
+            "{what}"
+        );
+        assert_eq!(
+            m.ctime_ns,
+            s.ctime() * 1_000_000_000 + s.ctime_nsec(),
+            "{what}"
+        );
+        // Reading a symlink's target (after its lstat) may move its atime, so std's later lstat
+        // can see a newer one.
+        if !s.file_type().is_symlink() {
+            assert_eq!(
+                m.atime_ns,
+                Some(s.atime() * 1_000_000_000 + s.atime_nsec()),
+                "{what}"
+            );
+        }
+        if let Ok(created) = s.created() {
+            let d = created.duration_since(std::time::UNIX_EPOCH).unwrap();
+            assert_eq!(
+                m.birthtime_ns,
+                Some(i64::try_from(d.as_nanos()).unwrap()),
+                "{what}"
+            );
+        }
+        if s.file_type().is_symlink() {
+            let target = fs::read_link(&path).unwrap();
+            assert_eq!(
+                m.link_target.as_deref(),
+                Some(target.as_os_str().as_bytes())
+            );
+        } else {
+            assert_eq!(m.link_target, None);
+        }
+        assert!(m.warnings.is_empty(), "{what}: {:?}", m.warnings);
+    }
+
+    // Without atime and birthtime, they are absent.
+    let bare = scan_directory(t.bytes(), &ScanOptions::default()).unwrap();
+    assert!(bare.iter().all(|e| {
+        let m = e.meta.as_ref().unwrap();
+        m.atime_ns.is_none() && m.birthtime_ns.is_none()
+    }));
+
+    // lstat_path gives the same for one path (but the atime, which reading the target moved).
+    let mut one = lstat_path(p.join("link").as_os_str().as_bytes(), &opts).unwrap();
+    let from_scan = entries.iter().find(|e| e.name == b"link").unwrap();
+    let from_scan = from_scan.meta.as_ref().unwrap();
+    assert!(one.atime_ns.is_some());
+    one.atime_ns = from_scan.atime_ns;
+    assert_eq!(&one, from_scan);
+    let file = lstat_path(p.join("file").as_os_str().as_bytes(), &opts).unwrap();
+    assert_eq!(
+        Some(&file),
+        entries
+            .iter()
+            .find(|e| e.name == b"file")
+            .unwrap()
+            .meta
+            .as_ref()
+            .ok()
+    );
+}
+
+#[test]
+fn scan_fails_whole_only_for_the_directory_itself() {
+    let t = TempDir::new("scanerr");
+    fs::write(t.path().join("file"), b"").unwrap();
+    symlink(".", t.path().join("self")).unwrap();
+    let opts = ScanOptions::default();
+    let missing = t.path().join("missing");
+    let e = scan_directory(missing.as_os_str().as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let e = scan_directory(t.path().join("file").as_os_str().as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io, "{e}");
+    let e = scan_directory(t.path().join("self").as_os_str().as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+    let e = lstat_path(missing.as_os_str().as_bytes(), &opts).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert!(e.message.contains("missing"), "{e}");
+
+    if !is_root() {
+        let locked = t.path().join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        let e = scan_directory(locked.as_os_str().as_bytes(), &opts).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
+#[test]
+fn scan_of_an_empty_and_of_a_large_directory() {
+    let t = TempDir::new("large");
+    assert!(
+        scan_directory(t.bytes(), &ScanOptions::default())
+            .unwrap()
+            .is_empty()
+    );
+    // More names than one getdents buffer holds.
+    for i in 0..3000 {
+        fs::write(
+            t.path().join(format!("entry-with-a-longish-name-{i:05}")),
+            b"",
+        )
+        .unwrap();
+    }
+    let entries = scan_directory(t.bytes(), &ScanOptions::default()).unwrap();
+    assert_eq!(entries.len(), 3000);
+    assert!(entries.windows(2).all(|w| w[0].name < w[1].name));
+    assert!(entries.iter().all(|e| e.meta.is_ok()));
+}
+
+#[test]
+fn xattrs_of_a_directory_moved_during_a_scan_are_read_through_proc() {
+    let t = TempDir::new("moved");
+    if !user_xattrs_work(t.path()) {
+        return;
+    }
+    let before = t.path().join("before");
+    fs::create_dir(&before).unwrap();
+    fs::write(before.join("f"), b"").unwrap();
+    rustix::fs::setxattr(
+        before.join("f"),
+        "user.k",
+        b"v",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+    let dir = rustix::fs::open(&before, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+    let opts = ScanOptions {
+        xattrs: true,
+        ..Default::default()
+    };
+    let entries = vec![ScanEntry {
+        name: b"f".to_vec(),
+        meta: Ok(Meta::default()),
+    }];
+    let path = before.as_os_str().as_bytes();
+    assert!(!scan::moved(path, &dir));
+    fs::rename(&before, t.path().join("after")).unwrap();
+    assert!(scan::moved(path, &dir));
+    let mut bufs = xattr::Bufs::new();
+    let by_path = scan::read_all_xattrs(&entries, path, path, &opts, &mut bufs);
+    let set = by_path[0].as_ref().unwrap();
+    assert!(set.xattrs.is_empty());
+    assert_eq!(set.warnings[0].kind, ErrorKind::NotFound);
+    let proc_dir = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
+    let by_proc = scan::read_all_xattrs(&entries, proc_dir.as_bytes(), path, &opts, &mut bufs);
+    let set = by_proc[0].as_ref().unwrap();
+    assert_eq!(
+        set.xattrs,
+        vec![Xattr {
+            name: b"user.k".to_vec(),
+            value: b"v".to_vec()
+        }]
+    );
+    assert!(set.warnings.is_empty());
+}
