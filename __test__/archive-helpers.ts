@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 import { HOARD_BIN, pseudoRandom, runInProcess, textLike, type CliResult } from './helpers.js';
 
@@ -81,6 +81,21 @@ export function makeTree(root: string): void {
   linkSync(path.join(root, 'docs', 'text.txt'), path.join(root, 'hard'));
   writeFileSync(path.join(root, 'new\nline'), 'newline in the name');
   writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x66, 0xff, 0xfe, 0x2e, 0x62])]), 'not utf-8');
+  // A fifo and extended attributes, made with Python (Node has no call for either).
+  execFileSync('python3', [
+    '-c',
+    [
+      'import os, sys',
+      'r = sys.argv[1]',
+      "os.mkfifo(os.path.join(r, 'fifo'), 0o640)",
+      'try:',
+      "    os.setxattr(os.path.join(r, 'docs', 'text.txt'), 'user.hoard', b'value\\x00\\xff')",
+      "    os.setxattr(os.path.join(r, 'docs'), 'user.dir', b'on a dir')",
+      'except OSError:',
+      '    pass',
+    ].join('\n'),
+    root,
+  ]);
   // Sparse: a 4 MiB hole, a few bytes, another 4 MiB hole.
   const fd = openSync(path.join(root, 'sparse'), 'w');
   writeSync(fd, Buffer.from('data in the middle'), 0, 18, 4 << 20);
@@ -93,7 +108,10 @@ export interface Walked {
   type: string;
   mode: number;
   size: number;
-  mtimeMs: number;
+  /** mtime in ns, as text. */
+  mtime: string;
+  /** Extended attributes, `name=hex value`. */
+  xattrs: string[];
   content?: string;
   target?: string;
   inodeGroup?: number;
@@ -107,13 +125,20 @@ export function walk(root: string): Map<string, Walked> {
     for (const name of readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare)) {
       const full = Buffer.concat([dir, Buffer.from('/'), name]);
       const key = rel === '' ? name.toString('latin1') : `${rel}/${name.toString('latin1')}`;
-      const st = lstatSync(full);
-      const w: Walked = { type: st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o', mode: st.mode, size: st.isDirectory() ? 0 : st.size, mtimeMs: Math.floor(st.mtimeMs) };
+      const st = lstatSync(full, { bigint: true });
+      const w: Walked = {
+        type: st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : st.isFIFO() ? 'p' : 'o',
+        mode: Number(st.mode),
+        size: st.isDirectory() ? 0 : Number(st.size),
+        mtime: String(st.mtimeNs),
+        xattrs: xattrs.get(full.toString('latin1')) ?? [],
+      };
       if (st.isFile()) {
         w.content = readFileSync(full).toString('base64');
-        if (st.nlink > 1) {
-          if (!inodes.has(st.ino)) inodes.set(st.ino, inodes.size + 1);
-          w.inodeGroup = inodes.get(st.ino);
+        if (st.nlink > 1n) {
+          const ino = Number(st.ino);
+          if (!inodes.has(ino)) inodes.set(ino, inodes.size + 1);
+          w.inodeGroup = inodes.get(ino);
         }
       }
       if (st.isSymbolicLink()) w.target = readlinkSync(full, { encoding: 'buffer' }).toString('latin1');
@@ -121,6 +146,31 @@ export function walk(root: string): Map<string, Walked> {
       if (st.isDirectory()) visit(full, key);
     }
   };
+  // Node cannot read xattrs: Python lists them, one line per path (latin-1 path, tab, name=hex).
+  const xattrs = new Map<string, string[]>();
+  const listing = execFileSync('python3', [
+    '-c',
+    [
+      'import os, sys',
+      'for d, ds, fs in os.walk(sys.argv[1].encode()):',
+      '    for n in ds + fs:',
+      '        p = os.path.join(d, n)',
+      '        try:',
+      '            names = sorted(os.listxattr(p, follow_symlinks=False))',
+      '        except OSError:',
+      '            continue',
+      '        for a in names:',
+      "            v = os.getxattr(p, a, follow_symlinks=False)",
+      "            sys.stdout.write(p.decode('latin-1') + '\\t' + a + '=' + v.hex() + '\\n')",
+    ].join('\n'),
+    root,
+  ]).toString('latin1');
+  for (const line of listing.split('\n')) {
+    const tab = line.lastIndexOf('\t');
+    if (tab < 0) continue;
+    const p = line.slice(0, tab);
+    xattrs.set(p, [...(xattrs.get(p) ?? []), line.slice(tab + 1)]);
+  }
   visit(Buffer.from(root), '');
   return out;
 }

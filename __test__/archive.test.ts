@@ -19,6 +19,8 @@ test('create then extract reproduces the tree: contents, types, modes, times, li
   t.is(x.code, 0, x.stderr);
   const want = walk(src);
   const got = walk(path.join(out, 'src'));
+  t.true([...want.values()].some((w) => w.xattrs.length > 0), 'the tree has xattrs to compare');
+  t.is(want.get('fifo')?.type, 'p');
   t.deepEqual([...got.keys()], [...want.keys()]);
   for (const [k, w] of want) t.deepEqual(got.get(k), w, k);
   // Holes come back as holes with --sparse.

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { ExistsError } from '../errors.js';
-import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
+import { newWriter, type FilesCache, type ScanOptions, type StoredFileResult, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import { ObjectType } from '../repository/object-types.js';
 import { archiveName } from '../repository/objects.js';
@@ -16,6 +16,9 @@ import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js'
 
 /** What a walk decides for a path: borg's pattern actions. */
 export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
+
+/** Linux's "no dump" file flag (`chattr +d`), which `--exclude-nodump` honours. */
+const FS_NODUMP_FL = 0x40;
 
 /** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
 const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -64,6 +67,10 @@ export interface CreateOptions {
   noctime: boolean;
   nobirthtime: boolean;
   readSpecial: boolean;
+  excludeNodump: boolean;
+  noflags: boolean;
+  noxattrs: boolean;
+  noacls: boolean;
   /** Standard input as one file of this name (for the path `-`). */
   stdinName: string;
   stdinMode: number;
@@ -117,6 +124,12 @@ export class Archiver {
     private readonly filesCache?: FilesCache,
   ) {}
 
+  /** What the walk reads of each entry. */
+  private get scanOptions(): ScanOptions {
+    const o = this.opts;
+    return { xattrs: !o.noxattrs, acls: !o.noacls, flags: !o.noflags || o.excludeNodump, atime: o.atime, birthtime: !o.nobirthtime };
+  }
+
   /** Starts the writer and the pack sink (not for a dry run). */
   private start(): void {
     const { repo, synced, opts } = this;
@@ -133,14 +146,13 @@ export class Archiver {
 
   /** The item for an entry, without contents or tree. */
   private baseItem(e: ScannedEntry, name: Buffer): Item {
-    const s = e.stat;
-    if (s === undefined) throw new Error('no stat');
-    const uid = Number(s.uid);
-    const gid = Number(s.gid);
+    const s = e;
+    const uid = s.uid;
+    const gid = s.gid;
     const item: Item = {
       name,
-      type: typeOfMode(Number(s.mode)),
-      mode: Number(s.mode),
+      type: typeOfMode(s.mode),
+      mode: s.mode,
       uid,
       gid,
       mtime: s.mtimeNs,
@@ -153,10 +165,15 @@ export class Archiver {
       if (g !== undefined) item.group = g;
     }
     if (!this.opts.noctime) item.ctime = s.ctimeNs;
-    if (this.opts.atime) item.atime = s.atimeNs;
-    if (!this.opts.nobirthtime && s.birthtimeNs > 0n) item.birthtime = s.birthtimeNs;
-    if (item.type === 'l' && e.target !== undefined) item.target = e.target;
-    if (item.type === 'c' || item.type === 'b') item.rdev = Number(s.rdev);
+    if (this.opts.atime && s.atimeNs !== undefined) item.atime = s.atimeNs;
+    if (!this.opts.nobirthtime && s.birthtimeNs !== undefined) item.birthtime = s.birthtimeNs;
+    if (item.type === 'l' && s.linkTarget !== undefined) item.target = s.linkTarget;
+    if (item.type === 'c' || item.type === 'b') item.rdev = s.rdev;
+    if (s.xattrs !== undefined && s.xattrs.length > 0) item.xattrs = s.xattrs;
+    if (s.aclAccess !== undefined) item.aclAccess = s.aclAccess;
+    if (s.aclDefault !== undefined) item.aclDefault = s.aclDefault;
+    if (s.flags !== undefined && !this.opts.noflags) item.flags = s.flags;
+    for (const w of s.warnings ?? []) this.warn(`${name.toString('utf8')}: ${w.message}`);
     return item;
   }
 
@@ -175,9 +192,9 @@ export class Archiver {
   }
 
   /** Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined. */
-  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: bigint | undefined): Promise<Later> {
-    if (e.stat === undefined) {
-      this.warn(`${apath}: ${e.error?.message ?? 'cannot stat'}`);
+  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined): Promise<Later> {
+    if (e.errorCode !== undefined) {
+      this.warn(`${apath}: ${e.errorMessage ?? e.errorCode}`);
       this.opts.onItem('E', apath);
       return later(undefined);
     }
@@ -186,8 +203,12 @@ export class Archiver {
       this.opts.onItem('x', apath);
       return later(undefined);
     }
+    if (this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
+      this.opts.onItem('x', apath);
+      return later(undefined);
+    }
     const item = this.baseItem(e, name);
-    const s = e.stat;
+    const s = e;
     this.items += 1;
     if (item.type === 'd') {
       if (this.opts.oneFileSystem && parentDev !== undefined && s.dev !== parentDev) {
@@ -198,7 +219,7 @@ export class Archiver {
       return this.directory(fsPath, apath, item, s.dev);
     }
     if (item.type === '-' || (this.opts.readSpecial && (item.type === 'c' || item.type === 'b' || item.type === 'p'))) {
-      if (s.nlink > 1n && item.type === '-') {
+      if (s.nlink > 1 && item.type === '-') {
         const k = `${s.dev}:${s.ino}`;
         const first = this.hardLinks.get(k);
         if (first !== undefined) {
@@ -211,7 +232,7 @@ export class Archiver {
       }
       item.type = '-';
       item.mode = (item.mode & 0o7777) | 0o100000;
-      return this.file(fsPath, apath, item, Number(s.size), packStat(s.ino, s.size, s.mtimeNs, s.ctimeNs));
+      return this.file(fsPath, apath, item, s.size, packStat(s.ino, BigInt(s.size), s.mtimeNs, s.ctimeNs));
     }
     this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
@@ -251,7 +272,7 @@ export class Archiver {
     for (const e of entries) {
       const n = e.name.toString('utf8');
       if (this.opts.excludeIfPresent.includes(n)) tags.push(e);
-      else if (this.opts.excludeCaches && n === 'CACHEDIR.TAG' && e.stat?.isFile()) {
+      else if (this.opts.excludeCaches && n === 'CACHEDIR.TAG' && (e.mode & 0o170000) === 0o100000) {
         const fs = await import('node:fs/promises');
         const head = await fs.readFile(joinPath(dir, e.name)).then((b) => b.subarray(0, CACHEDIR_SIGNATURE.length).toString('latin1')).catch(() => '');
         if (head === CACHEDIR_SIGNATURE) tags.push(e);
@@ -260,10 +281,10 @@ export class Archiver {
     return tags.length > 0 ? tags : undefined;
   }
 
-  private async directory(fsPath: Buffer, apath: string, item: Item, dev: bigint): Promise<Later> {
+  private async directory(fsPath: Buffer, apath: string, item: Item, dev: number): Promise<Later> {
     let entries: ScannedEntry[];
     try {
-      entries = await scanDirectory(fsPath);
+      entries = await scanDirectory(fsPath, this.scanOptions);
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
       this.opts.onItem('E', apath);
@@ -345,13 +366,13 @@ export class Archiver {
         continue;
       }
       const fsPath = Buffer.from(path.resolve(given));
-      const e = await statPath(fsPath);
+      const e = await statPath(fsPath, this.scanOptions);
       const name = Buffer.from(parts[parts.length - 1] ?? '');
       if (parts.length === 0) {
         // `.` or `/`: the root's own entries go at the top of the archive.
-        if (e.stat?.isDirectory()) {
+        if (e.errorCode === undefined && (e.mode & 0o170000) === 0o040000) {
           const dirItem = this.baseItem(e, name);
-          node.item = (await this.directory(fsPath, '', dirItem, e.stat.dev)).done;
+          node.item = (await this.directory(fsPath, '', dirItem, e.dev)).done;
         }
         continue;
       }

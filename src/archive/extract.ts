@@ -1,12 +1,20 @@
-import * as fs from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 
-import { InvalidArgumentError } from '../errors.js';
-import type { ChunkIndex } from '../native.js';
+import { HoardError, InvalidArgumentError } from '../errors.js';
+import {
+  applyMetadata,
+  makeDirectories,
+  makeHardLink,
+  makeSpecial,
+  makeSymlink,
+  type ChunkIndex,
+  type MetadataItem,
+} from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import type { Item } from './item.js';
+import { owners } from './owners.js';
 import { RestoreBatcher } from './restore-batcher.js';
-import { applyMetadata, makeSpecial } from './restore-metadata.js';
 import { walkTree } from './tree-reader.js';
 
 /** What `extract` is asked for. */
@@ -28,55 +36,99 @@ export interface ExtractOptions {
   onWarning: (message: string) => void;
 }
 
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+
 /**
- * The relative path an archive path is extracted to, or undefined if it is to be skipped.
- * Absolute paths, `..`, `.` and empty parts are refused: nothing is written outside the target.
+ * The relative path an archive path is extracted to, or undefined if stripping leaves nothing.
+ * Absolute paths, `..`, `.`, empty parts and NUL are refused: nothing is written outside the
+ * target (the native calls also refuse to pass through symlinks).
  */
 export function extractPath(archivePath: Buffer, strip: number): Buffer | undefined {
-  const parts: Buffer[] = [];
   let start = 0;
+  let kept = 0;
+  let skipped = 0;
+  let from = 0;
   for (let i = 0; i <= archivePath.length; i += 1) {
     if (i === archivePath.length || archivePath[i] === 0x2f) {
-      parts.push(archivePath.subarray(start, i));
+      const part = archivePath.subarray(start, i);
+      if (part.length === 0 || part.equals(DOT) || part.equals(DOTDOT) || part.includes(0)) {
+        throw new InvalidArgumentError('HOARD_UNSAFE_PATH', `refusing to extract ${JSON.stringify(archivePath.toString('utf8'))}: not a plain relative path`);
+      }
+      if (skipped < strip) {
+        skipped += 1;
+        from = i + 1;
+      } else kept += 1;
       start = i + 1;
     }
   }
-  for (const p of parts) {
-    if (p.length === 0 || p.equals(Buffer.from('.')) || p.equals(Buffer.from('..')) || p.includes(0)) {
-      throw new InvalidArgumentError('HOARD_UNSAFE_PATH', `refusing to extract ${JSON.stringify(archivePath.toString('utf8'))}: not a plain relative path`);
-    }
-  }
-  const kept = parts.slice(strip);
-  if (kept.length === 0) return undefined;
-  return Buffer.from(kept.map((p) => p.toString('latin1')).join('/'), 'latin1');
+  return kept === 0 ? undefined : archivePath.subarray(from);
 }
 
-/** Whether every parent of `rel` (below the current directory) is a real directory, not a symlink. */
-async function parentsAreDirectories(rel: Buffer): Promise<boolean> {
-  let at = rel.indexOf(0x2f);
-  while (at >= 0) {
-    const st = await fs.lstat(rel.subarray(0, at)).catch(() => undefined);
-    if (st === undefined || !st.isDirectory()) return false;
-    at = rel.indexOf(0x2f, at + 1);
-  }
-  return true;
-}
+const KINDS = { p: 'fifo', c: 'chr', b: 'blk', s: 'sock' } as const;
+const asRoot = process.getuid?.() === 0;
 
 /** Extracts (part of) an archive into the current directory; problems with single items are warnings. */
 export async function extractArchive(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: ExtractOptions): Promise<void> {
-  const batcher = new RestoreBatcher(repo.storage, repo.key, index);
-  const dirs: { rel: Buffer; item: Item }[] = [];
+  const root = Buffer.from(process.cwd());
+  const made = new Set<string>();
+  let dirsToMake: Buffer[] = [];
+  let fileMeta: { item: MetadataItem; path: string }[] = [];
+  const dirMeta: { item: MetadataItem; path: string }[] = [];
   const linked = new Map<string, Buffer>();
-  const pending: Promise<void>[] = [];
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
 
-  const ensureParents = async (rel: Buffer): Promise<void> => {
-    const slash = rel.lastIndexOf(0x2f);
-    if (slash > 0) await fs.mkdir(rel.subarray(0, slash), { recursive: true });
-    if (!(await parentsAreDirectories(rel))) {
-      throw new InvalidArgumentError('HOARD_UNSAFE_PATH', 'a parent is not a directory (a symlink?); refusing to write through it');
+  /** The metadata to restore on an item at `rel`. */
+  const metadataOf = (rel: Buffer, item: Item): MetadataItem => {
+    const m: MetadataItem = { path: rel, mtimeNs: item.mtime, ...(item.atime !== undefined ? { atimeNs: item.atime } : {}) };
+    if (item.type !== 'l') m.mode = item.mode & 0o7777;
+    if (asRoot) {
+      // As borg: names win over ids unless --numeric-ids, when the name exists here.
+      m.uid = (!opts.numericIds && item.user !== undefined ? owners.uid(item.user) : undefined) ?? item.uid;
+      m.gid = (!opts.numericIds && item.group !== undefined ? owners.gid(item.group) : undefined) ?? item.gid;
+    }
+    if (!opts.noxattrs && item.xattrs !== undefined) m.xattrs = item.xattrs;
+    if (!opts.noacls && item.aclAccess !== undefined) m.aclAccess = item.aclAccess;
+    if (!opts.noacls && item.aclDefault !== undefined) m.aclDefault = item.aclDefault;
+    if (!opts.noflags && item.flags !== undefined) m.flags = item.flags;
+    return m;
+  };
+
+  const apply = async (batch: { item: MetadataItem; path: string }[]): Promise<void> => {
+    if (batch.length === 0) return;
+    for (const w of await applyMetadata(root, batch.map((b) => b.item))) {
+      const b = batch[w.index];
+      // chown fails for anyone but root; borg stays quiet about that too.
+      if (b !== undefined && !(w.op === 'chown' && !asRoot)) warn(b.path, new Error(`${w.op}: ${w.message}`));
     }
   };
+
+  /** Makes the directories queued so far (and their parents), beneath the root. */
+  const makeDirs = async (): Promise<void> => {
+    if (dirsToMake.length === 0) return;
+    const batch = dirsToMake;
+    dirsToMake = [];
+    for (const e of await makeDirectories(root, batch)) {
+      warn(batch[e.index]?.toString('utf8') ?? '?', new Error(e.message));
+    }
+  };
+
+  /** Queues the parent of `rel` for making, unless it was made already. */
+  const parentOf = (rel: Buffer): void => {
+    const slash = rel.lastIndexOf(0x2f);
+    if (slash <= 0) return;
+    const parent = rel.subarray(0, slash);
+    const key = parent.toString('latin1');
+    if (made.has(key)) return;
+    made.add(key);
+    dirsToMake.push(parent);
+  };
+
+  const batcher = new RestoreBatcher(repo.storage, repo.key, index, root, async () => {
+    const batch = fileMeta;
+    fileMeta = [];
+    await apply(batch);
+  });
 
   await walkTree(
     repo,
@@ -96,43 +148,49 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       if (rel === undefined) return;
       opts.onItem(text);
       if (opts.dryRun) return;
+      parentOf(rel);
       try {
-        await ensureParents(rel);
         switch (item.type) {
-          case 'd':
-            await fs.mkdir(rel).catch((e: NodeJS.ErrnoException) => {
-              if (e.code !== 'EEXIST') throw e;
-            });
-            if (!(await fs.lstat(rel)).isDirectory()) throw new InvalidArgumentError('HOARD_UNSAFE_PATH', 'exists and is not a directory');
-            dirs.push({ rel, item });
+          case 'd': {
+            const key = rel.toString('latin1');
+            if (!made.has(key)) {
+              made.add(key);
+              dirsToMake.push(rel);
+            }
+            dirMeta.push({ item: metadataOf(rel, item), path: text });
             break;
+          }
           case '-': {
-            await fs.rm(rel, { force: true });
-            const fileRel = rel;
+            await makeDirs();
             linked.set(path.toString('latin1'), rel);
+            const m = { item: metadataOf(rel, item), path: text };
             await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, (error) => {
               if (error !== undefined) warn(text, error);
-              else pending.push(applyMetadata(fileRel, item, opts).catch((e: unknown) => warn(text, e)));
+              else fileMeta.push(m);
             });
             break;
           }
           case 'h': {
             const source = item.link === undefined ? undefined : linked.get(item.link.toString('latin1'));
-            if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'hard link target was not extracted');
-            await batcher.flush();
-            await fs.rm(rel, { force: true });
-            await fs.link(source, rel);
+            if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to was not extracted');
+            await makeDirs();
+            await batcher.drain();
+            await replacing(rel, () => makeHardLink(root, source, rel));
             break;
           }
-          case 'l':
-            await fs.rm(rel, { force: true });
-            await fs.symlink(item.target ?? Buffer.alloc(0), rel);
-            await applyMetadata(rel, item, opts);
+          case 'l': {
+            await makeDirs();
+            const target = item.target ?? Buffer.alloc(0);
+            await replacing(rel, () => makeSymlink(root, rel, target));
+            await apply([{ item: metadataOf(rel, item), path: text }]);
             break;
-          default:
-            await fs.rm(rel, { force: true });
-            await makeSpecial(rel, item);
-            await applyMetadata(rel, item, opts);
+          }
+          default: {
+            await makeDirs();
+            const kind = KINDS[item.type as keyof typeof KINDS];
+            await replacing(rel, () => makeSpecial(root, rel, kind, item.mode & 0o7777, item.rdev ?? 0));
+            await apply([{ item: metadataOf(rel, item), path: text }]);
+          }
         }
       } catch (e) {
         warn(text, e);
@@ -140,10 +198,23 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     },
     ({ path }) => opts.mayContain(path.toString('utf8')),
   );
-  await batcher.flush();
-  await Promise.all(pending);
+  await makeDirs();
+  await batcher.drain();
   // Directories last, deepest first, so that writing their contents does not change their times.
-  for (const d of dirs.reverse()) {
-    await applyMetadata(d.rel, d.item, opts).catch((e: unknown) => warn(d.rel.toString('utf8'), e));
+  await apply(dirMeta.reverse());
+
+  /**
+   * Runs `make`; if a file or link is in the way, unlinks it and tries once more (a directory in
+   * the way stays, and the item is a warning). The parents were checked by `makeDirectories`,
+   * which refuses symlinks.
+   */
+  async function replacing(rel: Buffer, make: () => Promise<void>): Promise<void> {
+    try {
+      await make();
+    } catch (e) {
+      if (!(e instanceof HoardError && e.code === 'HOARD_EXISTS')) throw e;
+      await unlink(Buffer.concat([root, Buffer.from('/'), rel]));
+      await make();
+    }
   }
 }

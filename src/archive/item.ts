@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 
 import { CorruptDataError } from '../errors.js';
+import type { Xattr } from '../native.js';
 
 /**
  * The kind of an item, as the one letter `list` prints first in its mode: `-` regular file,
@@ -38,8 +39,8 @@ export interface Item {
   link?: Buffer;
   /** Device number of a device file. */
   rdev?: number;
-  /** Extended attributes: [name, value] pairs. */
-  xattrs?: [Buffer, Buffer][];
+  /** Extended attributes (not the ACL ones). */
+  xattrs?: Xattr[];
   /** POSIX ACLs in their raw xattr form. */
   aclAccess?: Buffer;
   aclDefault?: Buffer;

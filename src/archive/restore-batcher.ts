@@ -4,9 +4,11 @@ import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
 /** Stored bytes of chunks fetched and written per native call. */
-const BATCH_BYTES = 64 << 20;
+const BATCH_BYTES = 32 << 20;
 /** Pieces per native call. */
 const BATCH_PIECES = 1024;
+/** Batches fetched or being written at once. */
+const IN_FLIGHT = 2;
 
 /** One file being restored: the first error any of its pieces met. */
 interface FileState {
@@ -22,23 +24,32 @@ interface Queued {
 }
 
 /**
- * Writes file contents from the repository in batches: each batch fetches the pack ranges its
- * chunks need (merging close ones) and hands them with the pieces to the native writer. A file
- * larger than a batch is written in pieces, each in a later batch than the one before.
+ * Writes file contents from the repository in batches beneath `root`: each batch fetches the pack
+ * ranges its chunks need (merging close ones) and hands them with the pieces to the native writer.
+ * The next batch is fetched while one is written. A file larger than a batch is written in pieces,
+ * each after the one before has been written. `afterBatch` runs once a batch's files are written
+ * and their `done` callbacks have run (extract applies their metadata there).
  */
 export class RestoreBatcher {
   private queue: Queued[] = [];
   private bytes = 0;
+  /** Settles when every batch sent so far is written. */
+  private written: Promise<void> = Promise.resolve();
+  private inFlight: Promise<void>[] = [];
+  private failure: unknown;
 
   constructor(
     private readonly storage: Storage,
     private readonly key: Key,
     private readonly index: ChunkIndex,
+    private readonly root: Buffer,
+    private readonly afterBatch: () => Promise<void>,
   ) {}
 
   /**
-   * Queues the file at `path` with chunks `ids` of plaintext lengths `sizes` and `size` bytes in
-   * all; `done` is called once it is whole, or with the error that stopped it.
+   * Queues the file at `path` (relative to the root) with chunks `ids` of plaintext lengths
+   * `sizes` and `size` bytes in all; `done` is called once it is whole, or with the error that
+   * stopped it.
    */
   async add(path: Buffer, ids: Buffer, sizes: Uint32Array, size: number, sparse: boolean, done: (error: Error | undefined) => void): Promise<void> {
     const places = locate(this.index, ids);
@@ -56,30 +67,49 @@ export class RestoreBatcher {
       }
       const last = end >= places.length;
       // A later piece of a file must not be written before (or beside) the one before it.
-      if (start > 0) await this.flush();
+      if (start > 0) await this.drain();
       const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;
-      if (this.bytes >= BATCH_BYTES || this.queue.length >= BATCH_PIECES) await this.flush();
+      if (this.bytes >= BATCH_BYTES || this.queue.length >= BATCH_PIECES) await this.send();
       offset += plain;
       start = end;
     } while (start < places.length);
   }
 
-  /** Writes everything queued. */
-  async flush(): Promise<void> {
+  /** Sends what is queued as a batch; waits while too many batches are in flight. */
+  async send(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
     this.bytes = 0;
-    const ranges = await fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places));
-    const results = await restorePieces(this.key, this.index, batch.map((q) => q.piece), ranges);
-    batch.forEach((q, i) => {
-      const r = results[i];
-      if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
-        q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
-      }
-      if (q.last) q.file.done(q.file.error);
+    const fetched = fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places));
+    fetched.catch(() => {});
+    const job = this.written.then(async () => {
+      const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), await fetched);
+      batch.forEach((q, i) => {
+        const r = results[i];
+        if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
+          q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
+        }
+        if (q.last) q.file.done(q.file.error);
+      });
+      await this.afterBatch();
     });
+    this.written = job.catch((e: unknown) => {
+      this.failure ??= e;
+    });
+    this.inFlight.push(job);
+    job.catch(() => {});
+    while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /** Sends what is queued and waits until everything sent is written. */
+  async drain(): Promise<void> {
+    await this.send();
+    await this.written;
+    this.inFlight = [];
+    if (this.failure !== undefined) throw this.failure;
   }
 }

@@ -1,19 +1,7 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
+import { lstatPath, scanDirectory as scanNative, scanEntries, type FsEntry, type ScanOptions } from '../native.js';
 
-/** One directory entry with its lstat, as the walk sees it. */
-export interface ScannedEntry {
-  name: Buffer;
-  /** `lstat` with nanosecond times; undefined when the entry vanished or could not be read. */
-  stat?: fsBigStats;
-  /** A symlink's target. */
-  target?: Buffer;
-  /** Why `stat` is missing. */
-  error?: Error;
-}
-
-/** Node's bigint stat shape. */
-export type fsBigStats = import('node:fs').BigIntStats;
+/** One directory entry with its metadata as the walk sees it (`errorCode` set when it could not be read). */
+export type ScannedEntry = FsEntry;
 
 /** Joins a directory path and an entry name, both raw bytes. */
 export function joinPath(dir: Buffer, name: Buffer): Buffer {
@@ -21,29 +9,32 @@ export function joinPath(dir: Buffer, name: Buffer): Buffer {
   return dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
-/** lstat of one path with nanosecond times, and the target if it is a symlink. */
-export async function statPath(p: Buffer): Promise<ScannedEntry> {
-  const name = Buffer.from(path.basename(p.toString('latin1')), 'latin1');
+/** The metadata of one path (not following a final symlink); errors are reported in the entry. */
+export async function statPath(p: Buffer, options: ScanOptions): Promise<ScannedEntry> {
   try {
-    const stat = await fs.lstat(p, { bigint: true });
-    const target = stat.isSymbolicLink() ? await fs.readlink(p, { encoding: 'buffer' }) : undefined;
-    return { name, stat, target };
+    return await lstatPath(p, options);
   } catch (e) {
-    return { name, error: e as Error };
+    const slash = p.lastIndexOf(0x2f);
+    return {
+      name: p.subarray(slash + 1),
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      ino: 0n,
+      dev: 0,
+      nlink: 0,
+      size: 0,
+      rdev: 0,
+      blocks: 0,
+      mtimeNs: 0n,
+      ctimeNs: 0n,
+      errorCode: (e as { code?: string }).code ?? 'HOARD_IO',
+      errorMessage: e instanceof Error ? e.message : String(e),
+    };
   }
 }
 
-/** The entries of directory `dir`, sorted by name bytes, each with its lstat. */
-export async function scanDirectory(dir: Buffer): Promise<ScannedEntry[]> {
-  const names = (await fs.readdir(dir, { encoding: 'buffer' })).sort(Buffer.compare);
-  const out: ScannedEntry[] = new Array(names.length);
-  const step = 64;
-  for (let i = 0; i < names.length; i += step) {
-    const part = names.slice(i, i + step);
-    const stats = await Promise.all(part.map((n) => statPath(joinPath(dir, n))));
-    stats.forEach((s, j) => {
-      out[i + j] = { ...s, name: part[j] ?? s.name };
-    });
-  }
-  return out;
+/** The entries of directory `dir`, sorted by name bytes, each with its metadata, in one native call. */
+export async function scanDirectory(dir: Buffer, options: ScanOptions): Promise<ScannedEntry[]> {
+  return scanEntries(await scanNative(dir, options));
 }

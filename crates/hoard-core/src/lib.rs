@@ -24,4 +24,5 @@ pub mod keys;
 pub mod pack;
 pub mod pipeline;
 pub mod pool;
+#[cfg(target_os = "linux")]
 pub mod restore;

@@ -4,9 +4,11 @@
 //! with the list of file pieces to write; workers open, check and decompress each chunk and write
 //! it at its place, leaving holes for zero chunks when asked to.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use rayon::prelude::*;
 
@@ -15,6 +17,7 @@ use crate::chunk_index::ChunkIndex;
 use crate::codec;
 use crate::envelope::Opener;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fsmeta;
 use crate::id::ChunkId;
 use crate::pool::pool;
 
@@ -79,8 +82,8 @@ pub fn hex(id: &[u8]) -> String {
 
 /// One piece of one file to write.
 pub struct FilePiece {
-    /// The file's path.
-    pub path: PathBuf,
+    /// The file's path, relative to the root it is restored beneath.
+    pub path: Vec<u8>,
     /// The chunks of this piece, in order.
     pub ids: Vec<ChunkId>,
     /// Where the piece starts in the file.
@@ -94,30 +97,50 @@ pub struct FilePiece {
     pub sparse: bool,
 }
 
-/// Writes one piece. `O_NOFOLLOW`: a file is never written through a symlink in its last component.
+/// Lossy text of a relative path, for messages.
+fn shown(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// Opens the file of a piece beneath `root`: a first piece replaces whatever non-directory is
+/// there (a file, a symlink) by a new empty file of mode 0600; later pieces open it for writing.
+/// Nothing is ever opened through a symlink (see [`fsmeta::open_beneath`]).
+fn open_piece(root: BorrowedFd<'_>, piece: &FilePiece) -> Result<File> {
+    let name = || shown(&piece.path);
+    let fd = if piece.create {
+        let parent = fsmeta::resolve_parent(root, &piece.path)?;
+        match rustix::fs::unlinkat(&parent.dir, parent.name.as_c_str(), AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Exists,
+                    format!("{}: cannot replace what is there: {e}", name()),
+                ));
+            }
+        }
+        rustix::fs::openat(
+            &parent.dir,
+            parent.name.as_c_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::io(std::path::Path::new(&name()), &std::io::Error::from(e)))?
+    } else {
+        fsmeta::open_beneath(root, &piece.path, OFlags::WRONLY, Mode::empty())?
+    };
+    Ok(File::from(fd))
+}
+
+/// Writes one piece beneath `root`.
 fn write_piece(
     opener: &Opener,
     index: &ChunkIndex,
     fetched: &Fetched<'_>,
+    root: BorrowedFd<'_>,
     piece: &FilePiece,
 ) -> Result<u64> {
-    let io = |e: std::io::Error| Error::io(&piece.path, &e);
-    let file: File = if piece.create {
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&piece.path)
-            .map_err(io)?
-    } else {
-        OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&piece.path)
-            .map_err(io)?
-    };
+    let file = open_piece(root, piece)?;
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.path)));
     let mut at = piece.offset;
     for id in &piece.ids {
         let data = open_blob(opener, index, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
@@ -132,7 +155,7 @@ fn write_piece(
         if size != at {
             return Err(Error::corrupt(format!(
                 "{}: the chunks make {at} bytes, the item says {size}",
-                piece.path.display()
+                shown(&piece.path)
             )));
         }
         file.set_len(size).map_err(io)?;
@@ -160,17 +183,21 @@ fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes every piece on the worker pool; one result (bytes written) per piece, in order.
+/// Writes every piece beneath the directory `root` on the worker pool; one result (bytes
+/// written) per piece, in order. Pieces of one file must go in separate calls, in order.
 pub fn write_pieces(
     opener: &Opener,
     index: &ChunkIndex,
     fetched: &Fetched<'_>,
+    root: &[u8],
     pieces: &[FilePiece],
-) -> Vec<Result<u64>> {
-    pool().install(|| {
+) -> Result<Vec<Result<u64>>> {
+    let root = fsmeta::open_root(root)?;
+    let root = root.as_fd();
+    Ok(pool().install(|| {
         pieces
             .par_iter()
-            .map(|p| write_piece(opener, index, fetched, p))
+            .map(|p| write_piece(opener, index, fetched, root, p))
             .collect()
-    })
+    }))
 }

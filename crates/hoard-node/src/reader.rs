@@ -1,8 +1,6 @@
 //! Reading: opening metadata objects and writing file contents from pack ranges the caller
 //! fetched, and reading packs' tables of contents.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoard_core::pack;
@@ -30,7 +28,7 @@ pub struct FetchedRange {
 /// One piece of a file to restore. Pieces of one file go in separate calls, in order.
 #[napi(object)]
 pub struct RestorePiece {
-    /// The file's path (a Buffer for names that are not UTF-8).
+    /// The file's path relative to the root (a Buffer for names that are not UTF-8).
     pub path: Either<String, Buffer>,
     /// The chunk ids of this piece, 32 bytes each, in order.
     pub ids: Buffer,
@@ -66,10 +64,10 @@ pub struct PackContents {
     pub blobs_end: f64,
 }
 
-fn path_of(p: Either<String, Buffer>) -> PathBuf {
+fn bytes_of(p: Either<String, Buffer>) -> Vec<u8> {
     match p {
-        Either::A(s) => PathBuf::from(s),
-        Either::B(b) => PathBuf::from(std::ffi::OsStr::from_bytes(&b)),
+        Either::A(s) => s.into_bytes(),
+        Either::B(b) => b.to_vec(),
     }
 }
 
@@ -111,12 +109,14 @@ pub fn read_objects<'e>(
     )
 }
 
-/// Writes file pieces from fetched ranges, in parallel; one result per piece.
+/// Writes file pieces beneath the directory `root` from fetched ranges, in parallel; one result
+/// per piece. Nothing is written through a symlink or outside `root`.
 #[napi(ts_return_type = "Promise<RestoreResult[]>")]
 pub fn restore_pieces<'e>(
     env: &'e Env,
     key: &Key,
     index: &ChunkIndex,
+    root: Either<String, Buffer>,
     pieces: Vec<RestorePiece>,
     ranges: Vec<FetchedRange>,
 ) -> Result<Object<'e>> {
@@ -131,9 +131,10 @@ pub fn restore_pieces<'e>(
                 .map(|s| whole(s, "final size", 1 << 53))
                 .transpose()?,
             sparse: p.sparse,
-            path: path_of(p.path),
+            path: bytes_of(p.path),
         });
     }
+    let root = bytes_of(root);
     let k = Arc::clone(&key.inner);
     let ix = Arc::clone(&index.inner);
     let owned = owned_ranges(ranges);
@@ -142,7 +143,7 @@ pub fn restore_pieces<'e>(
         move || {
             let fetched = Fetched::new(owned.iter().map(|(p, o, d)| (*p, *o, &d[..])).collect());
             let index = lock(&ix);
-            Ok(restore::write_pieces(&k.opener, &index, &fetched, &plan))
+            restore::write_pieces(&k.opener, &index, &fetched, &root, &plan)
         },
         |results| {
             Ok(results

@@ -129,7 +129,7 @@ fn files_round_trip_through_packs_and_an_index_object() {
         .iter()
         .zip(&res)
         .map(|((n, d), r)| FilePiece {
-            path: out.0.join(n),
+            path: n.as_bytes().to_vec(),
             ids: r.ids.clone(),
             offset: 0,
             create: true,
@@ -137,7 +137,8 @@ fn files_round_trip_through_packs_and_an_index_object() {
             sparse: true,
         })
         .collect();
-    for r in write_pieces(&opener, &fresh, &fetched, &pieces) {
+    let root = out.0.as_os_str().as_encoded_bytes();
+    for r in write_pieces(&opener, &fresh, &fetched, root, &pieces).expect("root") {
         r.expect("written");
     }
     for (n, d) in &files {
