@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { run } from '../dist/cli.js';
 
 /** The built `hoard` executable. */
-export const HOARD_BIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+export const HOARD_BIN = fileURLToPath(new URL('../dist/hoard.mjs', import.meta.url));
 
 /** What a run of the CLI produced. */
 export interface CliResult {

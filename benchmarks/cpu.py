@@ -70,7 +70,7 @@ print(json.dumps(res))
 
 def hoard_run(size, native):
     env = dict(os.environ, NAPI_RS_NATIVE_LIBRARY_PATH=native)
-    out = subprocess.run(["node", os.path.join(ROOT, "dist/main.js"), "benchmark", "cpu", "--json", "--size", size],
+    out = subprocess.run(["node", os.path.join(ROOT, "dist/hoard.mjs"), "benchmark", "cpu", "--json", "--size", size],
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["results"]
 

@@ -14,5 +14,5 @@ command -v borg2 >/dev/null || echo "borg2 not installed: only hoard's numbers a
 cargo build --release --quiet -p hoard-node
 mkdir -p benchmarks/out
 cp target/release/libhoard_node.so benchmarks/out/hoard.node
-[ -f dist/main.js ] || npm run --silent build:ts
+[ -f dist/hoard.mjs ] || npm run --silent build:ts
 python3 benchmarks/cpu.py "$@"

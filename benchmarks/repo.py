@@ -497,10 +497,10 @@ class Hoard(Tool):
     key, label = "hoard", "hoard"
 
     def probe(self, args):
-        self.main = os.path.join(ROOT, "dist", "main.js")
+        self.main = os.path.join(ROOT, "dist", "hoard.mjs")
         self.native = args.native
         if not os.path.exists(self.main):
-            return "dist/main.js missing: run `npm run build` first"
+            return "dist/hoard.mjs missing: run `npm run build` first"
         env = dict(os.environ, **self.env(os.environ.get("HOME", "/tmp")))
         rc = subprocess.run(["node", self.main, "help", "create"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL).returncode

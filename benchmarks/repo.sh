@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hoard's repository benchmark beside borg 1.2, borg 2 and restic: installs the missing ones
 # (Debian's borgbackup, borgbackup2, restic) when this runs as root, then runs benchmarks/repo.py.
-# hoard is measured from dist/main.js with binding/'s addon: run `npm run build` (release) first.
+# hoard is measured from dist/hoard.mjs with binding/'s addon: run `npm run build` (release) first.
 # Usage: benchmarks/repo.sh [--quick] [--runs N] [--work DIR] [--verify] [--json] ...
 #        (benchmarks/repo.py --help lists every option)
 set -euo pipefail
@@ -19,5 +19,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "not root: cannot install ${missing[*]}; those tools are skipped" >&2
   fi
 fi
-[ -f dist/main.js ] || echo "dist/main.js missing: hoard is skipped (run \`npm run build\` first)" >&2
+[ -f dist/hoard.mjs ] || echo "dist/hoard.mjs missing: hoard is skipped (run \`npm run build\` first)" >&2
 exec python3 benchmarks/repo.py "$@"

@@ -26,10 +26,22 @@ export const commands: CommandClass<HoardContext>[] = [
   BenchmarkCpuCommand,
 ];
 
-/** A clipanion CLI with every command registered. */
-export function createCli(enableColors = false): Cli<HoardContext> {
+/**
+ * The commands a run with `argv` may need: those whose path starts with its first word (clipanion
+ * builds its parser from every registered option, which costs a tenth of a second for all of
+ * them), or all when the first word names none of them or asks for help.
+ */
+function commandsFor(argv: string[] | undefined): CommandClass<HoardContext>[] {
+  const word = argv?.[0];
+  if (word === undefined || word === 'help' || word.startsWith('-')) return commands;
+  const matching = commands.filter((c) => c.paths?.some((p) => p[0] === word));
+  return matching.length > 0 ? matching : commands;
+}
+
+/** A clipanion CLI with every command registered (or, given `argv`, those it may run). */
+export function createCli(enableColors = false, argv?: string[]): Cli<HoardContext> {
   const cli = new Cli<HoardContext>({ binaryLabel: 'hoard', binaryName: 'hoard', binaryVersion: version, enableColors });
-  for (const command of commands) cli.register(command);
+  for (const command of commandsFor(argv)) cli.register(command);
   return cli;
 }
 
@@ -97,7 +109,7 @@ export async function run(argv: string[], context: Partial<HoardContext> = {}): 
   let rc: number;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
-    const cli = createCli(tty && ctx.env.NO_COLOR === undefined);
+    const cli = createCli(tty && ctx.env.NO_COLOR === undefined, argv);
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
     rc = (await command.validateAndExecute()) ?? 0;
