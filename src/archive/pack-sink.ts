@@ -4,6 +4,11 @@ import type { Storage } from '../storage/storage.js';
 
 /** Packs stored between two index objects: an interrupted run's packs are found again. */
 const PACKS_PER_INDEX = 8;
+/**
+ * Pack puts in flight: a put ends with an fsync that waits for the disk, so the next pack is
+ * written while the last one is flushed. Each holds a pack in memory.
+ */
+const PUTS = 2;
 
 /**
  * Stores the packs a writer finishes as they come, and after every few packs an index object
@@ -32,19 +37,27 @@ export class PackSink {
   }
 
   private async run(): Promise<void> {
+    const puts = new Set<Promise<void>>();
     for (;;) {
       const pack = await this.writer.nextPack();
       if (pack === null) break;
-      await this.storage.put(packName(pack.id.toString('hex')), pack.data);
-      this.onPack(pack.data.length);
+      const size = pack.data.length;
+      const put = this.storage.put(packName(pack.id.toString('hex')), pack.data).then(() => {
+        puts.delete(put);
+        this.onPack(size);
+      });
+      put.catch(() => {});
+      puts.add(put);
       this.pending.push({ id: pack.id, toc: pack.toc });
-      if (this.pending.length >= PACKS_PER_INDEX) await this.writeIndex();
+      if (this.pending.length >= PACKS_PER_INDEX) await this.writeIndex(puts);
+      else if (puts.size >= PUTS) await Promise.race(puts);
     }
-    await this.writeIndex();
+    await this.writeIndex(puts);
   }
 
-  /** Writes an index object for the packs stored since the last one. */
-  private async writeIndex(): Promise<void> {
+  /** Writes an index object for the packs stored since the last one, once they are durable. */
+  private async writeIndex(puts: Set<Promise<void>>): Promise<void> {
+    await Promise.all(puts);
     if (this.pending.length === 0) return;
     const packs = this.pending;
     this.pending = [];

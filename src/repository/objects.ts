@@ -59,21 +59,32 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
       wanted.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
     }
   }
-  const out: FetchedRange[] = new Array(wanted.length);
+  // One storage call per pack, a few packs at once.
+  const byPack = new Map<number, { offset: number; end: number }[]>();
+  for (const w of wanted) {
+    const list = byPack.get(w.pack);
+    if (list === undefined) byPack.set(w.pack, [w]);
+    else list.push(w);
+  }
+  const packs = [...byPack.entries()];
+  const out: FetchedRange[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < wanted.length) {
-      const i = next;
+    while (next < packs.length) {
+      const entry = packs[next];
       next += 1;
-      const w = wanted[i];
-      if (w === undefined) continue;
-      const name = packName(index.packId(w.pack).toString('hex'));
-      const data = await storage.getRange(name, w.offset, w.end - w.offset);
-      if (data.length !== w.end - w.offset) throw new CorruptDataError('HOARD_CORRUPT', `${name} is shorter than the index says`);
-      out[i] = { pack: w.pack, offset: w.offset, data };
+      if (entry === undefined) continue;
+      const [pack, list] = entry;
+      const name = packName(index.packId(pack).toString('hex'));
+      const got = await storage.getRanges(name, list.map((w) => ({ offset: w.offset, length: w.end - w.offset })));
+      list.forEach((w, i) => {
+        const data = got[i];
+        if (data === undefined || data.length !== w.end - w.offset) throw new CorruptDataError('HOARD_CORRUPT', `${name} is shorter than the index says`);
+        out.push({ pack, offset: w.offset, data });
+      });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FETCHES, wanted.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(FETCHES, packs.length) }, worker));
   return out;
 }
 

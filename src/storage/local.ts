@@ -73,18 +73,27 @@ export class LocalStorage implements Storage {
   }
 
   async getRange(name: string, offset: number, length: number): Promise<Buffer> {
+    const [buf] = await this.getRanges(name, [{ offset, length }]);
+    return buf ?? Buffer.alloc(0);
+  }
+
+  async getRanges(name: string, ranges: readonly { offset: number; length: number }[]): Promise<Buffer[]> {
     const file = this.file(name);
     let handle: fs.FileHandle | undefined;
     try {
       handle = await fs.open(file, 'r');
-      const buf = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
+      const out: Buffer[] = [];
+      for (const { offset, length } of ranges) {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        out.push(buf.subarray(0, got));
       }
-      return buf.subarray(0, got);
+      return out;
     } catch (e) {
       throw ioError(e, file);
     } finally {

@@ -15,6 +15,8 @@ export interface Storage {
   get(name: string): Promise<Buffer>;
   /** `length` bytes of the object from `offset`; fewer only where the object ends. */
   getRange(name: string, offset: number, length: number): Promise<Buffer>;
+  /** Several ranges of one object, in the order asked (one open, or one request, for all). */
+  getRanges(name: string, ranges: readonly { offset: number; length: number }[]): Promise<Buffer[]>;
   /** Stores the object atomically, replacing any object of that name. */
   put(name: string, data: Buffer): Promise<void>;
   /** Stores the object atomically if no object of that name exists; false if one does. */
