@@ -1,6 +1,7 @@
 import type { Key, PackToc, Writer } from '../native.js';
 import { indexName, packName } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
+import { crashPoint } from '../testonly.js';
 
 /** Packs stored between two index objects: an interrupted run's packs are found again. */
 const PACKS_PER_INDEX = 8;
@@ -16,6 +17,7 @@ export class PackSink {
   /** Settles when the writer's last pack and the last index object are stored. */
   readonly done: Promise<void>;
   private pending: PackToc[] = [];
+  private stored = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -37,6 +39,8 @@ export class PackSink {
       if (pack === null) break;
       await this.storage.put(packName(pack.id.toString('hex')), pack.data);
       this.onPack(pack.data.length);
+      this.stored += 1;
+      crashPoint(`after-pack:${this.stored}`);
       this.pending.push({ id: pack.id, toc: pack.toc });
       if (this.pending.length >= PACKS_PER_INDEX) await this.writeIndex();
     }
@@ -50,6 +54,7 @@ export class PackSink {
     this.pending = [];
     const obj = await this.writer.sealIndexObject(this.key, packs);
     const id = obj.id.toString('hex');
+    crashPoint('before-index');
     await this.storage.put(indexName(id), obj.data);
     this.indexObjects.push(id);
   }
