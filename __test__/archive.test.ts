@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFi
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, makeTree, tempDir, testEnv, walk } from './archive-helpers.js';
+import { snapshot } from './check-helpers.js';
 
 test('create then extract reproduces the tree: contents, types, modes, times, links and odd names', async (t) => {
   const env = testEnv();
@@ -137,7 +138,7 @@ test('bad input is one line and exit code 2, and changes nothing', async (t) => 
   const base = tempDir('src');
   writeFileSync(path.join(base, 'f'), 'x');
   t.is((await hoardIn(env, ['create', `${repo}::a`, 'f'], base)).code, 0);
-  const before = readdirSync(path.join(repo, 'manifest'));
+  const before = snapshot(repo);
   const cases: [string[], RegExp][] = [
     [['create', `${repo}::a`, 'f'], /Archive a already exists/],
     [['list', `${repo}::nope`], /Archive nope does not exist/],
@@ -153,9 +154,12 @@ test('bad input is one line and exit code 2, and changes nothing', async (t) => 
     t.regex(r.stderr, msg, argv.join(' '));
     t.is(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
   }
-  const wrong = await hoardIn({ ...env, HOARD_PASSPHRASE: 'wrong' }, ['list', repo]);
-  t.is(wrong.code, 2);
-  t.deepEqual(readdirSync(path.join(repo, 'manifest')), before);
+  for (const argv of [['list', repo], ['create', `${repo}::b`, 'f'], ['extract', `${repo}::a`]]) {
+    const wrong = await hoardIn({ ...env, HOARD_PASSPHRASE: 'wrong' }, argv, base);
+    t.is(wrong.code, 2, argv.join(' '));
+    t.regex(wrong.stderr, /^hoard: .*passphrase.*\n$/i, argv.join(' '));
+  }
+  t.deepEqual(snapshot(repo), before, 'nothing in the repository changed');
 });
 
 test('a vanished or unreadable file is a warning (exit 1) and the backup goes on', async (t) => {

@@ -2,6 +2,7 @@ import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
+import { CheckCommand } from './commands/check.js';
 import { CreateCommand } from './commands/create.js';
 import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
@@ -23,6 +24,7 @@ export const commands: CommandClass<HoardContext>[] = [
   CreateCommand,
   ListCommand,
   ExtractCommand,
+  CheckCommand,
   BenchmarkCpuCommand,
 ];
 

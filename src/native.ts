@@ -8,6 +8,7 @@ import { fromNative } from './errors.js';
 
 export type {
   Argon2Params,
+  BlobProblem,
   ChunkedFile,
   FetchedRange,
   FsEntry,
@@ -15,6 +16,7 @@ export type {
   Measurement,
   MetadataItem,
   MetadataWarning,
+  PackLayout,
   PackOut,
   PackToc,
   PathError,
@@ -90,6 +92,14 @@ export const restorePieces = guard(binding.restorePieces);
 export const packTocRange = guard(binding.packTocRange);
 /** See the generated binding: open a pack's table of contents. */
 export const openPackToc = guard(binding.openPackToc);
+/** See the generated binding: open an index object to the packs it lists. */
+export const openIndexObject = guard(binding.openIndexObject);
+/** See the generated binding: where a pack's parts lie according to its table. */
+export const packLayout = guard(binding.packLayout);
+/** See the generated binding: check a pack's magic, trailer and table against its index object. */
+export const checkPackStructure = guard(binding.checkPackStructure);
+/** See the generated binding: open and verify every blob of a whole pack. */
+export const verifyPackBlobs = guard(binding.verifyPackBlobs);
 /** See the generated binding: compression into a self-describing frame. */
 export const compress = guard(binding.compress);
 /** See the generated binding: decompression with a size limit. */

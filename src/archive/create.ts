@@ -7,6 +7,7 @@ import type { SyncedIndex } from '../repository/chunk-cache.js';
 import { ObjectType } from '../repository/object-types.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
+import { crashPoint, testPackSize } from '../testonly.js';
 import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
 import { FileBatcher, packStat } from './file-batcher.js';
 import { TREE_ITEMS, encodeTree, typeOfMode, type Item } from './item.js';
@@ -134,7 +135,13 @@ export class Archiver {
   private start(): void {
     const { repo, synced, opts } = this;
     if (opts.dryRun) return;
-    this.writer = newWriter(repo.key, synced.index, { compression: opts.compression, chunkerParams: opts.chunkerParams }, this.filesCache);
+    const packSize = testPackSize(repo.env);
+    this.writer = newWriter(
+      repo.key,
+      synced.index,
+      { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(packSize !== undefined ? { packSize } : {}) },
+      this.filesCache,
+    );
     this.batcher = new FileBatcher(this.writer);
     this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack);
   }
@@ -444,7 +451,9 @@ export class Archiver {
     if (opts.dryRun) return { id: '', meta, stats: meta.stats, warnings: this.warnings };
     await opts.beforeCommit?.();
     const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
+    crashPoint('before-archive');
     await repo.storage.put(archiveName(sealed.id), sealed.data);
+    crashPoint('before-manifest');
     await repo.commit((m) => {
       if (m.archives.some((a) => a.name === opts.name)) {
         throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);

@@ -1,6 +1,7 @@
 import type { Key, PackToc, Writer } from '../native.js';
 import { indexName, packName } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
+import { crashPoint } from '../testonly.js';
 
 /** Packs stored between two index objects: an interrupted run's packs are found again. */
 const PACKS_PER_INDEX = 8;
@@ -21,6 +22,7 @@ export class PackSink {
   /** Settles when the writer's last pack and the last index object are stored. */
   readonly done: Promise<void>;
   private pending: PackToc[] = [];
+  private stored = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -45,6 +47,8 @@ export class PackSink {
       const put = this.storage.put(packName(pack.id.toString('hex')), pack.data).then(() => {
         puts.delete(put);
         this.onPack(size);
+        this.stored += 1;
+        crashPoint(`after-pack:${this.stored}`);
       });
       put.catch(() => {});
       puts.add(put);
@@ -63,6 +67,7 @@ export class PackSink {
     this.pending = [];
     const obj = await this.writer.sealIndexObject(this.key, packs);
     const id = obj.id.toString('hex');
+    crashPoint('before-index');
     await this.storage.put(indexName(id), obj.data);
     this.indexObjects.push(id);
   }

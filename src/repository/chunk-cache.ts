@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { HoardError } from '../errors.js';
+import { HoardError, errorFor } from '../errors.js';
 import { envVar } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
 import { loadChunkIndex, loadFilesCache, newChunkIndex, newFilesCache, type ChunkIndex, type FilesCache, type Key } from '../native.js';
@@ -61,7 +61,10 @@ export async function syncChunkIndex(storage: Storage, key: Key, env: NodeJS.Pro
   for (const name of listed) {
     if (held.has(name)) continue;
     const data = await storage.get(indexName(name));
-    await index.addIndexObject(key, Buffer.from(name, 'hex'), data);
+    await index.addIndexObject(key, Buffer.from(name, 'hex'), data).catch((e: unknown) => {
+      if (e instanceof HoardError) throw errorFor(e.code, `index object ${name}: ${e.message}`);
+      throw e;
+    });
     held.add(name);
   }
   return { index, indexObjects: held, file };

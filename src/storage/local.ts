@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
+import { crashPoint } from '../testonly.js';
 import { checkName, type Storage } from './storage.js';
 
 function errnoOf(e: unknown): string | undefined {
@@ -130,6 +131,7 @@ export class LocalStorage implements Storage {
     let temp: string | undefined;
     try {
       temp = await this.writeTemp(file, data);
+      crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
       await fs.rename(temp, file);
       temp = undefined;
       await fsyncDir(path.dirname(file));
@@ -144,6 +146,7 @@ export class LocalStorage implements Storage {
     let temp: string | undefined;
     try {
       temp = await this.writeTemp(file, data);
+      crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
       try {
         await fs.link(temp, file);
       } catch (e) {

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod bench;
+pub mod check;
 pub mod chunk_index;
 pub mod chunker;
 pub mod error;

@@ -4,6 +4,7 @@
 //! with the list of file pieces to write; workers open, check and decompress each chunk and write
 //! it at its place, leaving holes for zero chunks when asked to.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
@@ -13,7 +14,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rayon::prelude::*;
 
 use crate::backup::CHUNK_TYPE;
-use crate::chunk_index::ChunkIndex;
+use crate::chunk_index::Location;
 use crate::codec;
 use crate::envelope::Opener;
 use crate::error::{Error, ErrorKind, Result};
@@ -53,17 +54,18 @@ impl<'a> Fetched<'a> {
 }
 
 /// Opens the blob `id` of `obj_type` from the fetched ranges, returning its plaintext.
+/// `locate` says where a blob lies; callers pass a snapshot taken from the chunk index (never a
+/// lock held across the worker pool: a worker waiting on it could be the one holding it).
 pub fn open_blob(
     opener: &Opener,
-    index: &ChunkIndex,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
     obj_type: u8,
     id: &ChunkId,
     limit: usize,
 ) -> Result<Vec<u8>> {
     let name = || hex(id);
-    let loc = index
-        .get(id)
+    let loc = locate(id)
         .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("object {} is missing", name())))?;
     let blob = fetched
         .blob(loc.pack, loc.offset, loc.length)
@@ -73,6 +75,17 @@ pub fn open_blob(
         .map_err(|e| Error::new(e.kind, format!("object {}: {}", name(), e.message)))?;
     codec::decompress(&frame, limit)
         .map_err(|e| Error::new(e.kind, format!("object {}: {}", name(), e.message)))
+}
+
+/// A snapshot of where `ids` lie, taken from `index` at once, for [`open_blob`] and
+/// [`write_pieces`].
+pub fn snapshot<'a>(
+    index: &crate::chunk_index::ChunkIndex,
+    ids: impl IntoIterator<Item = &'a ChunkId>,
+) -> HashMap<ChunkId, Location> {
+    ids.into_iter()
+        .filter_map(|id| index.get(id).map(|l| (*id, l)))
+        .collect()
 }
 
 /// Lowercase hex of an id.
@@ -134,7 +147,7 @@ fn open_piece(root: BorrowedFd<'_>, piece: &FilePiece) -> Result<File> {
 /// Writes one piece beneath `root`.
 fn write_piece(
     opener: &Opener,
-    index: &ChunkIndex,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
     root: BorrowedFd<'_>,
     piece: &FilePiece,
@@ -143,7 +156,7 @@ fn write_piece(
     let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.path)));
     let mut at = piece.offset;
     for id in &piece.ids {
-        let data = open_blob(opener, index, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
+        let data = open_blob(opener, locate, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
         if piece.sparse {
             write_sparse(&file, &data, at).map_err(io)?;
         } else {
@@ -187,7 +200,7 @@ fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<()> {
 /// written) per piece, in order. Pieces of one file must go in separate calls, in order.
 pub fn write_pieces(
     opener: &Opener,
-    index: &ChunkIndex,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
     root: &[u8],
     pieces: &[FilePiece],
@@ -197,7 +210,7 @@ pub fn write_pieces(
     Ok(pool().install(|| {
         pieces
             .par_iter()
-            .map(|p| write_piece(opener, index, fetched, root, p))
+            .map(|p| write_piece(opener, locate, fetched, root, p))
             .collect()
     }))
 }

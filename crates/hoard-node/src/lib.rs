@@ -5,6 +5,7 @@
 //! with a stable code (`HOARD_INTEGRITY: ...`), which `src/native.ts` turns into typed classes.
 
 mod bench;
+mod check;
 mod chunk_index;
 mod chunking;
 mod codec;

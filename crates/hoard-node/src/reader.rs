@@ -100,9 +100,10 @@ pub fn read_objects<'e>(
         env,
         move || {
             let fetched = Fetched::new(owned.iter().map(|(p, o, d)| (*p, *o, &d[..])).collect());
-            let index = lock(&ix);
+            let locs = restore::snapshot(&lock(&ix), &ids);
+            let locate = |id: &[u8; 32]| locs.get(id).copied();
             ids.iter()
-                .map(|id| restore::open_blob(&k.opener, &index, &fetched, t, id, limit))
+                .map(|id| restore::open_blob(&k.opener, &locate, &fetched, t, id, limit))
                 .collect::<hoard_core::Result<Vec<_>>>()
         },
         |v| Ok(v.into_iter().map(Buffer::from).collect::<Vec<_>>()),
@@ -142,8 +143,9 @@ pub fn restore_pieces<'e>(
         env,
         move || {
             let fetched = Fetched::new(owned.iter().map(|(p, o, d)| (*p, *o, &d[..])).collect());
-            let index = lock(&ix);
-            restore::write_pieces(&k.opener, &index, &fetched, &root, &plan)
+            let locs = restore::snapshot(&lock(&ix), plan.iter().flat_map(|p| p.ids.iter()));
+            let locate = |id: &[u8; 32]| locs.get(id).copied();
+            restore::write_pieces(&k.opener, &locate, &fetched, &root, &plan)
         },
         |results| {
             Ok(results
