@@ -2,7 +2,8 @@
 //!
 //! Chunkers ([`chunker`]), chunk ids ([`id`]), subkeys ([`keys`]), the sealed blob envelope
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
-//! ([`pipeline`]), the worker pool ([`pool`]) and the measurements of `benchmark cpu` ([`bench`]).
+//! ([`pipeline`]), the worker pool ([`pool`]), compact's marks and repacking ([`marks`],
+//! [`repack`]) and the measurements of `benchmark cpu` ([`bench`]).
 
 pub mod backup;
 pub mod bench;
@@ -18,7 +19,9 @@ pub mod id;
 pub mod index_object;
 pub mod kdf;
 pub mod keys;
+pub mod marks;
 pub mod pack;
 pub mod pipeline;
 pub mod pool;
+pub mod repack;
 pub mod restore;

@@ -12,6 +12,8 @@ mod error;
 mod files_cache;
 mod kdf;
 mod key;
+mod marks;
 mod reader;
+mod repack;
 mod task;
 mod writer;

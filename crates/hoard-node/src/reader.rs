@@ -5,8 +5,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hoard_core::pack;
 use hoard_core::restore::{self, Fetched, FilePiece};
+use hoard_core::{index_object, pack};
 use napi::bindgen_prelude::{Buffer, Either, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -15,6 +15,7 @@ use crate::chunk_index::{ChunkIndex, ids_of, lock};
 use crate::error::{IntoNapi, array32, obj_type, whole};
 use crate::key::Key;
 use crate::task::spawn_promise;
+use crate::writer::PackToc;
 
 /// Bytes of a pack that the caller fetched.
 #[napi(object)]
@@ -170,6 +171,32 @@ pub fn pack_toc_range(trailer: Buffer, pack_size: f64) -> Result<Vec<f64>> {
     let size = whole(pack_size, "pack size", u64::from(u32::MAX))? as usize;
     let (start, len) = pack::toc_range(&trailer, size).napi()?;
     Ok(vec![start as f64, len as f64])
+}
+
+/// Opens index object `id`: the packs it lists, each with its table entries as `PackOut.toc`
+/// carries them.
+#[napi(ts_return_type = "Promise<PackToc[]>")]
+pub fn open_index_object<'e>(
+    env: &'e Env,
+    key: &Key,
+    id: Buffer,
+    sealed: Buffer,
+) -> Result<Object<'e>> {
+    let id = array32(&id, "index object id")?;
+    let k = Arc::clone(&key.inner);
+    spawn_promise(
+        env,
+        move || index_object::open(&k.opener, &id, &sealed),
+        |packs| {
+            Ok(packs
+                .into_iter()
+                .map(|p| PackToc {
+                    id: Buffer::from(p.id.to_vec()),
+                    toc: Buffer::from(pack::encode_toc(&p.entries).split_off(1)),
+                })
+                .collect::<Vec<_>>())
+        },
+    )
 }
 
 /// Opens the sealed table of contents of pack `packId`, which starts at `start`.
