@@ -162,7 +162,7 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
   const keep: PackToc[] = [];
   const drop: string[] = [];
   const rewrite: string[] = [];
-  let unlistedMissing = 0;
+  let missingDead = 0;
   tables.forEach(([hex, toc], i) => {
     const u = usage[i];
     const info = stored.get(hex);
@@ -172,7 +172,7 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
         opts.log('warning', `pack ${hex} is listed but missing from the repository (run check)`);
         keep.push(toc);
       } else {
-        unlistedMissing += 1;
+        missingDead += 1;
       }
       return;
     }
@@ -229,7 +229,7 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
   }
 
   // 5b. Index objects for every surviving pack, written before the old ones go.
-  const relist = drop.length > 0 || rewrite.length > 0 || unlistedMissing > 0 || indexObjects.length > 1;
+  const relist = drop.length > 0 || rewrite.length > 0 || missingDead > 0 || indexObjects.length > 1;
   if (relist) {
     const survivors = [...keep, ...fresh];
     for (let i = 0; i < survivors.length; ) {
