@@ -71,9 +71,13 @@ test('SIGKILL while the first pack is written leaves nothing a check minds', asy
 
 test('SIGKILL after packs without an index object: they are garbage for compact, and stored again', async (t) => {
   const r = await crashThenRetry('after-pack:3');
-  t.is(r.leftPacks, 3);
-  t.is((r.checkLog.match(garbageLine) ?? []).length, 3);
-  t.regex(r.checkLog, /^Repository check complete: 0 index objects, 0 packs \(every blob read\); garbage for compact: 3 packs, 0 archive objects; no problems found\.$/m);
+  // Two puts run at once: the one after the third may have finished before the kill.
+  t.true(r.leftPacks === 3 || r.leftPacks === 4, `${r.leftPacks} packs`);
+  t.is((r.checkLog.match(garbageLine) ?? []).length, r.leftPacks);
+  t.regex(
+    r.checkLog,
+    new RegExp(`^Repository check complete: 0 index objects, 0 packs \\(every blob read\\); garbage for compact: ${r.leftPacks} packs, 0 archive objects; no problems found\\.$`, 'm'),
+  );
   t.true(r.retryStored > BIG, `${r.retryStored}`);
 });
 
@@ -86,8 +90,12 @@ test('SIGKILL just before the first index object is stored: its 8 packs are garb
 
 test('SIGKILL after an index object: the next create does not store its 8 packs again', async (t) => {
   const r = await crashThenRetry('after-pack:10');
-  t.is(r.leftPacks, 10);
-  t.regex(r.checkLog, /^Repository check complete: 1 index object, 8 packs \(every blob read\); garbage for compact: 2 packs, 0 archive objects; no problems found\.$/m);
+  // As above, the put after the tenth may have finished too.
+  t.true(r.leftPacks === 10 || r.leftPacks === 11, `${r.leftPacks} packs`);
+  t.regex(
+    r.checkLog,
+    new RegExp(`^Repository check complete: 1 index object, 8 packs \\(every blob read\\); garbage for compact: ${r.leftPacks - 8} packs, 0 archive objects; no problems found\\.$`, 'm'),
+  );
   // Each of the 8 indexed packs holds at least 16 KiB of the random file: stored again, the
   // retry would add more than the whole file.
   t.true(r.retryStored < BIG - 8 * 16384 + 20_000, `${r.retryStored} bytes stored again`);

@@ -48,7 +48,7 @@ test('init repokey makes config, sealed key and the first manifest; info reads t
   const info = await hoard(['info', repo], PASS);
   t.is(info.code, 0, info.stderr);
   t.regex(info.stdout, new RegExp(`^Repository ID: ${String(config.id)}\nLocation: ${repo}\nEncrypted: Yes \\(repokey-`));
-  t.regex(info.stdout, /Archives: 0\n$/);
+  t.regex(info.stdout, /\nAll archives: +0 B +0 B +0 B\n\n {23}Unique chunks {9}Total chunks\nChunk index: +0 +0\n$/);
   const json = await hoard(['info', '--json', repo], PASS);
   const parsed = JSON.parse(json.stdout) as { encryption: { mode: string }; repository: { id: string; location: string } };
   t.is(parsed.repository.id, config.id);
@@ -174,7 +174,7 @@ test('info names what is wrong: no repository, not a repository, tampered object
   t.is((await hoard(['init', '-e', 'repokey', repo], PASS)).code, 0);
   const unknown = await hoard(['info', `${repo}::Monday`], PASS);
   t.is(unknown.code, 2);
-  t.is(unknown.stderr, 'hoard: archive Monday does not exist\n');
+  t.is(unknown.stderr, 'hoard: Archive Monday does not exist\n');
   const viaEnv = await hoard(['info', '::Monday'], { ...PASS, HOARD_REPO: repo });
   t.is(viaEnv.stderr, unknown.stderr);
   const manifest = path.join(repo, 'manifest', '00000000000000000001');

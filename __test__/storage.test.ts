@@ -53,3 +53,31 @@ test('object names cannot leave the repository', async (t) => {
     await t.throwsAsync(async () => s.put(name, Buffer.from('x')), { message: /bad object name/ }, name);
   }
 });
+
+test('listInfo gives sizes and times of objects only; destroy removes the whole store', async (t) => {
+  const { s, dir } = storage();
+  const before = Date.now();
+  await s.put('packs/ab/one', Buffer.from('12345'));
+  await s.put('packs/ab/two', Buffer.alloc(0));
+  await s.put('config', Buffer.from('{}'));
+  writeFileSync(path.join(dir, 'packs', 'ab', '.tmp-deadbeef'), 'partial');
+  const infos = await s.listInfo('packs/ab');
+  t.deepEqual(
+    infos.map((i) => [i.name, i.size]),
+    [
+      ['one', 5],
+      ['two', 0],
+    ],
+  );
+  for (const i of infos) t.true(i.modified >= before - 2000 && i.modified <= Date.now() + 2000, `${i.modified}`);
+  t.deepEqual(
+    (await s.listInfo('')).map((i) => i.name),
+    ['config'],
+    'folders are left out',
+  );
+  t.deepEqual(await s.listInfo('missing'), []);
+  await s.destroy();
+  t.false(await s.exists());
+  t.throws(() => readdirSync(dir));
+  await s.destroy();
+});

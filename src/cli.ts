@@ -2,13 +2,17 @@ import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
+import { BreakLockCommand } from './commands/break-lock.js';
 import { CheckCommand } from './commands/check.js';
+import { CompactCommand } from './commands/compact.js';
 import { CreateCommand } from './commands/create.js';
+import { DeleteCommand } from './commands/delete.js';
 import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { ListCommand } from './commands/list.js';
+import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
@@ -24,7 +28,11 @@ export const commands: CommandClass<HoardContext>[] = [
   CreateCommand,
   ListCommand,
   ExtractCommand,
+  DeleteCommand,
+  RenameCommand,
+  CompactCommand,
   CheckCommand,
+  BreakLockCommand,
   BenchmarkCpuCommand,
 ];
 

@@ -48,6 +48,8 @@ export class ExistsError extends HoardError {}
 export class WrongPassphraseError extends HoardError {}
 /** A repository lock could not be taken within the lock wait (borg's `LockTimeout`). */
 export class LockTimeoutError extends HoardError {}
+/** The user did not confirm a destructive command (borg's "Aborting."). */
+export class AbortedError extends HoardError {}
 
 const byCode: Record<string, new (code: string, message: string) => HoardError> = {
   HOARD_INVALID_ARGUMENT: InvalidArgumentError,
@@ -65,6 +67,7 @@ const byCode: Record<string, new (code: string, message: string) => HoardError> 
   HOARD_LOCK_TIMEOUT: LockTimeoutError,
   HOARD_NOT_A_REPOSITORY: CorruptDataError,
   HOARD_NO_SUCH_ARCHIVE: NotFoundError,
+  HOARD_ABORTED: AbortedError,
 };
 
 /** The typed error for a stable code and message. */

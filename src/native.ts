@@ -9,17 +9,21 @@ import { fromNative } from './errors.js';
 export type {
   Argon2Params,
   BlobProblem,
+  BlobTotals,
   ChunkedFile,
   FetchedRange,
   FsEntry,
   FsWarning,
+  MarkTotals,
   Measurement,
   MetadataItem,
   MetadataWarning,
   PackLayout,
   PackOut,
   PackToc,
+  PackUsage,
   PathError,
+  RepackResult,
   RestorePiece,
   RestoreResult,
   ScanExtra,
@@ -39,6 +43,10 @@ export type ChunkIndex = binding.ChunkIndex;
 export type Writer = binding.Writer;
 /** The files cache: unchanged files are not read again. */
 export type FilesCache = binding.FilesCache;
+/** Which blobs of a chunk index are referenced, and by whom (compact, info, delete --stats). */
+export type Marks = binding.Marks;
+/** Compact's copier of live blobs from old packs into new ones. */
+export type Repacker = binding.Repacker;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -57,7 +65,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
@@ -84,6 +92,12 @@ export const newFilesCache = guard((mode: string, ttl: number, startNs: number):
 export const loadFilesCache = guard(
   (path: string, mode: string, ttl: number, startNs: number): Promise<FilesCache> => binding.FilesCache.load(path, mode, ttl, startNs),
 );
+/** Marks over `index`, none set yet. */
+export const newMarks = guard((index: ChunkIndex): Marks => new binding.Marks(index));
+/** A repacker sealing new packs' tables with a new session of `key`. */
+export const newRepacker = guard((key: Key, packSize?: number): Repacker => new binding.Repacker(key, packSize));
+/** See the generated binding: seal an index object listing packs. */
+export const sealIndexObject = guard(binding.sealIndexObject);
 /** See the generated binding: open metadata objects from fetched pack ranges. */
 export const readObjects = guard(binding.readObjects);
 /** See the generated binding: write file pieces from fetched pack ranges. */

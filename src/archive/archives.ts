@@ -4,6 +4,7 @@ import type { ManifestArchive } from '../repository/manifest.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { openArchive, type ArchiveMeta } from './archive-object.js';
+import { formatTime } from './format.js';
 import type { RepositoryTotals } from './stats-report.js';
 
 /** The manifest entry of archive `name`; borg's one-line error if there is none. */
@@ -28,4 +29,9 @@ export async function repositoryTotals(repo: Repository, index: ChunkIndex): Pro
     totals.totalChunks += meta.stats.chunks;
   }
   return totals;
+}
+
+/** An archive as borg names it in messages: name (padded to 36), time and id. */
+export function archiveLine(a: ManifestArchive): string {
+  return `${a.name.padEnd(36)} ${formatTime(new Date(a.time))} [${a.id}]`;
 }

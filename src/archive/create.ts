@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ExistsError } from '../errors.js';
+import { ExistsError, LockTimeoutError } from '../errors.js';
 import { newWriter, type FilesCache, type ScanOptions, type StoredFileResult, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import { ObjectType } from '../repository/object-types.js';
@@ -414,6 +414,9 @@ export class Archiver {
     if (repo.manifest.archives.some((a) => a.name === opts.name)) {
       throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
     }
+    // Blobs this run deduplicates against must survive until it commits: a compact that ran
+    // meanwhile (its generation moved) may have deleted some, so the run must not commit.
+    const generation = repo.manifest.compactGeneration;
     let rootTree: Buffer | undefined;
     this.start();
     try {
@@ -457,6 +460,9 @@ export class Archiver {
     await repo.commit((m) => {
       if (m.archives.some((a) => a.name === opts.name)) {
         throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
+      }
+      if (m.compactGeneration !== generation) {
+        throw new LockTimeoutError('HOARD_COMPACTED', 'the repository was compacted while the backup ran; nothing was committed (run create again)');
       }
       return { archives: [...m.archives, { id: sealed.id, name: opts.name, time: time.toISOString() }], compactGeneration: m.compactGeneration };
     });

@@ -13,12 +13,15 @@ export interface RepositoryTotals {
   totalChunks: number;
 }
 
-/** The size table of borg's `--stats`: this archive, all archives and the chunk index. */
-export function statsTable(stats: ArchiveStats, all: RepositoryTotals): string[] {
+/**
+ * The size table of borg's `--stats`: this archive (or the row `label` names, e.g. `delete`'s
+ * "Deleted data:" with negative sizes), all archives and the chunk index.
+ */
+export function statsTable(stats: Pick<ArchiveStats, 'original' | 'compressed' | 'deduplicated'>, all: RepositoryTotals, label = 'This archive:'): string[] {
   const col = (s: string): string => s.padStart(20);
   return [
     '                       Original size      Compressed size    Deduplicated size',
-    `${'This archive:'.padEnd(16)}${col(formatSize(stats.original))} ${col(formatSize(stats.compressed))} ${col(formatSize(stats.deduplicated))}`,
+    `${label.padEnd(16)}${col(formatSize(stats.original))} ${col(formatSize(stats.compressed))} ${col(formatSize(stats.deduplicated))}`,
     `${'All archives:'.padEnd(16)}${col(formatSize(all.original))} ${col(formatSize(all.compressed))} ${col(formatSize(all.deduplicated))}`,
     '',
     '                       Unique chunks         Total chunks',

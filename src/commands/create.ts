@@ -128,6 +128,8 @@ export class CreateCommand extends HoardCommand {
     },
   ): Promise<number> {
     const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, matcher, filter, now } = a;
+    // Read under the lock: the compact generation the run commits against.
+    await repo.refreshManifest();
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
     let warnings = 0;

@@ -3,7 +3,7 @@ import * as t from 'typanion';
 
 import { findArchive, loadArchive } from '../archive/archives.js';
 import { extractArchive } from '../archive/extract.js';
-import { extractMatcher } from '../archive/patterns.js';
+import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { InvalidArgumentError } from '../errors.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
@@ -50,10 +50,17 @@ export class ExtractCommand extends HoardCommand {
   override async execute(): Promise<number> {
     if (this.stdout) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stdout is not supported yet');
     const target = parseTarget(this.target, this.context.env);
-    if (target.archive === undefined) throw new UsageError('an archive is required: REPO::ARCHIVE');
+    const archive = target.archive;
+    if (archive === undefined) throw new UsageError('an archive is required: REPO::ARCHIVE');
     const matcher = await extractMatcher(this.pathArgs, patternOptions(this));
     const repo = await Repository.open(target.repo, this.context.env, this.context);
-    const meta = await loadArchive(repo, findArchive(repo, target.archive));
+    // A shared lock: compact (exclusive) must not delete packs while they are read.
+    return this.locked(repo.storage, 'shared', () => this.restore(repo, archive, matcher));
+  }
+
+  private async restore(repo: Repository, archive: string, matcher: PatternMatcher): Promise<number> {
+    await repo.refreshManifest();
+    const meta = await loadArchive(repo, findArchive(repo, archive));
     const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     let warnings = 0;
     await extractArchive(repo, index, meta, {

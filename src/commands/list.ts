@@ -12,12 +12,13 @@ import {
   SHORT_ITEM_FORMAT,
   Timestamp,
   compileFormat,
+  type CompiledFormat,
   isoTime,
   modeString,
   type FormatValue,
 } from '../archive/format.js';
 import type { Item } from '../archive/item.js';
-import { extractMatcher } from '../archive/patterns.js';
+import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { walkTree } from '../archive/tree-reader.js';
 import { isoMicro } from '../archive/create.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
@@ -105,7 +106,14 @@ export class ListCommand extends HoardCommand {
     if (target.archive === undefined) return this.listArchives(repo, target.repo.text);
     const fmt = compileFormat(this.format ?? (this.short ? SHORT_ITEM_FORMAT : DEFAULT_ITEM_FORMAT), ITEM_KEYS);
     const matcher = await extractMatcher(paths, patternOptions(this));
-    const meta = await loadArchive(repo, findArchive(repo, target.archive));
+    const archive = target.archive;
+    // A shared lock: compact (exclusive) must not delete packs while they are read.
+    return this.locked(repo.storage, 'shared', () => this.listItems(repo, archive, fmt, matcher));
+  }
+
+  private async listItems(repo: Repository, archive: string, fmt: CompiledFormat, matcher: PatternMatcher): Promise<number> {
+    await repo.refreshManifest();
+    const meta = await loadArchive(repo, findArchive(repo, archive));
     const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const lines: string[] = [];
     const flush = (): void => {

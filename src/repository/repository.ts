@@ -32,7 +32,8 @@ function canonical(location: Location): string {
   return location.kind === 'local' ? location.path : location.text;
 }
 
-function storageFor(location: Location): Storage {
+/** The storage backend of a repository location. */
+export function storageFor(location: Location): Storage {
   if (location.kind !== 'local') {
     throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `${location.text}: remote repositories are not supported yet`);
   }
@@ -130,15 +131,20 @@ export class Repository {
     return keyFile;
   }
 
-  /** Opens the repository at `location`, asking for its passphrase where its key needs one. */
-  static async open(location: Location, env: NodeJS.ProcessEnv, io: PromptIo): Promise<Repository> {
+  /** The storage and config of the repository at `location`, without its key (break-lock, cache-only delete). */
+  static async readConfig(location: Location): Promise<{ storage: Storage; config: RepositoryConfig }> {
     const storage = storageFor(location);
     if (!(await storage.exists())) throw new NotFoundError('HOARD_NOT_FOUND', `repository ${location.text} does not exist`);
     const raw = await storage.get('config').catch((e: unknown) => {
       if (e instanceof NotFoundError) throw new CorruptDataError('HOARD_NOT_A_REPOSITORY', `${location.text} is not a hoard repository`);
       throw e;
     });
-    const config = parseConfig(raw, location.text);
+    return { storage, config: parseConfig(raw, location.text) };
+  }
+
+  /** Opens the repository at `location`, asking for its passphrase where its key needs one. */
+  static async open(location: Location, env: NodeJS.ProcessEnv, io: PromptIo): Promise<Repository> {
+    const { storage, config } = await Repository.readConfig(location);
     const known = await checkBeforeOpen(env, config, canonical(location));
     let master: Buffer;
     let keyLocation: string | undefined;

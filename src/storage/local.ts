@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
 import { crashPoint } from '../testonly.js';
-import { checkName, type Storage } from './storage.js';
+import { checkName, type ObjectInfo, type Storage } from './storage.js';
 
 function errnoOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
@@ -168,6 +168,43 @@ export class LocalStorage implements Storage {
       await fs.rm(file, { force: true });
     } catch (e) {
       throw ioError(e, file);
+    }
+  }
+
+  async listInfo(dir: string): Promise<ObjectInfo[]> {
+    const full = dir === '' ? this.location : this.file(dir);
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(full, { withFileTypes: true });
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw ioError(e, full);
+    }
+    const names = entries.filter((d) => d.isFile() && !d.name.startsWith('.tmp-')).map((d) => d.name).sort();
+    const out: ObjectInfo[] = [];
+    for (let i = 0; i < names.length; i += 64) {
+      const stats = await Promise.all(
+        names.slice(i, i + 64).map(async (name) => {
+          try {
+            const st = await fs.stat(path.join(full, name));
+            return { name, size: st.size, modified: st.mtimeMs };
+          } catch (e) {
+            if (errnoOf(e) === 'ENOENT') return undefined; // deleted while listed
+            throw ioError(e, path.join(full, name));
+          }
+        }),
+      );
+      for (const st of stats) if (st !== undefined) out.push(st);
+    }
+    return out;
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      await fs.rm(this.location, { recursive: true, force: true });
+      await fsyncDir(path.dirname(this.location)).catch(() => undefined);
+    } catch (e) {
+      throw ioError(e, this.location);
     }
   }
 }

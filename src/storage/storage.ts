@@ -4,6 +4,16 @@
  * `manifest/00000000000000000001`); every put is atomic, and nothing above a backend may assume
  * POSIX append or in-place rewrite, so object stores can implement this too.
  */
+/** One object as a detailed listing shows it. */
+export interface ObjectInfo {
+  /** The name within its folder. */
+  name: string;
+  /** Bytes. */
+  size: number;
+  /** When the object was written, ms since 1970 (the backend's clock). */
+  modified: number;
+}
+
 export interface Storage {
   /** Where the objects live, for messages (a path or URL). */
   readonly location: string;
@@ -23,6 +33,10 @@ export interface Storage {
   createExclusive(name: string, data: Buffer): Promise<boolean>;
   /** Removes the object; removing one that is not there is not an error. */
   delete(name: string): Promise<void>;
+  /** The objects directly under `dir` with their sizes and times, sorted by name; folders are left out. */
+  listInfo(dir: string): Promise<ObjectInfo[]>;
+  /** Removes the whole store: whatever objects and folders are left, and the store itself. */
+  destroy(): Promise<void>;
 }
 
 /** Throws unless `name` is a relative object name without empty, `.`, `..` or `.tmp-` parts. */

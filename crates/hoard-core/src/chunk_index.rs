@@ -143,6 +143,20 @@ impl ChunkIndex {
         self.find(id).ok().map(|s| self.entry(self.slots[s]).loc)
     }
 
+    /// Blob `id`'s entry number (entries are numbered from 0 in the order they were added) and
+    /// place, if the index has it.
+    pub fn lookup(&self, id: &ChunkId) -> Option<(u32, Location)> {
+        self.find(id).ok().map(|s| {
+            let n = self.slots[s];
+            (n, self.entry(n).loc)
+        })
+    }
+
+    /// The number of pack `id`, if the index lists it.
+    pub fn pack_number(&self, id: &ChunkId) -> Option<u32> {
+        self.pack_numbers.get(id).copied()
+    }
+
     /// Whether the index has blob `id`.
     pub fn contains(&self, id: &ChunkId) -> bool {
         self.find(id).is_ok()
@@ -195,7 +209,7 @@ impl ChunkIndex {
         }
     }
 
-    /// Calls `f` for every entry.
+    /// Calls `f` for every entry, in entry-number order.
     pub fn for_each(&self, mut f: impl FnMut(&ChunkId, Location)) {
         for b in &self.blocks {
             for e in b {

@@ -2,8 +2,9 @@
 //!
 //! Chunkers ([`chunker`]), chunk ids ([`id`]), subkeys ([`keys`]), the sealed blob envelope
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
-//! ([`pipeline`]), the worker pool ([`pool`]), the measurements of `benchmark cpu` ([`bench`]) and,
-//! on Linux, the file metadata system calls Node lacks ([`fsmeta`]).
+//! ([`pipeline`]), the worker pool ([`pool`]), compact's marks and repacking ([`marks`],
+//! [`repack`]), the measurements of `benchmark cpu` ([`bench`]) and, on Linux, the file metadata
+//! system calls Node lacks ([`fsmeta`]).
 
 pub mod backup;
 pub mod bench;
@@ -22,8 +23,10 @@ pub mod id;
 pub mod index_object;
 pub mod kdf;
 pub mod keys;
+pub mod marks;
 pub mod pack;
 pub mod pipeline;
 pub mod pool;
+pub mod repack;
 #[cfg(target_os = "linux")]
 pub mod restore;

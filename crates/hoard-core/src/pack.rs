@@ -178,6 +178,11 @@ impl PackBuilder {
         self.entries.is_empty()
     }
 
+    /// Blobs added so far.
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Appends a sealed blob given as pieces; returns its offset. The caller keeps the pack below
     /// [`MAX_PACK`].
     pub fn push(&mut self, obj_type: u8, id: &ChunkId, plain: u32, pieces: &[&[u8]]) -> TocEntry {

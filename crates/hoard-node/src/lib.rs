@@ -15,6 +15,8 @@ mod files_cache;
 mod fsmeta;
 mod kdf;
 mod key;
+mod marks;
 mod reader;
+mod repack;
 mod task;
 mod writer;

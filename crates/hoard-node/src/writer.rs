@@ -320,13 +320,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("hoard-next-pack".into())
             .spawn(move || match w.next_pack() {
-                Ok(p) => deferred.resolve(move |_| {
-                    Ok(p.map(|p| PackOut {
-                        id: Buffer::from(p.id.to_vec()),
-                        toc: Buffer::from(toc_bytes(&p.entries)),
-                        data: Buffer::from(p.data),
-                    }))
-                }),
+                Ok(p) => deferred.resolve(move |_| Ok(p.map(pack_out))),
                 Err(e) => deferred.reject(to_napi(e)),
             })
             .map_err(|e| {
@@ -370,31 +364,52 @@ impl Writer {
         key: &Key,
         packs: Vec<PackToc>,
     ) -> Result<Object<'e>> {
-        let mut listed = Vec::with_capacity(packs.len());
-        for p in &packs {
-            let mut toc = Vec::with_capacity(1 + p.toc.len());
-            toc.push(1);
-            toc.extend_from_slice(&p.toc);
-            listed.push(IndexedPack {
-                id: array32(&p.id, "pack id")?,
-                entries: pack::decode_toc(&toc, pack::MAX_PACK).napi()?,
-            });
-        }
-        let k = Arc::clone(&key.inner);
-        spawn_promise(
-            env,
-            move || {
-                let session = envelope::Session::new(k.suite, &k.encryption)?;
-                let id = pack::random_id()?;
-                let data = index_object::seal(&session, &id, &listed)?;
-                Ok((id, data))
-            },
-            |(id, data)| {
-                Ok(SealedObject {
-                    id: Buffer::from(id.to_vec()),
-                    data: Buffer::from(data),
-                })
-            },
-        )
+        seal_index_object(env, key, packs)
     }
+}
+
+/// A pack's table entries as `PackToc.toc` carries them (without the table's version byte).
+pub(crate) fn toc_entries(toc: &[u8]) -> Result<Vec<TocEntry>> {
+    let mut full = Vec::with_capacity(1 + toc.len());
+    full.push(1);
+    full.extend_from_slice(toc);
+    pack::decode_toc(&full, pack::MAX_PACK).napi()
+}
+
+/// A finished pack as JavaScript receives it.
+pub(crate) fn pack_out(p: pack::FinishedPack) -> PackOut {
+    PackOut {
+        id: Buffer::from(p.id.to_vec()),
+        toc: Buffer::from(toc_bytes(&p.entries)),
+        data: Buffer::from(p.data),
+    }
+}
+
+/// Seals an index object listing `packs` (each `toc` as a `PackOut` or an opened index object
+/// gives it), with a new random id.
+#[napi(ts_return_type = "Promise<SealedObject>")]
+pub fn seal_index_object<'e>(env: &'e Env, key: &Key, packs: Vec<PackToc>) -> Result<Object<'e>> {
+    let mut listed = Vec::with_capacity(packs.len());
+    for p in &packs {
+        listed.push(IndexedPack {
+            id: array32(&p.id, "pack id")?,
+            entries: toc_entries(&p.toc)?,
+        });
+    }
+    let k = Arc::clone(&key.inner);
+    spawn_promise(
+        env,
+        move || {
+            let session = envelope::Session::new(k.suite, &k.encryption)?;
+            let id = pack::random_id()?;
+            let data = index_object::seal(&session, &id, &listed)?;
+            Ok((id, data))
+        },
+        |(id, data)| {
+            Ok(SealedObject {
+                id: Buffer::from(id.to_vec()),
+                data: Buffer::from(data),
+            })
+        },
+    )
 }

@@ -1,0 +1,217 @@
+import * as fs from 'node:fs/promises';
+
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+
+import { archiveLine, findArchive, loadArchive } from '../archive/archives.js';
+import { markArchives } from '../archive/marking.js';
+import { selectArchives } from '../archive/select.js';
+import { statsTable } from '../archive/stats-report.js';
+import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { newMarks } from '../native.js';
+import { repositoryCacheDir, syncChunkIndex } from '../repository/chunk-cache.js';
+import { confirm } from '../repository/confirm.js';
+import { parseTarget } from '../repository/location.js';
+import type { ManifestArchive } from '../repository/manifest.js';
+import { Repository } from '../repository/repository.js';
+import { securityDir } from '../repository/security.js';
+import type { Storage } from '../storage/storage.js';
+import { HoardCommand } from './base.js';
+
+const RULE = '-'.repeat(78);
+
+/** `hoard delete REPO::ARCHIVE [ARCHIVE...]`, `hoard delete REPO ARCHIVE...` and `hoard delete REPO`. */
+export class DeleteCommand extends HoardCommand {
+  static override paths = [['delete']];
+  static override usage = Command.Usage({
+    category: 'Archives',
+    description: 'delete archives, or a whole repository',
+    details: `
+      With archives (\`REPO::ARCHIVE\`, more names after it, or the filters -a, --first, --last),
+      removes them from the repository's manifest. Their data stays until \`hoard compact\` frees
+      it. An unknown name fails the whole command before anything is deleted.
+
+      Without archives, deletes the whole repository, after you type YES (or with
+      HOARD_DELETE_I_KNOW_WHAT_I_AM_DOING=YES, or --force), and this client's cache and security
+      records of it (--keep-security-info keeps the latter). --cache-only deletes only the cache.
+      An append-only repository cannot be deleted whole.
+
+      --save-space, --checkpoint-interval and --consider-checkpoints are accepted for borg
+      compatibility and do nothing.
+    `,
+    examples: [
+      ['Delete one archive', 'hoard delete /path/to/repo::Monday'],
+      ['Delete two archives', 'hoard delete /path/to/repo Monday Tuesday'],
+      ['See which archives a glob would delete', 'hoard delete --dry-run --list -a "Mon*" /path/to/repo'],
+      ['Delete the whole repository', 'hoard delete /path/to/repo'],
+    ],
+  });
+
+  dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not change the repository' });
+  list = Option.Boolean('--list', false, { description: 'output verbose list of archives' });
+  stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the deleted archives' });
+  cacheOnly = Option.Boolean('--cache-only', false, { description: 'delete only the local cache for the given repository' });
+  force = Option.Counter('--force', 0, { description: 'do not ask before deleting a whole repository' });
+  keepSecurityInfo = Option.Boolean('--keep-security-info', false, { description: 'keep the local security info when deleting a repository' });
+  saveSpace = Option.Boolean('--save-space', false, { description: 'accepted for borg compatibility (no-op)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted for borg compatibility (no-op)' });
+  considerCheckpoints = Option.Boolean('--consider-checkpoints', false, { description: 'accepted (hoard has no checkpoint archives)' });
+  prefix = Option.String('-P,--prefix', { description: 'only consider archive names starting with this prefix (deprecated)' });
+  globArchives = Option.String('-a,--glob-archives', { description: 'only consider archive names matching the glob' });
+  sortBy = Option.String('--sort-by', 'timestamp', { description: 'comma-separated list of sorting keys' });
+  first = Option.String('--first', { validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]), description: 'consider first N archives' });
+  last = Option.String('--last', { validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0)]), description: 'consider last N archives' });
+  /** REPOSITORY_OR_ARCHIVE then ARCHIVEs: one rest list, since clipanion cannot tell an optional positional from a rest. */
+  args = Option.Rest({ name: 'REPOSITORY_OR_ARCHIVE [ARCHIVE...]' });
+
+  override async execute(): Promise<number> {
+    const [first, ...more] = this.args;
+    const target = parseTarget(first, this.context.env);
+    const names = target.archive !== undefined ? [target.archive, ...more] : more;
+    const filtered = this.prefix !== undefined || this.globArchives !== undefined || this.first !== undefined || this.last !== undefined;
+    if (filtered && names.length > 0) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'archive filters (-a, -P, --first, --last) and archive names cannot be combined');
+    }
+    if (!filtered && names.length === 0) {
+      if (this.cacheOnly) return this.deleteCache(target.repo);
+      return this.deleteRepository(await Repository.open(target.repo, this.context.env, this.context));
+    }
+    const repo = await Repository.open(target.repo, this.context.env, this.context);
+    return this.locked(repo.storage, 'shared', () => this.deleteArchives(repo, names));
+  }
+
+  /** The archives to delete, from the newest manifest generation: by name (all must exist), or by the filters. */
+  private choose(repo: Repository, names: string[]): ManifestArchive[] {
+    if (names.length > 0) {
+      const unique = [...new Set(names)];
+      return unique.map((n) => findArchive(repo, n));
+    }
+    const glob = this.globArchives ?? (this.prefix !== undefined ? `${this.prefix.replace(/[[\]*?]/g, '[$&]')}*` : undefined);
+    return selectArchives(repo.manifest.archives, {
+      ...(glob !== undefined ? { glob } : {}),
+      sortBy: this.sortBy,
+      ...(this.first !== undefined ? { first: Number(this.first) } : {}),
+      ...(this.last !== undefined ? { last: Number(this.last) } : {}),
+    });
+  }
+
+  private async deleteArchives(repo: Repository, names: string[]): Promise<number> {
+    await repo.refreshManifest();
+    const chosen = this.choose(repo, names);
+    const ids = new Set(chosen.map((a) => a.id));
+    const report = this.stats ? await this.statsReport(repo, chosen) : undefined;
+    chosen.forEach((a, i) => {
+      if (this.list) this.context.stderr.write(`${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})\n`);
+    });
+    if (!this.dryRun && chosen.length > 0) {
+      await repo.commit((m) => ({ archives: m.archives.filter((a) => !ids.has(a.id)), compactGeneration: m.compactGeneration }));
+    }
+    if (report !== undefined) this.context.stderr.write(`${report}\n`);
+    return 0;
+  }
+
+  /** borg's `delete --stats` table: what the deleted archives alone hold, and what stays. */
+  private async statsReport(repo: Repository, chosen: ManifestArchive[]): Promise<string> {
+    const ids = new Set(chosen.map((a) => a.id));
+    const staying = repo.manifest.archives.filter((a) => !ids.has(a.id));
+    const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
+    const marks = newMarks(index);
+    // Owner 0: the archives to delete; owner 1: the ones that stay.
+    await markArchives(repo, index, marks, chosen, () => 0);
+    await markArchives(repo, index, marks, staying, () => 1);
+    const totals = marks.totals(2);
+    const sum = async (list: ManifestArchive[]): Promise<{ original: number; compressed: number; chunks: number }> => {
+      const out = { original: 0, compressed: 0, chunks: 0 };
+      for (const a of list) {
+        const { stats } = await loadArchive(repo, a);
+        out.original += stats.original;
+        out.compressed += stats.compressed;
+        out.chunks += stats.chunks;
+      }
+      return out;
+    };
+    const gone = await sum(chosen);
+    const kept = await sum(staying);
+    const freed = totals.owners[0]?.bytes ?? 0;
+    const stayUnique = totals.owners[1] ?? { blobs: 0, bytes: 0 };
+    return [
+      RULE,
+      ...statsTable(
+        { original: -gone.original, compressed: -gone.compressed, deduplicated: -freed },
+        {
+          original: kept.original,
+          compressed: kept.compressed,
+          deduplicated: stayUnique.bytes + totals.shared.bytes,
+          uniqueChunks: stayUnique.blobs + totals.shared.blobs,
+          totalChunks: kept.chunks,
+        },
+        'Deleted data:',
+      ),
+      RULE,
+    ].join('\n');
+  }
+
+  /** `--cache-only`: removes this client's cache of the repository, nothing else. */
+  private async deleteCache(location: Parameters<typeof Repository.readConfig>[0]): Promise<number> {
+    const { config } = await Repository.readConfig(location);
+    const dir = repositoryCacheDir(this.context.env, config.id);
+    if (this.dryRun) {
+      this.log('info', 'Would delete cache.');
+      return 0;
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    this.log('info', 'Cache deleted.');
+    return 0;
+  }
+
+  private async deleteRepository(repo: Repository): Promise<number> {
+    const { config, location } = repo;
+    if (config.appendOnly) {
+      throw new PermissionDeniedError('HOARD_PERMISSION_DENIED', `${location.text} is an append-only repository: it cannot be deleted`);
+    }
+    if (this.force === 0) {
+      const n = repo.manifest.archives.length;
+      const lines = [
+        `You asked to DELETE this repository completely, with the ${n} archive${n === 1 ? '' : 's'} in it:`,
+        RULE,
+        `Repository ID: ${config.id}`,
+        `Location: ${location.kind === 'local' ? location.path : location.text}`,
+      ];
+      if (this.list) {
+        lines.push('', 'Archives:');
+        if (n === 0) lines.push('(none)');
+        for (const a of [...repo.manifest.archives].sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0))) lines.push(archiveLine(a));
+      }
+      lines.push(RULE, "Type 'YES' if you understand this and want to continue: ");
+      await confirm(this.context.env, this.context, lines.join('\n'), 'DELETE_I_KNOW_WHAT_I_AM_DOING', ['YES']);
+    }
+    const cache = repositoryCacheDir(this.context.env, config.id);
+    const security = securityDir(this.context.env, config.id);
+    if (this.dryRun) {
+      this.log('info', 'Would delete repository.');
+      this.log('info', `Would ${this.keepSecurityInfo ? 'keep' : 'delete'} security info.`);
+      this.log('info', 'Would delete cache.');
+      return 0;
+    }
+    await this.locked(repo.storage, 'exclusive', () => destroyRepository(repo.storage));
+    this.log('info', 'Repository deleted.');
+    if (!this.keepSecurityInfo) await fs.rm(security, { recursive: true, force: true });
+    await fs.rm(cache, { recursive: true, force: true });
+    this.log('info', 'Cache deleted.');
+    return 0;
+  }
+}
+
+/**
+ * Deletes every object of a repository, then the store itself. Packs, index and archive objects go
+ * first, so a deletion interrupted among them leaves a repository that still opens (its archives
+ * damaged) and can be deleted again; the manifest, keys and `config` go last.
+ */
+async function destroyRepository(storage: Storage): Promise<void> {
+  const folders = [...(await storage.list('packs')).map((d) => `packs/${d}`), 'index', 'archives', 'manifest', 'keys'];
+  for (const dir of folders) {
+    for (const info of await storage.listInfo(dir)) await storage.delete(`${dir}/${info.name}`);
+  }
+  await storage.delete('config');
+  await storage.destroy();
+}
