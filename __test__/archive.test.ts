@@ -187,3 +187,21 @@ test('a vanished or unreadable file is a warning (exit 1) and the backup goes on
   t.regex(r.stderr, /secret/);
   t.is((await hoardIn(env, ['list', '--short', `${repo}::a`])).stdout, 'ok\n');
 });
+
+test('a - pattern leaves a directory out but walks it, so a + pattern before it takes what is below', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  mkdirSync(path.join(base, 'src', 'skip', 'keep'), { recursive: true });
+  writeFileSync(path.join(base, 'src', 'skip', 'keep', 'wanted'), 'yes');
+  writeFileSync(path.join(base, 'src', 'skip', 'unwanted'), 'no');
+  writeFileSync(path.join(base, 'src', 'top'), 'top');
+  const r = await hoardIn(env, ['create', '--pattern', '+ src/skip/keep', '--pattern', '- src/skip', `${repo}::a`, 'src'], base);
+  t.is(r.code, 0, r.stderr);
+  const names = (await hoardIn(env, ['list', '--short', `${repo}::a`])).stdout.trimEnd().split('\n');
+  t.deepEqual(names, ['src', 'src/skip/keep', 'src/skip/keep/wanted', 'src/top']);
+  const out = tempDir('out');
+  t.is((await hoardIn(env, ['extract', `${repo}::a`], out)).code, 0);
+  t.is(readFileSync(path.join(out, 'src', 'skip', 'keep', 'wanted'), 'utf8'), 'yes');
+  t.deepEqual(readdirSync(path.join(out, 'src', 'skip')), ['keep']);
+});

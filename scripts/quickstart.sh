@@ -12,7 +12,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/hoard-quickstart-XXXXXX")
 
 # A sample home: some source files, documents, a larger binary file and a symlink.
 mkdir -p "$work/home/src/lib" "$work/home/Documents"
-for i in $(seq 1 40); do
+for i in $(seq 1 12); do
   printf 'module %d: backups that are fast, deduplicated and encrypted\n' "$i" > "$work/home/src/lib/m$i.txt"
 done
 head -c 3000000 /dev/urandom > "$work/home/Documents/photo.raw"

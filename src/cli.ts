@@ -102,11 +102,30 @@ function miniCli(cli: Cli<HoardContext>, context: HoardContext): Command<HoardCo
 }
 
 /**
+ * argparse (borg) takes an argument that starts with `-` but holds a space as a value, so that
+ * `--pattern '- src/tmp'` works; clipanion would read it as an option. Such a value is joined to
+ * the long option before it (`--pattern=- src/tmp`).
+ */
+export function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i] ?? '';
+    const next = argv[i + 1];
+    if (next !== undefined && /^-\S* /.test(next) && /^(--[a-z][-a-z]*|-e)$/.test(a)) {
+      out.push(`${a === '-e' ? '--exclude' : a}=${next}`);
+      i += 1;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
  * Runs hoard with `argv` (without the node and script paths) and returns the exit code: 0 ok,
  * 1 warning, 2 error. Errors become one line on stderr; `--debug` adds the stack, `--show-rc`
  * logs the code as borg does.
  */
-export async function run(argv: string[], context: Partial<HoardContext> = {}): Promise<number> {
+export async function run(rawArgv: string[], context: Partial<HoardContext> = {}): Promise<number> {
+  const argv = joinDashValues(rawArgv);
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,

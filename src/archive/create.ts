@@ -206,10 +206,15 @@ export class Archiver {
       return later(undefined);
     }
     const action = this.opts.match(apath);
-    if (action === 'exclude' || action === 'exclude-norecurse') {
+    const isDir = (e.mode & 0o170000) === 0o040000;
+    // borg: `!` (and --exclude) prunes; `-` leaves the item out but walks a directory, so that a
+    // later `+` may take something below it (the directory then stays as an implied parent).
+    if (action === 'exclude-norecurse' || (action === 'exclude' && !isDir)) {
       this.opts.onItem('x', apath);
       return later(undefined);
     }
+    // borg leaves sockets out: they cannot be restored as anything useful.
+    if ((e.mode & 0o170000) === 0o140000) return later(undefined);
     if (this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
       this.opts.onItem('x', apath);
       return later(undefined);
@@ -306,8 +311,8 @@ export class Archiver {
       }
       entries = tags;
     }
-    this.opts.onItem('d', apath);
-    if (this.opts.match(apath) === 'exclude-norecurse') return later(item);
+    const excluded = this.opts.match(apath) === 'exclude';
+    this.opts.onItem(excluded ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
     for (const e of entries) {
       const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
@@ -316,8 +321,10 @@ export class Archiver {
     return {
       done: quiet(Promise.all(children).then(async (items) => {
         const kept = items.filter((i): i is Item => i !== undefined);
+        if (excluded && kept.length === 0) return undefined;
         const tree = await this.storeTree(kept);
         if (tree !== undefined) item.tree = tree;
+        if (excluded) item.implied = true;
         return item;
       })),
     };
