@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{ErrorKind as IoKind, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::files_cache::{FileStat, FilesCache, Lookup};
 use crate::id::ChunkId;
 use crate::pack::{FinishedPack, PackBuilder};
-use crate::pipeline::{ChunkSettings, READ_SIZE};
+use crate::pipeline::{ChunkSettings, READ_SIZE, for_each_chunk};
 use crate::pool::pool;
 
 /// The object type of file data.
@@ -240,25 +240,24 @@ impl Writer {
     }
 
     /// Reads everything from `reader`, storing its chunks.
-    pub fn store_reader<R: Read>(&self, mut reader: R, path: &Path) -> Result<StoredFile> {
+    pub fn store_reader<R: Read>(&self, reader: R, path: &Path) -> Result<StoredFile> {
         let settings = &self.config.chunking;
         let mut chunker = Chunker::new(&settings.params, &settings.seed);
         BUFFER.with(|cell| {
-            let mut buf = cell.borrow_mut();
-            let cap = chunker.max_size() + READ_SIZE;
-            if buf.len() < cap {
-                buf.resize(cap, 0);
-            }
             let mut out = StoredFile::default();
-            let (mut start, mut end, mut eof) = (0usize, 0usize, false);
-            loop {
-                while let Some(len) = chunker.find_cut(&buf[start..end], eof) {
-                    let chunk = &buf[start..start + len];
+            let io_error = |e: std::io::Error| Error::io(path, &e);
+            out.size = for_each_chunk(
+                reader,
+                &mut chunker,
+                READ_SIZE,
+                &mut cell.borrow_mut(),
+                io_error,
+                |chunk| {
                     let id = settings.ids.id(chunk);
                     match self.store(CHUNK_TYPE, &id, chunk)? {
                         Some(n) => {
                             out.new_chunks += 1;
-                            out.new_plain += len as u64;
+                            out.new_plain += chunk.len() as u64;
                             out.new_stored += u64::from(n);
                             out.stored += u64::from(n);
                         }
@@ -269,27 +268,11 @@ impl Writer {
                     }
                     out.ids.push(id);
                     // A chunk is at most 2^23 bytes.
-                    out.sizes.push(len as u32);
-                    start += len;
-                }
-                if eof {
-                    return Ok(out);
-                }
-                if buf.len() - end < READ_SIZE {
-                    buf.copy_within(start..end, 0);
-                    end -= start;
-                    start = 0;
-                }
-                match reader.read(&mut buf[end..]) {
-                    Ok(0) => eof = true,
-                    Ok(n) => {
-                        end += n;
-                        out.size += n as u64;
-                    }
-                    Err(e) if e.kind() == IoKind::Interrupted => {}
-                    Err(e) => return Err(Error::io(path, &e)),
-                }
-            }
+                    out.sizes.push(chunk.len() as u32);
+                    Ok(())
+                },
+            )?;
+            Ok(out)
         })
     }
 

@@ -3,7 +3,6 @@
 //! at a load between 0.67 and 0.85, so about 50 bytes a chunk (DESIGN.md section 4).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -236,33 +235,14 @@ impl ChunkIndex {
             out.extend_from_slice(&loc.offset.to_le_bytes());
             out.extend_from_slice(&loc.length.to_le_bytes());
         });
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&out)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, &e)
-        })
+        crate::cache_file::write(path, out)
     }
 
     /// Reads an index written by [`ChunkIndex::save`]; returns it and the caller's meta bytes.
     pub fn load(path: &Path) -> Result<(Self, Vec<u8>)> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let body = crate::cache_file::read(path, FILE_MAGIC, "chunk index cache")?;
         let bad = || Error::corrupt(format!("{}: damaged chunk index cache", path.display()));
-        if data.len() < FILE_MAGIC.len() + 32 || &data[..8] != FILE_MAGIC {
-            return Err(bad());
-        }
-        let (body, sum) = data.split_at(data.len() - 32);
-        if blake3::hash(body).as_bytes() != sum {
-            return Err(bad());
-        }
-        let mut at = 8;
+        let mut at = 0;
         let mut take = |n: usize| -> Result<&[u8]> {
             let s = body.get(at..at + n).ok_or_else(bad)?;
             at += n;

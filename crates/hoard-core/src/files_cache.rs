@@ -9,7 +9,6 @@
 //! timestamp's resolution.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -212,35 +211,19 @@ impl FilesCache {
             }
         }
         out[8..16].copy_from_slice(&n.to_le_bytes());
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&out)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, &e)
-        })
+        crate::cache_file::write(path, out)
     }
 
     /// Reads a cache saved by [`FilesCache::save`] into a cache for a new run. Entries saved
     /// there count as not yet seen in this run.
     pub fn load(path: &Path, mode: Mode, ttl: u8, start_ns: i64) -> Result<Self> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+        let body = crate::cache_file::read(path, MAGIC, "files cache")?;
         let bad = || Error::corrupt(format!("{}: damaged files cache", path.display()));
-        if data.len() < 48 || &data[..8] != MAGIC {
-            return Err(bad());
-        }
-        let (body, sum) = data.split_at(data.len() - 32);
-        if blake3::hash(body).as_bytes() != sum {
+        if body.len() < 8 {
             return Err(bad());
         }
         let mut cache = Self::new(mode, ttl, start_ns);
-        let mut at = 16;
+        let mut at = 8;
         let mut take = |n: usize| -> Result<&[u8]> {
             let s = body.get(at..at + n).ok_or_else(bad)?;
             at += n;
@@ -251,7 +234,7 @@ impl FilesCache {
             x.copy_from_slice(b);
             u64::from_le_bytes(x)
         };
-        let n = u64_of(&body[8..16]);
+        let n = u64_of(&body[..8]);
         for _ in 0..n {
             let mut k = [0u8; 16];
             k.copy_from_slice(take(16)?);

@@ -8,6 +8,7 @@
 
 pub mod backup;
 pub mod bench;
+pub mod cache_file;
 pub mod check;
 pub mod chunk_index;
 pub mod chunker;

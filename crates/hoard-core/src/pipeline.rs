@@ -44,32 +44,29 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Cuts everything `reader` yields, whatever sizes its reads return, into chunks with ids.
-///
-/// `buf` is reused across calls; it grows to the chunker's maximum plus `read_size`.
-pub fn chunk_reader<R: Read>(
+/// Reads everything from `reader`, cuts it with `chunker`, and calls `each` with every chunk in
+/// order, whatever sizes the reads return; resolves to the bytes read. `buf` is reused across
+/// calls; it grows to the chunker's maximum plus `read_size`. Read errors go through `io_error`.
+pub fn for_each_chunk<R: Read, E>(
     mut reader: R,
-    settings: &ChunkSettings,
+    chunker: &mut Chunker,
     read_size: usize,
     buf: &mut Vec<u8>,
-) -> std::io::Result<FileChunks> {
-    let mut chunker = Chunker::new(&settings.params, &settings.seed);
+    io_error: impl Fn(std::io::Error) -> E,
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, E> {
     let cap = chunker.max_size() + read_size;
     if buf.len() < cap {
         buf.resize(cap, 0);
     }
-    let mut out = FileChunks::default();
-    let (mut start, mut end, mut eof) = (0usize, 0usize, false);
+    let (mut start, mut end, mut eof, mut size) = (0usize, 0usize, false, 0u64);
     loop {
         while let Some(len) = chunker.find_cut(&buf[start..end], eof) {
-            let chunk = &buf[start..start + len];
-            out.ids.push(settings.ids.id(chunk));
-            // A chunk is at most 2^23 bytes.
-            out.sizes.push(len as u32);
+            each(&buf[start..start + len])?;
             start += len;
         }
         if eof {
-            return Ok(out);
+            return Ok(size);
         }
         if buf.len() - end < read_size {
             buf.copy_within(start..end, 0);
@@ -80,12 +77,39 @@ pub fn chunk_reader<R: Read>(
             Ok(0) => eof = true,
             Ok(n) => {
                 end += n;
-                out.size += n as u64;
+                size += n as u64;
             }
             Err(e) if e.kind() == IoKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(io_error(e)),
         }
     }
+}
+
+/// Cuts everything `reader` yields, whatever sizes its reads return, into chunks with ids.
+///
+/// `buf` is reused across calls; it grows to the chunker's maximum plus `read_size`.
+pub fn chunk_reader<R: Read>(
+    reader: R,
+    settings: &ChunkSettings,
+    read_size: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<FileChunks> {
+    let mut chunker = Chunker::new(&settings.params, &settings.seed);
+    let mut out = FileChunks::default();
+    out.size = for_each_chunk(
+        reader,
+        &mut chunker,
+        read_size,
+        buf,
+        |e| e,
+        |chunk| {
+            out.ids.push(settings.ids.id(chunk));
+            // A chunk is at most 2^23 bytes.
+            out.sizes.push(chunk.len() as u32);
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// Cuts the file at `path` into chunks with ids.
