@@ -62,6 +62,11 @@ test('list shows archives and items in borg layouts; --json and --json-lines par
   t.is(item.path, 'd/f.txt');
   t.is(item.size, 6);
   t.is(item.type, '-');
+  // Each JSON form belongs to one kind of listing, as in borg.
+  const wrongJson = await hoardIn(env, ['list', '--json', `${repo}::Monday`]);
+  t.is(wrongJson.code, 2);
+  t.regex(wrongJson.stderr, /--json option is only valid for listing archives/);
+  t.is((await hoardIn(env, ['list', '--json-lines', repo])).code, 2);
 });
 
 test('a second create reads only changed files and stores only new data; --stats in borg layout', async (t) => {

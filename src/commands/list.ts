@@ -21,6 +21,7 @@ import type { Item } from '../archive/item.js';
 import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { walkTree } from '../archive/tree-reader.js';
 import { isoMicro } from '../archive/create.js';
+import { InvalidArgumentError } from '../errors.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
@@ -102,6 +103,13 @@ export class ListCommand extends HoardCommand {
   override async execute(): Promise<number> {
     const [first, ...paths] = this.args;
     const target = parseTarget(first, this.context.env);
+    // As borg: each JSON form belongs to one kind of listing.
+    if (target.archive !== undefined && this.json) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'the --json option is only valid for listing archives, not archive contents (use --json-lines)');
+    }
+    if (target.archive === undefined && this.jsonLines) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'the --json-lines option is only valid for listing archive contents, not archives (use --json)');
+    }
     const repo = await Repository.open(target.repo, this.context.env, this.context);
     if (target.archive === undefined) return this.listArchives(repo, target.repo.text);
     const fmt = compileFormat(this.format ?? (this.short ? SHORT_ITEM_FORMAT : DEFAULT_ITEM_FORMAT), ITEM_KEYS);
