@@ -17,8 +17,51 @@ where
     J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
     F: FnOnce(T) -> Result<R> + Send + 'static,
 {
+    settle_on(env, job, finish, |run| {
+        hoard_core::pool::spawn(run);
+        Ok(())
+    })
+}
+
+/// Like [`spawn_promise`], but runs `job` on a thread of its own: for small jobs that the pool's
+/// workers may be waiting for (a writer's workers wait for the caller to take packs; the caller
+/// must be able to seal an index object meanwhile, or neither side moves).
+pub fn thread_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
+where
+    T: Send + 'static,
+    R: ToNapiValue + 'static,
+    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
+    F: FnOnce(T) -> Result<R> + Send + 'static,
+{
+    settle_on(env, job, finish, |run| {
+        std::thread::Builder::new()
+            .name("hoard-task".into())
+            .spawn(run)
+            .map(|_| ())
+            .map_err(|e| {
+                to_napi(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start a thread: {e}"),
+                ))
+            })
+    })
+}
+
+/// Runs `job` through `start` and settles a promise with its outcome.
+fn settle_on<'e, T, R, J, F>(
+    env: &'e Env,
+    job: J,
+    finish: F,
+    start: impl FnOnce(Box<dyn FnOnce() + Send + 'static>) -> Result<()>,
+) -> Result<Object<'e>>
+where
+    T: Send + 'static,
+    R: ToNapiValue + 'static,
+    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
+    F: FnOnce(T) -> Result<R> + Send + 'static,
+{
     let (deferred, promise) = env.create_deferred()?;
-    hoard_core::pool::spawn(move || {
+    start(Box::new(move || {
         let outcome = catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
@@ -34,6 +77,6 @@ where
             Ok(value) => deferred.resolve(move |_env| finish(value)),
             Err(e) => deferred.reject(to_napi(e)),
         }
-    });
+    }))?;
     Ok(promise)
 }

@@ -21,7 +21,7 @@ use crate::chunk_index::ChunkIndex;
 use crate::error::{IntoNapi, array32, invalid, obj_type, to_napi, whole};
 use crate::files_cache::FilesCache;
 use crate::key::Key;
-use crate::task::spawn_promise;
+use crate::task::{spawn_promise, thread_promise};
 
 /// How a writer cuts, compresses and packs.
 #[napi(object)]
@@ -397,7 +397,8 @@ pub fn seal_index_object<'e>(env: &'e Env, key: &Key, packs: Vec<PackToc>) -> Re
         });
     }
     let k = Arc::clone(&key.inner);
-    spawn_promise(
+    // Not on the pool: its workers may all be waiting for the caller to take packs.
+    thread_promise(
         env,
         move || {
             let session = envelope::Session::new(k.suite, &k.encryption)?;
