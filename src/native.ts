@@ -102,10 +102,6 @@ export const sealIndexObject = guard(binding.sealIndexObject);
 export const readObjects = guard(binding.readObjects);
 /** See the generated binding: write file pieces from fetched pack ranges. */
 export const restorePieces = guard(binding.restorePieces);
-/** See the generated binding: where a pack's table of contents lies. */
-export const packTocRange = guard(binding.packTocRange);
-/** See the generated binding: open a pack's table of contents. */
-export const openPackToc = guard(binding.openPackToc);
 /** See the generated binding: open an index object to the packs it lists. */
 export const openIndexObject = guard(binding.openIndexObject);
 /** See the generated binding: where a pack's parts lie according to its table. */

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use hoard_core::pack;
 use hoard_core::restore::{self, Fetched, FilePiece};
 use napi::bindgen_prelude::{Buffer, Either, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::chunk_index::{ChunkIndex, ids_of, lock};
-use crate::error::{IntoNapi, array32, obj_type, whole};
+use crate::error::{obj_type, whole};
 use crate::key::Key;
 use crate::task::spawn_promise;
 
@@ -51,17 +50,6 @@ pub struct RestoreResult {
     pub error_code: Option<String>,
     /// The error's message.
     pub error_message: Option<String>,
-}
-
-/// A pack's table of contents, as an index object lists it.
-#[napi(object)]
-pub struct PackContents {
-    /// The entries, as in `PackOut.toc`.
-    pub toc: Buffer,
-    /// How many blobs.
-    pub count: u32,
-    /// Where the table starts (the end of the blobs).
-    pub blobs_end: f64,
 }
 
 fn bytes_of(p: Either<String, Buffer>) -> Vec<u8> {
@@ -163,39 +151,6 @@ pub fn restore_pieces<'e>(
                     },
                 })
                 .collect::<Vec<_>>())
-        },
-    )
-}
-
-/// Where a pack's table of contents lies, from its last 12 bytes and its size: [start, length].
-#[napi]
-pub fn pack_toc_range(trailer: Buffer, pack_size: f64) -> Result<Vec<f64>> {
-    let size = whole(pack_size, "pack size", u64::from(u32::MAX))? as usize;
-    let (start, len) = pack::toc_range(&trailer, size).napi()?;
-    Ok(vec![start as f64, len as f64])
-}
-
-/// Opens the sealed table of contents of pack `packId`, which starts at `start`.
-#[napi(ts_return_type = "Promise<PackContents>")]
-pub fn open_pack_toc<'e>(
-    env: &'e Env,
-    key: &Key,
-    pack_id: Buffer,
-    sealed: Buffer,
-    start: f64,
-) -> Result<Object<'e>> {
-    let id = array32(&pack_id, "pack id")?;
-    let start = whole(start, "start", u64::from(u32::MAX))? as usize;
-    let k = Arc::clone(&key.inner);
-    spawn_promise(
-        env,
-        move || pack::open_toc(&k.opener, &id, &sealed, start),
-        move |entries| {
-            Ok(PackContents {
-                count: entries.len() as u32,
-                toc: Buffer::from(pack::encode_toc(&entries).split_off(1)),
-                blobs_end: start as f64,
-            })
         },
     )
 }
