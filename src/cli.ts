@@ -5,6 +5,7 @@ import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
 import { BreakLockCommand } from './commands/break-lock.js';
 import { CheckCommand } from './commands/check.js';
 import { CompactCommand } from './commands/compact.js';
+import { ConfigCommand } from './commands/config.js';
 import { CreateCommand } from './commands/create.js';
 import { DeleteCommand } from './commands/delete.js';
 import { ExtractCommand } from './commands/extract.js';
@@ -31,6 +32,7 @@ export const commands: CommandClass<HoardContext>[] = [
   DeleteCommand,
   RenameCommand,
   CompactCommand,
+  ConfigCommand,
   CheckCommand,
   BreakLockCommand,
   BenchmarkCpuCommand,

@@ -50,6 +50,10 @@ export class WrongPassphraseError extends HoardError {}
 export class LockTimeoutError extends HoardError {}
 /** The user did not confirm a destructive command (borg's "Aborting."). */
 export class AbortedError extends HoardError {}
+/** A write would leave less free space than the repository keeps (borg's `InsufficientFreeSpaceError`). */
+export class InsufficientSpaceError extends HoardError {}
+/** A write would take the repository over its storage quota (borg's `StorageQuotaExceeded`). */
+export class StorageQuotaError extends HoardError {}
 
 const byCode: Record<string, new (code: string, message: string) => HoardError> = {
   HOARD_INVALID_ARGUMENT: InvalidArgumentError,
@@ -68,6 +72,8 @@ const byCode: Record<string, new (code: string, message: string) => HoardError> 
   HOARD_NOT_A_REPOSITORY: CorruptDataError,
   HOARD_NO_SUCH_ARCHIVE: NotFoundError,
   HOARD_ABORTED: AbortedError,
+  HOARD_NO_SPACE: InsufficientSpaceError,
+  HOARD_QUOTA_EXCEEDED: StorageQuotaError,
 };
 
 /** The typed error for a stable code and message. */

@@ -143,7 +143,7 @@ export class Archiver {
       this.filesCache,
     );
     this.batcher = new FileBatcher(this.writer);
-    this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack);
+    this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);
   }
 
   private warn(message: string): void {
@@ -462,7 +462,7 @@ export class Archiver {
     await opts.beforeCommit?.();
     const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
     crashPoint('before-archive');
-    await repo.storage.put(archiveName(sealed.id), sealed.data);
+    await repo.space.put(archiveName(sealed.id), sealed.data);
     crashPoint('before-manifest');
     await repo.commit((m) => {
       if (m.archives.some((a) => a.name === opts.name)) {
@@ -472,7 +472,7 @@ export class Archiver {
         throw new LockTimeoutError('HOARD_COMPACTED', 'the repository was compacted while the backup ran; nothing was committed (run create again)');
       }
       return { archives: [...m.archives, { id: sealed.id, name: opts.name, time: time.toISOString() }], compactGeneration: m.compactGeneration };
-    });
+    }, { grows: true });
     for (const ix of this.sink?.indexObjects ?? []) this.synced.indexObjects.add(ix);
     return { id: sealed.id, meta, stats: meta.stats, warnings: this.warnings };
   }

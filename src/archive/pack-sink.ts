@@ -1,5 +1,6 @@
-import type { Key, PackToc, Writer } from '../native.js';
+import { sealIndexObject, type Key, type PackToc, type Writer } from '../native.js';
 import { indexName, packName } from '../repository/objects.js';
+import type { SpaceGuard } from '../repository/space.js';
 import type { Storage } from '../storage/storage.js';
 import { crashPoint } from '../testonly.js';
 
@@ -14,14 +15,18 @@ const PUTS = 2;
 /**
  * Stores the packs a writer finishes as they come, and after every few packs an index object
  * listing them (commit order: packs, then their index object). `done` settles once the writer is
- * closed and everything is stored.
+ * closed and everything is stored. With a {@link SpaceGuard}, every pack and index object passes
+ * the repository's space limits first. When the run fails (a pack or index object refused or not
+ * written, or the writer aborted), the packs already stored are listed in one last index object,
+ * as far as that can be written, so that the next backup finds them.
  */
 export class PackSink {
   /** Index objects written (hex ids). */
   readonly indexObjects: string[] = [];
   /** Settles when the writer's last pack and the last index object are stored. */
   readonly done: Promise<void>;
-  private pending: PackToc[] = [];
+  /** Packs handed over since the last index object, with whether each is stored yet. */
+  private pending: { toc: PackToc; stored: boolean }[] = [];
   private stored = 0;
 
   constructor(
@@ -29,30 +34,38 @@ export class PackSink {
     private readonly key: Key,
     private readonly writer: Writer,
     private readonly onPack: (bytes: number) => void = () => {},
+    private readonly space?: SpaceGuard,
   ) {
-    this.done = this.run().catch((e: unknown) => {
+    const puts = new Set<Promise<void>>();
+    this.done = this.run(puts).catch(async (e: unknown) => {
       writer.abort(e instanceof Error ? e.message : String(e));
+      await this.salvage(puts);
       throw e;
     });
     // The caller awaits `done`; until then a failure must not count as unhandled.
     this.done.catch(() => {});
   }
 
-  private async run(): Promise<void> {
-    const puts = new Set<Promise<void>>();
+  private put(name: string, data: Buffer): Promise<void> {
+    return this.space !== undefined ? this.space.put(name, data) : this.storage.put(name, data);
+  }
+
+  private async run(puts: Set<Promise<void>>): Promise<void> {
     for (;;) {
       const pack = await this.writer.nextPack();
       if (pack === null) break;
       const size = pack.data.length;
-      const put = this.storage.put(packName(pack.id.toString('hex')), pack.data).then(() => {
+      const entry = { toc: { id: pack.id, toc: pack.toc }, stored: false };
+      const put = this.put(packName(pack.id.toString('hex')), pack.data).then(() => {
         puts.delete(put);
+        entry.stored = true;
         this.onPack(size);
         this.stored += 1;
         crashPoint(`after-pack:${this.stored}`);
       });
       put.catch(() => {});
       puts.add(put);
-      this.pending.push({ id: pack.id, toc: pack.toc });
+      this.pending.push(entry);
       if (this.pending.length >= PACKS_PER_INDEX) await this.writeIndex(puts);
       else if (puts.size >= PUTS) await Promise.race(puts);
     }
@@ -63,12 +76,30 @@ export class PackSink {
   private async writeIndex(puts: Set<Promise<void>>): Promise<void> {
     await Promise.all(puts);
     if (this.pending.length === 0) return;
-    const packs = this.pending;
-    this.pending = [];
+    const packs = this.pending.map((p) => p.toc);
     const obj = await this.writer.sealIndexObject(this.key, packs);
     const id = obj.id.toString('hex');
     crashPoint('before-index');
-    await this.storage.put(indexName(id), obj.data);
+    await this.put(indexName(id), obj.data);
+    this.pending = [];
     this.indexObjects.push(id);
+  }
+
+  /**
+   * After a failure: lists the packs that were stored but not yet in an index object in one
+   * index object, past the space limits (it is small, and the headroom is kept for such writes).
+   * Best effort: if that fails too, the packs stay unlisted garbage that compact removes.
+   */
+  private async salvage(puts: Set<Promise<void>>): Promise<void> {
+    await Promise.allSettled([...puts]);
+    const packs = this.pending.filter((p) => p.stored).map((p) => p.toc);
+    this.pending = [];
+    if (packs.length === 0) return;
+    try {
+      const obj = await sealIndexObject(this.key, packs);
+      await this.storage.put(indexName(obj.id.toString('hex')), obj.data);
+    } catch {
+      // The original failure is what the user needs to see.
+    }
   }
 }

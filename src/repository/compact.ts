@@ -26,6 +26,7 @@ import { listLocks } from './locks.js';
 import { manifestName, manifestSeq } from './manifest.js';
 import { archiveName, indexName, packName } from './objects.js';
 import type { Repository } from './repository.js';
+import { headroomFor } from './space.js';
 
 /** Manifest generations compact keeps: a reader that chose one a moment ago still finds it. */
 export const KEEP_MANIFESTS = 10;
@@ -209,7 +210,28 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
     return result;
   }
 
-  // 5a. Copy the live blobs of the packs to rewrite into new packs.
+  // 5a. Copy the live blobs of the packs to rewrite into new packs, as far as the free space
+  // allows (less the headroom for the new index objects): the others stay as they are until a
+  // run after this one, which finds the space that this run's dead packs leave.
+  const liveOf = (hex: string): number => usage[tables.findIndex(([h]) => h === hex)]?.live.bytes ?? 0;
+  const free = rewrite.length > 0 ? await storage.freeSpace() : undefined;
+  if (free !== undefined) {
+    let budget = free - (await headroomFor(storage));
+    const fits = rewrite.filter((hex) => {
+      const need = liveOf(hex);
+      if (need > budget) return false;
+      budget -= need;
+      return true;
+    });
+    if (fits.length < rewrite.length) {
+      opts.log('warning', `not enough free space to rewrite ${rewrite.length - fits.length} of ${rewrite.length} packs now: they stay as they are (run compact again)`);
+      for (const hex of rewrite) {
+        const toc = listed.get(hex);
+        if (!fits.includes(hex) && toc !== undefined) keep.push(toc);
+      }
+      rewrite.splice(0, rewrite.length, ...fits);
+    }
+  }
   const fresh: PackToc[] = [];
   if (rewrite.length > 0) {
     const repacker = newRepacker(key);

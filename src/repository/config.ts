@@ -1,4 +1,5 @@
 import { CorruptDataError } from '../errors.js';
+import type { Storage } from '../storage/storage.js';
 import type { EncryptionMode } from './encryption.js';
 
 /** The format version `config` declares; a reader refuses any other. */
@@ -15,11 +16,11 @@ export interface RepositoryConfig {
   suite: EncryptionMode['suite'];
   idAlgorithm: EncryptionMode['idAlgorithm'];
   keyStorage: EncryptionMode['keyStorage'];
-  /** Refuse deletions (recorded by `init`; enforced once commands that delete exist). */
+  /** Nothing is really deleted: delete and prune only drop archives from the manifest, compact frees nothing. */
   appendOnly: boolean;
-  /** Bytes the repository may use (0: no limit; recorded by `init`, enforced once `create` exists). */
+  /** Bytes the repository may use (0: no limit); growing writes are refused beyond it (src/repository/space.ts). */
   storageQuota: number;
-  /** Bytes kept free on the file system (0: none). */
+  /** Bytes growing writes keep free on the file system (0: none), for delete, prune and compact. */
   additionalFreeSpace: number;
 }
 
@@ -53,4 +54,9 @@ export function parseConfig(data: Buffer, location: string): RepositoryConfig {
 /** `config` as stored: pretty JSON, so that people can read it. */
 export function formatConfig(c: RepositoryConfig): Buffer {
   return Buffer.from(`${JSON.stringify(c, null, 2)}\n`);
+}
+
+/** Replaces the repository's `config` atomically (the caller holds the exclusive lock). */
+export async function saveConfig(storage: Storage, c: RepositoryConfig): Promise<void> {
+  await storage.put('config', formatConfig(c));
 }

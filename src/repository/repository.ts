@@ -15,6 +15,7 @@ import { manifestName, manifestSeq, openManifest, sealManifest, type Manifest } 
 import { getPassphrase, newPassphrase, type PromptIo } from './passphrase.js';
 import { keysDir } from './paths.js';
 import { checkBeforeOpen, checkManifestSeq, saveState } from './security.js';
+import { SpaceGuard } from './space.js';
 
 /** The object name of the sealed key in repokey mode. */
 const REPOKEY = 'keys/repokey';
@@ -67,6 +68,9 @@ async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: 
 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
 export class Repository {
+  /** The space limits that writes growing the repository pass (src/repository/space.ts). */
+  readonly space: SpaceGuard;
+
   private constructor(
     /** The environment the repository was opened with (passphrases, cache and security dirs). */
     readonly env: NodeJS.ProcessEnv,
@@ -78,7 +82,9 @@ export class Repository {
     public manifest: Manifest,
     /** Where the key is kept: `keys/repokey` in the repository, a keyfile path, or undefined. */
     readonly keyLocation: string | undefined,
-  ) {}
+  ) {
+    this.space = new SpaceGuard(storage, config, location.text);
+  }
 
   /** Makes a new, empty repository at `location` and returns the keyfile path in keyfile mode. */
   static async init(location: Location, opts: InitOptions, env: NodeJS.ProcessEnv, io: PromptIo): Promise<string | undefined> {
@@ -185,13 +191,18 @@ export class Repository {
    * Commits a new manifest generation made by `change` from the newest one: created exclusively
    * as `seq + 1`; if another writer took that number first, the newest generation is read again
    * and `change` runs on it (it throws to give up, e.g. when an archive name was taken meanwhile).
+   * With `grows` (a commit that adds an archive) the generation passes the space limits first;
+   * without it (delete, prune, compact) it does not, so that they work on a full repository.
    */
-  async commit(change: (current: Manifest) => Omit<Manifest, 'seq' | 'timestamp' | 'version'>): Promise<Manifest> {
+  async commit(change: (current: Manifest) => Omit<Manifest, 'seq' | 'timestamp' | 'version'>, opts: { grows?: boolean } = {}): Promise<Manifest> {
     const session = this.key.newSession();
     for (;;) {
       const current = this.manifest;
       const next: Manifest = { ...change(current), version: 1, seq: current.seq + 1, timestamp: new Date().toISOString() };
-      if (await this.storage.createExclusive(manifestName(next.seq), await sealManifest(this.key, session, next))) {
+      const sealed = await sealManifest(this.key, session, next);
+      const name = manifestName(next.seq);
+      const created = opts.grows === true ? await this.space.write(sealed.length, () => this.storage.createExclusive(name, sealed)) : await this.storage.createExclusive(name, sealed);
+      if (created) {
         this.manifest = next;
         await saveState(this.env, this.config.id, { location: canonical(this.location), keyType: this.config.encryption, manifestSeq: next.seq });
         return next;

@@ -39,6 +39,11 @@ async function readState(store: LocalStorage): Promise<SecurityState | undefined
   }
 }
 
+/** What this client remembers of repository `id`, or undefined if it has never used it. */
+export function loadState(env: NodeJS.ProcessEnv, id: string): Promise<SecurityState | undefined> {
+  return readState(new LocalStorage(securityDir(env, id)));
+}
+
 /** Records `state` for repository `id`. */
 export async function saveState(env: NodeJS.ProcessEnv, id: string, state: SecurityState): Promise<void> {
   const store = new LocalStorage(securityDir(env, id));

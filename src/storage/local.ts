@@ -199,6 +199,15 @@ export class LocalStorage implements Storage {
     return out;
   }
 
+  async freeSpace(): Promise<number | undefined> {
+    try {
+      const st = await fs.statfs(this.location);
+      return st.bavail * st.bsize;
+    } catch {
+      return undefined; // no such folder yet, or a file system that cannot say
+    }
+  }
+
   async destroy(): Promise<void> {
     try {
       await fs.rm(this.location, { recursive: true, force: true });

@@ -37,6 +37,12 @@ export interface Storage {
   listInfo(dir: string): Promise<ObjectInfo[]>;
   /** Removes the whole store: whatever objects and folders are left, and the store itself. */
   destroy(): Promise<void>;
+  /**
+   * Bytes that new objects may still take (on a file system: the space free to this user), or
+   * undefined where the backend cannot tell; the space rules (src/repository/space.ts) then apply
+   * only the storage quota.
+   */
+  freeSpace(): Promise<number | undefined>;
 }
 
 /** Throws unless `name` is a relative object name without empty, `.`, `..` or `.tmp-` parts. */
