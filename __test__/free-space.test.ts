@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { hoardIn, tempDir, testEnv } from './archive-helpers.js';
 import type { CliResult } from './helpers.js';
-import { archiveNames, create, extractAll, sameFile } from './maintenance-helpers.js';
+import { archiveNames, create, extractAll, objects, packs, sameFile } from './maintenance-helpers.js';
 
 /** Mounts a tmpfs of `mib` MiB on a new folder (unmounted at teardown); undefined, logged, where mounting is not allowed. */
 function smallDisk(t: ExecutionContext, mib: number): string | undefined {
@@ -35,6 +35,19 @@ function filesIn(base: string, name: string, files: Record<string, number>): voi
 function free(dir: string): number {
   const st = statfsSync(dir);
   return st.bavail * st.bsize;
+}
+
+/** Fills the file system of `dir` with a file until at most `left` bytes stay free; returns the file. */
+function fill(dir: string, left: number): string {
+  const filler = path.join(dir, 'filler');
+  const fd = openSync(filler, 'w');
+  const block = Buffer.alloc(1 << 14, 1);
+  try {
+    while (free(dir) > left) writeSync(fd, block);
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
 }
 
 /** Every file name under `dir`, recursively. */
@@ -70,22 +83,17 @@ test('a full disk: the backup that does not fit aborts cleanly; delete and compa
   await create(t, env, base, `${repo}::first`, 'first');
   await create(t, env, base, `${repo}::second`, 'second');
 
+  const indexObjects = objects(repo, 'index').length;
   const big = await hoardIn(env, ['create', `${repo}::big`, 'big'], base);
   cleanAbort(t, big, /^hoard: Insufficient free space on .*repo \(required: [\d.]+ [kMG]?B, available: [\d.]+ [kMG]?B\); delete archives and run compact/);
   t.deepEqual(await archiveNames(env, repo), ['first', 'second']);
   t.deepEqual(names(repo).filter((n) => n.startsWith('.tmp-')), [], 'no half-written object');
   t.true(free(disk) >= 1 << 20, 'the headroom stayed free');
+  t.true(objects(repo, 'index').length > indexObjects, 'the packs the failed run stored are listed in an index object');
   await checked(t, env, repo);
 
   // Fill the disk to the last few pages from outside: delete and compact must still work.
-  const filler = path.join(disk, 'filler');
-  const fd = openSync(filler, 'w');
-  const block = Buffer.alloc(1 << 16, 1);
-  try {
-    while (free(disk) > 256 * 1024) writeSync(fd, block);
-  } finally {
-    closeSync(fd);
-  }
+  const filler = fill(disk, 256 * 1024);
   const del = await hoardIn(env, ['delete', `${repo}::second`]);
   t.is(del.code, 0, del.stderr);
   const before = free(disk);
@@ -157,4 +165,34 @@ test('storage_quota: a backup that would exceed it aborts with borg\'s message; 
     .filter((s) => s.isFile())
     .reduce((a, s) => a + s.size, 0);
   t.true(size <= 10_000_000, `the repository holds ${size} bytes`);
+});
+
+test('compact rewrites only the packs whose live blobs fit in the free space; a later run rewrites the rest', async (t) => {
+  const disk = smallDisk(t, 24);
+  if (disk === undefined) return t.pass();
+  const env = testEnv();
+  const repo = path.join(disk, 'repo');
+  t.is((await hoardIn(env, ['init', '-e', 'repokey', repo])).code, 0);
+  const base = tempDir('src');
+  // One pack holds both files; the archive that stays references only the first.
+  filesIn(base, 'both', { 'live.bin': 2_000_000, 'dead.bin': 2_000_000 });
+  await create(t, env, base, `${repo}::both`, 'both');
+  const [shared] = [...packs(repo).keys()];
+  await create(t, env, base, `${repo}::live`, 'both/live.bin');
+  t.is((await hoardIn(env, ['delete', `${repo}::both`])).code, 0);
+  // Less free than the live half plus the headroom: the pack cannot be rewritten now.
+  const filler = fill(disk, (1 << 20) + 500_000);
+  const tight = await hoardIn(env, ['compact', '-v', repo]);
+  t.is(tight.code, 0, tight.stderr);
+  t.regex(tight.stderr, /not enough free space to rewrite 1 of 1 packs now: they stay as they are \(run compact again\)/);
+  t.true(packs(repo).has(shared as string), 'the pack stays');
+  await checked(t, env, repo);
+  rmSync(filler);
+  const roomy = await hoardIn(env, ['compact', '-v', repo]);
+  t.is(roomy.code, 0, roomy.stderr);
+  t.notRegex(roomy.stderr, /not enough free space/);
+  t.false(packs(repo).has(shared as string), 'now it is rewritten');
+  await checked(t, env, repo);
+  const out = await extractAll(t, env, `${repo}::live`);
+  sameFile(t, path.join(out, 'both', 'live.bin'), path.join(base, 'both', 'live.bin'));
 });
