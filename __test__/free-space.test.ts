@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { LocalStorage } from '../dist/storage/local.js';
 import { hoardIn, tempDir, testEnv } from './archive-helpers.js';
 import type { CliResult } from './helpers.js';
 import { archiveNames, create, extractAll, objects, packs, sameFile } from './maintenance-helpers.js';
@@ -195,4 +196,15 @@ test('compact rewrites only the packs whose live blobs fit in the free space; a 
   await checked(t, env, repo);
   const out = await extractAll(t, env, `${repo}::live`);
   sameFile(t, path.join(out, 'both', 'live.bin'), path.join(base, 'both', 'live.bin'));
+});
+
+test('LocalStorage.freeSpace is what statfs says is free to the user; undefined where the folder is missing', async (t) => {
+  const disk = smallDisk(t, 8);
+  if (disk === undefined) return t.pass();
+  const store = new LocalStorage(disk);
+  t.is(await store.freeSpace(), 8 << 20);
+  await store.put('a/b', Buffer.alloc(3 << 20, 7));
+  t.is(await store.freeSpace(), free(disk));
+  t.true(free(disk) <= 5 << 20);
+  t.is(await new LocalStorage(path.join(disk, 'missing')).freeSpace(), undefined);
 });
