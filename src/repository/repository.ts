@@ -17,7 +17,7 @@ import { keysDir } from './paths.js';
 import { checkBeforeOpen, checkManifestSeq, saveState } from './security.js';
 
 /** The object name of the sealed key in repokey mode. */
-const REPOKEY = 'keys/repokey';
+export const REPOKEY = 'keys/repokey';
 
 /** What `init` is asked for. */
 export interface InitOptions {
@@ -28,7 +28,7 @@ export interface InitOptions {
 }
 
 /** A location as the security state records it: absolute for local paths. */
-function canonical(location: Location): string {
+export function canonical(location: Location): string {
   return location.kind === 'local' ? location.path : location.text;
 }
 
@@ -41,7 +41,7 @@ export function storageFor(location: Location): Storage {
 }
 
 /** Writes a keyfile-mode key to a new file in the keys folder (or `HOARD_KEY_FILE`), mode 0600, durably. */
-async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
+export async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
   const explicit = envVar(env, 'KEY_FILE');
   const dir = explicit === undefined ? keysDir(env) : path.dirname(path.resolve(explicit));
   const folder = new LocalStorage(dir);
@@ -54,7 +54,7 @@ async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: st
 }
 
 /** Finds the keyfile of repository `id`: `HOARD_KEY_FILE`, or the file in the keys folder that names it. */
-async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: string; text: string }> {
+export async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: string; text: string }> {
   const explicit = envVar(env, 'KEY_FILE');
   const dir = keysDir(env);
   const candidates = explicit !== undefined ? [explicit] : (await fs.readdir(dir).catch(() => [])).map((n) => path.join(dir, n));
@@ -62,7 +62,13 @@ async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: 
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     if (keyFileRepository(text) === id) return { file, text };
   }
-  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}`);
+  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}; restore the key from an export with hoard key import`);
+}
+
+/** A missing `keys/repokey` as one line that says how to get it back; other errors pass unchanged. */
+export function missingKey(e: unknown, location: Location): unknown {
+  if (!(e instanceof NotFoundError)) return e;
+  return new NotFoundError('HOARD_NOT_FOUND', `${location.text} has no ${REPOKEY}; restore the key from an export with hoard key import`);
 }
 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
@@ -153,7 +159,7 @@ export class Repository {
     } else {
       const { file, text } =
         config.keyStorage === 'repokey'
-          ? { file: REPOKEY, text: (await storage.get(REPOKEY)).toString('utf8') }
+          ? { file: REPOKEY, text: (await storage.get(REPOKEY).catch((e: unknown) => Promise.reject(missingKey(e, location)))).toString('utf8') }
           : await findKeyFile(env, config.id);
       keyLocation = file;
       const sealed = parseKeyFile(text, file);
