@@ -3,13 +3,13 @@ import { Command, Option, UsageError } from 'clipanion';
 import { envVar } from '../context.js';
 import { keyedRepository, openForRepository, readStoredKey, resealKey } from '../repository/key-store.js';
 import { parseTarget } from '../repository/location.js';
-import { getPassphrase, newPassphrase, type Passphrase } from '../repository/passphrase.js';
+import { getPassphrase, newPassphrase, type Passphrase, type PromptIo } from '../repository/passphrase.js';
 import { canonical } from '../repository/repository.js';
 import { checkBeforeOpen } from '../repository/security.js';
 import { HoardCommand } from './base.js';
 
 /** The new passphrase: `HOARD_NEW_PASSPHRASE` (or `BORG_NEW_PASSPHRASE`), else as for a new key. */
-async function nextPassphrase(env: NodeJS.ProcessEnv, io: HoardCommand['context']): Promise<Passphrase> {
+async function nextPassphrase(env: NodeJS.ProcessEnv, io: PromptIo): Promise<Passphrase> {
   const direct = envVar(env, 'NEW_PASSPHRASE');
   if (direct !== undefined) return { value: Buffer.from(direct, 'utf8'), source: 'environment' };
   return newPassphrase(env, io);

@@ -79,7 +79,7 @@ function splitChecksum(text: string): [string, string] {
 }
 
 /** Parses the id line (without its `id:` label). */
-export function parseIdLine(text: string): PaperKeyId {
+function parseIdLine(text: string): PaperKeyId {
   const [data, checksum] = splitChecksum(text);
   const fields = data.split('/');
   if (fields.length !== 3) throw new LineError("the id line must hold three fields separated by '/'");
@@ -92,7 +92,7 @@ export function parseIdLine(text: string): PaperKeyId {
 }
 
 /** Parses numbered line `index` (without its label) into its bytes. */
-export function parseDataLine(index: number, text: string): Buffer {
+function parseDataLine(index: number, text: string): Buffer {
   const [data, checksum] = splitChecksum(text);
   if (!/^([0-9a-f]{2})+$/.test(data)) throw new LineError(`line ${index} may only hold the digits 0-9 and a-f before its '-'`);
   const bytes = Buffer.from(data, 'hex');
@@ -232,7 +232,7 @@ export async function readPaperKeyInteractive(io: PaperIo, repoId: string): Prom
       }
     }
     if (id.repository !== repoId.slice(0, ID_DIGITS)) {
-      throw new InvalidArgumentError('HOARD_KEY_OTHER_REPOSITORY', 'this paper key is for another repository');
+      throw new InvalidArgumentError('HOARD_KEY_OTHER_REPOSITORY', 'the paper key is for another repository: its id line names another repository id');
     }
     const parts: Buffer[] = [];
     while (parts.length < id.lines) {
