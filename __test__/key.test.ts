@@ -223,6 +223,12 @@ test('paper on a terminal: asks line by line, asks again for a wrong line, and c
   t.regex(eof.stderr, /hoard: key import aborted\n$/);
   const badId = await hoardWithInput(env, ['key', 'import', '--paper', repo], `${idLine.replace(/- ..$/, '- zz')}\n`, true);
   t.regex(badId.stderr, /^id: the id line checksum does not match; try again\nid: \nhoard: key import aborted\n$/);
+  // Another repository's id line is refused before its lines are typed.
+  const other = await makeRepo(env);
+  rmSync(path.join(other, 'keys', 'repokey'));
+  const foreign = await hoardWithInput(env, ['key', 'import', '--paper', other], `${idLine}\n`, true);
+  t.is(foreign.code, 2);
+  t.is(foreign.stderr, 'id: hoard: the paper key is for another repository: its id line names another repository id\n');
   t.false(existsSync(keyFile));
 });
 
@@ -292,6 +298,26 @@ test('change-passphrase: the key is resealed with a fresh salt; the old passphra
   t.is((await hoardIn({ ...env, HOARD_PASSPHRASE: 'third' }, ['key', 'import', repo, exported])).stderr, 'hoard: passphrase supplied in HOARD_PASSPHRASE, by HOARD_PASSCOMMAND or via HOARD_PASSPHRASE_FD is incorrect\n');
   t.is((await hoardIn(env, ['key', 'import', repo, exported])).code, 0);
   await assertUsable(t, env, repo, base);
+});
+
+test('change-passphrase on a terminal asks for the current passphrase, then the new one twice', async (t) => {
+  const env = testEnv();
+  const { repo, base } = await repoWithArchive(env, 'repokey');
+  const noPass = { ...env };
+  delete noPass.HOARD_PASSPHRASE;
+  const mismatch = 'test passphrase\nfirst\nsecond\nfresh one\nfresh one\n';
+  const r = await hoardWithInput(noPass, ['key', 'change-passphrase', repo], mismatch, true);
+  t.is(r.code, 0, r.stderr);
+  t.is(
+    r.stderr,
+    `Enter passphrase for repository ${repo}: \nEnter new passphrase: \nEnter same passphrase again: \nPassphrases do not match, try again.\n` +
+      'Enter new passphrase: \nEnter same passphrase again: \n',
+  );
+  t.is((await hoardIn(env, ['list', repo])).code, 2);
+  await assertUsable(t, { ...env, HOARD_PASSPHRASE: 'fresh one' }, repo, base);
+  const wrong = await hoardWithInput(noPass, ['key', 'change-passphrase', repo], 'test passphrase\n', true);
+  t.is(wrong.code, 2);
+  t.is(wrong.stderr, `Enter passphrase for repository ${repo}: \nhoard: passphrase is incorrect\n`);
 });
 
 test('change-passphrase in keyfile mode replaces the key file in place, mode 0600', async (t) => {
