@@ -9,7 +9,7 @@ import { formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMast
 import type { Location } from './location.js';
 import { manifestName, manifestSeq, openManifest } from './manifest.js';
 import type { Passphrase } from './passphrase.js';
-import { findKeyFile, missingKey, Repository, REPOKEY, writeKeyFile } from './repository.js';
+import { findKeyFile, readRepokey, Repository, REPOKEY, writeKeyFile } from './repository.js';
 
 /**
  * Where a repository's sealed key is kept and how it is replaced (the `key` commands): in the
@@ -45,10 +45,10 @@ export async function keyedRepository(location: Location): Promise<KeyedReposito
 
 /** Reads the repository's sealed key where its mode keeps it; a missing key says how to restore it. */
 export async function readStoredKey(repo: KeyedRepository, env: NodeJS.ProcessEnv): Promise<StoredKey> {
-  const { storage, config, location } = repo;
+  const { config, location } = repo;
   const { file: where, text } =
     config.keyStorage === 'repokey'
-      ? { file: REPOKEY, text: (await storage.get(REPOKEY).catch((e: unknown) => Promise.reject(missingKey(e, location)))).toString('utf8') }
+      ? { file: REPOKEY, text: await readRepokey(repo.storage, location) }
       : await findKeyFile(env, config.id);
   const sealed = parseKeyFile(text, where);
   if (sealed.repository !== config.id) throw new CorruptDataError('HOARD_CORRUPT', `${where} is the key of another repository`);

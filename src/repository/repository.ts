@@ -65,10 +65,14 @@ export async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{
   throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}; restore the key from an export with hoard key import`);
 }
 
-/** A missing `keys/repokey` as one line that says how to get it back; other errors pass unchanged. */
-export function missingKey(e: unknown, location: Location): unknown {
-  if (!(e instanceof NotFoundError)) return e;
-  return new NotFoundError('HOARD_NOT_FOUND', `${location.text} has no ${REPOKEY}; restore the key from an export with hoard key import`);
+/** The text of `keys/repokey`; a missing one is one line that says how to get it back. */
+export async function readRepokey(storage: Storage, location: Location): Promise<string> {
+  try {
+    return (await storage.get(REPOKEY)).toString('utf8');
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw new NotFoundError('HOARD_NOT_FOUND', `${location.text} has no ${REPOKEY}; restore the key from an export with hoard key import`);
+  }
 }
 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
@@ -159,7 +163,7 @@ export class Repository {
     } else {
       const { file, text } =
         config.keyStorage === 'repokey'
-          ? { file: REPOKEY, text: (await storage.get(REPOKEY).catch((e: unknown) => Promise.reject(missingKey(e, location)))).toString('utf8') }
+          ? { file: REPOKEY, text: await readRepokey(storage, location) }
           : await findKeyFile(env, config.id);
       keyLocation = file;
       const sealed = parseKeyFile(text, file);
