@@ -12,6 +12,9 @@ import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
+import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js';
+import { KeyExportCommand } from './commands/key-export.js';
+import { KeyImportCommand } from './commands/key-import.js';
 import { ListCommand } from './commands/list.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
@@ -36,6 +39,9 @@ export const commands: CommandClass<HoardContext>[] = [
   CheckCommand,
   BreakLockCommand,
   BenchmarkCpuCommand,
+  KeyExportCommand,
+  KeyImportCommand,
+  KeyChangePassphraseCommand,
 ];
 
 /**

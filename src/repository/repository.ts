@@ -18,7 +18,7 @@ import { checkBeforeOpen, checkManifestSeq, saveState } from './security.js';
 import { SpaceGuard } from './space.js';
 
 /** The object name of the sealed key in repokey mode. */
-const REPOKEY = 'keys/repokey';
+export const REPOKEY = 'keys/repokey';
 
 /** What `init` is asked for. */
 export interface InitOptions {
@@ -29,7 +29,7 @@ export interface InitOptions {
 }
 
 /** A location as the security state records it: absolute for local paths. */
-function canonical(location: Location): string {
+export function canonical(location: Location): string {
   return location.kind === 'local' ? location.path : location.text;
 }
 
@@ -42,7 +42,7 @@ export function storageFor(location: Location): Storage {
 }
 
 /** Writes a keyfile-mode key to a new file in the keys folder (or `HOARD_KEY_FILE`), mode 0600, durably. */
-async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
+export async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
   const explicit = envVar(env, 'KEY_FILE');
   const dir = explicit === undefined ? keysDir(env) : path.dirname(path.resolve(explicit));
   const folder = new LocalStorage(dir);
@@ -55,7 +55,7 @@ async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: st
 }
 
 /** Finds the keyfile of repository `id`: `HOARD_KEY_FILE`, or the file in the keys folder that names it. */
-async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: string; text: string }> {
+export async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: string; text: string }> {
   const explicit = envVar(env, 'KEY_FILE');
   const dir = keysDir(env);
   const candidates = explicit !== undefined ? [explicit] : (await fs.readdir(dir).catch(() => [])).map((n) => path.join(dir, n));
@@ -63,7 +63,17 @@ async function findKeyFile(env: NodeJS.ProcessEnv, id: string): Promise<{ file: 
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     if (keyFileRepository(text) === id) return { file, text };
   }
-  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}`);
+  throw new NotFoundError('HOARD_NOT_FOUND', `no key file for repository ${id} in ${explicit ?? dir}; restore the key from an export with hoard key import`);
+}
+
+/** The text of `keys/repokey`; a missing one is one line that says how to get it back. */
+export async function readRepokey(storage: Storage, location: Location): Promise<string> {
+  try {
+    return (await storage.get(REPOKEY)).toString('utf8');
+  } catch (e) {
+    if (!(e instanceof NotFoundError)) throw e;
+    throw new NotFoundError('HOARD_NOT_FOUND', `${location.text} has no ${REPOKEY}; restore the key from an export with hoard key import`);
+  }
 }
 
 /** An open repository: its storage, config, working keys and the newest manifest generation. */
@@ -159,7 +169,7 @@ export class Repository {
     } else {
       const { file, text } =
         config.keyStorage === 'repokey'
-          ? { file: REPOKEY, text: (await storage.get(REPOKEY)).toString('utf8') }
+          ? { file: REPOKEY, text: await readRepokey(storage, location) }
           : await findKeyFile(env, config.id);
       keyLocation = file;
       const sealed = parseKeyFile(text, file);
