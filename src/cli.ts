@@ -12,6 +12,7 @@ import { HelpCommand } from './commands/help.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { ListCommand } from './commands/list.js';
+import { PruneCommand } from './commands/prune.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
@@ -29,6 +30,7 @@ export const commands: CommandClass<HoardContext>[] = [
   ListCommand,
   ExtractCommand,
   DeleteCommand,
+  PruneCommand,
   RenameCommand,
   CompactCommand,
   CheckCommand,
@@ -104,17 +106,24 @@ function miniCli(cli: Cli<HoardContext>, context: HoardContext): Command<HoardCo
 /**
  * argparse (borg) takes an argument that starts with `-` but holds a space as a value, so that
  * `--pattern '- src/tmp'` works; clipanion would read it as an option. Such a value is joined to
- * the long option before it (`--pattern=- src/tmp`).
+ * the long option before it (`--pattern=- src/tmp`). argparse also never reads a negative number
+ * as an option (borg has none that looks like one), so `--keep-monthly -1` and `-d -1` join the
+ * same way, and it takes a short option's value attached (`-d7`), which becomes `-d=7`.
  */
 export function joinDashValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i] ?? '';
     const next = argv[i + 1];
+    const attached = /^-([a-zA-Z])(-?\d+)$/.exec(a);
     if (next !== undefined && /^-\S* /.test(next) && /^(--[a-z][-a-z]*|-e)$/.test(a)) {
       out.push(`${a === '-e' ? '--exclude' : a}=${next}`);
       i += 1;
-    } else out.push(a);
+    } else if (next !== undefined && /^-\d+$/.test(next) && /^(--[a-z][-a-z0-9]*|-[a-zA-Z])$/.test(a)) {
+      out.push(`${a}=${next}`);
+      i += 1;
+    } else if (attached) out.push(`-${attached[1]}=${attached[2]}`);
+    else out.push(a);
   }
   return out;
 }
