@@ -10,8 +10,8 @@
  * it (and counts it); if an earlier rule did, the period is used up all the same and nothing is
  * counted. The rule stops once it has kept N. If it ran out of archives short of N, it keeps the
  * oldest archive as well, unless that one is kept already (borg 1.2's `[oldest]` rule). A negative
- * N means no limit. `within` keeps every archive younger than its interval and does not use up
- * periods of later rules.
+ * N means no limit. `within` keeps every archive younger than its interval; like any earlier rule,
+ * what it keeps does not count towards later rules but uses up their periods.
  */
 import { InvalidArgumentError } from '../errors.js';
 import { localTime, strftime } from './strftime.js';
