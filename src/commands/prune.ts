@@ -24,20 +24,23 @@ export class PruneCommand extends HoardCommand {
     category: 'Archives',
     description: 'prune archives according to retention rules',
     details: `
-      Deletes every archive (or, with -a/-P, every archive whose name matches) that none of the
-      --keep-* rules keeps. Archives outside the filter are never touched and do not count.
+      Deletes every archive (or, with -a/-P, every archive whose name matches) that none of
+      the keep rules keeps. Archives outside the filter are never touched and do not count.
       The space comes back with \`hoard compact\`.
 
-      The rules run in this order: --keep-within, --keep-last (= --keep-secondly),
-      --keep-minutely, -H, -d, -w, -m, --keep-13weekly or --keep-3monthly, -y. A rule keeping N
-      walks the archives newest first and keeps the newest archive of each of the N latest
-      periods (in local time; weeks are ISO weeks) that have archives; an archive an earlier rule
-      kept uses its period up without counting. A rule that finds fewer than N periods also keeps
-      the oldest archive. A negative N means no limit. --keep-within INTERVAL (a number and H, d,
-      w, m = 31 days, or y = 365 days) keeps every archive younger than that.
+      The rules run in this order: --keep-within, --keep-last (the same as --keep-secondly),
+      then minutely, hourly (-H), daily (-d), weekly (-w), monthly (-m), quarterly (by
+      either --keep-13weekly or --keep-3monthly), and yearly (-y). A rule keeping N walks
+      the archives newest first and
+      keeps the newest archive of each of the N latest periods that have archives (in local
+      time; weeks are ISO weeks). An archive that an earlier rule kept uses its period up
+      without counting. A rule that finds fewer than N periods also keeps the oldest archive.
+      A negative N means no limit. The keep-within INTERVAL is a number and H, d, w, m (31
+      days) or y (365 days); every archive younger than that stays.
 
-      --list prints the decision for each archive; --dry-run changes nothing. --force,
-      --save-space and --checkpoint-interval are accepted for borg compatibility and do nothing.
+      With --list, each archive's decision is printed; with --dry-run, nothing changes. The
+      options --force, --save-space and --checkpoint-interval are accepted for borg
+      compatibility and do nothing.
     `,
     examples: [
       ['See what 7 daily and 4 weekly archives would keep', 'hoard prune -v --list --dry-run --keep-daily=7 --keep-weekly=4 /path/to/repo'],
@@ -60,6 +63,10 @@ export class PruneCommand extends HoardCommand {
   keepMonthly = Option.String('-m,--keep-monthly', { ...count, description: 'number of monthly archives to keep' });
   keep13Weekly = Option.String('--keep-13weekly', { ...count, description: 'number of quarterly archives to keep (13 week strategy)' });
   keep3Monthly = Option.String('--keep-3monthly', { ...count, description: 'number of quarterly archives to keep (3 month strategy)' });
+  /** `--keep-13weekly=N` and `--keep-13weekly -N` arrive here (src/cli.ts): clipanion binds no value to a name with digits. */
+  keep13WeeklyTwin = Option.String('--keep-thirteen-weekly', { ...count, hidden: true });
+  /** Likewise for `--keep-3monthly`. */
+  keep3MonthlyTwin = Option.String('--keep-three-monthly', { ...count, hidden: true });
   keepYearly = Option.String('-y,--keep-yearly', { ...count, description: 'number of yearly archives to keep' });
   prefix = Option.String('-P,--prefix', { description: 'only consider archive names starting with this prefix (deprecated)' });
   globArchives = Option.String('-a,--glob-archives', { description: 'only consider archive names matching the glob' });
@@ -69,7 +76,9 @@ export class PruneCommand extends HoardCommand {
 
   /** The rules the options give. */
   private rules(): KeepRules {
-    if (this.keep13Weekly !== undefined && this.keep3Monthly !== undefined) throw invalid('--keep-13weekly and --keep-3monthly exclude each other');
+    const weeks13 = this.keep13WeeklyTwin ?? this.keep13Weekly;
+    const months3 = this.keep3MonthlyTwin ?? this.keep3Monthly;
+    if (weeks13 !== undefined && months3 !== undefined) throw invalid('--keep-13weekly and --keep-3monthly exclude each other');
     const counts: Record<PeriodRule, number | undefined> = {
       secondly: this.keepLast,
       minutely: this.keepMinutely,
@@ -77,8 +86,8 @@ export class PruneCommand extends HoardCommand {
       daily: this.keepDaily,
       weekly: this.keepWeekly,
       monthly: this.keepMonthly,
-      quarterly_13weekly: this.keep13Weekly,
-      quarterly_3monthly: this.keep3Monthly,
+      quarterly_13weekly: weeks13,
+      quarterly_3monthly: months3,
       yearly: this.keepYearly,
     };
     const rules: { -readonly [K in keyof KeepRules]: KeepRules[K] } = {};
