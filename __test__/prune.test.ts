@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 
+import { joinDashValues } from '../dist/cli.js';
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
 import { archiveNames, create, filesIn, foreignLock, packBytes } from './maintenance-helpers.js';
 
@@ -299,4 +300,11 @@ test('prune waits for --lock-wait behind an exclusive lock of another host, then
   const shared = await hoardIn(env, ['prune', '--keep-last', '1', repo]);
   t.is(shared.code, 0, shared.stderr);
   t.deepEqual(await archiveNames(env, repo), ['y2']);
+});
+
+test('argv as argparse reads it: negative counts, attached short values and the digit names reach clipanion in forms it parses', (t) => {
+  t.deepEqual(joinDashValues(['prune', '--keep-monthly', '-1', '-d', '-2', '-y7', '-w-1', 'repo']), ['prune', '--keep-monthly=-1', '-d=-2', '-y=7', '-w=-1', 'repo']);
+  t.deepEqual(joinDashValues(['--keep-13weekly=4', '--keep-3monthly', '-1', '--keep-13weekly', '4']), ['--keep-thirteen-weekly=4', '--keep-three-monthly=-1', '--keep-13weekly', '4']);
+  // After `--` nothing changes; a value with a space still joins its option.
+  t.deepEqual(joinDashValues(['create', '--pattern', '- tmp', 'r::a', '--', '-d7', '-d', '-1']), ['create', '--pattern=- tmp', 'r::a', '--', '-d7', '-d', '-1']);
 });

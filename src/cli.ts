@@ -117,10 +117,16 @@ const DIGIT_FREE_TWINS: Readonly<Record<string, string>> = { '--keep-13weekly': 
  * as an option (borg has none that looks like one), so `--keep-monthly -1` and `-d -1` join the
  * same way, and it takes a short option's value attached (`-d7`), which becomes `-d=7`. A value
  * bound or joined to an option with digits in its name goes to its twin (see DIGIT_FREE_TWINS).
+ * Arguments after `--` stay as they are.
  */
 export function joinDashValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
+    if (argv[i] === '--') {
+      // Everything after `--` is positional, taken as it is.
+      out.push(...argv.slice(i));
+      break;
+    }
     const [name = '', ...bound] = (argv[i] ?? '').split('=');
     const twin = DIGIT_FREE_TWINS[name];
     const nextIsNegative = /^-\d+$/.test(argv[i + 1] ?? '');
