@@ -16,6 +16,7 @@ import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js'
 import { KeyExportCommand } from './commands/key-export.js';
 import { KeyImportCommand } from './commands/key-import.js';
 import { ListCommand } from './commands/list.js';
+import { PruneCommand } from './commands/prune.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
@@ -33,6 +34,7 @@ export const commands: CommandClass<HoardContext>[] = [
   ListCommand,
   ExtractCommand,
   DeleteCommand,
+  PruneCommand,
   RenameCommand,
   CompactCommand,
   ConfigCommand,
@@ -110,19 +112,43 @@ function miniCli(cli: Cli<HoardContext>, context: HoardContext): Command<HoardCo
 }
 
 /**
+ * Long options whose names hold digits, which clipanion cannot bind a value to (`--keep-13weekly=4`
+ * is an "invalid option name" to it): such a value goes to the digit-free twin the command declares
+ * (hidden) beside the borg name.
+ */
+const DIGIT_FREE_TWINS: Readonly<Record<string, string>> = { '--keep-13weekly': '--keep-thirteen-weekly', '--keep-3monthly': '--keep-three-monthly' };
+
+/**
  * argparse (borg) takes an argument that starts with `-` but holds a space as a value, so that
  * `--pattern '- src/tmp'` works; clipanion would read it as an option. Such a value is joined to
- * the long option before it (`--pattern=- src/tmp`).
+ * the long option before it (`--pattern=- src/tmp`). argparse also never reads a negative number
+ * as an option (borg has none that looks like one), so `--keep-monthly -1` and `-d -1` join the
+ * same way, and it takes a short option's value attached (`-d7`), which becomes `-d=7`. A value
+ * bound or joined to an option with digits in its name goes to its twin (see DIGIT_FREE_TWINS).
+ * Arguments after `--` stay as they are.
  */
 export function joinDashValues(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i] ?? '';
+    if (argv[i] === '--') {
+      // Everything after `--` is positional, taken as it is.
+      out.push(...argv.slice(i));
+      break;
+    }
+    const [name = '', ...bound] = (argv[i] ?? '').split('=');
+    const twin = DIGIT_FREE_TWINS[name];
+    const nextIsNegative = /^-\d+$/.test(argv[i + 1] ?? '');
+    const a = twin !== undefined && (bound.length > 0 || nextIsNegative) ? [twin, ...bound].join('=') : (argv[i] ?? '');
     const next = argv[i + 1];
+    const attached = /^-([a-zA-Z])(-?\d+)$/.exec(a);
     if (next !== undefined && /^-\S* /.test(next) && /^(--[a-z][-a-z]*|-e)$/.test(a)) {
       out.push(`${a === '-e' ? '--exclude' : a}=${next}`);
       i += 1;
-    } else out.push(a);
+    } else if (next !== undefined && /^-\d+$/.test(next) && /^(--[a-z][-a-z0-9]*|-[a-zA-Z])$/.test(a)) {
+      out.push(`${a}=${next}`);
+      i += 1;
+    } else if (attached) out.push(`-${attached[1]}=${attached[2]}`);
+    else out.push(a);
   }
   return out;
 }

@@ -32,6 +32,11 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`, 's');
 }
 
+/** borg's deprecated `-P/--prefix PREFIX` as the glob it stands for: PREFIX (glob characters taken literally), then `*`. */
+export function prefixGlob(prefix: string): string {
+  return `${prefix.replace(/[[\]*?]/g, '[$&]')}*`;
+}
+
 const SORT_KEYS = new Set(['timestamp', 'name', 'id']);
 
 /** The archives `sel` picks, in its order (by time unless `--sort-by` says otherwise). */

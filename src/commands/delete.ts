@@ -3,13 +3,11 @@ import * as fs from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
-import { archiveLine, findArchive, loadArchive } from '../archive/archives.js';
-import { markArchives } from '../archive/marking.js';
-import { selectArchives } from '../archive/select.js';
-import { statsTable } from '../archive/stats-report.js';
+import { archiveLine, findArchive } from '../archive/archives.js';
+import { deletedDataReport, removeArchives } from '../archive/deletion.js';
+import { prefixGlob, selectArchives } from '../archive/select.js';
 import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
-import { newMarks } from '../native.js';
-import { repositoryCacheDir, syncChunkIndex } from '../repository/chunk-cache.js';
+import { repositoryCacheDir } from '../repository/chunk-cache.js';
 import { confirm } from '../repository/confirm.js';
 import { parseTarget } from '../repository/location.js';
 import type { ManifestArchive } from '../repository/manifest.js';
@@ -86,7 +84,7 @@ export class DeleteCommand extends HoardCommand {
       const unique = [...new Set(names)];
       return unique.map((n) => findArchive(repo, n));
     }
-    const glob = this.globArchives ?? (this.prefix !== undefined ? `${this.prefix.replace(/[[\]*?]/g, '[$&]')}*` : undefined);
+    const glob = this.globArchives ?? (this.prefix !== undefined ? prefixGlob(this.prefix) : undefined);
     return selectArchives(repo.manifest.archives, {
       ...(glob !== undefined ? { glob } : {}),
       sortBy: this.sortBy,
@@ -98,57 +96,13 @@ export class DeleteCommand extends HoardCommand {
   private async deleteArchives(repo: Repository, names: string[]): Promise<number> {
     await repo.refreshManifest();
     const chosen = this.choose(repo, names);
-    const ids = new Set(chosen.map((a) => a.id));
-    const report = this.stats ? await this.statsReport(repo, chosen) : undefined;
+    const report = this.stats ? await deletedDataReport(repo, chosen, this.context.env) : undefined;
     chosen.forEach((a, i) => {
       if (this.list) this.context.stderr.write(`${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})\n`);
     });
-    if (!this.dryRun && chosen.length > 0) {
-      await repo.commit((m) => ({ archives: m.archives.filter((a) => !ids.has(a.id)), compactGeneration: m.compactGeneration }));
-    }
+    if (!this.dryRun) await removeArchives(repo, chosen);
     if (report !== undefined) this.context.stderr.write(`${report}\n`);
     return 0;
-  }
-
-  /** borg's `delete --stats` table: what the deleted archives alone hold, and what stays. */
-  private async statsReport(repo: Repository, chosen: ManifestArchive[]): Promise<string> {
-    const ids = new Set(chosen.map((a) => a.id));
-    const staying = repo.manifest.archives.filter((a) => !ids.has(a.id));
-    const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
-    const marks = newMarks(index);
-    // Owner 0: the archives to delete; owner 1: the ones that stay.
-    await markArchives(repo, index, marks, chosen, () => 0);
-    await markArchives(repo, index, marks, staying, () => 1);
-    const totals = marks.totals(2);
-    const sum = async (list: ManifestArchive[]): Promise<{ original: number; compressed: number; chunks: number }> => {
-      const out = { original: 0, compressed: 0, chunks: 0 };
-      for (const a of list) {
-        const { stats } = await loadArchive(repo, a);
-        out.original += stats.original;
-        out.compressed += stats.compressed;
-        out.chunks += stats.chunks;
-      }
-      return out;
-    };
-    const gone = await sum(chosen);
-    const kept = await sum(staying);
-    const freed = totals.owners[0]?.bytes ?? 0;
-    const stayUnique = totals.owners[1] ?? { blobs: 0, bytes: 0 };
-    return [
-      RULE,
-      ...statsTable(
-        { original: -gone.original, compressed: -gone.compressed, deduplicated: -freed },
-        {
-          original: kept.original,
-          compressed: kept.compressed,
-          deduplicated: stayUnique.bytes + totals.shared.bytes,
-          uniqueChunks: stayUnique.blobs + totals.shared.blobs,
-          totalChunks: kept.chunks,
-        },
-        'Deleted data:',
-      ),
-      RULE,
-    ].join('\n');
   }
 
   /** `--cache-only`: removes this client's cache of the repository, nothing else. */
