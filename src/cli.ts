@@ -7,8 +7,11 @@ import { CheckCommand } from './commands/check.js';
 import { CompactCommand } from './commands/compact.js';
 import { CreateCommand } from './commands/create.js';
 import { DeleteCommand } from './commands/delete.js';
+import { DiffCommand } from './commands/diff.js';
+import { ExportTarCommand } from './commands/export-tar.js';
 import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
+import { ImportTarCommand } from './commands/import-tar.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { ListCommand } from './commands/list.js';
@@ -34,6 +37,9 @@ export const commands: CommandClass<HoardContext>[] = [
   CheckCommand,
   BreakLockCommand,
   BenchmarkCpuCommand,
+  DiffCommand,
+  ExportTarCommand,
+  ImportTarCommand,
 ];
 
 /**
