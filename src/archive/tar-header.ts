@@ -97,7 +97,6 @@ function paxRecord(key: string | Buffer, value: Buffer): Buffer {
 }
 
 const isAscii = (b: Buffer): boolean => b.every((c) => c < 0x80);
-const isUtf8 = (b: Buffer): boolean => Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 
 /** A bare ustar header block with its checksum. */
 function block(name: Buffer, e: TarEntry, flag: string, size: number | bigint, gnu: boolean, link: Buffer): Buffer {
@@ -163,13 +162,11 @@ export function tarHeader(e: TarEntry, format: TarFormat): Buffer {
     parts.push(block(path, e, e.type, e.size, true, link));
     return Buffer.concat(parts);
   }
+  // Names that are not UTF-8 go into pax records as raw bytes, as GNU tar writes them (it
+  // warns about the `hdrcharset` record that would declare them).
   const records: Buffer[] = [];
-  let binary = false;
   const text = (key: string, value: Buffer, limit: number): void => {
-    if (value.length > limit || !isAscii(value)) {
-      if (!isUtf8(value)) binary = true;
-      records.push(paxRecord(key, value));
-    }
+    if (value.length > limit || !isAscii(value)) records.push(paxRecord(key, value));
   };
   text('path', path, 100);
   text('linkpath', link, 100);
@@ -183,10 +180,8 @@ export function tarHeader(e: TarEntry, format: TarFormat): Buffer {
   if (e.atime !== undefined) records.push(paxRecord('atime', Buffer.from(paxTime(e.atime))));
   if (e.ctime !== undefined) records.push(paxRecord('ctime', Buffer.from(paxTime(e.ctime))));
   for (const x of e.xattrs ?? []) {
-    if (!isUtf8(x.name)) binary = true;
     records.push(paxRecord(Buffer.concat([Buffer.from('SCHILY.xattr.'), x.name]), x.value));
   }
-  if (binary) records.unshift(paxRecord('hdrcharset', Buffer.from('BINARY')));
   const parts: Buffer[] = [];
   if (records.length > 0) {
     const data = Buffer.concat(records);

@@ -96,7 +96,7 @@ export class ExportTarCommand extends HoardCommand {
       }
       let warnings = 0;
       try {
-        await exportTar(
+        await this.write(exportTar(
           repo,
           index,
           meta,
@@ -113,7 +113,7 @@ export class ExportTarCommand extends HoardCommand {
             },
           },
           (buffers) => writeAll(out, buffers),
-        );
+        ), filterProc);
         if (filterProc !== undefined) await filterProc.finish();
         if (fileStream !== undefined) {
           fileStream.end();
@@ -128,5 +128,15 @@ export class ExportTarCommand extends HoardCommand {
       }
       return warnings > 0 ? 1 : 0;
     });
+  }
+
+  /** Waits for the export; if it fails while a filter runs, the filter's failure (the cause) is reported. */
+  private async write(exporting: Promise<void>, filterProc: OutputFilter | undefined): Promise<void> {
+    try {
+      await exporting;
+    } catch (e) {
+      if (filterProc !== undefined) await filterProc.finish();
+      throw e;
+    }
   }
 }

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -60,6 +61,25 @@ pub struct TarMember {
     pub xattrs: Vec<Xattr>,
     /// A regular file's stored content.
     pub stored: Option<StoredFileResult>,
+}
+
+/// A reader that waits when its descriptor is non-blocking and has nothing yet (Node puts
+/// standard input in non-blocking mode, and a duplicate shares that mode).
+struct Patient<R>(R);
+
+impl<R: Read> Read for Patient<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut wait = 1;
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(wait));
+                    wait = (wait * 2).min(20);
+                }
+                r => return r,
+            }
+        }
+    }
 }
 
 struct Source {
@@ -168,15 +188,30 @@ impl TarImport {
         let io = |e: std::io::Error| {
             Error::new(ErrorKind::Io, format!("cannot read the tar stream: {e}"))
         };
-        // Opening /proc/self/fd/N gives a description of our own: the caller's stays open.
-        let file =
-            File::open(format!("/proc/self/fd/{fd}")).map_err(|e| crate::error::to_napi(io(e)))?;
+        // Standard input is duplicated (it may be a socket, which /proc cannot reopen); another
+        // descriptor is reopened through /proc, giving a description of our own. Either way the
+        // caller's descriptor stays open.
+        let file = if fd == 0 {
+            std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(File::from)
+        } else {
+            File::open(format!("/proc/self/fd/{fd}"))
+        }
+        .map_err(|e| crate::error::to_napi(io(e)))?;
         let (reader, child): (Box<dyn Read + Send>, Option<(Child, String)>) = match filter {
             Some(cmd) => {
+                // Standard input may be non-blocking (see `Patient`), which a filter would not
+                // expect: it is fed through a pipe by a thread of ours instead.
                 let mut child = Command::new("sh")
                     .arg("-c")
                     .arg(&cmd)
-                    .stdin(Stdio::from(file))
+                    .stdin(if fd == 0 {
+                        Stdio::piped()
+                    } else {
+                        Stdio::from(file.try_clone().map_err(|e| crate::error::to_napi(io(e)))?)
+                    })
                     .stdout(Stdio::piped())
                     .spawn()
                     .map_err(|e| {
@@ -185,12 +220,22 @@ impl TarImport {
                             format!("--tar-filter {cmd}: {e}"),
                         ))
                     })?;
+                if let Some(mut input) = child.stdin.take() {
+                    let mut from = Patient(file);
+                    std::thread::Builder::new()
+                        .name("hoard-tar-input".into())
+                        .spawn(move || {
+                            // A failed copy shows as a truncated stream or a failed filter.
+                            let _ = std::io::copy(&mut from, &mut input);
+                        })
+                        .map_err(|e| crate::error::to_napi(io(e)))?;
+                }
                 let out = child.stdout.take().ok_or_else(|| {
                     crate::error::to_napi(Error::new(ErrorKind::Io, "the filter has no output"))
                 })?;
                 (Box::new(out), Some((child, cmd)))
             }
-            None => (Box::new(file), None),
+            None => (Box::new(Patient(file)), None),
         };
         Ok(Self {
             writer: Arc::clone(&writer.inner),
