@@ -5,7 +5,7 @@
  */
 import type { ChunkIndex } from '../native.js';
 import type { Repository } from '../repository/repository.js';
-import { readChunks } from './chunk-contents.js';
+import { fileContents } from './chunk-contents.js';
 import { isoTime, formatTime, modeString } from './format.js';
 import type { Item } from './item.js';
 import { PathLookup, readTrees } from './tree-reader.js';
@@ -235,16 +235,7 @@ export function isActualChange(c: DiffChange): boolean {
 /** Reads both files' contents and compares them (chunker parameters differ). */
 async function contentsEqual(repo: Repository, index: ChunkIndex, a: Item, b: Item): Promise<boolean> {
   const pieces = async function* (i: Item): AsyncGenerator<Buffer> {
-    const ids = i.chunks ?? Buffer.alloc(0);
-    const sizes = i.chunkSizes ?? new Uint32Array(0);
-    let start = 0;
-    while (start < sizes.length) {
-      let end = start;
-      let bytes = 0;
-      while (end < sizes.length && (end === start || bytes + (sizes[end] ?? 0) <= 16 << 20)) bytes += sizes[end++] ?? 0;
-      for (const buf of await readChunks(repo, index, ids.subarray(start * 32, end * 32))) yield buf;
-      start = end;
-    }
+    for await (const batch of fileContents(repo, index, i.chunks ?? Buffer.alloc(0), i.chunkSizes ?? new Uint32Array(0))) yield* batch;
   };
   const ia = pieces(a);
   const ib = pieces(b);

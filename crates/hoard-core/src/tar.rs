@@ -615,17 +615,17 @@ mod tests {
         s.extend_from_slice(&header(b"b", b'0', 0, false));
         s.extend_from_slice(&[0u8; 1024]);
         let mut r = TarReader::new(&s[..]);
-        let a = r.next_member().unwrap().unwrap();
+        let a = r.next_member().expect("header").expect("a member");
         assert_eq!(
             (a.path.as_slice(), a.size, a.mode, a.uid),
             (&b"a.txt"[..], 5, 0o644, 1000)
         );
         let mut body = Vec::new();
-        r.content().read_to_end(&mut body).unwrap();
+        r.content().read_to_end(&mut body).expect("content");
         assert_eq!(body, b"hello");
-        let d = r.next_member().unwrap().unwrap();
+        let d = r.next_member().expect("header").expect("a member");
         assert_eq!((d.path, d.kind), (long, MemberKind::Directory));
-        let b = r.next_member().unwrap().unwrap();
+        let b = r.next_member().expect("header").expect("a member");
         assert_eq!(
             b.mtime,
             TarTime {
@@ -634,7 +634,7 @@ mod tests {
             }
         );
         assert_eq!(b.xattrs, vec![(b"user.a".to_vec(), b"b".to_vec())]);
-        assert!(r.next_member().unwrap().is_none());
+        assert!(r.next_member().expect("header").is_none());
     }
 
     #[test]
@@ -644,9 +644,9 @@ mod tests {
         assert!(TarReader::new(&h[..]).next_member().is_err());
         let h = header(b"a", b'0', 600, false);
         let mut r = TarReader::new(&h[..]);
-        r.next_member().unwrap();
+        r.next_member().expect("header");
         let mut body = Vec::new();
-        r.content().read_to_end(&mut body).unwrap();
+        r.content().read_to_end(&mut body).expect("content");
         assert!(r.finish_content().is_err());
         assert!(TarReader::new(&b""[..]).next_member().is_err());
     }
@@ -654,7 +654,7 @@ mod tests {
     #[test]
     fn negative_pax_times() {
         assert_eq!(
-            pax_time(b"-1.5").unwrap(),
+            pax_time(b"-1.5").expect("time"),
             TarTime {
                 secs: -2,
                 nanos: 500_000_000
