@@ -3,6 +3,7 @@ import { chmodSync, chownSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unli
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
+import { formatFileSize } from '../dist/archive/diff.js';
 import { pseudoRandom } from './helpers.js';
 
 const T0 = new Date('2000-01-01T00:00:00Z');
@@ -145,4 +146,18 @@ test('diff reads contents when the chunker parameters differ: equal files show n
   t.is(equal.stdout, '');
   const changed = await hoardIn(env, ['diff', '--content-only', `${repo}::one`, 'small-chunks', 'src/mod.txt', 'src/big.bin'], base);
   t.is(changed.stdout, 'modified            src/mod.txt\n');
+});
+
+test("diff's sizes are borg's format_file_size, with Python's rounding of exact ties", (t) => {
+  t.is(formatFileSize(0), '0 B');
+  t.is(formatFileSize(999), '999 B');
+  t.is(formatFileSize(1234), '1.23 kB');
+  // 1.125 is exact in binary: Python rounds the tie to even, JavaScript's toFixed would not.
+  t.is(formatFileSize(1125), '1.12 kB');
+  t.is(formatFileSize(1135), '1.14 kB');
+  t.is(formatFileSize(12, 1, true), '+12 B');
+  t.is(formatFileSize(-6, 1, true), '-6 B');
+  t.is(formatFileSize(0, 1, true), '0 B');
+  t.is(formatFileSize(2_500_000, 1, true), '+2.5 MB');
+  t.is(formatFileSize(999_999), '1.00 MB');
 });

@@ -25,6 +25,7 @@ function makeTarTree(root: string): void {
   linkSync(path.join(root, 'text.txt'), path.join(root, 'hard'));
   symlinkSync(`${LONG_DIR}/deeper/${LONG_FILE}`, path.join(root, 'link'));
   writeFileSync(Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x6e, 0xff, 0xfe, 0x2e, 0x62])]), 'not utf-8');
+  execFileSync('mkfifo', ['-m', '0640', path.join(root, 'fifo')]);
 }
 
 /** What must survive a tar round trip: type, mode, size, content, link target, hard-link group; mtime to `precision`. */
@@ -138,6 +139,12 @@ test('export-tar compresses by extension or --tar-filter, writes to stdout for -
   const names = execFileSync('tar', ['-tf', part]).toString('latin1').trimEnd().split('\n');
   t.false(names.some((n) => n.startsWith('src/') || n.endsWith('.bin')), names.join(','));
   t.true(names.includes('text.txt') && names.includes('hard'));
+  // A hard link whose file is left out carries the contents itself.
+  const linkOnly = path.join(base, 'link-only.tar');
+  t.is((await hoardIn(env, ['export-tar', `${repo}::a`, linkOnly, 'src/text.txt'], base)).code, 0);
+  const lo = tempDir('link-only');
+  execFileSync('tar', ['-xf', linkOnly, '-C', lo]);
+  t.true(readFileSync(path.join(lo, 'src', 'text.txt')).equals(readFileSync(path.join(src, 'text.txt'))));
   const failing = await hoardIn(env, ['export-tar', '--tar-filter', 'exit 3', `${repo}::a`, path.join(base, 'x.tar')], base);
   t.is(failing.code, 2);
   t.regex(failing.stderr, /^hoard: --tar-filter 'exit 3' failed \(exit status 3\)\n$/);

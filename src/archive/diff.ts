@@ -208,8 +208,7 @@ function py(v: string | number | null): string {
 }
 
 function bufEq(x: Buffer | undefined, y: Buffer | undefined): boolean {
-  if (x === undefined || y === undefined) return (x?.length ?? 0) === (y?.length ?? 0) && (x === undefined) === (y === undefined);
-  return x.equals(y);
+  return x === undefined || y === undefined ? x === y : x.equals(y);
 }
 
 function chunkIdSet(i: Item): Set<string> {
