@@ -8,8 +8,11 @@ import { CompactCommand } from './commands/compact.js';
 import { ConfigCommand } from './commands/config.js';
 import { CreateCommand } from './commands/create.js';
 import { DeleteCommand } from './commands/delete.js';
+import { DiffCommand } from './commands/diff.js';
+import { ExportTarCommand } from './commands/export-tar.js';
 import { ExtractCommand } from './commands/extract.js';
 import { HelpCommand } from './commands/help.js';
+import { ImportTarCommand } from './commands/import-tar.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js';
@@ -44,6 +47,9 @@ export const commands: CommandClass<HoardContext>[] = [
   KeyExportCommand,
   KeyImportCommand,
   KeyChangePassphraseCommand,
+  DiffCommand,
+  ExportTarCommand,
+  ImportTarCommand,
 ];
 
 /**

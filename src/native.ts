@@ -30,6 +30,7 @@ export type {
   ScanOptions,
   ScanResult,
   StoredFileResult,
+  TarMember,
   WriterOptions,
   Xattr,
 } from '../binding/index.js';
@@ -47,6 +48,8 @@ export type FilesCache = binding.FilesCache;
 export type Marks = binding.Marks;
 /** Compact's copier of live blobs from old packs into new ones. */
 export type Repacker = binding.Repacker;
+/** A tar stream being read, its files stored through a writer (import-tar). */
+export type TarImport = binding.TarImport;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -65,7 +68,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
@@ -85,6 +88,10 @@ export const loadChunkIndex = guard((path: string): Promise<ChunkIndex> => bindi
 /** A writer sealing with a new session of `key`, deduplicating against `index`. */
 export const newWriter = guard(
   (key: Key, index: ChunkIndex, options: binding.WriterOptions, filesCache?: FilesCache): Writer => new binding.Writer(key, index, options, filesCache),
+);
+/** Reads a tar stream from file descriptor `fd` (through the shell command `filter`), storing files through `writer`. */
+export const newTarImport = guard(
+  (writer: Writer, fd: number, filter?: string, ignoreZeros?: boolean): TarImport => new binding.TarImport(writer, fd, filter, ignoreZeros ?? false),
 );
 /** A new, empty files cache (borg's `--files-cache` mode, ttl in runs, the run's start in ns). */
 export const newFilesCache = guard((mode: string, ttl: number, startNs: number): FilesCache => new binding.FilesCache(mode, ttl, startNs));

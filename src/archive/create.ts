@@ -1,18 +1,14 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ExistsError, LockTimeoutError } from '../errors.js';
-import { newWriter, type FilesCache, type ScanOptions, type StoredFileResult, type Writer } from '../native.js';
+import type { FilesCache, ScanOptions, StoredFileResult } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
-import { ObjectType } from '../repository/object-types.js';
-import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
-import { crashPoint, testPackSize } from '../testonly.js';
-import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
+import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
+import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { FileBatcher, packStat } from './file-batcher.js';
-import { TREE_ITEMS, encodeTree, typeOfMode, type Item } from './item.js';
+import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
-import { PackSink } from './pack-sink.js';
 import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
 
 /** What a walk decides for a path: borg's pattern actions. */
@@ -103,18 +99,14 @@ export function archivePathOf(given: string): string {
   return parts.join('/');
 }
 
-/** Microsecond ISO time as borg prints it, in UTC, without zone. */
-export function isoMicro(d: Date): string {
-  return `${d.toISOString().slice(0, 23)}000`;
-}
+export { isoMicro };
 
 /** Makes one archive: walks the paths, stores new data, trees and the archive object. */
 export class Archiver {
-  private writer: Writer | undefined;
+  private out: ArchiveWriter | undefined;
   private batcher: FileBatcher | undefined;
-  private sink: PackSink | undefined;
   private readonly hardLinks = new Map<string, Buffer>();
-  private readonly stats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
+  private readonly dryStats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
   private items = 0;
   private warnings = 0;
 
@@ -135,15 +127,13 @@ export class Archiver {
   private start(): void {
     const { repo, synced, opts } = this;
     if (opts.dryRun) return;
-    const packSize = testPackSize(repo.env);
-    this.writer = newWriter(
-      repo.key,
-      synced.index,
-      { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(packSize !== undefined ? { packSize } : {}) },
-      this.filesCache,
-    );
-    this.batcher = new FileBatcher(this.writer);
-    this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);
+    this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
+    this.batcher = new FileBatcher(this.out.writer);
+  }
+
+  /** The archive's totals (all zero in a dry run). */
+  private get stats(): ArchiveStats {
+    return this.out?.stats ?? this.dryStats;
   }
 
   private warn(message: string): void {
@@ -184,18 +174,9 @@ export class Archiver {
     return item;
   }
 
-  /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
+  /** Stores a tree for `items`; nothing in a dry run. */
   private async storeTree(items: Item[]): Promise<Buffer | undefined> {
-    if (items.length === 0 || this.writer === undefined) return undefined;
-    let next: Buffer | undefined;
-    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
-      const start = Math.max(0, end - TREE_ITEMS);
-      const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
-      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
-      next = stored.ids.subarray(0, 32);
-      this.stats.chunks += 1;
-    }
-    return next;
+    return this.out?.storeTree(items);
   }
 
   /** Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined. */
@@ -265,14 +246,7 @@ export class Archiver {
       this.opts.onItem('E', apath);
       return undefined;
     }
-    item.size = r.size;
-    item.chunks = r.ids;
-    item.chunkSizes = r.sizes;
-    item.csize = r.stored;
-    this.stats.nfiles += 1;
-    this.stats.original += r.size;
-    this.stats.compressed += r.stored;
-    this.stats.chunks += r.sizes.length;
+    this.out?.addFile(item, r);
     this.opts.onFile?.(apath, r.size);
     this.opts.onItem(r.status, apath);
     return item;
@@ -346,11 +320,11 @@ export class Archiver {
       size: 0,
     };
     this.items += 1;
-    if (this.writer === undefined) {
+    if (this.out === undefined) {
       this.opts.onItem('-', apath);
       return item;
     }
-    const r = await this.writer.storeFd(0, '<stdin>');
+    const r = await this.out.writer.storeFd(0, '<stdin>');
     const out = this.fileDone(apath, item, r);
     return out;
   }
@@ -418,62 +392,33 @@ export class Archiver {
   async run(): Promise<CreateResult> {
     const { repo, opts } = this;
     const start = new Date();
-    if (repo.manifest.archives.some((a) => a.name === opts.name)) {
-      throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
-    }
-    // Blobs this run deduplicates against must survive until it commits: a compact that ran
-    // meanwhile (its generation moved) may have deleted some, so the run must not commit.
-    const generation = repo.manifest.compactGeneration;
+    checkNewArchiveName(repo, opts.name);
     let rootTree: Buffer | undefined;
     this.start();
     try {
       rootTree = await this.walk();
-      if (this.writer !== undefined) {
-        await this.writer.flush();
-        this.writer.close();
-      }
-      await this.sink?.done;
+      await this.out?.finish();
     } catch (e) {
-      this.writer?.abort(e instanceof Error ? e.message : String(e));
-      await this.sink?.done.catch(() => {});
+      this.out?.abort(e);
+      await this.out?.aborted();
       throw e;
     }
     const end = new Date();
-    const me = os.userInfo();
-    const time = opts.timestamp ?? start;
-    this.stats.deduplicated = this.writer?.totals().stored ?? 0;
-    const meta: ArchiveMeta = {
-      version: 1,
+    const meta = archiveMeta({
       name: opts.name,
-      ...(rootTree !== undefined ? { root: rootTree.toString('hex') } : {}),
+      root: rootTree,
       items: this.items,
-      hostname: os.hostname(),
-      username: me.username,
-      start: isoMicro(start),
-      end: isoMicro(end),
-      time: time.toISOString(),
+      start,
+      end,
+      time: opts.timestamp ?? start,
       commandLine: opts.commandLine,
       comment: opts.comment,
       chunkerParams: opts.chunkerParams,
       compression: opts.compression,
-      stats: { ...this.stats },
-    };
-    if (opts.dryRun) return { id: '', meta, stats: meta.stats, warnings: this.warnings };
-    await opts.beforeCommit?.();
-    const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
-    crashPoint('before-archive');
-    await repo.space.put(archiveName(sealed.id), sealed.data);
-    crashPoint('before-manifest');
-    await repo.commit((m) => {
-      if (m.archives.some((a) => a.name === opts.name)) {
-        throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.name} already exists`);
-      }
-      if (m.compactGeneration !== generation) {
-        throw new LockTimeoutError('HOARD_COMPACTED', 'the repository was compacted while the backup ran; nothing was committed (run create again)');
-      }
-      return { archives: [...m.archives, { id: sealed.id, name: opts.name, time: time.toISOString() }], compactGeneration: m.compactGeneration };
-    }, { grows: true });
-    for (const ix of this.sink?.indexObjects ?? []) this.synced.indexObjects.add(ix);
-    return { id: sealed.id, meta, stats: meta.stats, warnings: this.warnings };
+      stats: this.stats,
+    });
+    if (this.out === undefined) return { id: '', meta, stats: meta.stats, warnings: this.warnings };
+    const id = await this.out.commit(meta, opts.beforeCommit);
+    return { id, meta, stats: meta.stats, warnings: this.warnings };
   }
 }

@@ -1,4 +1,5 @@
-import type { ArchiveStats } from './archive-object.js';
+import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
+import { isoMicro } from './archive-writer.js';
 import { formatSize } from '../units.js';
 import { formatTime } from './format.js';
 
@@ -53,4 +54,52 @@ export function createReport(o: {
     ...statsTable(o.stats, o.all),
     RULE,
   ].join('\n');
+}
+
+/** borg's `create --json` (and `import-tar --json`) object for a new archive. */
+export function createJson(o: {
+  meta: ArchiveMeta;
+  id: string;
+  start: Date;
+  end: Date;
+  all: RepositoryTotals;
+  cachePath: string;
+  encryption: string;
+  repositoryId: string;
+  location: string;
+}): string {
+  return JSON.stringify(
+    {
+      archive: {
+        command_line: o.meta.commandLine,
+        duration: (o.end.getTime() - o.start.getTime()) / 1000,
+        end: o.meta.end,
+        id: o.id,
+        limits: { max_archive_size: 0 },
+        name: o.meta.name,
+        start: o.meta.start,
+        stats: {
+          compressed_size: o.meta.stats.compressed,
+          deduplicated_size: o.meta.stats.deduplicated,
+          nfiles: o.meta.stats.nfiles,
+          original_size: o.meta.stats.original,
+        },
+      },
+      cache: {
+        path: o.cachePath,
+        stats: {
+          total_chunks: o.all.totalChunks,
+          total_csize: o.all.compressed,
+          total_size: o.all.original,
+          total_unique_chunks: o.all.uniqueChunks,
+          unique_csize: o.all.deduplicated,
+          unique_size: o.all.deduplicated,
+        },
+      },
+      encryption: { mode: o.encryption },
+      repository: { id: o.repositoryId, last_modified: isoMicro(o.end), location: o.location },
+    },
+    null,
+    4,
+  );
 }

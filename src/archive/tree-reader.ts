@@ -11,7 +11,7 @@ export interface PathItem {
 }
 
 /** Reads whole trees (following `next` chains) for many ids at once; items per id, in order. */
-async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer[]): Promise<Item[][]> {
+export async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer[]): Promise<Item[][]> {
   const out: Item[][] = ids.map(() => []);
   let todo = ids.map((id, i) => ({ id, i }));
   while (todo.length > 0) {
@@ -55,4 +55,39 @@ export async function walkTree(
     }
   };
   await walk(Buffer.alloc(0), top ?? []);
+}
+
+/** Finds items by path in one archive, descending its trees; keeps the trees it read for a while. */
+export class PathLookup {
+  private readonly cache = new Map<string, Item[]>();
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly index: ChunkIndex,
+    private readonly root: Buffer | undefined,
+  ) {}
+
+  /** The item at archive path `path` (raw bytes, `/`-separated), or undefined. */
+  async find(path: Buffer): Promise<Item | undefined> {
+    let tree = this.root;
+    let found: Item | undefined;
+    let start = 0;
+    for (let i = 0; i <= path.length; i += 1) {
+      if (i !== path.length && path[i] !== 0x2f) continue;
+      const part = path.subarray(start, i);
+      start = i + 1;
+      if (tree === undefined) return undefined;
+      const key = tree.toString('hex');
+      let items = this.cache.get(key);
+      if (items === undefined) {
+        [items = []] = await readTrees(this.repo, this.index, [tree]);
+        if (this.cache.size >= 256) this.cache.clear();
+        this.cache.set(key, items);
+      }
+      found = items.find((it) => it.name.equals(part));
+      if (found === undefined) return undefined;
+      tree = found.type === 'd' ? found.tree : undefined;
+    }
+    return found;
+  }
 }

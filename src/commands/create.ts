@@ -1,10 +1,11 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { Archiver, isoMicro } from '../archive/create.js';
+import { parseTimestamp } from '../archive/archive-writer.js';
+import { Archiver } from '../archive/create.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
-import { createReport } from '../archive/stats-report.js';
+import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
 import { openFilesCache, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
@@ -95,13 +96,7 @@ export class CreateCommand extends HoardCommand {
     if (!Number.isInteger(stdinMode) || stdinMode < 0 || stdinMode > 0o7777) {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-mode ${this.stdinMode} is not an octal mode`);
     }
-    let timestamp: Date | undefined;
-    if (this.timestamp !== undefined) {
-      timestamp = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(this.timestamp) ? this.timestamp : `${this.timestamp}Z`);
-      if (Number.isNaN(timestamp.getTime())) {
-        throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${this.timestamp} is not a date (use yyyy-mm-ddThh:mm:ss)`);
-      }
-    }
+    const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
     const paths = [...this.pathArgs, ...matcher.roots];
     if (paths.length === 0) throw new UsageError('give at least one PATH to back up');
@@ -180,40 +175,17 @@ export class CreateCommand extends HoardCommand {
     if (this.json && !this.dryRun) {
       const all = await repositoryTotals(repo, synced.index);
       this.out(
-        JSON.stringify(
-          {
-            archive: {
-              command_line: result.meta.commandLine,
-              duration: (end.getTime() - now.getTime()) / 1000,
-              end: result.meta.end,
-              id: result.id,
-              limits: { max_archive_size: 0 },
-              name,
-              start: result.meta.start,
-              stats: {
-                compressed_size: result.stats.compressed,
-                deduplicated_size: result.stats.deduplicated,
-                nfiles: result.stats.nfiles,
-                original_size: result.stats.original,
-              },
-            },
-            cache: {
-              path: synced.file ?? '',
-              stats: {
-                total_chunks: all.totalChunks,
-                total_csize: all.compressed,
-                total_size: all.original,
-                total_unique_chunks: all.uniqueChunks,
-                unique_csize: all.deduplicated,
-                unique_size: all.deduplicated,
-              },
-            },
-            encryption: { mode: repo.config.encryption },
-            repository: { id: repo.config.id, last_modified: isoMicro(end), location: target.repo.text },
-          },
-          null,
-          4,
-        ),
+        createJson({
+          meta: result.meta,
+          id: result.id,
+          start: now,
+          end,
+          all,
+          cachePath: synced.file ?? '',
+          encryption: repo.config.encryption,
+          repositoryId: repo.config.id,
+          location: target.repo.text,
+        }),
       );
     } else if (this.stats && !this.dryRun) {
       const all = await repositoryTotals(repo, synced.index);

@@ -31,3 +31,4 @@ pub mod pool;
 pub mod repack;
 #[cfg(target_os = "linux")]
 pub mod restore;
+pub mod tar;

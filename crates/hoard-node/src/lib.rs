@@ -18,5 +18,7 @@ mod key;
 mod marks;
 mod reader;
 mod repack;
+#[cfg(target_os = "linux")]
+mod tar_import;
 mod task;
 mod writer;

@@ -112,7 +112,7 @@ pub struct StoredObjects {
     pub added: Buffer,
 }
 
-fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
+pub(crate) fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
     match r {
         Ok(f) => StoredFileResult {
             size: f.size as f64,
@@ -155,7 +155,7 @@ fn toc_bytes(entries: &[TocEntry]) -> Vec<u8> {
 /// to the caller through `nextPack`, which the caller stores while the workers go on.
 #[napi]
 pub struct Writer {
-    inner: Arc<backup::Writer>,
+    pub(crate) inner: Arc<backup::Writer>,
 }
 
 #[napi]

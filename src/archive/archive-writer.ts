@@ -1,0 +1,176 @@
+/**
+ * What every command that makes an archive shares (create, import-tar): the native writer and
+ * its pack sink, storing trees, counting an archive's totals, and committing the archive object
+ * and the manifest in order.
+ */
+import * as os from 'node:os';
+
+import { ExistsError, InvalidArgumentError, LockTimeoutError } from '../errors.js';
+import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
+import type { SyncedIndex } from '../repository/chunk-cache.js';
+import { ObjectType } from '../repository/object-types.js';
+import { archiveName } from '../repository/objects.js';
+import type { Repository } from '../repository/repository.js';
+import { crashPoint, testPackSize } from '../testonly.js';
+import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
+import { TREE_ITEMS, encodeTree, type Item } from './item.js';
+import { PackSink } from './pack-sink.js';
+
+/** How an archive's data is cut and compressed. */
+export interface ArchiveWriterOptions {
+  compression: string;
+  chunkerParams: string;
+  /** Called after each pack is stored, with its size. */
+  onPack?: (bytes: number) => void;
+}
+
+/** Microsecond ISO time as borg prints it, in UTC, without zone. */
+export function isoMicro(d: Date): string {
+  return `${d.toISOString().slice(0, 23)}000`;
+}
+
+/** borg's `--timestamp`: an ISO 8601 date and time, UTC unless it names a zone. */
+export function parseTimestamp(text: string): Date {
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text} is not a date (use yyyy-mm-ddThh:mm:ss)`);
+  return d;
+}
+
+/** Refuses an archive name the repository has already (borg's message). */
+export function checkNewArchiveName(repo: Repository, name: string): void {
+  if (repo.manifest.archives.some((a) => a.name === name)) throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${name} already exists`);
+}
+
+/** The native writer of one new archive, its pack sink and its totals. */
+export class ArchiveWriter {
+  /** The native pipeline: store files and objects through it. */
+  readonly writer: Writer;
+  /** The archive's totals so far. */
+  readonly stats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
+  private readonly sink: PackSink;
+  /** The compact generation the run started under: it must not move before the commit. */
+  private readonly generation: number;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly synced: SyncedIndex,
+    opts: ArchiveWriterOptions,
+    filesCache?: FilesCache,
+  ) {
+    const packSize = testPackSize(repo.env);
+    this.generation = repo.manifest.compactGeneration;
+    this.writer = newWriter(
+      repo.key,
+      synced.index,
+      { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(packSize !== undefined ? { packSize } : {}) },
+      filesCache,
+    );
+    this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);
+  }
+
+  /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
+  async storeTree(items: Item[]): Promise<Buffer | undefined> {
+    if (items.length === 0) return undefined;
+    let next: Buffer | undefined;
+    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
+      const start = Math.max(0, end - TREE_ITEMS);
+      const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
+      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
+      next = stored.ids.subarray(0, 32);
+      this.stats.chunks += 1;
+    }
+    return next;
+  }
+
+  /** Puts a stored file's contents into its item and counts them. */
+  addFile(item: Item, r: StoredFileResult): void {
+    item.size = r.size;
+    item.chunks = r.ids;
+    item.chunkSizes = r.sizes;
+    item.csize = r.stored;
+    this.stats.nfiles += 1;
+    this.stats.original += r.size;
+    this.stats.compressed += r.stored;
+    this.stats.chunks += r.sizes.length;
+  }
+
+  /** Stores the last pack and waits until every pack and index object is stored. */
+  async finish(): Promise<void> {
+    try {
+      await this.writer.flush();
+      this.writer.close();
+      await this.sink.done;
+    } catch (e) {
+      this.abort(e);
+      throw e;
+    }
+    this.stats.deduplicated = this.writer.totals().stored;
+  }
+
+  /** Stops the writer after a failure; what was stored stays as garbage for compact. */
+  abort(e: unknown): void {
+    this.writer.abort(e instanceof Error ? e.message : String(e));
+    this.sink.done.catch(() => {});
+  }
+
+  /** Waits for the sink to settle after {@link abort}. */
+  async aborted(): Promise<void> {
+    await this.sink.done.catch(() => {});
+  }
+
+  /**
+   * Commits the archive: its object, then a manifest generation naming it (which fails if the
+   * name was taken or the repository compacted meanwhile). Call after {@link finish}.
+   */
+  async commit(meta: ArchiveMeta, beforeCommit?: () => Promise<void>): Promise<string> {
+    const { repo } = this;
+    await beforeCommit?.();
+    const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
+    crashPoint('before-archive');
+    await repo.space.put(archiveName(sealed.id), sealed.data);
+    crashPoint('before-manifest');
+    await repo.commit((m) => {
+      if (m.archives.some((a) => a.name === meta.name)) {
+        throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${meta.name} already exists`);
+      }
+      if (m.compactGeneration !== this.generation) {
+        throw new LockTimeoutError('HOARD_COMPACTED', 'the repository was compacted while the backup ran; nothing was committed (run create again)');
+      }
+      return { archives: [...m.archives, { id: sealed.id, name: meta.name, time: meta.time }], compactGeneration: m.compactGeneration };
+    }, { grows: true });
+    for (const ix of this.sink.indexObjects) this.synced.indexObjects.add(ix);
+    return sealed.id;
+  }
+}
+
+/** The archive object's fields for a run: host, user, times, and what made it. */
+export function archiveMeta(a: {
+  name: string;
+  root: Buffer | undefined;
+  items: number;
+  start: Date;
+  end: Date;
+  time: Date;
+  commandLine: string[];
+  comment: string;
+  chunkerParams: string;
+  compression: string;
+  stats: ArchiveStats;
+}): ArchiveMeta {
+  return {
+    version: 1,
+    name: a.name,
+    ...(a.root !== undefined ? { root: a.root.toString('hex') } : {}),
+    items: a.items,
+    hostname: os.hostname(),
+    username: os.userInfo().username,
+    start: isoMicro(a.start),
+    end: isoMicro(a.end),
+    time: a.time.toISOString(),
+    commandLine: a.commandLine,
+    comment: a.comment,
+    chunkerParams: a.chunkerParams,
+    compression: a.compression,
+    stats: { ...a.stats },
+  };
+}
