@@ -4,7 +4,12 @@ import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
 /** Stored bytes of chunks fetched and written per native call. */
-const BATCH_BYTES = 32 << 20;
+const BATCH_BYTES = 16 << 20;
+/**
+ * Bytes of each reused fetch buffer: a batch's ranges with room for the gaps merged between
+ * them; what does not fit is read into buffers of its own.
+ */
+const SLAB_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
 /** Pieces per native call. */
 const BATCH_PIECES = 1024;
 /** Batches fetched or being written at once. */
@@ -36,6 +41,11 @@ export class RestoreBatcher {
   /** Settles when every batch sent so far is written. */
   private written: Promise<void> = Promise.resolve();
   private inFlight: Promise<void>[] = [];
+  /**
+   * Fetch buffers not in use. Each batch reads its ranges into one and gives it back once written,
+   * so memory stays at a few slabs instead of growing with garbage until V8 collects it.
+   */
+  private slabs: Buffer[] = [];
   private failure: unknown;
 
   constructor(
@@ -84,10 +94,13 @@ export class RestoreBatcher {
     const batch = this.queue;
     this.queue = [];
     this.bytes = 0;
-    const fetched = fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places));
+    const slab = this.slabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
+    const fetched = fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), slab);
     fetched.catch(() => {});
     const job = this.written.then(async () => {
-      const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), await fetched);
+      const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), await fetched).finally(() => {
+        this.slabs.push(slab);
+      });
       batch.forEach((q, i) => {
         const r = results[i];
         if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {

@@ -46,9 +46,10 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
 
 /**
  * Fetches the pack ranges that hold `places`, merging blobs that lie close together in one pack
- * into one read, with a few reads in flight.
+ * into one read, with a few reads in flight. Given a `slab`, the ranges are read into consecutive parts of it, as far as they fit, instead of into new buffers (the caller
+ * reuses it once the ranges are no longer needed).
  */
-export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[]): Promise<FetchedRange[]> {
+export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[], slab?: Buffer): Promise<FetchedRange[]> {
   const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
   const wanted: { pack: number; offset: number; end: number }[] = [];
   for (const p of sorted) {
@@ -67,6 +68,17 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
     else list.push(w);
   }
   const packs = [...byPack.entries()];
+  // Each range's part of the slab, in the order of `wanted`.
+  const parts = new Map<{ offset: number; end: number }, Buffer>();
+  if (slab !== undefined) {
+    let at = 0;
+    for (const w of wanted) {
+      const length = w.end - w.offset;
+      if (at + length > slab.length) break;
+      parts.set(w, slab.subarray(at, at + length));
+      at += length;
+    }
+  }
   const out: FetchedRange[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -76,7 +88,8 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
       if (entry === undefined) continue;
       const [pack, list] = entry;
       const name = packName(index.packId(pack).toString('hex'));
-      const got = await storage.getRanges(name, list.map((w) => ({ offset: w.offset, length: w.end - w.offset })));
+      const into = slab === undefined ? undefined : list.map((w) => parts.get(w) ?? Buffer.alloc(0));
+      const got = await storage.getRanges(name, list.map((w) => ({ offset: w.offset, length: w.end - w.offset })), into);
       list.forEach((w, i) => {
         const data = got[i];
         if (data === undefined || data.length !== w.end - w.offset) throw new CorruptDataError('HOARD_CORRUPT', `${name} is shorter than the index says`);

@@ -78,14 +78,15 @@ export class LocalStorage implements Storage {
     return buf ?? Buffer.alloc(0);
   }
 
-  async getRanges(name: string, ranges: readonly { offset: number; length: number }[]): Promise<Buffer[]> {
+  async getRanges(name: string, ranges: readonly { offset: number; length: number }[], into?: readonly Buffer[]): Promise<Buffer[]> {
     const file = this.file(name);
     let handle: fs.FileHandle | undefined;
     try {
       handle = await fs.open(file, 'r');
       const out: Buffer[] = [];
-      for (const { offset, length } of ranges) {
-        const buf = Buffer.allocUnsafe(length);
+      for (const [i, { offset, length }] of ranges.entries()) {
+        const given = into?.[i];
+        const buf = given !== undefined && given.length === length ? given : Buffer.allocUnsafe(length);
         let got = 0;
         while (got < length) {
           const { bytesRead } = await handle.read(buf, got, length - got, offset + got);

@@ -25,8 +25,12 @@ export interface Storage {
   get(name: string): Promise<Buffer>;
   /** `length` bytes of the object from `offset`; fewer only where the object ends. */
   getRange(name: string, offset: number, length: number): Promise<Buffer>;
-  /** Several ranges of one object, in the order asked (one open, or one request, for all). */
-  getRanges(name: string, ranges: readonly { offset: number; length: number }[]): Promise<Buffer[]>;
+  /**
+   * Several ranges of one object, in the order asked (one open, or one request, for all). Where
+   * `into` gives a buffer of a range's length, the range may be read into it (the result is then
+   * that buffer, or the part of it that was filled), so that a caller can reuse its memory.
+   */
+  getRanges(name: string, ranges: readonly { offset: number; length: number }[], into?: readonly Buffer[]): Promise<Buffer[]>;
   /** Stores the object atomically, replacing any object of that name. */
   put(name: string, data: Buffer): Promise<void>;
   /** Stores the object atomically if no object of that name exists; false if one does. */

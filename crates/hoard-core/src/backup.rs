@@ -124,7 +124,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 thread_local! {
+    /// Read space for cutting files into chunks.
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Space in which a blob's frame is built and sealed.
+    static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Writer {
@@ -225,14 +228,16 @@ impl Writer {
         if !lock(&self.index).insert(id, pending) {
             return Ok(None);
         }
-        let frame = codec::compress_frame(self.config.codec, data)?;
-        let [a, b] = frame.parts();
-        let mut body = Vec::with_capacity(a.len() + b.len());
-        body.extend_from_slice(a);
-        body.extend_from_slice(b);
-        let (header, tag) = self.session.seal_detached(obj_type, id, &mut body)?;
-        // Chunks and metadata objects are far below 4 GiB (the chunker's maximum is 2^23).
-        let n = self.append(obj_type, id, data.len() as u32, &[&header, &body, &tag])?;
+        // The frame is built and sealed in a per-thread buffer that keeps its size, so storing
+        // a chunk allocates nothing.
+        let n = BODY.with(|cell| -> Result<u32> {
+            let mut body = cell.borrow_mut();
+            body.clear();
+            codec::compress_frame_into(self.config.codec, data, &mut body)?;
+            let (header, tag) = self.session.seal_detached(obj_type, id, &mut body)?;
+            // Chunks and metadata objects are far below 4 GiB (the chunker's maximum is 2^23).
+            self.append(obj_type, id, data.len() as u32, &[&header, &body, &tag])
+        })?;
         self.blobs.fetch_add(1, Ordering::Relaxed);
         self.plain.fetch_add(data.len() as u64, Ordering::Relaxed);
         self.stored.fetch_add(u64::from(n), Ordering::Relaxed);

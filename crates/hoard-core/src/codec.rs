@@ -148,15 +148,6 @@ impl fmt::Display for Codec {
     }
 }
 
-fn frame(id: u8, lvl: u8, orig_len: usize, cap: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + cap);
-    out.push(id);
-    out.push(lvl);
-    // Callers pass chunks and objects below 4 GiB (checked in `compress`).
-    out.extend_from_slice(&(orig_len as u32).to_le_bytes());
-    out
-}
-
 /// A compressed frame: either a codec's whole output (header included) or the header of a stored
 /// frame in front of the caller's own data, which is then not copied.
 pub enum Frame<'a> {
@@ -209,42 +200,55 @@ thread_local! {
     static ZSTD: RefCell<Option<(u8, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
 }
 
-/// Runs `codec_fn` on a per-thread buffer of at least `bound` bytes; the frame holds its output if
-/// that is smaller than the input.
+/// Appends a frame header for `orig_len` bytes compressed with codec `id` at level `lvl`.
+fn push_header(out: &mut Vec<u8>, id: u8, lvl: u8, orig_len: usize) {
+    out.push(id);
+    out.push(lvl);
+    // Callers pass chunks and objects below 4 GiB (checked in `compress_frame_into`).
+    out.extend_from_slice(&(orig_len as u32).to_le_bytes());
+}
+
+/// Runs `codec_fn` on a per-thread buffer of at least `bound` bytes and appends the frame to
+/// `out` if its output is smaller than the input; returns whether it did.
 fn with_scratch(
+    out: &mut Vec<u8>,
     orig_len: usize,
     id: u8,
     lvl: u8,
     bound: usize,
     codec_fn: impl FnOnce(&mut [u8]) -> Option<usize>,
-) -> Option<Vec<u8>> {
+) -> bool {
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         if scratch.len() < bound {
             scratch.resize(bound, 0);
         }
-        let n = codec_fn(&mut scratch[..bound])?;
-        (n < orig_len).then(|| {
-            let mut out = frame(id, lvl, orig_len, n);
-            out.extend_from_slice(&scratch[..n]);
-            out
-        })
+        match codec_fn(&mut scratch[..bound]) {
+            Some(n) if n < orig_len => {
+                push_header(out, id, lvl, orig_len);
+                out.extend_from_slice(&scratch[..n]);
+                true
+            }
+            _ => false,
+        }
     })
 }
 
-/// Compresses with one real codec; `None` where it failed or did not shrink the data.
-fn try_codec(codec: Codec, data: &[u8]) -> Option<Vec<u8>> {
-    let out = match codec {
-        Codec::None | Codec::Auto(_) => return None,
+/// Appends `data` compressed with one real codec to `out` as a frame; returns the frame's length,
+/// or `None` (with `out` as it was) where the codec failed or did not shrink the data.
+fn try_codec_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+    let start = out.len();
+    let done = match codec {
+        Codec::None | Codec::Auto(_) => false,
         Codec::Lz4 => {
             let bound = lz4_flex::block::get_maximum_output_size(data.len());
-            with_scratch(data.len(), ID_LZ4, 0, bound, |buf| {
+            with_scratch(out, data.len(), ID_LZ4, 0, bound, |buf| {
                 lz4_flex::block::compress_into(data, buf).ok()
-            })?
+            })
         }
         Codec::Zstd(l) => {
             let bound = zstd::zstd_safe::compress_bound(data.len());
-            with_scratch(data.len(), ID_ZSTD, l, bound, |buf| {
+            with_scratch(out, data.len(), ID_ZSTD, l, bound, |buf| {
                 ZSTD.with(|cell| -> Option<usize> {
                     let mut slot = cell.borrow_mut();
                     if slot.as_ref().map(|(lv, _)| *lv) != Some(l) {
@@ -253,28 +257,35 @@ fn try_codec(codec: Codec, data: &[u8]) -> Option<Vec<u8>> {
                     let (_, c) = slot.as_mut()?;
                     c.compress_to_buffer(data, buf).ok()
                 })
-            })?
+            })
         }
         Codec::Zlib(l) => {
-            let out = frame(ID_ZLIB, l, data.len(), data.len() / 2);
+            push_header(out, ID_ZLIB, l, data.len());
             let mut enc =
-                flate2::write::ZlibEncoder::new(out, flate2::Compression::new(u32::from(l)));
-            enc.write_all(data).ok()?;
-            enc.finish().ok()?
+                flate2::write::ZlibEncoder::new(&mut *out, flate2::Compression::new(u32::from(l)));
+            enc.write_all(data).is_ok() && enc.finish().is_ok()
         }
         Codec::Lzma(l) => {
-            let out = frame(ID_LZMA, l, data.len(), data.len() / 2);
-            let stream = liblzma::stream::Stream::new_easy_encoder(
+            push_header(out, ID_LZMA, l, data.len());
+            match liblzma::stream::Stream::new_easy_encoder(
                 u32::from(l),
                 liblzma::stream::Check::None,
-            )
-            .ok()?;
-            let mut enc = liblzma::write::XzEncoder::new_stream(out, stream);
-            enc.write_all(data).ok()?;
-            enc.finish().ok()?
+            ) {
+                Ok(stream) => {
+                    let mut enc = liblzma::write::XzEncoder::new_stream(&mut *out, stream);
+                    enc.write_all(data).is_ok() && enc.finish().is_ok()
+                }
+                Err(_) => false,
+            }
         }
     };
-    (out.len() < FRAME_HEADER_LEN + data.len()).then_some(out)
+    let len = out.len() - start;
+    if done && len < FRAME_HEADER_LEN + data.len() {
+        Some(len)
+    } else {
+        out.truncate(start);
+        None
+    }
 }
 
 /// Compresses `data` (below 4 GiB) into a self-describing frame, in one buffer.
@@ -285,36 +296,54 @@ pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, Error> {
 /// Compresses `data` (below 4 GiB) into a frame that borrows `data` where it is stored as is, so
 /// that incompressible data is copied only once, into the blob that seals it.
 pub fn compress_frame(codec: Codec, data: &[u8]) -> Result<Frame<'_>, Error> {
+    let mut out = Vec::new();
+    if compress_codec_into(codec, data, &mut out)? {
+        Ok(Frame::Whole(out))
+    } else {
+        Ok(Frame::stored(data))
+    }
+}
+
+/// Appends the frame of `data` (below 4 GiB) compressed with `codec` to `out`, a buffer the caller
+/// reuses, so that compressing a chunk allocates nothing once the buffer has grown.
+pub fn compress_frame_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    if !compress_codec_into(codec, data, out)? {
+        push_header(out, ID_NONE, 0, data.len());
+        out.extend_from_slice(data);
+    }
+    Ok(())
+}
+
+/// Appends the compressed frame of `data` to `out`; false (and `out` unchanged) where the data
+/// is to be stored as is.
+fn compress_codec_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Result<bool, Error> {
     if data.len() > u32::MAX as usize {
         return Err(Error::new(
             ErrorKind::TooLarge,
             "cannot compress 4 GiB or more at once",
         ));
     }
-    let out = match codec {
+    let start = out.len();
+    match codec {
         Codec::Auto(target) => {
             // borg's heuristic: lz4 tells whether the data compresses at all.
-            let lz4 = try_codec(Codec::Lz4, data);
-            let ratio = lz4
-                .as_ref()
-                .map_or(1.0, |c| c.len() as f64 / (data.len().max(1) as f64));
-            match lz4 {
-                Some(lz4) if ratio < 0.97 && target != AutoTarget::Lz4 => {
-                    match try_codec(target.into(), data) {
-                        Some(exp) if (exp.len() as f64) < 0.99 * lz4.len() as f64 => exp,
-                        _ => lz4,
+            let Some(lz4) = try_codec_into(Codec::Lz4, data, out) else {
+                return Ok(false);
+            };
+            let ratio = lz4 as f64 / (data.len().max(1) as f64);
+            if ratio < 0.97 && target != AutoTarget::Lz4 {
+                // The stronger codec's frame goes after lz4's; the smaller one stays.
+                match try_codec_into(target.into(), data, out) {
+                    Some(exp) if (exp as f64) < 0.99 * lz4 as f64 => {
+                        out.drain(start..start + lz4);
                     }
+                    _ => out.truncate(start + lz4),
                 }
-                Some(lz4) => lz4,
-                None => return Ok(Frame::stored(data)),
             }
+            Ok(true)
         }
-        c => match try_codec(c, data) {
-            Some(v) => v,
-            None => return Ok(Frame::stored(data)),
-        },
-    };
-    Ok(Frame::Whole(out))
+        c => Ok(try_codec_into(c, data, out).is_some()),
+    }
 }
 
 /// The codec name and level recorded in a frame, for `info` and `check`.

@@ -16,7 +16,7 @@ use crate::id::{ChunkId, IdHasher};
 use crate::pool::pool;
 
 /// Bytes asked of the OS per read.
-pub const READ_SIZE: usize = 4 << 20;
+pub const READ_SIZE: usize = 1 << 20;
 
 /// What cutting one file produced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -15,6 +15,7 @@ mod files_cache;
 mod fsmeta;
 mod kdf;
 mod key;
+mod malloc;
 mod marks;
 mod reader;
 mod repack;

@@ -40,12 +40,12 @@ pub struct Repacker {
 #[napi]
 impl Repacker {
     /// A repacker for the repository of `key`; a new pack is closed once it holds `packSize`
-    /// bytes (default 16 MiB).
+    /// bytes (default 8 MiB).
     #[napi(constructor)]
     pub fn new(key: &Key, pack_size: Option<f64>) -> Result<Self> {
         let size = match pack_size {
             Some(v) => whole(v, "pack size", 1 << 31)? as usize,
-            None => 16 << 20,
+            None => 8 << 20,
         };
         let k = &key.inner;
         let session = envelope::Session::new(k.suite, &k.encryption).napi()?;

@@ -30,7 +30,7 @@ pub struct WriterOptions {
     pub compression: String,
     /// Chunker parameters in borg's syntax.
     pub chunker_params: String,
-    /// A pack is closed once it holds this many bytes (default 16 MiB).
+    /// A pack is closed once it holds this many bytes (default 8 MiB).
     pub pack_size: Option<f64>,
     /// Finished packs that may wait for `nextPack` before the workers pause (default 2).
     pub queue: Option<f64>,
@@ -173,7 +173,7 @@ impl Writer {
         let codec: Codec = options.compression.parse().napi()?;
         let pack_size = match options.pack_size {
             Some(v) => whole(v, "pack size", 1 << 31)? as usize,
-            None => 16 << 20,
+            None => 8 << 20,
         };
         let queue = match options.queue {
             Some(v) => whole(v, "queue", 64)? as usize,

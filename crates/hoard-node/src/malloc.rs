@@ -1,0 +1,37 @@
+//! glibc's allocator, tuned once when the addon loads.
+//!
+//! glibc serves an allocation above its mmap threshold with a mapping of its own that goes back to
+//! the system when freed; below it, from a heap arena that keeps the memory. By default the
+//! threshold is dynamic: freeing one mapped 8 MiB pack raises it to 8 MiB, after which every
+//! pack and chunk buffer comes from the arenas, and a backup's peak memory grows by tens of MiB.
+//! A fixed threshold of 4 MiB keeps packs mapped (returned as soon as they are stored) while
+//! chunk-sized buffers, reused per thread, stay in the arenas.
+
+// The one call below is glibc's `mallopt`, for which Rust has no safe wrapper.
+#![allow(unsafe_code)]
+
+/// The fixed threshold: above the average chunk (2 MiB), below a pack.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: i32 = 4 << 20;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+unsafe extern "C" {
+    /// glibc's `int mallopt(int param, int value)`.
+    fn mallopt(param: i32, value: i32) -> i32;
+}
+
+/// Fixes glibc's mmap threshold (see the module docs); elsewhere it does nothing.
+#[napi_derive::module_init]
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// glibc's `M_MMAP_THRESHOLD` parameter number (malloc.h).
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt takes two plain integers and has no memory-safety preconditions; it
+        // runs once, while the addon loads, before any of hoard's threads allocate. A refusal
+        // (return 0) leaves glibc's default in place, which is only slower to give memory back.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+    }
+}
