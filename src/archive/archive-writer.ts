@@ -107,6 +107,11 @@ export class ArchiveWriter {
     this.stats.deduplicated = this.writer.totals().stored;
   }
 
+  /** What stopped the pack sink (a pack or index object that could not be stored), if anything. */
+  get failure(): unknown {
+    return this.sink.failure;
+  }
+
   /** Stops the writer after a failure; what was stored stays as garbage for compact. */
   abort(e: unknown): void {
     this.writer.abort(e instanceof Error ? e.message : String(e));

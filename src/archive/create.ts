@@ -241,6 +241,8 @@ export class Archiver {
   }
 
   private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
+    // A file that failed because the packs could not be stored ends the run with that error.
+    if (this.out?.failure !== undefined) throw this.out.failure;
     if (r.errorCode !== undefined && r.errorCode !== null) {
       this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
       this.opts.onItem('E', apath);

@@ -25,6 +25,11 @@ export class PackSink {
   readonly indexObjects: string[] = [];
   /** Settles when the writer's last pack and the last index object are stored. */
   readonly done: Promise<void>;
+  /**
+   * What stopped the sink, set before the writer is aborted: files that fail after it failed
+   * because of it, not on their own.
+   */
+  failure: unknown;
   /** Packs handed over since the last index object, with whether each is stored yet. */
   private pending: { toc: PackToc; stored: boolean }[] = [];
   private stored = 0;
@@ -38,6 +43,7 @@ export class PackSink {
   ) {
     const puts = new Set<Promise<void>>();
     this.done = this.run(puts).catch(async (e: unknown) => {
+      this.failure ??= e;
       writer.abort(e instanceof Error ? e.message : String(e));
       await this.salvage(puts);
       throw e;
