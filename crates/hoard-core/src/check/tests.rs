@@ -6,7 +6,7 @@ use crate::index_object::{self, IndexedPack};
 use crate::keys::Suite;
 use crate::pack::{FinishedPack, PackBuilder};
 
-const ENC: [u8; 32] = [5; 32];
+pub(crate) const ENC: [u8; 32] = [5; 32];
 const ID_KEY: [u8; 32] = [6; 32];
 
 fn data(seed: &str, len: usize) -> Vec<u8> {
@@ -18,7 +18,7 @@ fn data(seed: &str, len: usize) -> Vec<u8> {
     d
 }
 
-fn hasher(suite: Suite) -> IdHasher {
+pub(crate) fn hasher(suite: Suite) -> IdHasher {
     let algorithm = if suite == Suite::Plaintext {
         IdAlgorithm::Blake3
     } else {
@@ -28,7 +28,7 @@ fn hasher(suite: Suite) -> IdHasher {
 }
 
 /// A pack of a few chunks (random and compressible) and a tree, as a writer makes one.
-fn sample_pack(suite: Suite, id: ChunkId) -> FinishedPack {
+pub(crate) fn sample_pack(suite: Suite, id: ChunkId) -> FinishedPack {
     let session = Session::new(suite, &ENC).expect("session");
     let ids = hasher(suite);
     let mut b = PackBuilder::new(id, 1 << 16);
