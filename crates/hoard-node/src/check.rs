@@ -133,9 +133,7 @@ pub fn verify_pack_blobs<'e>(
     spawn_promise(
         env,
         move || Ok(check::verify_blobs(&k.opener, &k.ids, &pack, &listed)),
-        |found| {
-            Ok(found.into_iter().map(blob_problem).collect::<Vec<_>>())
-        },
+        |found| Ok(found.into_iter().map(blob_problem).collect::<Vec<_>>()),
     )
 }
 

@@ -6,9 +6,19 @@ use crate::keys::Suite;
 use crate::pack::FinishedPack;
 use crate::repack::Repacker;
 
+/// A blob apart from its place: type, id, stored and plaintext length.
+type Blob = (u8, ChunkId, u32, u32);
+
+fn blobs(entries: &[TocEntry]) -> Vec<Blob> {
+    entries
+        .iter()
+        .map(|e| (e.obj_type, e.id, e.length, e.plain))
+        .collect()
+}
+
 /// Copies the good blobs into new packs, as `check --repair` does, and checks that each new pack
 /// reads back with its own table and that every blob in it verifies; returns the blobs copied.
-fn repack_and_verify(suite: Suite, data: &[u8], good: &[TocEntry]) -> Vec<TocEntry> {
+fn repack_and_verify(suite: Suite, data: &[u8], good: &[TocEntry]) -> Vec<Blob> {
     let opener = Opener::new(suite, &ENC);
     let mut r = Repacker::new(Session::new(suite, &ENC).expect("session"), 1 << 20);
     let mut packs: Vec<FinishedPack> = r.copy(data, good).expect("copy");
@@ -22,7 +32,7 @@ fn repack_and_verify(suite: Suite, data: &[u8], good: &[TocEntry]) -> Vec<TocEnt
         );
         let s = salvage(&opener, &hasher(suite), &p.id, &p.data, Some(&toc));
         assert!(s.is_sound(), "{:?}", s.problems);
-        copied.extend(toc);
+        copied.extend(blobs(&toc));
     }
     copied
 }
@@ -65,7 +75,7 @@ fn every_flipped_byte_loses_at_most_the_blob_it_lies_in_and_every_survivor_verif
             let s = salvage(&opener, &hasher(suite), &p.id, &bad, Some(&p.entries));
             assert!(!s.is_sound(), "{suite}: a flip at {at} went unnoticed");
             assert_eq!(s.good, want, "{suite}: flip at {at}");
-            assert_eq!(repack_and_verify(suite, &bad, &s.good), want);
+            assert_eq!(repack_and_verify(suite, &bad, &s.good), blobs(&want));
             // Without it, a damaged table loses the pack; a damaged trailer is scanned past.
             let s = salvage(&opener, &hasher(suite), &p.id, &bad, None);
             assert!(!s.is_sound(), "{suite}: a flip at {at} went unnoticed");
@@ -83,7 +93,7 @@ fn every_flipped_byte_loses_at_most_the_blob_it_lies_in_and_every_survivor_verif
                 };
                 assert_eq!(s.source, source, "{suite}: flip at {at}");
             }
-            assert_eq!(repack_and_verify(suite, &bad, &s.good), s.good);
+            assert_eq!(repack_and_verify(suite, &bad, &s.good), blobs(&s.good));
         }
     }
 }
@@ -104,7 +114,7 @@ fn a_cut_pack_keeps_what_its_listing_still_covers() {
             .filter(|e| (e.offset + e.length) as usize <= len)
             .collect();
         assert_eq!(s.good, want, "cut at {len}");
-        assert_eq!(repack_and_verify(suite, cut, &s.good), want);
+        assert_eq!(repack_and_verify(suite, cut, &s.good), blobs(&want));
     }
 }
 
