@@ -132,6 +132,20 @@ test('a flipped byte in a pack table of contents, trailer or magic loses nothing
   t.deepEqual(await differing(t, env, repo, base, 'b', 'other'), []);
 });
 
+test('a damaged trailer with no index object left: the pack table is found by scanning, nothing lost', async (t) => {
+  const { env, repo, base } = await setup();
+  const file = packFiles(repo)[0];
+  if (file === undefined) throw new Error('no pack');
+  flip(file, -2);
+  for (const n of readdirSync(path.join(repo, 'index'))) rmSync(path.join(repo, 'index', n));
+  const r = await repairCycle(t, env, repo, /^archive a: .* is missing from the repository/m);
+  t.regex(r, new RegExp(`^pack ${path.basename(file)}: \\d+ sound blobs copied into new packs \\(table from the pack, found by scanning\\), 0 dropped$`, 'm'));
+  t.regex(r, /^pack [0-9a-f]{64} is in no index object: listed again$/m);
+  t.deepEqual(damagedFiles(r, 'a'), []);
+  t.deepEqual(await differing(t, env, repo, base, 'a', 'src'), []);
+  t.deepEqual(await differing(t, env, repo, base, 'b', 'other'), []);
+});
+
 test('index objects: a damaged one and a deleted one are written afresh from the packs, nothing lost', async (t) => {
   const { env, repo, base } = await setup();
   const ids = readdirSync(path.join(repo, 'index'));
