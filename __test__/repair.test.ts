@@ -86,6 +86,14 @@ async function heals(t: ExecutionContext, env: NodeJS.ProcessEnv, repo: string, 
   t.is(clean.code, 0, clean.stderr);
   t.notRegex(clean.stderr, /broken file/);
   t.deepEqual(await differing(t, env, repo, base, 'a', 'src'), []);
+  // compact then frees the zero chunks and the old trees and archive objects; all still checks.
+  t.is((await hoardIn(env, ['delete', `${repo}::again`])).code, 0);
+  const c2 = await hoardIn(env, ['compact', repo]);
+  t.is(c2.code, 0, c2.stderr);
+  const after = await hoardIn(env, ['check', '--verify-data', repo]);
+  t.is(after.code, 0, after.stderr);
+  t.notRegex(after.stderr, /garbage/);
+  t.deepEqual(await differing(t, env, repo, base, 'a', 'src'), []);
 }
 
 test('a flipped byte in a data blob: the file is named, zero-filled, everything else intact, and a later create heals it', async (t) => {
