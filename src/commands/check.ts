@@ -162,7 +162,7 @@ export class CheckCommand extends HoardCommand {
     } else {
       if (structure) this.log('info', 'Starting repository check');
       const before = problems;
-      const found = await checkRepository(repo, report, { structure, verifyData: this.verifyData && !this.repair });
+      const found = await checkRepository(repo, report, { structure, verifyData: this.verifyData });
       clear();
       index = found.index;
       if (structure || this.verifyData) {
