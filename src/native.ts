@@ -20,6 +20,7 @@ export type {
   MetadataWarning,
   PackLayout,
   PackOut,
+  PackSalvage,
   PackToc,
   PackUsage,
   PathError,
@@ -103,6 +104,8 @@ export const loadFilesCache = guard(
 export const newMarks = guard((index: ChunkIndex): Marks => new binding.Marks(index));
 /** A repacker sealing new packs' tables with a new session of `key`. */
 export const newRepacker = guard((key: Key, packSize?: number): Repacker => new binding.Repacker(key, packSize));
+/** See the generated binding: what `check --repair` saves of one pack, every blob opened. */
+export const salvagePack = guard(binding.salvagePack);
 /** See the generated binding: seal an index object listing packs. */
 export const sealIndexObject = guard(binding.sealIndexObject);
 /** See the generated binding: open metadata objects from fetched pack ranges. */

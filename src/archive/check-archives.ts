@@ -122,6 +122,14 @@ class ArchiveChecker {
       if (total !== item.size) problem(`the size is ${item.size} bytes, its chunks hold ${total}`);
     }
     if (ids.length > 0) files.push({ path: p, ids });
+    const healthy = item.chunksHealthy;
+    if (healthy !== undefined) {
+      if (!Buffer.isBuffer(healthy) || healthy.length !== ids.length) problem('the broken-file mark (chunksHealthy) is malformed');
+      else {
+        const back = this.index.hasAll(healthy);
+        this.report.info(`archive ${this.archive}: ${p.toString('utf8')}: a broken file (all-zero chunks stand in for lost ones)${back ? '; its data is back: check --repair heals it' : ''}`);
+      }
+    }
   }
 
   /** Reports the files of one tree whose chunks the chunk index lacks (one crossing per tree). */

@@ -52,6 +52,13 @@ export interface Item {
   implied?: boolean;
   /** Stored bytes of the file's chunks (its compressed size) at backup time. */
   csize?: number;
+  /**
+   * The broken-file mark (borg's `chunks_healthy`): set by `check --repair` on a file whose chunks
+   * went missing, it holds the file's original chunk ids, while `chunks` names an all-zero chunk
+   * of the same size in place of each missing one. A later repair that finds every original chunk
+   * back heals the file and removes the mark (docs/format.md section 10.15).
+   */
+  chunksHealthy?: Buffer;
 }
 
 /** A tree object: one directory's items, sorted by name; a large directory continues in `next`. */

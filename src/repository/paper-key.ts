@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { AbortedError, InvalidArgumentError } from '../errors.js';
 
 /**
- * The paper form of a key export (docs/format.md section 10.13), modelled on borg's: the key
+ * The paper form of a key export (docs/format.md section 10.14), modelled on borg's: the key
  * file's payload (the bytes its base64 line encodes) as numbered lines of 18 bytes in hex, each
  * with a two-digit checksum, after an id line naming the line count, the start of the repository
  * id and a checksum of the whole.

@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { envVar } from '../context.js';
-import { CorruptDataError, ExistsError, IntegrityError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { CorruptDataError, ExistsError, HoardError, IntegrityError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { kdfParams, newKey, type Key } from '../native.js';
 import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
@@ -92,6 +92,11 @@ export class Repository {
     public manifest: Manifest,
     /** Where the key is kept: `keys/repokey` in the repository, a keyfile path, or undefined. */
     readonly keyLocation: string | undefined,
+    /**
+     * Why the newest manifest generation could not be read, when it was opened for `check`
+     * (`manifest` is then an empty stand-in at that seq); undefined otherwise.
+     */
+    public manifestDamage: string | undefined = undefined,
   ) {
     this.space = new SpaceGuard(storage, config, location.text);
   }
@@ -158,8 +163,12 @@ export class Repository {
     return { storage, config: parseConfig(raw, location.text) };
   }
 
-  /** Opens the repository at `location`, asking for its passphrase where its key needs one. */
-  static async open(location: Location, env: NodeJS.ProcessEnv, io: PromptIo): Promise<Repository> {
+  /**
+   * Opens the repository at `location`, asking for its passphrase where its key needs one. With
+   * `tolerateDamagedManifest` (for `check`), a newest manifest generation that is missing or does
+   * not open leaves an empty stand-in and `manifestDamage` set instead of throwing.
+   */
+  static async open(location: Location, env: NodeJS.ProcessEnv, io: PromptIo, opts: { tolerateDamagedManifest?: boolean } = {}): Promise<Repository> {
     const { storage, config } = await Repository.readConfig(location);
     const known = await checkBeforeOpen(env, config, canonical(location));
     let master: Buffer;
@@ -179,11 +188,19 @@ export class Repository {
     const key = newKey(master, config.suite, config.idAlgorithm);
     const seqs = (await storage.list('manifest')).map(manifestSeq).filter((s): s is number => s !== undefined);
     const newest = seqs.reduce((a, b) => Math.max(a, b), 0);
-    if (newest === 0) throw new CorruptDataError('HOARD_CORRUPT', `${location.text}: the repository has no manifest`);
     checkManifestSeq(known, newest, location.text);
-    const manifest = await openManifest(key, newest, await storage.get(manifestName(newest)));
+    let manifest: Manifest;
+    let damage: string | undefined;
+    try {
+      if (newest === 0) throw new CorruptDataError('HOARD_CORRUPT', `${location.text}: the repository has no manifest`);
+      manifest = await openManifest(key, newest, await storage.get(manifestName(newest)));
+    } catch (e) {
+      if (!opts.tolerateDamagedManifest || !(e instanceof HoardError || e instanceof SyntaxError)) throw e;
+      damage = e.message;
+      manifest = { version: 1, seq: newest, timestamp: '', archives: [], compactGeneration: 0 };
+    }
     await saveState(env, config.id, { location: canonical(location), keyType: config.encryption, manifestSeq: newest });
-    return new Repository(env, location, storage, config, key, manifest, keyLocation);
+    return new Repository(env, location, storage, config, key, manifest, keyLocation, damage);
   }
 
   /** Reads the newest manifest generation (refusing a rollback below the one known). */

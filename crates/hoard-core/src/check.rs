@@ -16,6 +16,8 @@ use crate::id::{ChunkId, IdHasher};
 use crate::pack::{self, ENTRY_LEN, MAGIC, TRAILER_LEN, TocEntry};
 use crate::pool::pool;
 
+pub mod salvage;
+
 /// Object types whose id is the chunk id of their plaintext: chunks (0) and trees (1).
 const CONTENT_ADDRESSED: [u8; 2] = [0, 1];
 /// The most a blob may decompress to when verified (trees may reach 256 MiB).

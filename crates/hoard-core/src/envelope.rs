@@ -207,6 +207,11 @@ impl Opener {
         }
     }
 
+    /// The suite this opener accepts.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
     /// Checks and opens `blob`, which must be an object of `obj_type` with chunk id `id`.
     pub fn open(&self, obj_type: u8, id: &ChunkId, blob: &[u8]) -> Result<Vec<u8>, Error> {
         if blob.len() < OVERHEAD {

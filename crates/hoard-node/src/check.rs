@@ -45,7 +45,7 @@ pub struct BlobProblem {
 }
 
 /// Table entries given as in `PackToc.toc` (a u32 LE count, then the entries).
-fn entries_of(toc: &[u8]) -> Result<Vec<TocEntry>> {
+pub(crate) fn entries_of(toc: &[u8]) -> Result<Vec<TocEntry>> {
     let mut t = Vec::with_capacity(1 + toc.len());
     t.push(1);
     t.extend_from_slice(toc);
@@ -133,18 +133,70 @@ pub fn verify_pack_blobs<'e>(
     spawn_promise(
         env,
         move || Ok(check::verify_blobs(&k.opener, &k.ids, &pack, &listed)),
-        |found| {
-            Ok(found
-                .into_iter()
-                .map(|p| BlobProblem {
-                    offset: p.entry.offset,
-                    length: p.entry.length,
-                    obj_type: u32::from(p.entry.obj_type),
-                    id: Buffer::from(p.entry.id.to_vec()),
-                    code: p.error.kind.code().to_string(),
-                    message: p.error.message,
-                })
-                .collect::<Vec<_>>())
+        |found| Ok(found.into_iter().map(blob_problem).collect::<Vec<_>>()),
+    )
+}
+
+/// What `salvagePack` found in one pack.
+#[napi(object)]
+pub struct PackSalvage {
+    /// Problems of the pack's structure and table (empty, with no `bad` blob, for a sound pack).
+    pub problems: Vec<String>,
+    /// Where the table used came from: `pack` (its own), `index` (its index object's listing),
+    /// `scan` (its own, found past a damaged trailer) or `none` (nothing can be saved).
+    pub source: String,
+    /// The blobs that verified, as a table in `PackToc` form: what a repair copies.
+    pub good: Buffer,
+    /// How many blobs `good` holds.
+    pub good_count: u32,
+    /// The blobs that failed: what a repair drops.
+    pub bad: Vec<BlobProblem>,
+}
+
+fn blob_problem(p: check::BlobProblem) -> BlobProblem {
+    BlobProblem {
+        offset: p.entry.offset,
+        length: p.entry.length,
+        obj_type: u32::from(p.entry.obj_type),
+        id: Buffer::from(p.entry.id.to_vec()),
+        code: p.error.kind.code().to_string(),
+        message: p.error.message,
+    }
+}
+
+/// Salvages pack `packId`, given whole as `pack` (`check --repair`): the blobs of its own table,
+/// else of `listed` (the table its index object lists, as in `PackToc`, or null), else of a table
+/// found by scanning its tail, each opened and checked as `verifyPackBlobs` does.
+#[napi(ts_return_type = "Promise<PackSalvage>")]
+pub fn salvage_pack<'e>(
+    env: &'e Env,
+    key: &Key,
+    pack_id: Buffer,
+    pack: Buffer,
+    listed: Option<Buffer>,
+) -> Result<Object<'e>> {
+    let id = array32(&pack_id, "pack id")?;
+    let listed = listed.map(|t| entries_of(&t)).transpose()?;
+    let k = Arc::clone(&key.inner);
+    spawn_promise(
+        env,
+        move || {
+            Ok(check::salvage::salvage(
+                &k.opener,
+                &k.ids,
+                &id,
+                &pack,
+                listed.as_deref(),
+            ))
+        },
+        |s| {
+            Ok(PackSalvage {
+                problems: s.problems,
+                source: s.source.name().to_string(),
+                good: Buffer::from(toc_bytes(&s.good)),
+                good_count: s.good.len() as u32,
+                bad: s.bad.into_iter().map(blob_problem).collect(),
+            })
         },
     )
 }

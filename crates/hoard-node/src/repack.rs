@@ -94,6 +94,30 @@ impl Repacker {
         )
     }
 
+    /// Copies the blobs that `toc` (as in `PackToc`, e.g. what `salvagePack` found good) lists
+    /// out of `pack`, a whole old pack, verbatim (`check --repair`). Nothing is opened: the
+    /// caller verified them.
+    #[napi(ts_return_type = "Promise<RepackResult>")]
+    pub fn copy_blobs<'e>(&self, env: &'e Env, pack: Buffer, toc: Buffer) -> Result<Object<'e>> {
+        let entries = crate::check::entries_of(&toc)?;
+        let r = Arc::clone(&self.inner);
+        spawn_promise(
+            env,
+            move || {
+                let bytes: u64 = entries.iter().map(|e| u64::from(e.length)).sum();
+                let packs = inner(&r).copy(&pack, &entries)?;
+                Ok((packs, entries.len(), bytes))
+            },
+            |(packs, blobs, bytes)| {
+                Ok(RepackResult {
+                    packs: packs.into_iter().map(pack_out).collect(),
+                    blobs: blobs as f64,
+                    bytes: bytes as f64,
+                })
+            },
+        )
+    }
+
     /// Closes the pack being filled: resolves to it, or null if it holds nothing.
     #[napi(ts_return_type = "Promise<PackOut | null>")]
     pub fn finish<'e>(&self, env: &'e Env) -> Result<Object<'e>> {

@@ -6,7 +6,7 @@ use crate::index_object::{self, IndexedPack};
 use crate::keys::Suite;
 use crate::pack::{FinishedPack, PackBuilder};
 
-const ENC: [u8; 32] = [5; 32];
+pub(crate) const ENC: [u8; 32] = [5; 32];
 const ID_KEY: [u8; 32] = [6; 32];
 
 fn data(seed: &str, len: usize) -> Vec<u8> {
@@ -18,7 +18,7 @@ fn data(seed: &str, len: usize) -> Vec<u8> {
     d
 }
 
-fn hasher(suite: Suite) -> IdHasher {
+pub(crate) fn hasher(suite: Suite) -> IdHasher {
     let algorithm = if suite == Suite::Plaintext {
         IdAlgorithm::Blake3
     } else {
@@ -28,7 +28,7 @@ fn hasher(suite: Suite) -> IdHasher {
 }
 
 /// A pack of a few chunks (random and compressible) and a tree, as a writer makes one.
-fn sample_pack(suite: Suite, id: ChunkId) -> FinishedPack {
+pub(crate) fn sample_pack(suite: Suite, id: ChunkId) -> FinishedPack {
     let session = Session::new(suite, &ENC).expect("session");
     let ids = hasher(suite);
     let mut b = PackBuilder::new(id, 1 << 16);
@@ -247,4 +247,33 @@ fn every_flipped_byte_of_an_index_object_is_found() {
         index_object::open(&opener, &[9; 32], &sealed).is_err(),
         "another id"
     );
+}
+
+#[test]
+fn every_flipped_byte_of_a_tree_archive_or_manifest_blob_is_found() {
+    // Trees (1), archive objects (2) and manifest generations (3) are single sealed blobs: check
+    // and repair open them as they are read, and every flip must fail that open.
+    let suite = Suite::Aes256Gcm;
+    let session = Session::new(suite, &ENC).expect("session");
+    let opener = Opener::new(suite, &ENC);
+    let ids = hasher(suite);
+    for (t, plain) in [
+        (1u8, b"a tree object".to_vec()),
+        (2, br#"{"version":1,"name":"a"}"#.to_vec()),
+        (3, br#"{"version":1,"seq":2,"archives":[]}"#.to_vec()),
+    ] {
+        let id = ids.id(&plain);
+        let frame = codec::compress(Codec::Zstd(3), &plain).expect("frame");
+        let sealed = session.seal(t, &id, &frame).expect("seal");
+        assert_eq!(opener.open(t, &id, &sealed).expect("open"), frame);
+        for at in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[at] ^= 0x20;
+            assert!(
+                opener.open(t, &id, &bad).is_err(),
+                "type {t}: a flip at {at} of {} went unnoticed",
+                sealed.len()
+            );
+        }
+    }
 }
