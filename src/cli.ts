@@ -12,6 +12,7 @@ import { HelpCommand } from './commands/help.js';
 import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { ListCommand } from './commands/list.js';
+import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
@@ -30,6 +31,7 @@ export const commands: CommandClass<HoardContext>[] = [
   ExtractCommand,
   DeleteCommand,
   RenameCommand,
+  RecreateCommand,
   CompactCommand,
   CheckCommand,
   BreakLockCommand,

@@ -4,16 +4,16 @@ import * as path from 'node:path';
 import { ExistsError, LockTimeoutError } from '../errors.js';
 import { newWriter, type FilesCache, type ScanOptions, type StoredFileResult, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
-import { ObjectType } from '../repository/object-types.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { crashPoint, testPackSize } from '../testonly.js';
 import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
 import { FileBatcher, packStat } from './file-batcher.js';
-import { TREE_ITEMS, encodeTree, typeOfMode, type Item } from './item.js';
+import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { PackSink } from './pack-sink.js';
 import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
+import { storeTree } from './tree-store.js';
 
 /** What a walk decides for a path: borg's pattern actions. */
 export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
@@ -22,7 +22,7 @@ export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined
 const FS_NODUMP_FL = 0x40;
 
 /** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
-const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+export const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
 
 /**
  * An item still being stored. Wrapped in an object so that a walk step can hand it back without
@@ -187,15 +187,9 @@ export class Archiver {
   /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
   private async storeTree(items: Item[]): Promise<Buffer | undefined> {
     if (items.length === 0 || this.writer === undefined) return undefined;
-    let next: Buffer | undefined;
-    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
-      const start = Math.max(0, end - TREE_ITEMS);
-      const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
-      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
-      next = stored.ids.subarray(0, 32);
-      this.stats.chunks += 1;
-    }
-    return next;
+    const tree = await storeTree(this.writer, this.repo.key, items);
+    this.stats.chunks += tree.parts;
+    return tree.id;
   }
 
   /** Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined. */

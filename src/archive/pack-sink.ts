@@ -23,12 +23,18 @@ export class PackSink {
   readonly done: Promise<void>;
   private pending: PackToc[] = [];
   private stored = 0;
+  private waiting: { packs: number; resolve: () => void }[] = [];
 
+  /**
+   * `replacing`: seal replacing index objects (recreate's recompressed chunks: their places win
+   * over other copies; docs/format.md section 10.8).
+   */
   constructor(
     private readonly storage: Storage,
     private readonly key: Key,
     private readonly writer: Writer,
     private readonly onPack: (bytes: number) => void = () => {},
+    private readonly replacing = false,
   ) {
     this.done = this.run().catch((e: unknown) => {
       writer.abort(e instanceof Error ? e.message : String(e));
@@ -49,6 +55,7 @@ export class PackSink {
         this.onPack(size);
         this.stored += 1;
         crashPoint(`after-pack:${this.stored}`);
+        this.waiting = this.waiting.filter((w) => (w.packs <= this.stored ? (w.resolve(), false) : true));
       });
       put.catch(() => {});
       puts.add(put);
@@ -59,13 +66,24 @@ export class PackSink {
     await this.writeIndex(puts);
   }
 
+  /**
+   * Closes the writer's current pack and waits until every pack it finished so far is stored, so
+   * that blobs the chunk index places there can be read back.
+   */
+  async settle(): Promise<void> {
+    await this.writer.flush();
+    const packs = this.writer.totals().packs;
+    if (this.stored >= packs) return;
+    await Promise.race([new Promise<void>((resolve) => this.waiting.push({ packs, resolve })), this.done]);
+  }
+
   /** Writes an index object for the packs stored since the last one, once they are durable. */
   private async writeIndex(puts: Set<Promise<void>>): Promise<void> {
     await Promise.all(puts);
     if (this.pending.length === 0) return;
     const packs = this.pending;
     this.pending = [];
-    const obj = await this.writer.sealIndexObject(this.key, packs);
+    const obj = await this.writer.sealIndexObject(this.key, packs, this.replacing);
     const id = obj.id.toString('hex');
     crashPoint('before-index');
     await this.storage.put(indexName(id), obj.data);

@@ -11,7 +11,7 @@ export interface PathItem {
 }
 
 /** Reads whole trees (following `next` chains) for many ids at once; items per id, in order. */
-async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer[]): Promise<Item[][]> {
+export async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer[]): Promise<Item[][]> {
   const out: Item[][] = ids.map(() => []);
   let todo = ids.map((id, i) => ({ id, i }));
   while (todo.length > 0) {

@@ -17,6 +17,13 @@ import { patternOptions } from './pattern-options.js';
 /** borg's default chunker parameters. */
 export const DEFAULT_CHUNKER = 'buzhash,19,23,21,4095';
 
+/** `--timestamp` of create and recreate: an ISO date and time, UTC unless it names an offset. */
+export function parseTimestamp(text: string): Date {
+  const t = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
+  if (Number.isNaN(t.getTime())) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text} is not a date (use yyyy-mm-ddThh:mm:ss)`);
+  return t;
+}
+
 /** `hoard create REPO::ARCHIVE PATH...`: makes a new archive. */
 export class CreateCommand extends HoardCommand {
   static override paths = [['create']];
@@ -95,13 +102,7 @@ export class CreateCommand extends HoardCommand {
     if (!Number.isInteger(stdinMode) || stdinMode < 0 || stdinMode > 0o7777) {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-mode ${this.stdinMode} is not an octal mode`);
     }
-    let timestamp: Date | undefined;
-    if (this.timestamp !== undefined) {
-      timestamp = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(this.timestamp) ? this.timestamp : `${this.timestamp}Z`);
-      if (Number.isNaN(timestamp.getTime())) {
-        throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${this.timestamp} is not a date (use yyyy-mm-ddThh:mm:ss)`);
-      }
-    }
+    const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
     const paths = [...this.pathArgs, ...matcher.roots];
     if (paths.length === 0) throw new UsageError('give at least one PATH to back up');

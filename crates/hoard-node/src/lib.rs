@@ -17,6 +17,7 @@ mod kdf;
 mod key;
 mod marks;
 mod reader;
+mod recompress;
 mod repack;
 mod task;
 mod writer;
