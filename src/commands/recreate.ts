@@ -159,7 +159,7 @@ export class RecreateCommand extends HoardCommand {
     for (const a of chosen) {
       const meta = await loadArchive(repo, a);
       if (chunkerParams !== undefined && chunkerParams !== meta.chunkerParams) {
-        throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--chunker-params ${chunkerParams}: re-chunking archive ${a.name} (made with ${meta.chunkerParams}) is not supported yet`);
+        throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--chunker-params ${this.chunkerParams ?? ''}: re-chunking archive ${a.name} (made with ${meta.chunkerParams}) is not supported yet`);
       }
       metas.push(meta);
     }
