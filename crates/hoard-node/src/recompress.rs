@@ -15,7 +15,6 @@ use crate::reader::{FetchedRange, owned_ranges};
 use crate::task::spawn_promise;
 use crate::writer::Writer;
 
-
 /// What `Writer.recompressChunks` did.
 #[napi(object)]
 pub struct RecompressTotals {
