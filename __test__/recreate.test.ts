@@ -257,3 +257,31 @@ test('recreate refuses bad requests with one line and exit code 2, before changi
   }
   t.deepEqual(contents(repo), untouched);
 });
+
+test('after compact keeps an old pack for its other blobs, the recompressed copies stay the placed ones', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = path.join(base, 'src');
+  mkdirSync(src);
+  writeFileSync(path.join(src, 'text.txt'), textLike(1_500_000));
+  writeFileSync(path.join(src, 'other.bin'), pseudoRandom(400_000, 'other'));
+  await create(t, env, base, `${repo}::a`, 'src');
+  // b's chunks (the text) get zstd copies; the old pack stays live through a's other.bin.
+  const r = await hoardIn(env, ['recreate', '--target', 'b', '-e', 'src/other.bin', '-C', 'zstd,3', '--recompress', `${repo}::a`]);
+  t.is(r.code, 0, r.stderr);
+  const del = await hoardIn(env, ['delete', `${repo}::a`]);
+  t.is(del.code, 0, del.stderr);
+  await create(t, env, base, `${repo}::c`, 'src/other.bin');
+  // Keep every pack (one listing for all), then rewrite every pack with dead blobs.
+  for (const threshold of ['100', '0']) {
+    const c = await hoardIn(env, ['compact', '--threshold', threshold, repo]);
+    t.is(c.code, 0, c.stderr);
+    t.is(objects(repo, 'index').length, 1);
+  }
+  await checkPasses(t, env, repo);
+  const again = await hoardIn(env, ['recreate', '-v', '-C', 'zstd,3', '--recompress', `${repo}::b`]);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stderr, /Archive b: nothing changed/, 'the text chunks are still the zstd copies');
+  sameTreeWithout(t, src, await extractAll(t, env, `${repo}::b`), (p) => p === 'other.bin');
+});
