@@ -20,6 +20,7 @@ import { KeyExportCommand } from './commands/key-export.js';
 import { KeyImportCommand } from './commands/key-import.js';
 import { ListCommand } from './commands/list.js';
 import { PruneCommand } from './commands/prune.js';
+import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
 import type { HoardContext } from './context.js';
@@ -39,6 +40,7 @@ export const commands: CommandClass<HoardContext>[] = [
   DeleteCommand,
   PruneCommand,
   RenameCommand,
+  RecreateCommand,
   CompactCommand,
   ConfigCommand,
   CheckCommand,

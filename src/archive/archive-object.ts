@@ -32,6 +32,8 @@ export interface ArchiveMeta {
   /** The archive's time (`--timestamp` or the start), ISO 8601 UTC. */
   time: string;
   commandLine: string[];
+  /** The command line of the last `recreate` that made this archive from another. */
+  recreateCommandLine?: string[];
   comment: string;
   chunkerParams: string;
   compression: string;

@@ -8,13 +8,13 @@ import * as os from 'node:os';
 import { ExistsError, InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
-import { ObjectType } from '../repository/object-types.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { crashPoint, testPackSize } from '../testonly.js';
 import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
-import { TREE_ITEMS, encodeTree, type Item } from './item.js';
+import type { Item } from './item.js';
 import { PackSink } from './pack-sink.js';
+import { storeTree } from './tree-store.js';
 
 /** How an archive's data is cut and compressed. */
 export interface ArchiveWriterOptions {
@@ -70,16 +70,9 @@ export class ArchiveWriter {
 
   /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
   async storeTree(items: Item[]): Promise<Buffer | undefined> {
-    if (items.length === 0) return undefined;
-    let next: Buffer | undefined;
-    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
-      const start = Math.max(0, end - TREE_ITEMS);
-      const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
-      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
-      next = stored.ids.subarray(0, 32);
-      this.stats.chunks += 1;
-    }
-    return next;
+    const tree = await storeTree(this.writer, this.repo.key, items);
+    this.stats.chunks += tree.parts;
+    return tree.id;
   }
 
   /** Puts a stored file's contents into its item and counts them. */

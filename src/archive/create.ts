@@ -18,7 +18,7 @@ export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined
 const FS_NODUMP_FL = 0x40;
 
 /** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
-const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+export const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
 
 /**
  * An item still being stored. Wrapped in an object so that a walk step can hand it back without

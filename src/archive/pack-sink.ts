@@ -33,13 +33,19 @@ export class PackSink {
   /** Packs handed over since the last index object, with whether each is stored yet. */
   private pending: { toc: PackToc; stored: boolean }[] = [];
   private stored = 0;
+  private waiting: { packs: number; resolve: () => void }[] = [];
 
+  /**
+   * `replacing`: seal replacing index objects (recreate's recompressed chunks: their places win
+   * over other copies; docs/format.md section 10.8).
+   */
   constructor(
     private readonly storage: Storage,
     private readonly key: Key,
     private readonly writer: Writer,
     private readonly onPack: (bytes: number) => void = () => {},
     private readonly space?: SpaceGuard,
+    private readonly replacing = false,
   ) {
     const puts = new Set<Promise<void>>();
     this.done = this.run(puts).catch(async (e: unknown) => {
@@ -68,6 +74,7 @@ export class PackSink {
         this.onPack(size);
         this.stored += 1;
         crashPoint(`after-pack:${this.stored}`);
+        this.waiting = this.waiting.filter((w) => (w.packs <= this.stored ? (w.resolve(), false) : true));
       });
       put.catch(() => {});
       puts.add(put);
@@ -78,12 +85,23 @@ export class PackSink {
     await this.writeIndex(puts);
   }
 
+  /**
+   * Closes the writer's current pack and waits until every pack it finished so far is stored, so
+   * that blobs the chunk index places there can be read back.
+   */
+  async settle(): Promise<void> {
+    await this.writer.flush();
+    const packs = this.writer.totals().packs;
+    if (this.stored >= packs) return;
+    await Promise.race([new Promise<void>((resolve) => this.waiting.push({ packs, resolve })), this.done]);
+  }
+
   /** Writes an index object for the packs stored since the last one, once they are durable. */
   private async writeIndex(puts: Set<Promise<void>>): Promise<void> {
     await Promise.all(puts);
     if (this.pending.length === 0) return;
     const packs = this.pending.map((p) => p.toc);
-    const obj = await this.writer.sealIndexObject(this.key, packs);
+    const obj = await this.writer.sealIndexObject(this.key, packs, this.replacing);
     const id = obj.id.toString('hex');
     crashPoint('before-index');
     await this.put(indexName(id), obj.data);
@@ -102,7 +120,7 @@ export class PackSink {
     this.pending = [];
     if (packs.length === 0) return;
     try {
-      const obj = await sealIndexObject(this.key, packs);
+      const obj = await sealIndexObject(this.key, packs, this.replacing);
       await this.storage.put(indexName(obj.id.toString('hex')), obj.data);
     } catch {
       // The original failure is what the user needs to see.

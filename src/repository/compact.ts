@@ -161,6 +161,8 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
   const tables = [...listed.entries()];
   const usage = marks.packUsage(tables.map(([, p]) => p));
   const keep: PackToc[] = [];
+  /** Dead bytes of each kept pack (see the relisting below). */
+  const keptDead = new Map<PackToc, number>();
   const drop: string[] = [];
   const rewrite: string[] = [];
   let missingDead = 0;
@@ -178,6 +180,7 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
       return;
     }
     const dead = u.all.bytes - u.live.bytes;
+    keptDead.set(toc, dead);
     if (info.modified >= cutoff) {
       if (dead > 0) result.spared += 1;
       keep.push(toc);
@@ -253,7 +256,11 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
   // 5b. Index objects for every surviving pack, written before the old ones go.
   const relist = drop.length > 0 || rewrite.length > 0 || missingDead > 0 || indexObjects.length > 1;
   if (relist) {
-    const survivors = [...keep, ...fresh];
+    // The first listed copy of a blob is the one a chunk index places. A kept pack may still
+    // hold dead copies of blobs that are live elsewhere (recreate's replaced chunks, when the old
+    // pack stays for its other blobs): packs without dead bytes (the new ones have none) go
+    // first, so that the live copy stays the placed one.
+    const survivors = [...keep, ...fresh].sort((a, b) => (keptDead.get(a) ?? 0) - (keptDead.get(b) ?? 0));
     for (let i = 0; i < survivors.length; ) {
       const batch: PackToc[] = [];
       let entries = 0;

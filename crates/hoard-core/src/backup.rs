@@ -184,8 +184,21 @@ impl Writer {
         Ok(())
     }
 
-    /// Stores one sealed blob `pieces` for `id`; returns its stored length.
-    fn append(&self, obj_type: u8, id: &ChunkId, plain: u32, pieces: &[&[u8]]) -> Result<u32> {
+    /// The codec new blobs are compressed with.
+    pub fn codec(&self) -> Codec {
+        self.config.codec
+    }
+
+    /// Stores one sealed blob `pieces` for `id`; returns its stored length. With `replace`, the
+    /// index places `id` at the new copy even if it had another.
+    fn append(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        plain: u32,
+        pieces: &[&[u8]],
+        replace: bool,
+    ) -> Result<u32> {
         let len: usize = pieces.iter().map(|p| p.len()).sum();
         let (loc, full) = {
             let mut cur = lock(&self.current);
@@ -210,7 +223,11 @@ impl Writer {
             };
             (loc, full)
         };
-        lock(&self.index).insert(id, loc);
+        if replace {
+            lock(&self.index).replace(id, loc);
+        } else {
+            lock(&self.index).insert(id, loc);
+        }
         if let Some(p) = full {
             self.enqueue(p.finish(&self.session)?)?;
         }
@@ -230,18 +247,51 @@ impl Writer {
         }
         // The frame is built and sealed in a per-thread buffer that keeps its size, so storing
         // a chunk allocates nothing.
-        let n = BODY.with(|cell| -> Result<u32> {
+        BODY.with(|cell| -> Result<u32> {
             let mut body = cell.borrow_mut();
             body.clear();
             codec::compress_frame_into(self.config.codec, data, &mut body)?;
-            let (header, tag) = self.session.seal_detached(obj_type, id, &mut body)?;
-            // Chunks and metadata objects are far below 4 GiB (the chunker's maximum is 2^23).
-            self.append(obj_type, id, data.len() as u32, &[&header, &body, &tag])
-        })?;
+            self.seal_body(obj_type, id, data.len(), &mut body, false)
+        })
+        .map(Some)
+    }
+
+    /// Seals `body` (a compression frame of a plaintext of `plain` bytes) in place as blob `id`
+    /// and appends it; returns its stored length.
+    fn seal_body(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        plain: usize,
+        body: &mut Vec<u8>,
+        replace: bool,
+    ) -> Result<u32> {
+        let (header, tag) = self.session.seal_detached(obj_type, id, body)?;
+        // Chunks and metadata objects are far below 4 GiB (the chunker's maximum is 2^23).
+        let n = self.append(obj_type, id, plain as u32, &[&header, body, &tag], replace)?;
         self.blobs.fetch_add(1, Ordering::Relaxed);
-        self.plain.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.plain.fetch_add(plain as u64, Ordering::Relaxed);
         self.stored.fetch_add(u64::from(n), Ordering::Relaxed);
-        Ok(Some(n))
+        Ok(n)
+    }
+
+    /// Stores a new copy of blob `id` (already in the index) from its compression `frame`,
+    /// and places `id` there: the old copy becomes garbage for compact. Returns the stored length.
+    pub fn store_replacing(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        plain: usize,
+        frame: &codec::Frame<'_>,
+    ) -> Result<u32> {
+        BODY.with(|cell| {
+            let mut body = cell.borrow_mut();
+            body.clear();
+            let [a, b] = frame.parts();
+            body.extend_from_slice(a);
+            body.extend_from_slice(b);
+            self.seal_body(obj_type, id, plain, &mut body, true)
+        })
     }
 
     /// Reads everything from `reader`, storing its chunks.

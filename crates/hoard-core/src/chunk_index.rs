@@ -208,6 +208,27 @@ impl ChunkIndex {
         }
     }
 
+    /// Places blob `id` at `loc` whether or not the index has it (a replacing copy: recreate's
+    /// recompressed chunks, section 10.8 of docs/format.md); returns whether it was new.
+    pub fn replace(&mut self, id: &ChunkId, loc: Location) -> bool {
+        match self.find(id) {
+            Ok(s) => {
+                let i = self.slots[s];
+                let e = self.entry_mut(i);
+                let old = e.loc;
+                e.loc = loc;
+                if old.pack != PENDING {
+                    self.stored -= u64::from(old.length);
+                }
+                if loc.pack != PENDING {
+                    self.stored += u64::from(loc.length);
+                }
+                false
+            }
+            Err(_) => self.insert(id, loc),
+        }
+    }
+
     /// Calls `f` for every entry, in entry-number order.
     pub fn for_each(&self, mut f: impl FnMut(&ChunkId, Location)) {
         for b in &self.blocks {
@@ -294,6 +315,25 @@ mod tests {
             .finalize_xof()
             .fill(&mut out);
         out
+    }
+
+    #[test]
+    fn replace_moves_a_blob_and_keeps_the_stored_total() {
+        let mut ix = ChunkIndex::new();
+        let (a, b) = (ix.add_pack(&[1; 32]), ix.add_pack(&[2; 32]));
+        let at = |pack, length| Location {
+            pack,
+            offset: 8,
+            length,
+        };
+        assert!(ix.insert(&id(1), at(a, 100)));
+        assert!(!ix.insert(&id(1), at(b, 60)));
+        assert_eq!(ix.get(&id(1)), Some(at(a, 100)));
+        assert!(!ix.replace(&id(1), at(b, 60)));
+        assert_eq!(ix.get(&id(1)), Some(at(b, 60)));
+        assert_eq!(ix.stored_bytes(), 60);
+        assert!(ix.replace(&id(2), at(a, 5)));
+        assert_eq!((ix.len(), ix.stored_bytes()), (2, 65));
     }
 
     #[test]

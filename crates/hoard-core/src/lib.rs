@@ -28,6 +28,8 @@ pub mod marks;
 pub mod pack;
 pub mod pipeline;
 pub mod pool;
+#[cfg(target_os = "linux")]
+pub mod recompress;
 pub mod repack;
 #[cfg(target_os = "linux")]
 pub mod restore;

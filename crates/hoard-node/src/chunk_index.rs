@@ -129,7 +129,8 @@ impl ChunkIndex {
             .ok_or_else(|| invalid(format!("no pack number {n}")))
     }
 
-    /// Opens index object `id` and adds its blobs; resolves to how many were new.
+    /// Opens index object `id` and adds its blobs (a replacing one moves blobs the index has to
+    /// its places); resolves to how many were new.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn add_index_object<'e>(
         &self,
@@ -144,8 +145,8 @@ impl ChunkIndex {
         spawn_promise(
             env,
             move || {
-                let packs = index_object::open(&k.opener, &id, &sealed)?;
-                Ok(index_object::add_to(&mut lock(&inner), &packs) as u32)
+                let (packs, replacing) = index_object::open_flagged(&k.opener, &id, &sealed)?;
+                Ok(index_object::add_as(&mut lock(&inner), &packs, replacing) as u32)
             },
             Ok,
         )

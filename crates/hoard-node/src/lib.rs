@@ -18,6 +18,7 @@ mod key;
 mod malloc;
 mod marks;
 mod reader;
+mod recompress;
 mod repack;
 #[cfg(target_os = "linux")]
 mod tar_import;

@@ -59,7 +59,7 @@ fn bytes_of(p: Either<String, Buffer>) -> Vec<u8> {
     }
 }
 
-fn owned_ranges(ranges: Vec<FetchedRange>) -> Vec<(u32, u32, Buffer)> {
+pub(crate) fn owned_ranges(ranges: Vec<FetchedRange>) -> Vec<(u32, u32, Buffer)> {
     ranges
         .into_iter()
         .map(|r| (r.pack, r.offset, r.data))

@@ -356,15 +356,17 @@ impl Writer {
         }
     }
 
-    /// Seals an index object listing `packs`, with a new random id.
+    /// Seals an index object listing `packs`, with a new random id; a replacing one (its places
+    /// win over other copies of its blobs) when `replacing` is true.
     #[napi(ts_return_type = "Promise<SealedObject>")]
     pub fn seal_index_object<'e>(
         &self,
         env: &'e Env,
         key: &Key,
         packs: Vec<PackToc>,
+        replacing: Option<bool>,
     ) -> Result<Object<'e>> {
-        seal_index_object(env, key, packs)
+        seal_index_object(env, key, packs, replacing)
     }
 }
 
@@ -386,9 +388,15 @@ pub(crate) fn pack_out(p: pack::FinishedPack) -> PackOut {
 }
 
 /// Seals an index object listing `packs` (each `toc` as a `PackOut` or an opened index object
-/// gives it), with a new random id.
+/// gives it), with a new random id; a replacing one when `replacing` is true.
 #[napi(ts_return_type = "Promise<SealedObject>")]
-pub fn seal_index_object<'e>(env: &'e Env, key: &Key, packs: Vec<PackToc>) -> Result<Object<'e>> {
+pub fn seal_index_object<'e>(
+    env: &'e Env,
+    key: &Key,
+    packs: Vec<PackToc>,
+    replacing: Option<bool>,
+) -> Result<Object<'e>> {
+    let replacing = replacing.unwrap_or(false);
     let mut listed = Vec::with_capacity(packs.len());
     for p in &packs {
         listed.push(IndexedPack {
@@ -403,7 +411,7 @@ pub fn seal_index_object<'e>(env: &'e Env, key: &Key, packs: Vec<PackToc>) -> Re
         move || {
             let session = envelope::Session::new(k.suite, &k.encryption)?;
             let id = pack::random_id()?;
-            let data = index_object::seal(&session, &id, &listed)?;
+            let data = index_object::seal_as(&session, &id, &listed, replacing)?;
             Ok((id, data))
         },
         |(id, data)| {

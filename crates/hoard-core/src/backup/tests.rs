@@ -1,6 +1,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::chunk_index::Location;
 use crate::envelope::Opener;
 use crate::id::{IdAlgorithm, IdHasher};
 use crate::index_object::{self, IndexedPack};
@@ -114,6 +115,42 @@ fn files_round_trip_through_packs_and_an_index_object() {
     let mut fresh = ChunkIndex::new();
     let added = index_object::add_to(&mut fresh, &back);
     assert_eq!(added as u64, totals.blobs);
+
+    // A replacing index object says so, and moves blobs the index has to its places.
+    let replacing = index_object::seal_as(&session, &ix_id, &indexed, true).expect("seal");
+    let (again, flag) = index_object::open_flagged(&opener, &ix_id, &replacing).expect("open");
+    assert_eq!((again, flag), (indexed.clone(), true));
+    assert!(
+        !index_object::open_flagged(&opener, &ix_id, &sealed)
+            .expect("open")
+            .1
+    );
+    let first = &indexed[0].entries[0];
+    let placed_elsewhere = || {
+        let mut ix = ChunkIndex::new();
+        let elsewhere = ix.add_pack(&[0xee; 32]);
+        ix.insert(
+            &first.id,
+            Location {
+                pack: elsewhere,
+                offset: 8,
+                length: 1,
+            },
+        );
+        (ix, elsewhere)
+    };
+    let (mut kept, elsewhere) = placed_elsewhere();
+    assert_eq!(
+        index_object::add_to(&mut kept, &indexed) as u64,
+        totals.blobs - 1
+    );
+    assert_eq!(kept.get(&first.id).map(|l| l.pack), Some(elsewhere));
+    let (mut moved, elsewhere) = placed_elsewhere();
+    assert_eq!(
+        index_object::add_as(&mut moved, &indexed, true) as u64,
+        totals.blobs - 1
+    );
+    assert_ne!(moved.get(&first.id).map(|l| l.pack), Some(elsewhere));
 
     // Restore from the fetched packs, with holes for the zero run of b.
     let numbers: Vec<u32> = packs.iter().map(|p| fresh.add_pack(&p.id)).collect();
