@@ -5,6 +5,7 @@ import { checkArchives } from '../archive/check-archives.js';
 import { findArchive } from '../archive/archives.js';
 import { selectArchives } from '../archive/select.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { PercentProgress } from '../progress.js';
 import type { CheckReport } from '../repository/check-report.js';
 import { checkRepository } from '../repository/check-repository.js';
 import { parseTarget } from '../repository/location.js';
@@ -95,10 +96,10 @@ export class CheckCommand extends HoardCommand {
 
   private async check(repo: Repository, archives: ManifestArchive[]): Promise<number> {
     let problems = 0;
-    let shown = 0;
+    const sink = this.progressSink;
+    const indicators = new Map<string, PercentProgress>();
     const clear = (): void => {
-      if (shown > 0) this.context.stderr.write(`\r${' '.repeat(shown)}\r`);
-      shown = 0;
+      for (const p of indicators.values()) p.clear();
     };
     const report: CheckReport = {
       problem: (line) => {
@@ -111,10 +112,17 @@ export class CheckCommand extends HoardCommand {
         this.log('info', line);
       },
       progress: (step, done, total) => {
-        if (!this.progress) return;
-        const text = `${step}: ${total === 0 ? 100 : ((100 * done) / total).toFixed(1)}% (${done}/${total})`;
-        this.context.stderr.write(`\r${text.padEnd(shown)}`);
-        shown = text.length;
+        if (sink.mode === 'off') return;
+        // One indicator per part, as borg's msgids: the repository part, then the archives.
+        const msgid = step.startsWith('Checking archive') ? 'check.archives' : 'check.repository';
+        let p = indicators.get(msgid);
+        if (p === undefined) {
+          for (const other of indicators.values()) other.finish();
+          p = sink.percent(msgid, total, (pct, info) => `${pct.toFixed(1).padStart(5)}% ${info[0] ?? ''}`);
+          indicators.set(msgid, p);
+        }
+        p.total = total;
+        p.show(done, [`${step} (${done}/${total})`], done === total);
       },
     };
     const structure = !this.archivesOnly;
@@ -136,6 +144,7 @@ export class CheckCommand extends HoardCommand {
       const n = problems - start;
       this.log(n > 0 ? 'error' : 'info', `Archive consistency check complete; ${n > 0 ? `${plural(n, 'problem')} found` : 'no problems found'}.`);
     }
+    for (const p of indicators.values()) p.finish();
     return problems > 0 ? 1 : 0;
   }
 }

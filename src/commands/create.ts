@@ -1,6 +1,7 @@
 import { Command, Option, UsageError } from 'clipanion';
 
 import { Archiver, isoMicro } from '../archive/create.js';
+import { encryptionJson } from '../archive/archive-info.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
@@ -133,7 +134,8 @@ export class CreateCommand extends HoardCommand {
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
     let warnings = 0;
-    const archiver = new Archiver(repo, synced, {
+    const progress = this.progressSink.archive();
+    const archiver: Archiver = new Archiver(repo, synced, {
       name,
       paths,
       compression,
@@ -161,10 +163,15 @@ export class CreateCommand extends HoardCommand {
       ...(this.stdinUser !== undefined ? { stdinUser: this.stdinUser } : {}),
       ...(this.stdinGroup !== undefined ? { stdinGroup: this.stdinGroup } : {}),
       onItem: (status, p) => {
-        if (this.list && (filter === undefined || filter.has(status))) this.context.stderr.write(`${status} ${p}\n`);
+        if (this.list && (filter === undefined || filter.has(status))) {
+          progress.clear();
+          this.logger.fileStatus(status, p);
+        }
+        progress.show(() => archiver.progressStats(), p);
       },
       onWarning: (message) => {
         warnings += 1;
+        progress.clear();
         this.log('warning', message);
       },
       beforeCommit: async () => {
@@ -173,7 +180,12 @@ export class CreateCommand extends HoardCommand {
         }
       },
     }, files?.cache);
-    const result = await archiver.run();
+    let result;
+    try {
+      result = await archiver.run();
+    } finally {
+      progress.finish();
+    }
     if (!this.dryRun) await saveChunkIndex(synced);
     await files?.save();
     const end = new Date();
@@ -208,7 +220,7 @@ export class CreateCommand extends HoardCommand {
                 unique_size: all.deduplicated,
               },
             },
-            encryption: { mode: repo.config.encryption },
+            encryption: encryptionJson(repo),
             repository: { id: repo.config.id, last_modified: isoMicro(end), location: target.repo.text },
           },
           null,
@@ -217,9 +229,7 @@ export class CreateCommand extends HoardCommand {
       );
     } else if (this.stats && !this.dryRun) {
       const all = await repositoryTotals(repo, synced.index);
-      this.context.stderr.write(
-        `${createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all })}\n`,
-      );
+      this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all }));
     }
     return warnings > 0 ? 1 : 0;
   }
