@@ -31,11 +31,19 @@ export class CreateCommand extends HoardCommand {
       reads standard input into a file named by --stdin-name.
 
       Paths are stored without their leading \`/\`. Exclusions use borg's pattern styles
-      (fm:, sh:, re:, pp:, pf:).
+      (fm:, sh:, re:, pp:, pf:; see \`hoard help patterns\`); -C picks the compression (see
+      \`hoard help compression\`).
+
+      --list names each item with its status letter on stderr (--filter picks letters);
+      --stats prints borg's statistics after the commit, --json the same as JSON on stdout;
+      --progress shows the sizes so far, the file count and the current path on a terminal
+      (JSON lines with --log-json).
     `,
     examples: [
       ['Back up two folders', 'hoard create /path/to/repo::Monday ~/src ~/Documents'],
       ['With statistics and a name from the date', 'hoard create --stats /path/to/repo::{hostname}-{now} ~'],
+      ['As borgmatic runs it', "hoard create --exclude-caches --one-file-system --list --filter AME- --json /path/to/repo::{hostname}-{now} /home"],
+      ['Stronger compression, leaving caches out', "hoard create -C zstd,10 -e 'sh:**/.cache' /path/to/repo::{now} ~"],
     ],
   });
 

@@ -25,10 +25,15 @@ export class ExtractCommand extends HoardCommand {
       Restores the archive's items (or only those under the PATHs, or matching the patterns) into
       the current directory, with their metadata. Paths are never written outside the current
       directory: absolute paths and \`..\` are refused, and nothing is written through a symlink.
+
+      --list names each item on stderr; --progress shows the percentage of bytes extracted and
+      the current path on a terminal (after a first pass that sums the sizes). PATHs and
+      patterns select as \`hoard help patterns\` describes.
     `,
     examples: [
       ['Extract an archive', 'hoard extract /path/to/repo::Monday'],
       ['Extract one folder, dropping its first two path components', 'hoard extract --strip-components 2 /path/to/repo::Monday home/user/src'],
+      ['Show what would be extracted, without writing', 'hoard extract --dry-run --list /path/to/repo::Monday'],
     ],
   });
 

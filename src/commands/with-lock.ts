@@ -74,8 +74,9 @@ export class WithLockCommand extends HoardCommand {
       Takes the repository's exclusive lock (waiting up to --lock-wait seconds, as every command
       does), runs COMMAND with ARGS, with hoard's standard input, output and error, releases the
       lock, and exits with COMMAND's exit code (128 + N if signal N ended it). While it runs, no
-      hoard command can use the repository, so COMMAND may copy it (rsync, cp, a snapshot) and
-      get a consistent copy. No passphrase is needed.
+      other hoard command can change the repository (every one that writes, reads archives or
+      checks takes a lock; only \`list REPO\` and \`break-lock\` do not), so COMMAND may copy it
+      (rsync, cp, a snapshot) and get a consistent copy. No passphrase is needed.
 
       If the lock cannot be taken in time, COMMAND does not run: one line, exit code 2. If
       COMMAND cannot be started, also exit code 2. Options for hoard go before REPOSITORY;
