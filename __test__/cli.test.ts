@@ -2,10 +2,10 @@ import test from 'ava';
 
 import { runChild, runInProcess } from './helpers.js';
 
-test('--version prints "hoard VERSION" like borg prints "borg VERSION"', async (t) => {
+test('--version prints "hoard 1.4.0+hoard.VERSION" like borg prints "borg VERSION"', async (t) => {
   const r = await runInProcess(['--version']);
   t.is(r.code, 0);
-  t.regex(r.stdout, /^hoard \d+\.\d+\.\d+\n$/);
+  t.regex(r.stdout, /^hoard 1\.4\.0\+hoard\.\d+\.\d+\.\d+\n$/);
   const child = runChild(['-V']);
   t.is(child.code, 0);
   t.is(child.stdout, r.stdout);

@@ -72,7 +72,7 @@ export class ProgressSink {
 
   /** Writes `text` over the terminal line (cut to its width). Called by the indicators. */
   line(text: string): void {
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const width = Math.max(20, this.columns - 1);
     const cut = text.length > width ? text.slice(0, width) : text;
     this.stream.write(`\r${cut.padEnd(this.shown)}\r`);
     this.shown = cut.length;
@@ -90,9 +90,10 @@ export class ProgressSink {
     this.stream.write(jsonLine(object));
   }
 
-  /** The terminal's width in columns (80 if unknown). */
+  /** The terminal's width in columns (80 if unknown, or 0 as on a terminal without a size). */
   get columns(): number {
-    return this.stream.columns ?? 80;
+    const c = this.stream.columns;
+    return c !== undefined && c > 0 ? c : 80;
   }
 }
 
