@@ -101,12 +101,12 @@ export class DeleteCommand extends HoardCommand {
     const ids = new Set(chosen.map((a) => a.id));
     const report = this.stats ? await this.statsReport(repo, chosen) : undefined;
     chosen.forEach((a, i) => {
-      if (this.list) this.context.stderr.write(`${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})\n`);
+      if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})`);
     });
     if (!this.dryRun && chosen.length > 0) {
       await repo.commit((m) => ({ archives: m.archives.filter((a) => !ids.has(a.id)), compactGeneration: m.compactGeneration }));
     }
-    if (report !== undefined) this.context.stderr.write(`${report}\n`);
+    if (report !== undefined) this.logger.output('hoard.output.stats', report);
     return 0;
   }
 
