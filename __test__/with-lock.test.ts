@@ -89,15 +89,27 @@ test('SIGTERM to hoard reaches the command, and the lock is released after it en
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  await new Promise<void>((resolve) => {
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('ready')) resolve();
-    });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
   });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => {
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('ready')) resolve(true);
+      });
+    }),
+    closed.then(() => false),
+  ]);
+  t.true(ready, `the command started: ${err}`);
   t.is(readdirSync(path.join(repo, 'locks')).length, 1);
   child.kill('SIGTERM');
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  // A hoard that did not pass the signal on would wait forever: give it a minute, then fail.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await closed;
+  clearTimeout(guard);
   t.is(code, 5);
   t.regex(out, /ready\ngot-term\n/);
   t.deepEqual(readdirSync(path.join(repo, 'locks')), []);
