@@ -84,33 +84,42 @@ test('with-lock refuses a missing command, an archive, and a folder that is no r
 test('SIGTERM to hoard reaches the command, and the lock is released after it ends', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env);
-  const child = spawn(process.execPath, [HOARD_BIN, 'with-lock', repo, 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const loop = 'trap "echo got-term; exit 5" TERM; echo "ready $$"; while :; do sleep 0.05; done';
+  const child = spawn(process.execPath, [HOARD_BIN, 'with-lock', repo, 'sh', '-c', loop], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (b: Buffer) => {
     err += b.toString();
   });
-  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  const ready = await Promise.race([
-    new Promise<boolean>((resolve) => {
+  // 'exit', not 'close': a command that outlived hoard would hold the pipes open.
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const shPid = await Promise.race([
+    new Promise<number>((resolve) => {
       child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.includes('ready')) resolve(true);
+        const m = /ready (\d+)\n/.exec(out);
+        if (m) resolve(Number(m[1]));
       });
     }),
-    closed.then(() => false),
+    exited.then(() => 0),
   ]);
-  t.true(ready, `the command started: ${err}`);
-  t.is(readdirSync(path.join(repo, 'locks')).length, 1);
-  child.kill('SIGTERM');
-  // A hoard that did not pass the signal on would wait forever: give it a minute, then fail.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await closed;
-  clearTimeout(guard);
-  t.is(code, 5);
-  t.regex(out, /ready\ngot-term\n/);
-  t.deepEqual(readdirSync(path.join(repo, 'locks')), []);
+  try {
+    t.true(shPid > 0, `the command started: ${err}`);
+    t.is(readdirSync(path.join(repo, 'locks')).length, 1);
+    child.kill('SIGTERM');
+    // A hoard that did not pass the signal on would wait forever: give it a minute, then fail.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await exited;
+    clearTimeout(guard);
+    t.is(code, 5, err);
+    await new Promise<void>((resolve) => (child.stdout.readableEnded ? resolve() : child.stdout.once('end', () => resolve())));
+    t.regex(out, /ready \d+\ngot-term\n/);
+    t.deepEqual(readdirSync(path.join(repo, 'locks')), []);
+  } finally {
+    try {
+      if (shPid > 0) process.kill(shPid, 'SIGKILL');
+    } catch {
+      // gone already, as it should be
+    }
+  }
 });

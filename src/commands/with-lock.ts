@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
@@ -28,15 +28,15 @@ export function runCommand(argv: string[], env: NodeJS.ProcessEnv, io: { stdin: 
       reject(new UsageError('with-lock needs a COMMAND to run'));
       return;
     }
-    const child = spawn(file, args, {
-      env,
-      stdio: [stdioFor(io.stdin, process.stdin), stdioFor(io.stdout, process.stdout), stdioFor(io.stderr, process.stderr)],
-    });
-    const forward = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
     // While the command runs, hoard must live on to release the lock: SIGINT is left to the
-    // command (the terminal sends it to both), SIGTERM and SIGHUP are passed on.
+    // command (the terminal sends it to both), SIGTERM and SIGHUP are passed on. The handlers are
+    // in place before the command starts, so a signal that comes as it starts is not lost.
+    let child: ChildProcess | undefined;
+    let early: NodeJS.Signals | undefined;
+    const forward = (signal: NodeJS.Signals): void => {
+      if (child === undefined) early = signal;
+      else child.kill(signal);
+    };
     const ignore = (): void => undefined;
     process.on('SIGINT', ignore);
     for (const s of FORWARDED) process.on(s, forward);
@@ -44,6 +44,17 @@ export function runCommand(argv: string[], env: NodeJS.ProcessEnv, io: { stdin: 
       process.off('SIGINT', ignore);
       for (const s of FORWARDED) process.off(s, forward);
     };
+    try {
+      child = spawn(file, args, {
+        env,
+        stdio: [stdioFor(io.stdin, process.stdin), stdioFor(io.stdout, process.stdout), stdioFor(io.stderr, process.stderr)],
+      });
+    } catch (e) {
+      done();
+      reject(new HoardError('HOARD_COMMAND_FAILED', `Error while trying to run '${file}': ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
+    if (early !== undefined) child.kill(early);
     child.stdout?.pipe(io.stdout, { end: false });
     child.stderr?.pipe(io.stderr, { end: false });
     if (child.stdin) io.stdin.pipe(child.stdin).on('error', () => undefined);
@@ -51,9 +62,10 @@ export function runCommand(argv: string[], env: NodeJS.ProcessEnv, io: { stdin: 
       done();
       reject(new HoardError('HOARD_COMMAND_FAILED', `Error while trying to run '${file}': ${e.message}`));
     });
+    const { stdin } = child;
     child.once('close', (code, signal) => {
       done();
-      if (child.stdin) io.stdin.unpipe(child.stdin);
+      if (stdin) io.stdin.unpipe(stdin);
       resolve(code ?? 128 + (signal === null ? 0 : signalNumber(signal)));
     });
   });
