@@ -2,10 +2,10 @@ import test from 'ava';
 
 import { runChild, runInProcess } from './helpers.js';
 
-test('--version prints "hoard VERSION" like borg prints "borg VERSION"', async (t) => {
+test('--version prints "hoard 1.4.0+hoard.VERSION" like borg prints "borg VERSION"', async (t) => {
   const r = await runInProcess(['--version']);
   t.is(r.code, 0);
-  t.regex(r.stdout, /^hoard \d+\.\d+\.\d+\n$/);
+  t.regex(r.stdout, /^hoard 1\.4\.0\+hoard\.\d+\.\d+\.\d+\n$/);
   const child = runChild(['-V']);
   t.is(child.code, 0);
   t.is(child.stdout, r.stdout);
@@ -42,7 +42,8 @@ test("borg's common options are accepted, and --show-rc logs the return code", a
     '--remote-path', 'borg', '-v', '--iec', '--log-json', '--upload-ratelimit', '100', '--rsh', 'ssh',
   ]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stderr, /terminating with success status, rc 0\n$/);
+  // Under --log-json the return code is a log_message object.
+  t.regex(r.stderr, /"message":"terminating with success status, rc 0","levelname":"INFO"[^\n]*\}\n$/);
   const bad = await runInProcess(['help', 'nope', '--show-rc']);
   t.regex(bad.stderr, /terminating with error status, rc 2\n$/);
 });

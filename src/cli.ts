@@ -23,8 +23,10 @@ import { PruneCommand } from './commands/prune.js';
 import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
 import { VersionCommand } from './commands/version.js';
+import { WithLockCommand } from './commands/with-lock.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
+import { logMessageJson, type LogLevel } from './log.js';
 import { version } from './version.js';
 
 /** Every command hoard ships. */
@@ -45,6 +47,7 @@ export const commands: CommandClass<HoardContext>[] = [
   ConfigCommand,
   CheckCommand,
   BreakLockCommand,
+  WithLockCommand,
   BenchmarkCpuCommand,
   KeyExportCommand,
   KeyImportCommand,
@@ -61,7 +64,7 @@ export const commands: CommandClass<HoardContext>[] = [
  */
 function commandsFor(argv: string[] | undefined): CommandClass<HoardContext>[] {
   const word = argv?.[0];
-  if (word === undefined || word === 'help' || word.startsWith('-')) return commands;
+  if (word === undefined || word === 'help' || word === '-h' || word === '--help') return commands;
   const matching = commands.filter((c) => c.paths?.some((p) => p[0] === word));
   return matching.length > 0 ? matching : commands;
 }
@@ -74,6 +77,7 @@ export function createCli(enableColors = false, argv?: string[]): Cli<HoardConte
 }
 
 const RC_WORDS: Record<number, string> = { 0: 'success', 1: 'warning', 2: 'error' };
+const RC_LEVELS: Record<number, LogLevel> = { 0: 'info', 1: 'warning' };
 
 /**
  * An error message as one line: its first line, or, where that line introduces clipanion's list of
@@ -176,7 +180,12 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     colorDepth: context.colorDepth ?? 1,
   };
   const debug = argv.includes('--debug');
-  if (argv.includes('--show-version')) ctx.stderr.write(`hoard version ${version}\n`);
+  // Lines of the run itself (not of a command): text, or borg's log_message objects under --log-json.
+  const json = argv.includes('--log-json');
+  const emit = (level: LogLevel, name: string, message: string, msgid?: string): void => {
+    ctx.stderr.write(json ? logMessageJson(level, name, message, msgid) : `${message}\n`);
+  };
+  if (argv.includes('--show-version')) emit('info', 'hoard.output.show-version', `hoard version ${version}`);
   let rc: number;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
@@ -185,11 +194,12 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     command.cli = miniCli(cli, ctx);
     rc = (await command.validateAndExecute()) ?? 0;
   } catch (e) {
-    ctx.stderr.write(`hoard: ${describe(e, debug)}\n`);
+    const text = describe(e, debug);
+    emit('error', 'hoard', json ? text : `hoard: ${text}`, e instanceof HoardError ? e.code : undefined);
     rc = exitCodeOf(e);
   }
   if (argv.includes('--show-rc')) {
-    ctx.stderr.write(`terminating with ${RC_WORDS[rc] ?? 'error'} status, rc ${rc}\n`);
+    emit(RC_LEVELS[rc] ?? 'error', 'hoard.output.show-rc', `terminating with ${RC_WORDS[rc] ?? 'error'} status, rc ${rc}`);
   }
   return rc;
 }

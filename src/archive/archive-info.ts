@@ -1,3 +1,4 @@
+import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { formatTime } from './format.js';
 import { statsTable, type RepositoryTotals } from './stats-report.js';
@@ -105,4 +106,10 @@ export function cacheStatsJson(all: RepositoryTotals): Record<string, number> {
     unique_csize: all.deduplicated,
     unique_size: all.deduplicated,
   };
+}
+
+/** The `encryption` object of borg's JSON: `mode`, and `keyfile` (its path) for a key in a key file. */
+export function encryptionJson(repo: Pick<Repository, 'config' | 'keyLocation'>): Record<string, string> {
+  const { config, keyLocation } = repo;
+  return { mode: config.encryption, ...(config.keyStorage === 'keyfile' && keyLocation !== undefined ? { keyfile: keyLocation } : {}) };
 }

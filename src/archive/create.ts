@@ -117,6 +117,12 @@ export class Archiver {
     private readonly filesCache?: FilesCache,
   ) {}
 
+  /** The totals so far, for `--progress`: files stored, their sizes, and the bytes this run added. */
+  progressStats(): { original: number; compressed: number; deduplicated: number; nfiles: number } {
+    const { original, compressed, nfiles } = this.stats;
+    return { original, compressed, deduplicated: this.out?.writer.totals().stored ?? 0, nfiles };
+  }
+
   /** What the walk reads of each entry. */
   private get scanOptions(): ScanOptions {
     const o = this.opts;

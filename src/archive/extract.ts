@@ -30,8 +30,8 @@ export interface ExtractOptions {
   noacls: boolean;
   noxattrs: boolean;
   noflags: boolean;
-  /** Called for each item extracted (for `--list`), with its archive path. */
-  onItem: (path: string) => void;
+  /** Called for each item extracted (for `--list` and `--progress`), with its archive path. */
+  onItem: (path: string, item: Item) => void;
   /** A problem with one item: a warning (exit code 1); extraction goes on. */
   onWarning: (message: string) => void;
 }
@@ -146,7 +146,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
         return;
       }
       if (rel === undefined) return;
-      opts.onItem(text);
+      opts.onItem(text, item);
       if (opts.dryRun) return;
       parentOf(rel);
       try {

@@ -10,13 +10,13 @@ import { lookup, lookupService } from 'node:dns/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 
 import { InvalidArgumentError } from '../errors.js';
-import { version as hoardVersion } from '../version.js';
+import { BORG_DIALECT, version as hoardVersion } from '../version.js';
 import { type FormatValue, type SelfFormatting, formatWithSpec } from './format-spec.js';
 import { type BrokenDownTime, localTime, strftime, utcTime } from './strftime.js';
 import { parseTemplate } from './template.js';
 
 /** The borg version hoard answers as in `{borgversion}` and its kin: the 1.4 dialect it speaks. */
-export const BORG_DIALECT = '1.4.0';
+export { BORG_DIALECT };
 
 /** What placeholders expand to; anything left out comes from the system. */
 export interface PlaceholderContext {

@@ -64,7 +64,8 @@ export function createJson(o: {
   end: Date;
   all: RepositoryTotals;
   cachePath: string;
-  encryption: string;
+  /** The `encryption` object (`encryptionJson`). */
+  encryption: Record<string, string>;
   repositoryId: string;
   location: string;
 }): string {
@@ -96,7 +97,7 @@ export function createJson(o: {
           unique_size: o.all.deduplicated,
         },
       },
-      encryption: { mode: o.encryption },
+      encryption: o.encryption,
       repository: { id: o.repositoryId, last_modified: isoMicro(o.end), location: o.location },
     },
     null,

@@ -2,6 +2,8 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
 import type { HoardContext } from '../context.js';
+import { Log, type LogLevel } from '../log.js';
+import { ProgressSink } from '../progress.js';
 import { acquireLock, type Lock, type LockKind } from '../repository/locks.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -61,10 +63,32 @@ export abstract class HoardCommand extends Command<HoardContext> {
     this.context.stdout.write(`${line}\n`);
   }
 
+  private sink: Log | undefined;
+
+  /**
+   * The run's log sink on stderr (text, or JSON lines under `--log-json`), at the level the
+   * options set; its logger is named for the command (`hoard.create`).
+   */
+  protected get logger(): Log {
+    const path = (this.constructor as { paths?: string[][] }).paths?.[0] ?? [];
+    this.sink ??= new Log(
+      this.context.stderr,
+      { debug: this.debug, info: this.info, warning: this.warning, error: this.error, critical: this.critical, json: this.logJson },
+      ['hoard', ...path.filter((w) => !w.startsWith('-'))].join('.'),
+    );
+    return this.sink;
+  }
+
   /** Writes one log line to standard error when the log level admits `level`. */
-  protected log(level: 'debug' | 'info' | 'warning' | 'error', line: string): void {
-    const rank = { debug: 0, info: 1, warning: 2, error: 3 }[level];
-    const threshold = this.debug ? 0 : this.info ? 1 : this.error || this.critical ? 3 : 2;
-    if (rank >= threshold) this.context.stderr.write(`${line}\n`);
+  protected log(level: LogLevel, line: string): void {
+    this.logger.write(level, line);
+  }
+
+  /**
+   * Where `--progress` goes: a line on stderr when it is a terminal, JSON under `--log-json`,
+   * else nowhere (see src/progress.ts).
+   */
+  protected get progressSink(): ProgressSink {
+    return new ProgressSink(this.context.stderr, { progress: this.progress, json: this.logJson });
   }
 }

@@ -8,6 +8,7 @@ import { repairArchives, type ArchiveRepairResult } from '../archive/repair-arch
 import { selectArchives } from '../archive/select.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ChunkIndex } from '../native.js';
+import type { PercentProgress } from '../progress.js';
 import type { CheckReport } from '../repository/check-report.js';
 import { checkRepository } from '../repository/check-repository.js';
 import { saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
@@ -125,11 +126,10 @@ export class CheckCommand extends HoardCommand {
 
   private async check(repo: Repository, archive: string | undefined, lock: Lock | undefined): Promise<number> {
     let problems = 0;
-    let shown = 0;
-    const progress = this.progress && (this.context.stderr as { isTTY?: boolean }).isTTY === true;
+    const sink = this.progressSink;
+    const indicators = new Map<string, PercentProgress>();
     const clear = (): void => {
-      if (shown > 0) this.context.stderr.write(`\r${' '.repeat(shown)}\r`);
-      shown = 0;
+      for (const p of indicators.values()) p.clear();
     };
     const report: CheckReport = {
       problem: (line) => {
@@ -142,10 +142,17 @@ export class CheckCommand extends HoardCommand {
         this.log('info', line);
       },
       progress: (step, done, total) => {
-        if (!progress) return;
-        const text = `${step}: ${total === 0 ? 100 : ((100 * done) / total).toFixed(1)}% (${done}/${total})`;
-        this.context.stderr.write(`\r${text.padEnd(shown)}`);
-        shown = text.length;
+        if (sink.mode === 'off') return;
+        // One indicator per part, as borg's msgids: the repository part, then the archives.
+        const msgid = step.startsWith('Checking archive') ? 'check.archives' : 'check.repository';
+        let p = indicators.get(msgid);
+        if (p === undefined) {
+          for (const other of indicators.values()) other.finish();
+          p = sink.percent(msgid, total, (pct, info) => `${pct.toFixed(1).padStart(5)}% ${info[0] ?? ''}`);
+          indicators.set(msgid, p);
+        }
+        p.total = total;
+        p.show(done, [`${step} (${done}/${total})`], done === total);
       },
     };
     const structure = !this.archivesOnly;
@@ -173,6 +180,7 @@ export class CheckCommand extends HoardCommand {
       }
     }
     if (!this.repositoryOnly) await this.checkArchives(repo, archive, index, report, () => problems);
+    for (const p of indicators.values()) p.finish();
     if (this.repair) {
       // The client's chunk index is synced with the index objects as they are now.
       await saveChunkIndex(await syncChunkIndex(repo.storage, repo.key, repo.env, repo.config.id));

@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 
+import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { Archiver } from '../archive/create.js';
 import { repositoryTotals } from '../archive/archives.js';
@@ -31,11 +32,19 @@ export class CreateCommand extends HoardCommand {
       reads standard input into a file named by --stdin-name.
 
       Paths are stored without their leading \`/\`. Exclusions use borg's pattern styles
-      (fm:, sh:, re:, pp:, pf:).
+      (fm:, sh:, re:, pp:, pf:; see \`hoard help patterns\`); -C picks the compression (see
+      \`hoard help compression\`).
+
+      --list names each item with its status letter on stderr (--filter picks letters);
+      --stats prints borg's statistics after the commit, --json the same as JSON on stdout;
+      --progress shows the sizes so far, the file count and the current path on a terminal
+      (JSON lines with --log-json).
     `,
     examples: [
       ['Back up two folders', 'hoard create /path/to/repo::Monday ~/src ~/Documents'],
       ['With statistics and a name from the date', 'hoard create --stats /path/to/repo::{hostname}-{now} ~'],
+      ['As borgmatic runs it', "hoard create --exclude-caches --one-file-system --list --filter AME- --json /path/to/repo::{hostname}-{now} /home"],
+      ['Stronger compression, leaving caches out', "hoard create -C zstd,10 -e 'sh:**/.cache' /path/to/repo::{now} ~"],
     ],
   });
 
@@ -128,7 +137,8 @@ export class CreateCommand extends HoardCommand {
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
     let warnings = 0;
-    const archiver = new Archiver(repo, synced, {
+    const progress = this.progressSink.archive();
+    const archiver: Archiver = new Archiver(repo, synced, {
       name,
       paths,
       compression,
@@ -156,10 +166,15 @@ export class CreateCommand extends HoardCommand {
       ...(this.stdinUser !== undefined ? { stdinUser: this.stdinUser } : {}),
       ...(this.stdinGroup !== undefined ? { stdinGroup: this.stdinGroup } : {}),
       onItem: (status, p) => {
-        if (this.list && (filter === undefined || filter.has(status))) this.context.stderr.write(`${status} ${p}\n`);
+        if (this.list && (filter === undefined || filter.has(status))) {
+          progress.clear();
+          this.logger.fileStatus(status, p);
+        }
+        progress.show(() => archiver.progressStats(), p);
       },
       onWarning: (message) => {
         warnings += 1;
+        progress.clear();
         this.log('warning', message);
       },
       beforeCommit: async () => {
@@ -168,7 +183,12 @@ export class CreateCommand extends HoardCommand {
         }
       },
     }, files?.cache);
-    const result = await archiver.run();
+    let result;
+    try {
+      result = await archiver.run();
+    } finally {
+      progress.finish();
+    }
     if (!this.dryRun) await saveChunkIndex(synced);
     await files?.save();
     const end = new Date();
@@ -182,16 +202,14 @@ export class CreateCommand extends HoardCommand {
           end,
           all,
           cachePath: synced.file ?? '',
-          encryption: repo.config.encryption,
+          encryption: encryptionJson(repo),
           repositoryId: repo.config.id,
           location: target.repo.text,
         }),
       );
     } else if (this.stats && !this.dryRun) {
       const all = await repositoryTotals(repo, synced.index);
-      this.context.stderr.write(
-        `${createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all })}\n`,
-      );
+      this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all }));
     }
     return warnings > 0 ? 1 : 0;
   }

@@ -98,10 +98,10 @@ export class DeleteCommand extends HoardCommand {
     const chosen = this.choose(repo, names);
     const report = this.stats ? await deletedDataReport(repo, chosen, this.context.env) : undefined;
     chosen.forEach((a, i) => {
-      if (this.list) this.context.stderr.write(`${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})\n`);
+      if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})`);
     });
     if (!this.dryRun) await removeArchives(repo, chosen);
-    if (report !== undefined) this.context.stderr.write(`${report}\n`);
+    if (report !== undefined) this.logger.output('hoard.output.stats', report);
     return 0;
   }
 

@@ -2,7 +2,11 @@ import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 
 import { findArchive, loadArchive } from '../archive/archives.js';
+import type { ArchiveMeta } from '../archive/archive-object.js';
 import { extractArchive } from '../archive/extract.js';
+import { walkTree } from '../archive/tree-reader.js';
+import type { ChunkIndex } from '../native.js';
+import type { PercentProgress } from '../progress.js';
 import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { InvalidArgumentError } from '../errors.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
@@ -21,10 +25,15 @@ export class ExtractCommand extends HoardCommand {
       Restores the archive's items (or only those under the PATHs, or matching the patterns) into
       the current directory, with their metadata. Paths are never written outside the current
       directory: absolute paths and \`..\` are refused, and nothing is written through a symlink.
+
+      --list names each item on stderr; --progress shows the percentage of bytes extracted and
+      the current path on a terminal (after a first pass that sums the sizes). PATHs and
+      patterns select as \`hoard help patterns\` describes.
     `,
     examples: [
       ['Extract an archive', 'hoard extract /path/to/repo::Monday'],
       ['Extract one folder, dropping its first two path components', 'hoard extract --strip-components 2 /path/to/repo::Monday home/user/src'],
+      ['Show what would be extracted, without writing', 'hoard extract --dry-run --list /path/to/repo::Monday'],
     ],
   });
 
@@ -63,8 +72,46 @@ export class ExtractCommand extends HoardCommand {
     const meta = await loadArchive(repo, findArchive(repo, archive));
     const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     let warnings = 0;
+    const included = (p: string): boolean => isIncluded(matcher, p);
+    const progress = this.progressSink.percent('extract', 0, (pct, info) => `${pct.toFixed(1).padStart(5)}% Extracting: ${info[0] ?? ''}`);
+    if (progress.active) {
+      // As borg: the total is the size of what will be extracted, summed by a first walk.
+      const root = meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex');
+      let total = 0;
+      await walkTree(repo, index, root, ({ path, item }) => {
+        if (!item.implied && item.type === '-' && included(path.toString('utf8'))) total += item.size;
+      });
+      progress.total = total;
+    }
+    let done = 0;
+    try {
+      await this.extractWith(repo, index, meta, progress, included, (p, size) => {
+        done += size;
+        progress.show(done, [p]);
+      }, () => {
+        warnings += 1;
+      });
+    } finally {
+      progress.finish();
+    }
+    for (const p of matcher.unmatchedIncludes()) {
+      warnings += 1;
+      this.log('warning', `Include pattern '${p}' never matched.`);
+    }
+    return warnings > 0 ? 1 : 0;
+  }
+
+  private async extractWith(
+    repo: Repository,
+    index: ChunkIndex,
+    meta: ArchiveMeta,
+    progress: PercentProgress,
+    included: (p: string) => boolean,
+    onBytes: (path: string, size: number) => void,
+    onWarning: () => void,
+  ): Promise<void> {
     await extractArchive(repo, index, meta, {
-      included: (p) => isIncluded(matcher, p),
+      included,
       mayContain: () => true,
       stripComponents: Number(this.stripComponents),
       sparse: this.sparse,
@@ -73,18 +120,18 @@ export class ExtractCommand extends HoardCommand {
       noacls: this.noacls,
       noxattrs: this.noxattrs,
       noflags: this.nobsdflags,
-      onItem: (p) => {
-        if (this.list) this.context.stderr.write(`${p}\n`);
+      onItem: (p, item) => {
+        if (this.list) {
+          progress.clear();
+          this.logger.output('hoard.output.list', p);
+        }
+        onBytes(p, item.type === '-' ? item.size : 0);
       },
       onWarning: (message) => {
-        warnings += 1;
+        onWarning();
+        progress.clear();
         this.log('warning', message);
       },
     });
-    for (const p of matcher.unmatchedIncludes()) {
-      warnings += 1;
-      this.log('warning', `Include pattern '${p}' never matched.`);
-    }
-    return warnings > 0 ? 1 : 0;
   }
 }

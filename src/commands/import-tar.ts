@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 
 import { Command, Option, UsageError } from 'clipanion';
 
+import { encryptionJson } from '../archive/archive-info.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { importTar } from '../archive/import-tar.js';
@@ -110,7 +111,7 @@ export class ImportTarCommand extends HoardCommand {
                 end: result.end,
                 all,
                 cachePath: synced.file ?? '',
-                encryption: repo.config.encryption,
+                encryption: encryptionJson(repo),
                 repositoryId: repo.config.id,
                 location: target.repo.text,
               }),

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
-import { archiveInfoJson, archiveInfoText, cacheStatsJson, repositoryStatsText, type ArchiveInfo } from '../archive/archive-info.js';
+import { archiveInfoJson, encryptionJson, archiveInfoText, cacheStatsJson, repositoryStatsText, type ArchiveInfo } from '../archive/archive-info.js';
 import { findArchive, loadArchive, repositoryTotals } from '../archive/archives.js';
 import { isoMicro } from '../archive/create.js';
 import { markArchives } from '../archive/marking.js';
@@ -70,7 +70,7 @@ export class InfoCommand extends HoardCommand {
   private repositoryHeader(repo: Repository): { encryption: Record<string, string>; repository: Record<string, string> } {
     const { config, manifest, location } = repo;
     return {
-      encryption: { mode: config.encryption, ...(config.keyStorage === 'keyfile' && repo.keyLocation !== undefined ? { keyfile: repo.keyLocation } : {}) },
+      encryption: encryptionJson(repo),
       repository: { id: config.id, last_modified: isoMicro(new Date(manifest.timestamp)), location: location.text },
     };
   }

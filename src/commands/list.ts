@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
+import { encryptionJson } from '../archive/archive-info.js';
 import { findArchive, loadArchive } from '../archive/archives.js';
 import { selectArchives } from '../archive/select.js';
 import {
@@ -166,7 +167,7 @@ export class ListCommand extends HoardCommand {
               const time = isoMicro(new Date(a.time));
               return { archive: a.name, barchive: a.name, id: a.id, name: a.name, start: time, time };
             }),
-            encryption: { mode: repo.config.encryption },
+            encryption: encryptionJson(repo),
             repository: { id: repo.config.id, last_modified: isoMicro(new Date(repo.manifest.timestamp)), location },
           },
           null,
