@@ -263,7 +263,7 @@ impl Writer {
         obj_type: u8,
         id: &ChunkId,
         plain: usize,
-        body: &mut Vec<u8>,
+        body: &mut [u8],
         replace: bool,
     ) -> Result<u32> {
         let (header, tag) = self.session.seal_detached(obj_type, id, body)?;
