@@ -301,3 +301,31 @@ test('a compact that dies at any write or delete leaves a repository that lists,
   }
   t.true(clean > 600_000 && clean < 700_000, `${clean}`);
 });
+
+test('compact removes the temporary files that killed writes left, but not one younger than a live lock', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'data', { 'a.bin': 200_000 });
+  await create(t, env, base, `${repo}::a`, 'data');
+  const packDir = path.join(repo, 'packs', readdirSync(path.join(repo, 'packs'))[0] ?? '');
+  const hour = Date.now() / 1000 - 3600;
+  const stale = [path.join(packDir, '.tmp-0011223344556677'), path.join(repo, 'index', '.tmp-8899aabbccddeeff'), path.join(repo, '.tmp-0123456789abcdef')];
+  for (const f of stale) {
+    writeFileSync(f, Buffer.alloc(50_000, 7));
+    utimesSync(f, hour, hour);
+  }
+  // A write still in progress: newer than any lock (its writer would hold one).
+  const fresh = path.join(repo, 'archives', '.tmp-fedcba9876543210');
+  writeFileSync(fresh, 'partial');
+  const future = Date.now() / 1000 + 3600;
+  utimesSync(fresh, future, future);
+  const c = await hoardIn(env, ['compact', '--debug', repo]);
+  t.is(c.code, 0, c.stderr);
+  t.regex(c.stderr, /temporary files of interrupted writes removed: 3\b/);
+  const left = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.tmp-'));
+  t.deepEqual([...left(packDir), ...left(path.join(repo, 'index')), ...left(repo)], [], 'the stale temporaries are gone');
+  t.deepEqual(left(path.join(repo, 'archives')), ['.tmp-fedcba9876543210'], 'the one being written stays');
+  const check = await hoardIn(env, ['check', repo]);
+  t.is(check.code, 0, check.stderr);
+});

@@ -52,7 +52,7 @@ export class CompactCommand extends HoardCommand {
         'debug',
         `packs: ${result.deletedPacks} deleted, ${result.rewrittenPacks} rewritten into ${result.newPacks}, ${result.garbagePacks} unlisted removed; ` +
           `index objects: ${result.indexObjectsDeleted} replaced by ${result.indexObjectsWritten}; archive objects removed: ${result.garbageArchives}; ` +
-          `manifest generations removed: ${result.manifests}; objects spared as younger than the oldest lock: ${result.spared}`,
+          `manifest generations removed: ${result.manifests}; objects spared as younger than the oldest lock: ${result.spared}; temporary files of interrupted writes removed: ${result.temporaries}`,
       );
       this.log('info', `compaction freed about ${formatSize(Math.max(0, result.freed))} repository space.`);
     }

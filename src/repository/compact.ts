@@ -68,6 +68,8 @@ export interface CompactResult {
   manifests: number;
   /** Objects left alone for being younger than the oldest live lock. */
   spared: number;
+  /** Temporary files of interrupted writes removed (older than the oldest live lock). */
+  temporaries: number;
   /** File chunks the archives reference that the repository lacks. */
   missing: number;
   /** True when the repository is append-only: nothing was done. */
@@ -114,6 +116,7 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
     indexObjectsWritten: 0,
     manifests: 0,
     spared: 0,
+    temporaries: 0,
     missing: 0,
     appendOnly: repo.config.appendOnly,
   };
@@ -321,6 +324,11 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
     await remove(manifestName(g.seq), g.info.size);
     result.manifests += 1;
   }
+
+  // 5f. Temporary files that killed writes left (a live writer's are younger than the cutoff).
+  const swept = await storage.sweepTemporary(cutoff);
+  result.temporaries = swept.count;
+  deleted += swept.bytes;
 
   result.freed = deleted - written;
   return result;

@@ -209,6 +209,36 @@ export class LocalStorage implements Storage {
     }
   }
 
+  async sweepTemporary(before: number): Promise<{ count: number; bytes: number }> {
+    const swept = { count: 0, bytes: 0 };
+    const sweep = async (dir: string, depth: number): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') return;
+        throw ioError(e, dir);
+      }
+      for (const d of entries) {
+        const full = path.join(dir, d.name);
+        // Objects lie at most two folders deep (packs/XX/ID).
+        if (d.isDirectory() && depth < 2) await sweep(full, depth + 1);
+        if (!d.isFile() || !d.name.startsWith('.tmp-')) continue;
+        try {
+          const st = await fs.stat(full);
+          if (st.mtimeMs >= before) continue;
+          await fs.rm(full, { force: true });
+          swept.count += 1;
+          swept.bytes += st.size;
+        } catch (e) {
+          if (errnoOf(e) !== 'ENOENT') throw ioError(e, full);
+        }
+      }
+    };
+    await sweep(this.location, 0);
+    return swept;
+  }
+
   async destroy(): Promise<void> {
     try {
       await fs.rm(this.location, { recursive: true, force: true });

@@ -47,6 +47,12 @@ export interface Storage {
    * only the storage quota.
    */
   freeSpace(): Promise<number | undefined>;
+  /**
+   * Removes what interrupted writes left behind (on a file system, `.tmp-` files) that was last
+   * written before `before` (ms since 1970, the backend's clock); returns how many and their bytes.
+   * Only `compact` calls it, under the exclusive lock.
+   */
+  sweepTemporary(before: number): Promise<{ count: number; bytes: number }>;
 }
 
 /** Throws unless `name` is a relative object name without empty, `.`, `..` or `.tmp-` parts. */
