@@ -270,6 +270,18 @@ test('the security state refuses an unknown unencrypted repository, a changed mo
   t.regex(swapped.stderr, /encryption changed from repokey-.* to none/);
   writeFileSync(configFile, JSON.stringify(config));
 
+  // A client that never saw the repository: the key itself catches a changed suite or id algorithm.
+  const fresh = { ...PASS, HOARD_CONFIG_DIR: path.join(base, 'fresh-client') };
+  const otherSuite = config.suite === 'aes-256-gcm' ? 'chacha20-poly1305' : 'aes-256-gcm';
+  for (const change of [{ suite: otherSuite }, { idAlgorithm: 'blake3' }]) {
+    writeFileSync(configFile, JSON.stringify({ ...config, ...change }));
+    const r = await hoard(['info', repo], fresh);
+    t.is(r.code, 2, JSON.stringify(change));
+    t.regex(r.stderr, /^hoard: the repository's config says .*, but its key keys\/repokey was made for .*: the config was changed\n$/, JSON.stringify(change));
+  }
+  writeFileSync(configFile, JSON.stringify(config));
+  t.is((await hoard(['info', repo], fresh)).code, 0, 'the untouched config opens');
+
   // Moved: refused unless the user says it is fine.
   const moved = path.join(base, 'moved');
   renameSync(repo, moved);

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { decodeQR } from 'qr/decode.js';
 
 import { run } from '../dist/cli.js';
-import { formatKeyFile, sealMasterKey } from '../dist/repository/key-file.js';
+import { formatKeyFile, sealMasterKey, type KeyBinding } from '../dist/repository/key-file.js';
 import { kdfParams } from '../dist/native.js';
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
 import type { CliResult } from './helpers.js';
@@ -390,7 +390,8 @@ test('import refuses, with one line and nothing changed: another repository\'s k
   }
   // A key that names this repository and opens with the passphrase, but holds another master key.
   const forged = path.join(dir, 'forged.key');
-  const sealed = await sealMasterKey(randomBytes(64), Buffer.from(repoId(repo), 'hex'), { value: Buffer.from('test passphrase'), source: 'environment' }, kdfParams(env));
+  const binds = JSON.parse(readFileSync(path.join(repo, 'config'), 'utf8')) as KeyBinding;
+  const sealed = await sealMasterKey(randomBytes(64), Buffer.from(repoId(repo), 'hex'), binds, { value: Buffer.from('test passphrase'), source: 'environment' }, kdfParams(env));
   writeFileSync(forged, formatKeyFile(sealed));
   cases.push(['forged', ['key', 'import', repo, forged], env, `hoard: ${forged} does not open ${repo}: it is not this repository's key\n`]);
   for (const [tag, argv, e, message] of cases) {

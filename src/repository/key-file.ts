@@ -1,18 +1,39 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { CorruptDataError, IntegrityError, WrongPassphraseError } from '../errors.js';
 import { argon2id, openWithKey, sealWithKey, type Argon2Params } from '../native.js';
+import type { RepositoryConfig } from './config.js';
 import { ObjectType } from './object-types.js';
 import type { Passphrase } from './passphrase.js';
 
 /** The first word of a key file. */
 const MAGIC = 'HOARD_KEY';
 
+/**
+ * The settings of the repository's `config` that its key is bound to (docs/format.md section
+ * 10.2): the `config` file is not sealed, so a changed mode, suite, id algorithm or key storage is
+ * caught by comparing it with the key's, which the seal authenticates.
+ */
+export type KeyBinding = Pick<RepositoryConfig, 'encryption' | 'suite' | 'idAlgorithm' | 'keyStorage'>;
+
+/** The binding fields of `config`. */
+export function bindingOf(config: KeyBinding): KeyBinding {
+  return { encryption: config.encryption, suite: config.suite, idAlgorithm: config.idAlgorithm, keyStorage: config.keyStorage };
+}
+
+/** The id a master key is sealed under: SHA-256 over the repository id and the bound settings. */
+function sealingId(repository: string, b: KeyBinding): Buffer {
+  const text = ['hoard key binding 2', repository, b.encryption, b.suite, b.idAlgorithm, b.keyStorage].join('\n');
+  return createHash('sha256').update(text).digest();
+}
+
 /** A master key sealed under a passphrase, as stored in `keys/repokey` or a keyfile. */
 export interface SealedKey {
-  version: 1;
+  version: 2;
   /** The repository's id, hex. */
   repository: string;
+  /** The repository settings the key is bound to. */
+  binds: KeyBinding;
   kdf: { algorithm: 'argon2id'; salt: string } & Argon2Params;
   /** The suite the master key is sealed with. */
   suite: 'aes-256-gcm' | 'chacha20-poly1305';
@@ -20,20 +41,24 @@ export interface SealedKey {
   sealed: string;
 }
 
-/** Seals `master` for repository `repoId` under `passphrase` with argon2id costs `kdf`. */
+/** Seals `master` for repository `repoId` with settings `binds` under `passphrase` with argon2id costs `kdf`. */
 export async function sealMasterKey(
   master: Buffer,
   repoId: Buffer,
+  binds: KeyBinding,
   passphrase: Passphrase,
   kdf: Argon2Params,
   suite: SealedKey['suite'] = 'aes-256-gcm',
 ): Promise<SealedKey> {
   const salt = randomBytes(32);
   const kek = await argon2id(passphrase.value, salt, kdf);
-  const sealed = await sealWithKey(suite, kek, ObjectType.key, repoId, master);
+  const repository = repoId.toString('hex');
+  const bound = bindingOf(binds);
+  const sealed = await sealWithKey(suite, kek, ObjectType.key, sealingId(repository, bound), master);
   return {
-    version: 1,
-    repository: repoId.toString('hex'),
+    version: 2,
+    repository,
+    binds: bound,
     kdf: { algorithm: 'argon2id', salt: salt.toString('base64'), ...kdf },
     suite,
     sealed: sealed.toString('base64'),
@@ -45,7 +70,7 @@ export async function openMasterKey(key: SealedKey, passphrase: Passphrase): Pro
   const { salt, algorithm: _algorithm, ...costs } = key.kdf;
   const kek = await argon2id(passphrase.value, Buffer.from(salt, 'base64'), costs);
   try {
-    return await openWithKey(key.suite, kek, ObjectType.key, Buffer.from(key.repository, 'hex'), Buffer.from(key.sealed, 'base64'));
+    return await openWithKey(key.suite, kek, ObjectType.key, sealingId(key.repository, key.binds), Buffer.from(key.sealed, 'base64'));
   } catch (e) {
     if (!(e instanceof IntegrityError)) throw e;
     const p = passphrase.prefix ?? 'HOARD';
@@ -54,6 +79,18 @@ export async function openMasterKey(key: SealedKey, passphrase: Passphrase): Pro
         ? `passphrase supplied in ${p}_PASSPHRASE, by ${p}_PASSCOMMAND or via ${p}_PASSPHRASE_FD is incorrect`
         : 'passphrase is incorrect';
     throw new WrongPassphraseError('HOARD_WRONG_PASSPHRASE', message);
+  }
+}
+
+/**
+ * Throws unless the repository's `config` has the settings `key` (opened, so authentic) is bound
+ * to: a difference means the config was changed behind hoard's back.
+ */
+export function checkKeyBinding(key: SealedKey, config: KeyBinding, what: string): void {
+  for (const field of ['encryption', 'suite', 'idAlgorithm', 'keyStorage'] as const) {
+    if (key.binds[field] !== config[field]) {
+      throw new IntegrityError('HOARD_INTEGRITY', `the repository's config says ${field} ${config[field]}, but its key ${what} was made for ${key.binds[field]}: the config was changed`);
+    }
   }
 }
 
@@ -86,8 +123,11 @@ export function parseKeyFile(text: string, what: string): SealedKey {
   const kdf = k?.kdf;
   const ok =
     k !== null &&
-    k.version === 1 &&
+    k.version === 2 &&
     k.repository === repo &&
+    typeof k.binds === 'object' &&
+    k.binds !== null &&
+    ['encryption', 'suite', 'idAlgorithm', 'keyStorage'].every((f) => typeof (k.binds as Record<string, unknown>)[f] === 'string') &&
     (k.suite === 'aes-256-gcm' || k.suite === 'chacha20-poly1305') &&
     typeof k.sealed === 'string' &&
     kdf !== undefined &&

@@ -5,7 +5,7 @@ import { kdfParams, newKey } from '../native.js';
 import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
 import type { RepositoryConfig } from './config.js';
-import { formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMasterKey, type SealedKey } from './key-file.js';
+import { checkKeyBinding, formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMasterKey, type SealedKey } from './key-file.js';
 import type { Location } from './location.js';
 import { manifestName, manifestSeq, openManifest } from './manifest.js';
 import type { Passphrase } from './passphrase.js';
@@ -88,6 +88,7 @@ export function parseExport(repo: KeyedRepository, text: string, what: string): 
 export async function openForRepository(repo: KeyedRepository, sealed: SealedKey, passphrase: Passphrase, what: string): Promise<Buffer> {
   const master = await openMasterKey(sealed, passphrase);
   const { storage, config } = repo;
+  checkKeyBinding(sealed, config, what);
   const newest = (await storage.list('manifest')).map(manifestSeq).reduce<number>((a, s) => Math.max(a, s ?? 0), 0);
   if (newest > 0) {
     const key = newKey(master, config.suite, config.idAlgorithm);
@@ -134,7 +135,7 @@ export async function installKey(repo: KeyedRepository, env: NodeJS.ProcessEnv, 
  */
 export async function resealKey(repo: KeyedRepository, env: NodeJS.ProcessEnv, stored: StoredKey, master: Buffer, passphrase: Passphrase): Promise<void> {
   const repoId = Buffer.from(repo.config.id, 'hex');
-  const text = formatKeyFile(await sealMasterKey(master, repoId, passphrase, kdfParams(env), stored.sealed.suite));
+  const text = formatKeyFile(await sealMasterKey(master, repoId, repo.config, passphrase, kdfParams(env), stored.sealed.suite));
   if (repo.config.keyStorage === 'repokey') await repo.storage.put(REPOKEY, Buffer.from(text));
   else await replaceKeyFile(stored.where, text);
 }

@@ -9,7 +9,7 @@ import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
 import { FORMAT_VERSION, formatConfig, parseConfig, type RepositoryConfig } from './config.js';
 import type { EncryptionMode } from './encryption.js';
-import { formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMasterKey } from './key-file.js';
+import { checkKeyBinding, formatKeyFile, keyFileRepository, openMasterKey, parseKeyFile, sealMasterKey } from './key-file.js';
 import type { Location } from './location.js';
 import { manifestName, manifestSeq, openManifest, sealManifest, type Manifest } from './manifest.js';
 import { getPassphrase, newPassphrase, type PromptIo } from './passphrase.js';
@@ -143,7 +143,7 @@ export class Repository {
     const manifest: Manifest = { version: 1, seq: 1, timestamp: new Date().toISOString(), archives: [], compactGeneration: 0 };
     await create(manifestName(1), await sealManifest(key, key.newSession(), manifest));
     if (passphrase !== undefined) {
-      const text = formatKeyFile(await sealMasterKey(master, id, passphrase, kdfParams(env)));
+      const text = formatKeyFile(await sealMasterKey(master, id, config, passphrase, kdfParams(env)));
       if (mode.keyStorage === 'repokey') await create(REPOKEY, Buffer.from(text));
       else keyFile = await writeKeyFile(env, location, text);
     }
@@ -184,6 +184,7 @@ export class Repository {
       const sealed = parseKeyFile(text, file);
       if (sealed.repository !== config.id) throw new CorruptDataError('HOARD_CORRUPT', `${file} is the key of another repository`);
       master = await openMasterKey(sealed, await getPassphrase(env, io, `repository ${location.text}`));
+      checkKeyBinding(sealed, config, file);
     }
     const key = newKey(master, config.suite, config.idAlgorithm);
     const seqs = (await storage.list('manifest')).map(manifestSeq).filter((s): s is number => s !== undefined);
