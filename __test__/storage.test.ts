@@ -47,6 +47,19 @@ test('createExclusive creates once and never replaces', async (t) => {
   t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${winner}`));
 });
 
+test('without hard links, createExclusive renames without replacing: once, never replacing, one winner of a race', async (t) => {
+  const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
+  const s = new LocalStorage(dir, { hardLinks: false });
+  t.true(await s.createExclusive('manifest/1', Buffer.from('first')));
+  t.false(await s.createExclusive('manifest/1', Buffer.from('second')));
+  t.deepEqual(await s.get('manifest/1'), Buffer.from('first'));
+  t.deepEqual(readdirSync(path.join(dir, 'manifest')), ['1'], 'no temporary file is left, won or lost');
+  const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => s.createExclusive('manifest/2', Buffer.from(`w${i}`))));
+  t.is(wins.filter(Boolean).length, 1);
+  t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${wins.indexOf(true)}`));
+  t.deepEqual(readdirSync(path.join(dir, 'manifest')).sort(), ['1', '2']);
+});
+
 test('object names cannot leave the repository', async (t) => {
   const { s } = storage();
   for (const name of ['', '../x', 'a/../../x', '/abs', 'a//b', './a']) {

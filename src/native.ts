@@ -156,6 +156,9 @@ export const makeSpecial = guard(binding.makeSpecial);
 export const makeSymlink = guard(binding.makeSymlink);
 /** See the generated binding: make a hard link, both paths beneath a root (Linux). */
 export const makeHardLink = guard(binding.makeHardLink);
+
+/** Renames a file onto a name only if the name is free (`renameat2` with `RENAME_NOREPLACE`). */
+export const renameNoReplace = guard(binding.renameNoReplace);
 /** See the generated binding: make directories (and parents) beneath a root (Linux). */
 export const makeDirectories = guard(binding.makeDirectories);
 

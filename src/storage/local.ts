@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
+import { renameNoReplace } from '../native.js';
 import { crashPoint } from '../testonly.js';
 import { checkName, type ObjectInfo, type Storage } from './storage.js';
 
@@ -35,8 +36,18 @@ async function fsyncDir(dir: string): Promise<void> {
  * same directory, fsyncs it, renames (or, for an exclusive create, hard-links) it into place and
  * fsyncs the directory, so a crash leaves either the old object or the new one, never a part.
  */
+/** What `link(2)` fails with where the file system has no hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
 export class LocalStorage implements Storage {
-  constructor(readonly location: string) {}
+  /**
+   * `options.hardLinks: false` makes exclusive creates rename without replacing instead of trying
+   * a hard link first (what a file system without hard links gets; tests use it).
+   */
+  constructor(
+    readonly location: string,
+    private readonly options: { hardLinks?: boolean } = {},
+  ) {}
 
   private file(name: string): string {
     checkName(name);
@@ -142,18 +153,32 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /**
+   * Gives the written `temp` the name `file` unless the name is taken: a hard link where the file
+   * system has them (any Unix file system, and NFS), else `renameat2` with `RENAME_NOREPLACE`
+   * (exFAT, CIFS and the like). False if the name was taken.
+   */
+  private async claim(temp: string, file: string): Promise<boolean> {
+    if (this.options.hardLinks !== false) {
+      try {
+        await fs.link(temp, file);
+        return true;
+      } catch (e) {
+        const code = errnoOf(e);
+        if (code === 'EEXIST') return false;
+        if (code === undefined || !NO_HARD_LINKS.has(code)) throw e;
+      }
+    }
+    return renameNoReplace(temp, file);
+  }
+
   async createExclusive(name: string, data: Buffer): Promise<boolean> {
     const file = this.file(name);
     let temp: string | undefined;
     try {
       temp = await this.writeTemp(file, data);
       crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
-      try {
-        await fs.link(temp, file);
-      } catch (e) {
-        if (errnoOf(e) === 'EEXIST') return false;
-        throw e;
-      }
+      if (!(await this.claim(temp, file))) return false;
       await fsyncDir(path.dirname(file));
       return true;
     } catch (e) {

@@ -539,6 +539,18 @@ pub fn make_symlink(
     )
 }
 
+/// Renames `from` to `to` unless `to` exists: true if renamed, false if the name was taken
+/// (exclusive creates on file systems without hard links).
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn rename_no_replace(
+    env: &Env,
+    from: Either<String, Buffer>,
+    to: Either<String, Buffer>,
+) -> Result<Object<'_>> {
+    let (from, to) = (path_bytes(from), path_bytes(to));
+    spawn_promise(env, move || fsmeta::rename_no_replace(&from, &to), Ok)
+}
+
 /// Makes `newRel` a hard link to `existingRel`, both beneath `root` (a symlink is linked itself).
 #[napi(ts_return_type = "Promise<void>")]
 pub fn make_hard_link(

@@ -1,13 +1,14 @@
 //! The file system calls Node lacks or does lossily (Linux): reading a directory's metadata in one
 //! call ([`scan`]), extended attributes and ACLs ([`xattr`]), restoring metadata ([`restore`]),
-//! opening and making things strictly beneath an extraction root ([`beneath`]) and sparse files
-//! ([`sparse`]).
+//! opening and making things strictly beneath an extraction root ([`beneath`]), sparse files
+//! ([`sparse`]) and renaming onto a free name only ([`exclusive`]).
 //!
 //! Everything goes through `rustix`: safe wrappers over the raw system calls (`statx`, `openat2`,
 //! `mknodat`, `utimensat`, the `*xattr` family, `FS_IOC_GETFLAGS`), so this module needs no
 //! `unsafe`. Paths are bytes (`&[u8]`), as the kernel sees them: names need not be UTF-8.
 
 pub mod beneath;
+pub mod exclusive;
 pub mod restore;
 pub mod scan;
 pub mod sparse;
@@ -22,6 +23,7 @@ pub use beneath::{
     Parent, SpecialKind, make_hard_link, make_special, make_symlink, mkdir_beneath, open_beneath,
     open_root, resolve_parent,
 };
+pub use exclusive::rename_no_replace;
 pub use restore::{ItemMeta, Op, Warning, apply_metadata};
 pub use rustix::fs::{Mode, OFlags};
 pub use scan::{Meta, ScanEntry, ScanOptions, Xattr, lstat_path, scan_directory};
