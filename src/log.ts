@@ -80,8 +80,7 @@ export class Log {
 
   /**
    * One `--list` line of `create`, `recreate` or `import-tar`: `STATUS PATH` as text, or a
-   * `file_status` object (borg writes
-   * these whatever the log level, since `--list` asked for them).
+   * `file_status` object (borg writes these whatever the log level, since `--list` asked for them).
    */
   fileStatus(status: string, path: string): void {
     this.stream.write(this.json ? jsonLine({ type: 'file_status', status, path }) : `${status} ${path}\n`);
