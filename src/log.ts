@@ -1,7 +1,8 @@
 /**
  * hoard's one log sink: every log line of a run goes through {@link Log}, as text or, under
  * `--log-json`, as borg's JSON lines (`docs/wrappers.md`): `log_message` for log lines,
- * `file_status` for `create --list`. Progress (`src/progress.ts`) writes through the same stream.
+ * `file_status` for the `--list` of create, recreate and import-tar. Progress (`src/progress.ts`)
+ * writes through the same stream.
  */
 import type { Writable } from 'node:stream';
 
@@ -78,8 +79,8 @@ export class Log {
   }
 
   /**
-   * One `--list` line of `create`: `STATUS PATH` as text, or a `file_status` object (borg writes
-   * these whatever the log level, since `--list` asked for them).
+   * One `--list` line of `create`, `recreate` or `import-tar`: `STATUS PATH` as text, or a
+   * `file_status` object (borg writes these whatever the log level, since `--list` asked for them).
    */
   fileStatus(status: string, path: string): void {
     this.stream.write(this.json ? jsonLine({ type: 'file_status', status, path }) : `${status} ${path}\n`);

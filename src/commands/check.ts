@@ -103,7 +103,7 @@ export class CheckCommand extends HoardCommand {
 
   override async execute(): Promise<number> {
     this.validate();
-    if (this.repair) await confirm(this.context.env, this.context, REPAIR_PROMPT, 'CHECK_I_KNOW_WHAT_I_AM_DOING', ['YES']);
+    if (this.repair) await confirm(this.context.env, this.context, REPAIR_PROMPT, 'CHECK_I_KNOW_WHAT_I_AM_DOING', ['YES'], { json: this.logJson });
     const target = parseTarget(this.target, this.context.env);
     const repo = await Repository.open(target.repo, this.context.env, this.context, { tolerateDamagedManifest: true });
     // An archive named on the command line must be known before anything is locked.

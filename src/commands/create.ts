@@ -14,7 +14,7 @@ import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
-import { patternOptions } from './pattern-options.js';
+import { patternOptions, patternOrderOption } from './pattern-options.js';
 
 /** borg's default chunker parameters. */
 export const DEFAULT_CHUNKER = 'buzhash,19,23,21,4095';
@@ -62,6 +62,7 @@ export class CreateCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   excludeCaches = Option.Boolean('--exclude-caches', false, { description: 'exclude directories that contain a CACHEDIR.TAG file' });
   excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
   keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });

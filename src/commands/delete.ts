@@ -137,7 +137,7 @@ export class DeleteCommand extends HoardCommand {
         for (const a of [...repo.manifest.archives].sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0))) lines.push(archiveLine(a));
       }
       lines.push(RULE, "Type 'YES' if you understand this and want to continue: ");
-      await confirm(this.context.env, this.context, lines.join('\n'), 'DELETE_I_KNOW_WHAT_I_AM_DOING', ['YES']);
+      await confirm(this.context.env, this.context, lines.join('\n'), 'DELETE_I_KNOW_WHAT_I_AM_DOING', ['YES'], { json: this.logJson });
     }
     const cache = repositoryCacheDir(this.context.env, config.id);
     const security = securityDir(this.context.env, config.id);

@@ -9,7 +9,7 @@ import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
-import { isIncluded, patternOptions } from './pattern-options.js';
+import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { pythonJson } from './python-json.js';
 
 /** The fields `--sort-by` accepts, as borg 1.4. */
@@ -105,6 +105,7 @@ export class DiffCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   target = Option.String({ name: 'REPO::ARCHIVE1' });
   archive2 = Option.String({ name: 'ARCHIVE2' });
   pathArgs = Option.Rest({ name: 'PATH' });

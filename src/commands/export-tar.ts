@@ -15,7 +15,7 @@ import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
-import { isIncluded, patternOptions } from './pattern-options.js';
+import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 
 /** `hoard export-tar REPO::ARCHIVE FILE [PATH...]`: an archive as a tarball. */
 export class ExportTarCommand extends HoardCommand {
@@ -49,6 +49,7 @@ export class ExportTarCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   target = Option.String({ name: 'ARCHIVE' });
   file = Option.String({ name: 'FILE' });
   pathArgs = Option.Rest({ name: 'PATH' });
@@ -105,7 +106,7 @@ export class ExportTarCommand extends HoardCommand {
             included: (p) => isIncluded(matcher, p),
             stripComponents: Number(this.stripComponents),
             onItem: (p) => {
-              if (this.list) this.context.stderr.write(`${p}\n`);
+              if (this.list) this.logger.output('hoard.output.list', p);
             },
             onWarning: (message) => {
               warnings += 1;

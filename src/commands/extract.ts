@@ -13,7 +13,7 @@ import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
-import { isIncluded, patternOptions } from './pattern-options.js';
+import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 
 /** `hoard extract REPO::ARCHIVE [PATH...]`: restores an archive into the current directory. */
 export class ExtractCommand extends HoardCommand {
@@ -53,6 +53,7 @@ export class ExtractCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   target = Option.String({ name: 'ARCHIVE' });
   pathArgs = Option.Rest({ name: 'PATH' });
 

@@ -87,7 +87,7 @@ export class ImportTarCommand extends HoardCommand {
           ...(filter !== undefined ? { filter } : {}),
           ignoreZeros: this.ignoreZeros,
           onItem: (status, p) => {
-            if (this.list && (shown === undefined || shown.has(status))) this.context.stderr.write(`${status} ${p}\n`);
+            if (this.list && (shown === undefined || shown.has(status))) this.logger.fileStatus(status, p);
           },
           onWarning: (message) => {
             warnings += 1;
@@ -117,7 +117,7 @@ export class ImportTarCommand extends HoardCommand {
               }),
             );
           } else {
-            this.context.stderr.write(`${createReport({ repository: target.repo.text, name, id: result.id, start: result.start, end: result.end, stats: result.meta.stats, all })}\n`);
+            this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: result.start, end: result.end, stats: result.meta.stats, all }));
           }
         }
         return warnings > 0 ? 1 : 0;

@@ -27,7 +27,7 @@ import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
-import { isIncluded, patternOptions } from './pattern-options.js';
+import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 
 /** The `--format` values of one item. */
 export function itemValues(path: Buffer, item: Item): Record<string, FormatValue> {
@@ -98,6 +98,7 @@ export class ListCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   /** REPO_OR_ARCHIVE then PATHs: one rest list, since clipanion cannot tell an optional positional from a rest. */
   args = Option.Rest({ name: 'REPO_OR_ARCHIVE [PATH...]' });
 

@@ -125,19 +125,18 @@ export class PruneCommand extends HoardCommand {
     const report = this.stats || this.quickStats ? await deletedDataReport(repo, doomed, this.context.env, this.quickStats) : undefined;
     if (this.list) {
       let pruned = 0;
-      const lines = decisions.map(({ archive, kept }) => {
+      for (const { archive, kept } of decisions) {
         const message =
           kept !== undefined
             ? `Keeping archive (rule: ${kept.rule} #${kept.number}):`
             : this.dryRun
               ? 'Would prune:'
               : `Pruning archive (${++pruned}/${doomed.length}):`;
-        return `${message.padEnd(44)} ${archiveLine(archive)}\n`;
-      });
-      this.context.stderr.write(lines.join(''));
+        this.logger.output('hoard.output.list', `${message.padEnd(44)} ${archiveLine(archive)}`);
+      }
     }
     if (!this.dryRun) await removeArchives(repo, doomed);
-    if (report !== undefined) this.context.stderr.write(`${report}\n`);
+    if (report !== undefined) this.logger.output('hoard.output.stats', report);
     return 0;
   }
 }

@@ -16,7 +16,7 @@ import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
-import { isIncluded, patternOptions } from './pattern-options.js';
+import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { checkArchiveName } from './rename.js';
 
 const MODES = new Set(['if-different', 'always', 'never']);
@@ -56,6 +56,7 @@ export class RecreateCommand extends HoardCommand {
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
   pattern = Option.Array('--pattern', [], { description: 'include/exclude paths matching PATTERN' });
   patternsFrom = Option.Array('--patterns-from', [], { description: 'read include/exclude patterns from PATTERNFILE' });
+  patternOrder = patternOrderOption();
   excludeCaches = Option.Boolean('--exclude-caches', false, { description: 'exclude directories that contain a CACHEDIR.TAG file' });
   excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
   keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });
@@ -123,7 +124,7 @@ export class RecreateCommand extends HoardCommand {
       commandLine: ['hoard', ...process.argv.slice(2)],
       recompressed: new Set<string>(),
       onItem: (status, p) => {
-        if (this.list && (filter === undefined || filter.has(status))) this.context.stderr.write(`${status} ${p}\n`);
+        if (this.list && (filter === undefined || filter.has(status))) this.logger.fileStatus(status, p);
       },
     };
     const repo = await Repository.open(target.repo, this.context.env, this.context);
@@ -179,7 +180,7 @@ export class RecreateCommand extends HoardCommand {
       if (r.outcome === 'recreated') await saveChunkIndex(synced);
       if (this.stats && r.outcome === 'recreated' && r.id !== undefined) {
         const all = await repositoryTotals(repo, synced.index);
-        this.context.stderr.write(`${createReport({ repository: target.repo.text, name: r.meta.name, id: r.id, start, end: new Date(), stats: r.meta.stats, all })}\n`);
+        this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name: r.meta.name, id: r.id, start, end: new Date(), stats: r.meta.stats, all }));
       }
     }
     return 0;

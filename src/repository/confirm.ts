@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 
 import { envVar } from '../context.js';
 import { AbortedError } from '../errors.js';
+import { jsonLine } from '../log.js';
 import type { PromptIo } from './passphrase.js';
 
 /**
@@ -44,23 +45,40 @@ async function readLine(stdin: Readable): Promise<string> {
   });
 }
 
+/** How {@link confirm} writes: as text, or (`--log-json`) as borg's `question_*` objects. */
+export interface ConfirmOptions {
+  /** `--log-json`: the prompt and an answer from the environment become JSON lines. */
+  json?: boolean;
+}
+
 /**
  * borg's confirmation: writes `prompt` to stderr and takes the answer from `HOARD_<envName>` (or
  * its `BORG_` twin) when set, else reads a line from stdin. Only an answer in `yes` (exactly)
  * confirms; anything else throws {@link AbortedError} ("Aborting." for no answer, "Invalid answer,
- * aborting." otherwise), so nothing is done.
+ * aborting." otherwise), so nothing is done. Under `json`, the prompt is a `question_prompt`
+ * object and an answer from the environment a `question_env_answer` one, as borg writes them.
  */
-export async function confirm(env: NodeJS.ProcessEnv, io: PromptIo, prompt: string, envName: string, yes: readonly string[]): Promise<void> {
-  io.stderr.write(prompt);
+export async function confirm(
+  env: NodeJS.ProcessEnv,
+  io: PromptIo,
+  prompt: string,
+  envName: string,
+  yes: readonly string[],
+  opts: ConfirmOptions = {},
+): Promise<void> {
+  const json = opts.json === true;
+  io.stderr.write(json ? jsonLine({ type: 'question_prompt', msgid: null, message: prompt }) : prompt);
   const fromEnv = envVar(env, envName);
   let answer: string;
   if (fromEnv !== undefined) {
     answer = fromEnv;
-    io.stderr.write(`${answer} (from ${env[`HOARD_${envName}`] !== undefined ? 'HOARD' : 'BORG'}_${envName})\n`);
+    const variable = `${env[`HOARD_${envName}`] !== undefined ? 'HOARD' : 'BORG'}_${envName}`;
+    const message = `${answer} (from ${variable})`;
+    io.stderr.write(json ? jsonLine({ env_var: variable, type: 'question_env_answer', msgid: null, message }) : `${message}\n`);
   } else {
     answer = await readLine(io.stdin);
-    // A terminal echoed the line end already.
-    if ((io.stdin as { isTTY?: boolean }).isTTY !== true) io.stderr.write('\n');
+    // A terminal echoed the line end already; a JSON prompt needs none.
+    if ((io.stdin as { isTTY?: boolean }).isTTY !== true && !json) io.stderr.write('\n');
   }
   if (yes.includes(answer)) return;
   const no = ['', 'n', 'N', 'no', 'NO'];
