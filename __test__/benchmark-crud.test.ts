@@ -46,7 +46,10 @@ test('benchmark crud prints borg\'s four lines per set and leaves no archive and
     const seconds = Number(m[7]);
     const bytes = count * (size === '1.00 MB' ? 1e6 : size === '10.00 kB' ? 1e4 : 100);
     if (seconds >= 0.1) {
-      t.true(Math.abs(Number(m[3]) - bytes / 1e6 / seconds) / Number(m[3]) < 0.1, line);
+      // Both numbers are rounded to two places: the rate by 0.005, the seconds by 0.005 (which
+      // moves the rate by up to its 0.005 / seconds share, and a little more).
+      const expected = bytes / 1e6 / seconds;
+      t.true(Math.abs(Number(m[3]) - expected) <= 0.0051 + (expected * 0.0051) / (seconds - 0.005), line);
     }
   });
   const list = await hoardIn(env, ['list', '--short', repo]);
@@ -56,7 +59,7 @@ test('benchmark crud prints borg\'s four lines per set and leaves no archive and
   t.is(check.code, 0, check.stderr);
 });
 
-test('benchmark crud as a child: a PATH it makes is removed again; a folder that is no repository is one line, exit 2', async (t) => {
+test('benchmark crud as a child: the folders it makes for PATH are removed again; a failed step, a folder that is no repository and a bad scale are one line, exit 2', async (t) => {
   const env = testEnv({ HOARD_TESTONLY_CRUD_SCALE: '0.001' });
   const repo = await makeRepo(env);
   const parent = tempDir('crud');
@@ -66,6 +69,7 @@ test('benchmark crud as a child: a PATH it makes is removed again; a folder that
   t.is(r.stdout.trimEnd().split('\n').length, 24);
   t.regex(r.stdout, /^C-Z-BIG +\d+\.\d\d MB\/s \(1 \* 100\.00 kB all-zero files: \d+\.\d\ds\)$/m);
   t.false(existsSync(work));
+  t.deepEqual(readdirSync(parent), [], 'the folders made for PATH are removed again');
   t.is((await hoardIn(env, ['list', '--short', repo])).stdout, '');
 
   const notRepo = tempDir('plain');
@@ -73,6 +77,16 @@ test('benchmark crud as a child: a PATH it makes is removed again; a folder that
   const bad = runChild(['benchmark', 'crud', notRepo, parent], env);
   t.is(bad.code, 2);
   t.is(bad.stderr, `hoard: ${notRepo} is not a hoard repository\n`);
+  // A step that fails ends the run with one line; the archive it did not make stays, the data goes.
+  const keep = tempDir('keep');
+  writeFileSync(path.join(keep, 'f'), 'x');
+  t.is((await hoardIn(env, ['create', `${repo}::hoard-benchmark-crud1`, 'f'], keep)).code, 0);
+  const taken = runChild(['benchmark', 'crud', repo, parent], env);
+  t.is(taken.code, 2);
+  t.regex(taken.stderr, /^hoard: benchmark crud: hoard create ended with exit code 2: .*hoard-benchmark-crud1.*\n$/);
+  t.is(taken.stdout, '');
+  t.deepEqual(readdirSync(parent), []);
+  t.is((await hoardIn(env, ['list', '--short', repo])).stdout, 'hoard-benchmark-crud1\n');
   const scale = runChild(['benchmark', 'crud', repo, parent], { ...env, HOARD_TESTONLY_CRUD_SCALE: '2' });
   t.is(scale.code, 2);
   t.regex(scale.stderr, /^hoard: HOARD_TESTONLY_CRUD_SCALE=2 is not a number in \(0, 1\]\n$/);

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, rmdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { Command, Option, UsageError } from 'clipanion';
@@ -99,13 +99,16 @@ export class BenchmarkCrudCommand extends HoardCommand {
     description: 'benchmark repository CRUD operations (create, read, update, delete)',
     details: `
       Like \`borg benchmark crud\`: makes test data in a temporary folder under PATH and backs it
-      up into REPO, which must exist (an empty or a used repository; it makes and deletes archives
-      named hoard-benchmark-crud1 to 3). It runs hoard's own create, extract and delete in this
-      process and prints four lines per data set:
+      up into REPOSITORY, which must exist (an empty or a used repository; it makes and deletes
+      archives named hoard-benchmark-crud1 to 3). It runs hoard's own create, extract and delete
+      in this process and prints four lines per data set:
 
-      C- create (first backup, no compression, no files cache: reads, chunks, hashes, stores);
-      R- extract --dry-run (reads and decrypts everything, writes nothing);
-      U- create again of the unchanged files (the files cache skips them);
+      C- create (first backup, no compression, no files cache: reads, chunks, hashes, stores).
+
+      R- extract --dry-run (reads and decrypts everything, writes nothing).
+
+      U- create again of the unchanged files (the files cache skips them).
+
       D- delete of the archive (only the manifest changes: \`compact\` frees the space, and is
       not measured).
 
@@ -133,11 +136,15 @@ export class BenchmarkCrudCommand extends HoardCommand {
     }
     const repo = target.repo.text;
     const base = resolve(this.dataPath);
-    const existed = await stat(base).then((s) => {
-      if (!s.isDirectory()) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `${this.dataPath} is not a folder`);
-      return true;
-    }, () => false);
-    if (!existed) await mkdir(base, { recursive: true });
+    const existed = await stat(base).then(
+      (s) => {
+        if (!s.isDirectory()) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `${this.dataPath} is not a folder`);
+        return true;
+      },
+      () => false,
+    );
+    // The first folder made for PATH (borg makes PATH too); it and those under it go at the end.
+    const made = existed ? undefined : await mkdir(base, { recursive: true });
     try {
       for (const set of CRUD_SETS.map((s) => scaledSet(s, factor))) {
         const dir = await mkdtemp(join(base, 'hoard-test-data-'));
@@ -150,7 +157,9 @@ export class BenchmarkCrudCommand extends HoardCommand {
         }
       }
     } finally {
-      if (!existed) await rmdir(base).catch(() => undefined);
+      for (let dir = base; made !== undefined && dir.length >= made.length; dir = dirname(dir)) {
+        if (!(await rmdir(dir).then(() => true, () => false))) break;
+      }
     }
     return 0;
   }
