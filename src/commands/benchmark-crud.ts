@@ -172,7 +172,7 @@ export class BenchmarkCrudCommand extends HoardCommand {
     const rc = await run(argv, context);
     const seconds = (performance.now() - started) / 1000;
     if (rc !== 0) {
-      const last = sink.text.trim().split('\n').pop() ?? '';
+      const last = (sink.text.trim().split('\n').pop() ?? '').replace(/^hoard: /, '');
       throw new HoardError('HOARD_BENCHMARK', `benchmark crud: hoard ${argv[0] ?? ''} ended with exit code ${rc}: ${last}`);
     }
     return seconds;
