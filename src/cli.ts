@@ -2,6 +2,7 @@ import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
+import { BenchmarkCrudCommand } from './commands/benchmark-crud.js';
 import { BreakLockCommand } from './commands/break-lock.js';
 import { CheckCommand } from './commands/check.js';
 import { CompactCommand } from './commands/compact.js';
@@ -18,10 +19,12 @@ import { InitCommand } from './commands/init.js';
 import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js';
 import { KeyExportCommand } from './commands/key-export.js';
 import { KeyImportCommand } from './commands/key-import.js';
+import { KeyMigrateToRepokeyCommand } from './commands/key-migrate-to-repokey.js';
 import { ListCommand } from './commands/list.js';
 import { PruneCommand } from './commands/prune.js';
 import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
+import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import type { HoardContext } from './context.js';
@@ -49,9 +52,12 @@ export const commands: CommandClass<HoardContext>[] = [
   BreakLockCommand,
   WithLockCommand,
   BenchmarkCpuCommand,
+  BenchmarkCrudCommand,
   KeyExportCommand,
   KeyImportCommand,
   KeyChangePassphraseCommand,
+  KeyMigrateToRepokeyCommand,
+  UpgradeCommand,
   DiffCommand,
   ExportTarCommand,
   ImportTarCommand,

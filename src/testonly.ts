@@ -23,3 +23,17 @@ export function testPackSize(env: NodeJS.ProcessEnv): number | undefined {
   }
   return n;
 }
+
+/**
+ * The factor `HOARD_TESTONLY_CRUD_SCALE` asks `benchmark crud` to scale its file counts and file
+ * sizes by (a number in (0, 1]; 1 when unset), so that tests run it over a little data.
+ */
+export function crudScale(env: NodeJS.ProcessEnv): number {
+  const text = env.HOARD_TESTONLY_CRUD_SCALE;
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) {
+    throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `HOARD_TESTONLY_CRUD_SCALE=${text} is not a number in (0, 1]`);
+  }
+  return n;
+}

@@ -36,6 +36,9 @@ export interface ExtractOptions {
   onWarning: (message: string) => void;
 }
 
+/** borg 1.4's warning for a broken file (after `PATH: `), with hoard's name. */
+export const BROKEN_FILE = 'File has damaged (all-zero) chunks. Try running hoard check --repair.';
+
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
 
@@ -77,6 +80,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   const dirMeta: { item: MetadataItem; path: string }[] = [];
   const linked = new Map<string, Buffer>();
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+  /** A file that `check --repair` found chunks of lost is extracted with zeros there, and named. */
+  const warnBroken = (path: string, item: Item): void => {
+    if (item.type === '-' && item.chunksHealthy !== undefined) warn(path, new Error(BROKEN_FILE));
+  };
 
   /** The metadata to restore on an item at `rel`. */
   const metadataOf = (rel: Buffer, item: Item): MetadataItem => {
@@ -147,7 +154,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       }
       if (rel === undefined) return;
       opts.onItem(text, item);
-      if (opts.dryRun) return;
+      if (opts.dryRun) {
+        warnBroken(text, item);
+        return;
+      }
       parentOf(rel);
       try {
         switch (item.type) {
@@ -166,7 +176,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
             const m = { item: metadataOf(rel, item), path: text };
             await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, (error) => {
               if (error !== undefined) warn(text, error);
-              else fileMeta.push(m);
+              else {
+                fileMeta.push(m);
+                warnBroken(text, item);
+              }
             });
             break;
           }

@@ -24,7 +24,8 @@ function missingTree(id: Buffer): CorruptDataError {
 
 /**
  * Marks every blob reachable from tree `root` as referenced by `owner`: the tree objects (with
- * the `next` parts of large directories) and the chunks of every file. Trees are read a batch at
+ * the `next` parts of large directories), the chunks of every file, and, of a broken file, the
+ * original chunks its `chunksHealthy` names that the repository has. Trees are read a batch at
  * a time, depth first, so memory holds one batch of trees and the ids still to visit, never a
  * whole archive. A tree whose mark did not change (this owner, or every owner, marked it already)
  * is not read again: everything under it is marked the same way. A missing tree is an error (what
@@ -41,11 +42,13 @@ export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks
     const blobs = await readMetadata(repo.storage, repo.key, index, ObjectType.tree, Buffer.concat(batch), MAX_TREE);
     count.trees += blobs.length;
     const chunks: Buffer[] = [];
+    const healthy: Buffer[] = [];
     const trees: Buffer[] = [];
     blobs.forEach((blob, i) => {
       const tree = decodeTree(blob, `tree ${batch[i]?.toString('hex') ?? ''}`);
       for (const item of tree.items) {
         if (item.chunks !== undefined && item.chunks.length > 0) chunks.push(item.chunks);
+        if (item.chunksHealthy !== undefined && item.chunksHealthy.length > 0) healthy.push(item.chunksHealthy);
         if (item.tree !== undefined) trees.push(item.tree);
       }
       if (tree.next !== undefined) trees.push(tree.next);
@@ -53,6 +56,9 @@ export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks
     if (chunks.length > 0) {
       for (const flag of marks.mark(Buffer.concat(chunks), owner)) if (flag === 2) count.missing += 1;
     }
+    // A broken file's original chunks that are stored (again) are live too, so that a repair can
+    // heal it after a compact; the ones still lost are known, not counted as missing.
+    if (healthy.length > 0) marks.mark(Buffer.concat(healthy), owner);
     if (trees.length > 0) {
       const flags = marks.mark(Buffer.concat(trees), owner);
       trees.forEach((id, i) => {

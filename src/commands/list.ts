@@ -35,6 +35,7 @@ export function itemValues(path: Buffer, item: Item): Record<string, FormatValue
   const target = item.type === 'l' ? (item.target ?? Buffer.alloc(0)).toString('utf8') : item.type === 'h' ? (item.link ?? Buffer.alloc(0)).toString('utf8') : '';
   const size = item.type === 'l' ? (item.target?.length ?? 0) : item.size;
   const type = item.type === 'h' ? '-' : item.type;
+  const broken = item.chunksHealthy !== undefined;
   return {
     type,
     mode: modeString(item.type === 'h' ? (item.mode & 0o7777) | 0o100000 : item.mode),
@@ -56,8 +57,8 @@ export function itemValues(path: Buffer, item: Item): Record<string, FormatValue
     isomtime: isoTime(item.mtime),
     isoctime: isoTime(item.ctime ?? item.mtime),
     isoatime: isoTime(item.atime ?? item.mtime),
-    health: 'healthy',
-    healthy: 1,
+    health: broken ? 'broken' : 'healthy',
+    healthy: broken ? 0 : 1,
     extra: item.type === 'l' ? ` -> ${target}` : item.type === 'h' ? ` link to ${target}` : '',
     csize: item.csize ?? 0,
     dsize: 0,
@@ -140,9 +141,9 @@ export class ListCommand extends HoardCommand {
         if (!isIncluded(matcher, p)) return;
         const values = itemValues(path, item);
         if (this.jsonLines) {
-          const { mtime, ctime, atime, isomtime, isoctime, isoatime, extra, health, csize, dsize, dcsize, unique_chunks, bpath, num_chunks, hlid, ...rest } = values;
+          const { mtime, ctime, atime, isomtime, isoctime, isoatime, extra, health, csize, dsize, dcsize, unique_chunks, bpath, num_chunks, hlid, healthy, ...rest } = values;
           void [mtime, ctime, atime, isoctime, isoatime, extra, health, csize, dsize, dcsize, unique_chunks, bpath, num_chunks, hlid];
-          lines.push(`${JSON.stringify({ ...rest, healthy: true, mtime: isomtime })}\n`);
+          lines.push(`${JSON.stringify({ ...rest, healthy: healthy === 1, mtime: isomtime })}\n`);
         } else {
           lines.push(fmt(values));
         }
