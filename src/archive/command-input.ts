@@ -1,0 +1,162 @@
+/**
+ * What `create` reads from a command or from standard input instead of walking PATHs:
+ * `--content-from-command` (a command's output stored as one file, read natively from a pipe),
+ * `--paths-from-stdin` and `--paths-from-command` (a delimited list of paths to store).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
+
+import { HoardError, InvalidArgumentError } from '../errors.js';
+import { makePipe } from '../native.js';
+
+/** A command given to `create` could not be run or exited with a non-zero status (borg's `CommandError`). */
+export class CommandFailedError extends HoardError {}
+
+/** Resolves when `child` exits with status 0; rejects with a {@link CommandFailedError} otherwise. */
+function outcome(child: ChildProcess, argv: readonly string[]): Promise<void> {
+  const p = new Promise<void>((resolve, reject) => {
+    child.once('error', (e) => reject(new CommandFailedError('HOARD_COMMAND_FAILED', `Failed to execute command: ${e.message}`)));
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else {
+        // As borg (Python's returncode): a signal shows as its negative number.
+        const status = code ?? -(signal === null ? 0 : constants.signals[signal]);
+        reject(new CommandFailedError('HOARD_COMMAND_FAILED', `Command '${argv[0] ?? ''}' exited with status ${status}`));
+      }
+    });
+  });
+  p.catch(() => {});
+  return p;
+}
+
+/** A command started for `--content-from-command`: its output is read from `fd` (a pipe). */
+export interface PipedCommand {
+  /** The read end of the pipe the command writes its standard output to. */
+  readonly fd: number;
+  /** Waits for the command (after its output was read to the end); closes `fd`. Rejects if it failed. */
+  finish(): Promise<void>;
+  /** Gives up on the command (the backup failed): closes `fd` and stops it. */
+  abort(): void;
+}
+
+/**
+ * Starts `argv` with its standard output on a new pipe whose read end is returned, so that a
+ * native reader (`Writer.storeFd`) takes the bytes without JavaScript touching them.
+ */
+export function startPipedCommand(argv: readonly string[], env: NodeJS.ProcessEnv): PipedCommand {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'No command given.');
+  const ends = makePipe();
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, { stdio: ['inherit', ends.write, 'inherit'], env });
+  } catch (e) {
+    closeSync(ends.read);
+    throw new CommandFailedError('HOARD_COMMAND_FAILED', `Failed to execute command: ${(e as Error).message}`);
+  } finally {
+    // The child has its own copy now: the pipe ends when the command (and its children) close it.
+    closeSync(ends.write);
+  }
+  const done = outcome(child, argv);
+  let open = true;
+  const close = (): void => {
+    if (open) closeSync(ends.read);
+    open = false;
+  };
+  return {
+    fd: ends.read,
+    finish: async () => {
+      try {
+        await done;
+      } finally {
+        close();
+      }
+    },
+    abort: () => {
+      close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/**
+ * The paths in a byte stream, separated by `delimiter` (borg's `iter_separated`): empty entries
+ * are skipped, a last entry without a delimiter counts. Names are read as UTF-8.
+ */
+export async function* delimitedPaths(input: AsyncIterable<Buffer | string>, delimiter: Buffer): AsyncGenerator<string> {
+  if (delimiter.length === 0) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'the paths delimiter is empty');
+  let rest = Buffer.alloc(0);
+  for await (const piece of input) {
+    let buf = rest.length === 0 ? Buffer.from(piece) : Buffer.concat([rest, Buffer.from(piece)]);
+    let at = buf.indexOf(delimiter);
+    while (at >= 0) {
+      if (at > 0) yield buf.subarray(0, at).toString('utf8');
+      buf = buf.subarray(at + delimiter.length);
+      at = buf.indexOf(delimiter);
+    }
+    rest = Buffer.from(buf);
+  }
+  if (rest.length > 0) yield rest.toString('utf8');
+}
+
+/**
+ * The paths a command prints (`--paths-from-command`), read as they come; after the last one,
+ * a command that failed throws a {@link CommandFailedError}. Left early, the command is stopped.
+ */
+export async function* commandPaths(argv: readonly string[], env: NodeJS.ProcessEnv, delimiter: Buffer): AsyncGenerator<string> {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'No command given.');
+  const child = spawn(command, args, { stdio: ['inherit', 'pipe', 'inherit'], env });
+  const done = outcome(child, argv);
+  const out = child.stdout;
+  let finished = false;
+  try {
+    if (out !== null) {
+      // A command that could not be started has no output: its error is reported below.
+      out.on('error', () => {});
+      yield* delimitedPaths(out, delimiter);
+    }
+    finished = true;
+  } finally {
+    if (!finished) {
+      out?.destroy();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    }
+  }
+  await done;
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, number>> = { '\\': 0x5c, "'": 0x27, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+
+/**
+ * The bytes of a `--paths-delimiter` value, with backslash escapes evaluated as borg does
+ * (`\n`, `\t`, `\0`, `\x00`, octal `\NNN`, ...); an unknown escape stays as written.
+ */
+export function parseDelimiter(text: string): Buffer {
+  const out: number[] = [];
+  const raw = Buffer.from(text, 'utf8');
+  for (let i = 0; i < raw.length; i += 1) {
+    const c = raw[i] as number;
+    if (c !== 0x5c || i + 1 >= raw.length) {
+      out.push(c);
+      continue;
+    }
+    const next = String.fromCharCode(raw[i + 1] as number);
+    const simple = SIMPLE_ESCAPES[next];
+    const ahead = raw.subarray(i + 1, i + 4).toString('latin1');
+    const hex = /^x([0-9a-fA-F]{2})/.exec(ahead);
+    const octal = /^[0-7]{1,3}/.exec(ahead);
+    if (simple !== undefined) {
+      out.push(simple);
+      i += 1;
+    } else if (hex !== null && hex[1] !== undefined) {
+      out.push(Number.parseInt(hex[1], 16));
+      i += 3;
+    } else if (octal !== null) {
+      out.push(Number.parseInt(octal[0], 8) & 0xff);
+      i += octal[0].length;
+    } else out.push(c);
+  }
+  return Buffer.from(out);
+}
