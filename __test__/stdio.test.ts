@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { parseDelimiter } from '../dist/archive/command-input.js';
 import { HOARD_BIN, pseudoRandom, sameBytes } from './helpers.js';
 import { makeRepo, tempDir, testEnv } from './archive-helpers.js';
 
@@ -152,6 +153,9 @@ test('create --content-from-command: a failing or missing command leaves no arch
   const none = hoard(env, ['create', '--content-from-command', `${repo}::bad`], base);
   t.is(none.code, 2);
   t.regex(none.stderr, /No command given/);
+  const unnamed = hoard(env, ['create', '--content-from-command', '--stdin-name', '/', `${repo}::bad`, '--', 'echo', 'hi'], base);
+  t.is(unnamed.code, 2);
+  t.is(unnamed.stderr, 'hoard: --stdin-name "/" names no file\n');
   t.deepEqual(archives(env, repo, base), []);
   // The repository is still sound and usable.
   const ok = hoard(env, ['create', '--content-from-command', `${repo}::good`, '--', 'echo', 'hi'], base);
@@ -239,4 +243,15 @@ test("borgmatic's use: a dump stored with --content-from-command, restored with 
   t.is(r.status, 0, r.stderr.toString());
   t.is(r.stdout.toString().trim(), sha256(expected));
   t.deepEqual(readdirSync(base), []);
+});
+
+test('--paths-delimiter escapes are read as borg reads them (Python\'s unicode-escape), a lone backslash refused', (t) => {
+  const values = ['\\n', '\\0', '\\x00', '\\t', '\\r\\n', '::', '\\\\', '\\101', '\\x4a!', '\\q', '\u00e9\\n', '\\u00e9', '\\U0001F600', '\\777', 'a\\\nb'];
+  const script = 'import sys,json; print(json.dumps([v.encode("ascii", "backslashreplace").decode("unicode-escape").encode("utf-8").hex() for v in json.loads(sys.argv[1])]))';
+  const r = spawnSync('python3', ['-W', 'ignore', '-c', script, JSON.stringify(values)], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  const expected = JSON.parse(r.stdout) as string[];
+  t.deepEqual(values.map((v) => parseDelimiter(v).toString('hex')), expected);
+  t.throws(() => parseDelimiter('ab\\'), { message: /lone backslash/ });
+  t.throws(() => parseDelimiter('\\x4'), { message: /truncated/ });
 });

@@ -127,36 +127,41 @@ export async function* commandPaths(argv: readonly string[], env: NodeJS.Process
   await done;
 }
 
-const SIMPLE_ESCAPES: Readonly<Record<string, number>> = { '\\': 0x5c, "'": 0x27, '"': 0x22, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '\n': '', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
 /**
- * The bytes of a `--paths-delimiter` value, with backslash escapes evaluated as borg does
- * (`\n`, `\t`, `\0`, `\x00`, octal `\NNN`, ...); an unknown escape stays as written.
+ * The bytes of a `--paths-delimiter` value: its backslash escapes evaluated as borg does
+ * (Python's `unicode-escape`: `\n`, `\t`, `\0`, `\x00`, octal `\NNN`, `\uXXXX`, ...; an unknown
+ * escape stays as written), then UTF-8 encoded, as the listed names are read.
  */
 export function parseDelimiter(text: string): Buffer {
-  const out: number[] = [];
-  const raw = Buffer.from(text, 'utf8');
-  for (let i = 0; i < raw.length; i += 1) {
-    const c = raw[i] as number;
-    if (c !== 0x5c || i + 1 >= raw.length) {
-      out.push(c);
+  let out = '';
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i] as string;
+    if (c !== '\\') {
+      out += c;
       continue;
     }
-    const next = String.fromCharCode(raw[i + 1] as number);
+    if (i + 1 >= text.length) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--paths-delimiter ${JSON.stringify(text)} ends in a lone backslash`);
+    const next = text[i + 1] as string;
     const simple = SIMPLE_ESCAPES[next];
-    const ahead = raw.subarray(i + 1, i + 4).toString('latin1');
-    const hex = /^x([0-9a-fA-F]{2})/.exec(ahead);
-    const octal = /^[0-7]{1,3}/.exec(ahead);
+    const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1, i + 4));
+    const hex = /^(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))/.exec(text.slice(i + 1, i + 10));
     if (simple !== undefined) {
-      out.push(simple);
+      out += simple;
       i += 1;
-    } else if (hex !== null && hex[1] !== undefined) {
-      out.push(Number.parseInt(hex[1], 16));
-      i += 3;
     } else if (octal !== null) {
-      out.push(Number.parseInt(octal[0], 8) & 0xff);
+      out += String.fromCodePoint(Number.parseInt(octal[0], 8));
       i += octal[0].length;
-    } else out.push(c);
+    } else if (hex !== null) {
+      const digits = hex[1] ?? hex[2] ?? hex[3] ?? '';
+      const code = Number.parseInt(digits, 16);
+      if (code > 0x10ffff) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--paths-delimiter ${JSON.stringify(text)}: \\U${digits} is not a character`);
+      out += String.fromCodePoint(code);
+      i += 1 + digits.length;
+    } else if (/^[xuU]/.test(next)) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--paths-delimiter ${JSON.stringify(text)} holds a truncated \\${next} escape`);
+    } else out += c;
   }
-  return Buffer.from(out);
+  return Buffer.from(out, 'utf8');
 }

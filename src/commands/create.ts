@@ -3,7 +3,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
-import { Archiver, type CreateOptions } from '../archive/create.js';
+import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
@@ -112,6 +112,9 @@ export class CreateCommand extends HoardCommand {
     if (!Number.isInteger(stdinMode) || stdinMode < 0 || stdinMode > 0o7777) {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-mode ${this.stdinMode} is not an octal mode`);
     }
+    if ((this.contentFromCommand || (source === undefined && this.pathArgs.includes('-'))) && archivePathOf(this.stdinName) === '') {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-name ${JSON.stringify(this.stdinName)} names no file`);
+    }
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
     const paths = source === undefined ? [...this.pathArgs, ...matcher.roots] : [];
@@ -137,7 +140,8 @@ export class CreateCommand extends HoardCommand {
     if (!this.pathsFromStdin && argv.length === 0) throw new UsageError('No command given.');
     if (this.contentFromCommand) return { contentCommand: { argv, env } };
     // borg's default delimiter is a newline; an empty one means the default too.
-    const delimiter = this.pathsDelimiter === undefined || this.pathsDelimiter === '' ? Buffer.from('\n') : parseDelimiter(this.pathsDelimiter);
+    const given = this.pathsDelimiter === undefined ? Buffer.alloc(0) : parseDelimiter(this.pathsDelimiter);
+    const delimiter = given.length === 0 ? Buffer.from('\n') : given;
     if (this.pathsFromCommand) return { listedPaths: commandPaths(argv, env, delimiter) };
     return { listedPaths: delimitedPaths(this.context.stdin as AsyncIterable<Buffer>, delimiter) };
   }
