@@ -117,7 +117,8 @@ export class ExtractCommand extends HoardCommand {
 
   /**
    * `--stdout`: the selected files' contents to standard output. Resolves to false if the
-   * reader closed the output early (EPIPE), which ends the run without an error, as borg.
+   * reader closed the output early (EPIPE), which ends the run without an error: as borg treats
+   * a broken pipe on its text output (its binary `--stdout` writes end in a traceback instead).
    */
   private async writeStdout(
     repo: Repository,
