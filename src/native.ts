@@ -24,6 +24,7 @@ export type {
   PackToc,
   PackUsage,
   PathError,
+  PipeEnds,
   RepackResult,
   RestorePiece,
   RestoreResult,
@@ -161,6 +162,8 @@ export const makeHardLink = guard(binding.makeHardLink);
 export const renameNoReplace = guard(binding.renameNoReplace);
 /** See the generated binding: make directories (and parents) beneath a root (Linux). */
 export const makeDirectories = guard(binding.makeDirectories);
+/** See the generated binding: an anonymous pipe, both ends close-on-exec (for a child's output). */
+export const makePipe = guard(binding.makePipe);
 
 /** argon2id costs for new keys: the real ones, or the cheapest under `HOARD_TESTONLY_WEAKEN_KDF=1`. */
 export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {

@@ -44,3 +44,61 @@ export async function* fileContents(repo: Repository, index: ChunkIndex, ids: Bu
     yield await current;
   }
 }
+
+/** Chunks per batch of a {@link ContentStream}, at most. */
+const STREAM_BATCH_CHUNKS = 2048;
+
+/**
+ * Writes the contents of many files in order through `write`: their chunks are queued and
+ * fetched in batches (one native read per batch, across files), the next batch fetched while
+ * the one before is written. The plaintext buffers are handed on as they are.
+ */
+export class ContentStream {
+  private queued: Buffer[] = [];
+  private plain = 0;
+  private chunks = 0;
+  private written: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly index: ChunkIndex,
+    private readonly write: (buffers: Buffer[]) => Promise<void>,
+  ) {}
+
+  /** Queues a file's chunks (`ids`, 32 bytes each, of plaintext `sizes`); sends batches as they fill. */
+  async add(ids: Buffer, sizes: Uint32Array): Promise<void> {
+    let start = 0;
+    while (start < sizes.length) {
+      let end = start;
+      while (end < sizes.length && (end === start || (this.plain + (sizes[end] ?? 0) <= CONTENT_BATCH_BYTES && this.chunks < STREAM_BATCH_CHUNKS))) {
+        this.plain += sizes[end] ?? 0;
+        this.chunks += 1;
+        end += 1;
+      }
+      this.queued.push(ids.subarray(start * 32, end * 32));
+      start = end;
+      if (this.plain >= CONTENT_BATCH_BYTES || this.chunks >= STREAM_BATCH_CHUNKS) await this.send();
+    }
+  }
+
+  /** Sends what is queued; returns once the batch before it is written (or its write failed). */
+  async send(): Promise<void> {
+    if (this.queued.length === 0) return;
+    const ids = Buffer.concat(this.queued);
+    this.queued = [];
+    this.plain = 0;
+    this.chunks = 0;
+    const fetched = readChunks(this.repo, this.index, ids);
+    fetched.catch(() => {});
+    const before = this.written;
+    this.written = before.then(async () => this.write(await fetched));
+    this.written.catch(() => {});
+    await before;
+  }
+
+  /** Sends the rest and waits until everything is written. */
+  async end(): Promise<void> {
+    await this.send();
+    await this.written;
+  }
+}

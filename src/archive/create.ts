@@ -1,11 +1,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { IoError } from '../errors.js';
 import type { FilesCache, ScanOptions, StoredFileResult } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
+import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, packStat } from './file-batcher.js';
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
@@ -68,7 +70,14 @@ export interface CreateOptions {
   noflags: boolean;
   noxattrs: boolean;
   noacls: boolean;
-  /** Standard input as one file of this name (for the path `-`). */
+  /**
+   * Instead of `paths`: the paths to store as listed (`--paths-from-stdin`, `--paths-from-command`),
+   * one item each, with no recursion into directories and no patterns (as borg 1.4).
+   */
+  listedPaths?: AsyncIterable<string>;
+  /** Instead of `paths`: a command whose standard output is stored as one file named `stdinName` (`--content-from-command`). */
+  contentCommand?: { argv: string[]; env: NodeJS.ProcessEnv };
+  /** Standard input (for the path `-`) or a command's output as one file of this name. */
   stdinName: string;
   stdinMode: number;
   stdinUser?: string;
@@ -109,6 +118,8 @@ export class Archiver {
   private readonly dryStats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
   private items = 0;
   private warnings = 0;
+  /** Whether the paths are listed ones: stored as they are, directories without their contents. */
+  private flat = false;
 
   constructor(
     private readonly repo: Repository,
@@ -192,7 +203,7 @@ export class Archiver {
       this.opts.onItem('E', apath);
       return later(undefined);
     }
-    const action = this.opts.match(apath);
+    const action = this.flat ? undefined : this.opts.match(apath);
     const isDir = (e.mode & 0o170000) === 0o040000;
     // borg: `!` (and --exclude) prunes; `-` leaves the item out but walks a directory, so that a
     // later `+` may take something below it (the directory then stays as an implied parent).
@@ -202,7 +213,7 @@ export class Archiver {
     }
     // borg leaves sockets out: they cannot be restored as anything useful.
     if ((e.mode & 0o170000) === 0o140000) return later(undefined);
-    if (this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
+    if (!this.flat && this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
       this.opts.onItem('x', apath);
       return later(undefined);
     }
@@ -210,6 +221,11 @@ export class Archiver {
     const s = e;
     this.items += 1;
     if (item.type === 'd') {
+      if (this.flat) {
+        // A listed directory: its listed contents are placed in it when the trees are built.
+        this.opts.onItem('d', apath);
+        return later(item);
+      }
       if (this.opts.oneFileSystem && parentDev !== undefined && s.dev !== parentDev) {
         // borg keeps the mount point directory itself, empty.
         this.opts.onItem('d', apath);
@@ -312,8 +328,8 @@ export class Archiver {
     };
   }
 
-  /** Backs up standard input as one file. */
-  private async stdin(apath: string): Promise<Item | undefined> {
+  /** Backs up standard input, or the output of the content command, as one file. */
+  private async piped(apath: string): Promise<Item | undefined> {
     const now = BigInt(Date.now()) * 1_000_000n;
     const me = os.userInfo();
     const item: Item = {
@@ -332,9 +348,23 @@ export class Archiver {
       this.opts.onItem('-', apath);
       return item;
     }
-    const r = await this.out.writer.storeFd(0, '<stdin>');
-    const out = this.fileDone(apath, item, r);
-    return out;
+    const command = this.opts.contentCommand;
+    if (command === undefined) return this.fileDone(apath, item, await this.out.writer.storeFd(0, '<stdin>'));
+    const child: PipedCommand = startPipedCommand(command.argv, command.env);
+    let r: StoredFileResult;
+    try {
+      r = await this.out.writer.storeFd(child.fd, command.argv[0] ?? '<command>');
+    } catch (e) {
+      child.abort();
+      throw e;
+    }
+    if (r.errorCode !== undefined && r.errorCode !== null) {
+      // As borg: the command's output is the whole backup, so failing to read it is an error.
+      child.abort();
+      throw new IoError('HOARD_IO', `${apath}: ${r.errorMessage ?? r.errorCode}`);
+    }
+    await child.finish();
+    return this.fileDone(apath, item, r);
   }
 
   /** Walks all paths and makes the root tree; resolves to its id (absent if empty). */
@@ -345,9 +375,8 @@ export class Archiver {
       children: Map<string, Node>;
     }
     const root: Node = { children: new Map() };
-    for (const given of this.opts.paths) {
-      const apath = given === '-' ? archivePathOf(this.opts.stdinName) : archivePathOf(given);
-      const parts = apath === '' ? [] : apath.split('/');
+    /** The node of an archive path, made with its parents. */
+    const place = (parts: string[]): Node => {
       let node = root;
       for (const part of parts) {
         let next = node.children.get(part);
@@ -357,8 +386,37 @@ export class Archiver {
         }
         node = next;
       }
+      return node;
+    };
+    const { contentCommand, listedPaths } = this.opts;
+    if (contentCommand !== undefined) {
+      const apath = archivePathOf(this.opts.stdinName);
+      place(apath === '' ? [] : apath.split('/')).item = quiet(this.piped(apath));
+    } else if (listedPaths !== undefined) {
+      this.flat = true;
+      for await (const given of listedPaths) {
+        const apath = archivePathOf(given);
+        // The archive's root has no item of its own; a path listed twice is stored once.
+        if (apath === '') continue;
+        if (given.includes('\0')) {
+          this.warn(`${JSON.stringify(given)}: a path cannot hold NUL (is --paths-delimiter right?)`);
+          this.opts.onItem('E', apath);
+          continue;
+        }
+        const parts = apath.split('/');
+        const node = place(parts);
+        if (node.item !== undefined) continue;
+        const fsPath = Buffer.from(path.resolve(given));
+        const e = await statPath(fsPath, this.scanOptions);
+        node.item = (await this.entry(fsPath, apath, e, Buffer.from(parts[parts.length - 1] ?? ''), undefined)).done;
+      }
+    }
+    for (const given of contentCommand === undefined && listedPaths === undefined ? this.opts.paths : []) {
+      const apath = given === '-' ? archivePathOf(this.opts.stdinName) : archivePathOf(given);
+      const parts = apath === '' ? [] : apath.split('/');
+      const node = place(parts);
       if (given === '-') {
-        node.item = this.stdin(apath);
+        node.item = this.piped(apath);
         continue;
       }
       const fsPath = Buffer.from(path.resolve(given));

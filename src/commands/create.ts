@@ -2,7 +2,8 @@ import { Command, Option, UsageError } from 'clipanion';
 
 import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
-import { Archiver } from '../archive/create.js';
+import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
+import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
@@ -31,6 +32,12 @@ export class CreateCommand extends HoardCommand {
       placeholders such as {hostname} and {now} (see \`hoard help placeholders\`). \`-\` as a PATH
       reads standard input into a file named by --stdin-name.
 
+      --content-from-command stores the standard output of the command the PATHs give (after
+      \`--\`) as that one file instead; a command that fails leaves no archive. With
+      --paths-from-stdin (or --paths-from-command), exactly the paths listed on standard input
+      (or by the command), separated by --paths-delimiter (a newline by default, \`\\0\` for
+      NUL), are stored, with no recursion into directories.
+
       Paths are stored without their leading \`/\`. Exclusions use borg's pattern styles
       (fm:, sh:, re:, pp:, pf:; see \`hoard help patterns\`); -C picks the compression (see
       \`hoard help compression\`).
@@ -44,6 +51,8 @@ export class CreateCommand extends HoardCommand {
       ['Back up two folders', 'hoard create /path/to/repo::Monday ~/src ~/Documents'],
       ['With statistics and a name from the date', 'hoard create --stats /path/to/repo::{hostname}-{now} ~'],
       ['As borgmatic runs it', "hoard create --exclude-caches --one-file-system --list --filter AME- --json /path/to/repo::{hostname}-{now} /home"],
+      ['Store a database dump', 'hoard create --content-from-command --stdin-name db.sql /path/to/repo::db-{now} -- pg_dump app'],
+      ['Back up the files find lists', "find ~/src -name '*.c' -print0 | hoard create --paths-from-stdin --paths-delimiter '\\0' /path/to/repo::sources"],
       ['Stronger compression, leaving caches out', "hoard create -C zstd,10 -e 'sh:**/.cache' /path/to/repo::{now} ~"],
     ],
   });
@@ -85,17 +94,15 @@ export class CreateCommand extends HoardCommand {
   checkpointVolume = Option.String('--checkpoint-volume', { description: 'accepted (no-op)' });
   chunkerParams = Option.String('--chunker-params', DEFAULT_CHUNKER, { description: 'specify the chunker parameters' });
   compression = Option.String('-C,--compression', 'lz4', { description: 'select compression algorithm' });
-  contentFromCommand = Option.Boolean('--content-from-command', false, { description: 'not supported yet' });
-  pathsFromStdin = Option.Boolean('--paths-from-stdin', false, { description: 'not supported yet' });
-  pathsFromCommand = Option.Boolean('--paths-from-command', false, { description: 'not supported yet' });
-  pathsDelimiter = Option.String('--paths-delimiter', { description: 'accepted (no-op)' });
+  contentFromCommand = Option.Boolean('--content-from-command', false, { description: 'interpret PATH as command and store its stdout' });
+  pathsFromStdin = Option.Boolean('--paths-from-stdin', false, { description: 'read DELIM-separated list of paths to back up from stdin' });
+  pathsFromCommand = Option.Boolean('--paths-from-command', false, { description: 'interpret PATH as command and treat its output as --paths-from-stdin' });
+  pathsDelimiter = Option.String('--paths-delimiter', { description: 'set path delimiter for --paths-from-stdin and --paths-from-command (default: \\n)' });
   target = Option.String({ name: 'ARCHIVE' });
   pathArgs = Option.Rest({ name: 'PATH' });
 
   override async execute(): Promise<number> {
-    if (this.contentFromCommand || this.pathsFromStdin || this.pathsFromCommand) {
-      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--content-from-command and --paths-from-* are not supported yet');
-    }
+    const source = this.source();
     const now = new Date();
     const target = parseTarget(this.target, this.context.env);
     if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
@@ -106,14 +113,38 @@ export class CreateCommand extends HoardCommand {
     if (!Number.isInteger(stdinMode) || stdinMode < 0 || stdinMode > 0o7777) {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-mode ${this.stdinMode} is not an octal mode`);
     }
+    if ((this.contentFromCommand || (source === undefined && this.pathArgs.includes('-'))) && archivePathOf(this.stdinName) === '') {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-name ${JSON.stringify(this.stdinName)} names no file`);
+    }
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
-    const paths = [...this.pathArgs, ...matcher.roots];
-    if (paths.length === 0) throw new UsageError('give at least one PATH to back up');
+    const paths = source === undefined ? [...this.pathArgs, ...matcher.roots] : [];
+    if (source === undefined && paths.length === 0) throw new UsageError('give at least one PATH to back up');
     const filter = this.filter === undefined ? undefined : new Set(this.filter);
 
     const repo = await Repository.open(target.repo, this.context.env, this.context);
-    return this.locked(repo.storage, 'shared', (lock) => this.backup(repo, lock, { target, name, compression, chunkerParams, stdinMode, timestamp, paths, matcher, filter, now }));
+    return this.locked(repo.storage, 'shared', (lock) => this.backup(repo, lock, { target, name, compression, chunkerParams, stdinMode, timestamp, paths, source, matcher, filter, now }));
+  }
+
+  /**
+   * What replaces the walk of PATHs, as borg 1.4: a command's output as one file
+   * (`--content-from-command`), or the paths listed on standard input or by a command; the
+   * PATHs are then the command and its arguments.
+   */
+  private source(): Pick<CreateOptions, 'contentCommand' | 'listedPaths'> | undefined {
+    const modes = [this.contentFromCommand, this.pathsFromStdin, this.pathsFromCommand].filter(Boolean).length;
+    if (modes === 0) return undefined;
+    if (modes > 1) throw new UsageError('--content-from-command, --paths-from-stdin and --paths-from-command exclude each other');
+    const argv = this.pathArgs;
+    const env = this.context.env;
+    if (this.pathsFromStdin && argv.length > 0) throw new UsageError('Must not pass PATH with --paths-from-stdin.');
+    if (!this.pathsFromStdin && argv.length === 0) throw new UsageError('No command given.');
+    if (this.contentFromCommand) return { contentCommand: { argv, env } };
+    // borg's default delimiter is a newline; an empty one means the default too.
+    const given = this.pathsDelimiter === undefined ? Buffer.alloc(0) : parseDelimiter(this.pathsDelimiter);
+    const delimiter = given.length === 0 ? Buffer.from('\n') : given;
+    if (this.pathsFromCommand) return { listedPaths: commandPaths(argv, env, delimiter) };
+    return { listedPaths: delimitedPaths(this.context.stdin as AsyncIterable<Buffer>, delimiter) };
   }
 
   private async backup(
@@ -127,12 +158,13 @@ export class CreateCommand extends HoardCommand {
       stdinMode: number;
       timestamp: Date | undefined;
       paths: string[];
+      source: Pick<CreateOptions, 'contentCommand' | 'listedPaths'> | undefined;
       matcher: PatternMatcher;
       filter: Set<string> | undefined;
       now: Date;
     },
   ): Promise<number> {
-    const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, matcher, filter, now } = a;
+    const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, source, matcher, filter, now } = a;
     // Read under the lock: the compact generation the run commits against.
     await repo.refreshManifest();
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
@@ -142,6 +174,7 @@ export class CreateCommand extends HoardCommand {
     const archiver: Archiver = new Archiver(repo, synced, {
       name,
       paths,
+      ...source,
       compression,
       chunkerParams,
       comment: this.comment,

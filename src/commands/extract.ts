@@ -4,11 +4,11 @@ import * as t from 'typanion';
 import { findArchive, loadArchive } from '../archive/archives.js';
 import type { ArchiveMeta } from '../archive/archive-object.js';
 import { extractArchive } from '../archive/extract.js';
+import { extractToStdout, OutputClosedError, OutputSink } from '../archive/extract-stdout.js';
 import { walkTree } from '../archive/tree-reader.js';
 import type { ChunkIndex } from '../native.js';
 import type { PercentProgress } from '../progress.js';
 import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
-import { InvalidArgumentError } from '../errors.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
@@ -26,6 +26,11 @@ export class ExtractCommand extends HoardCommand {
       the current directory, with their metadata. Paths are never written outside the current
       directory: absolute paths and \`..\` are refused, and nothing is written through a symlink.
 
+      --stdout writes the contents of the selected regular files to standard output instead,
+      concatenated in archive order, and nothing to disk (e.g. to restore a database dump:
+      \`hoard extract --stdout REPO::ARCHIVE path/to/dump | psql\`). A reader that stops early
+      (\`| head\`) ends the run quietly.
+
       --list names each item on stderr; --progress shows the percentage of bytes extracted and
       the current path on a terminal (after a first pass that sums the sizes). PATHs and
       patterns select as \`hoard help patterns\` describes.
@@ -34,6 +39,7 @@ export class ExtractCommand extends HoardCommand {
       ['Extract an archive', 'hoard extract /path/to/repo::Monday'],
       ['Extract one folder, dropping its first two path components', 'hoard extract --strip-components 2 /path/to/repo::Monday home/user/src'],
       ['Show what would be extracted, without writing', 'hoard extract --dry-run --list /path/to/repo::Monday'],
+      ['Restore a database dump into psql', 'hoard extract --stdout /path/to/repo::db-Monday pg_dump.sql | psql'],
     ],
   });
 
@@ -58,7 +64,6 @@ export class ExtractCommand extends HoardCommand {
   pathArgs = Option.Rest({ name: 'PATH' });
 
   override async execute(): Promise<number> {
-    if (this.stdout) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stdout is not supported yet');
     const target = parseTarget(this.target, this.context.env);
     const archive = target.archive;
     if (archive === undefined) throw new UsageError('an archive is required: REPO::ARCHIVE');
@@ -86,7 +91,16 @@ export class ExtractCommand extends HoardCommand {
     }
     let done = 0;
     try {
-      await this.extractWith(repo, index, meta, progress, included, (p, size) => {
+      if (this.stdout && !this.dryRun) {
+        const finished = await this.writeStdout(repo, index, meta, progress, included, (p, size) => {
+          done += size;
+          progress.show(done, [p]);
+        }, () => {
+          warnings += 1;
+        });
+        // The reader went away: nothing more is wanted, and the patterns were not all tried.
+        if (!finished) return warnings > 0 ? 1 : 0;
+      } else await this.extractWith(repo, index, meta, progress, included, (p, size) => {
         done += size;
         progress.show(done, [p]);
       }, () => {
@@ -100,6 +114,48 @@ export class ExtractCommand extends HoardCommand {
       this.log('warning', `Include pattern '${p}' never matched.`);
     }
     return warnings > 0 ? 1 : 0;
+  }
+
+  /**
+   * `--stdout`: the selected files' contents to standard output. Resolves to false if the
+   * reader closed the output early (EPIPE), which ends the run without an error: as borg treats
+   * a broken pipe on its text output (its binary `--stdout` writes end in a traceback instead).
+   */
+  private async writeStdout(
+    repo: Repository,
+    index: ChunkIndex,
+    meta: ArchiveMeta,
+    progress: PercentProgress,
+    included: (p: string) => boolean,
+    onBytes: (path: string, size: number) => void,
+    onWarning: () => void,
+  ): Promise<boolean> {
+    const sink = new OutputSink(this.context.stdout);
+    try {
+      await extractToStdout(repo, index, meta, {
+        included,
+        mayContain: () => true,
+        stripComponents: Number(this.stripComponents),
+        onItem: (p, item) => {
+          if (this.list) {
+            progress.clear();
+            this.logger.output('hoard.output.list', p);
+          }
+          onBytes(p, item.type === '-' ? item.size : 0);
+        },
+        onWarning: (message) => {
+          onWarning();
+          progress.clear();
+          this.log('warning', message);
+        },
+      }, (buffers) => sink.write(buffers));
+      await sink.flush();
+    } catch (e) {
+      if (!(e instanceof OutputClosedError)) throw e;
+      this.log('debug', 'the reader closed the output: extraction stopped');
+      return false;
+    }
+    return true;
   }
 
   private async extractWith(

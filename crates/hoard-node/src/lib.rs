@@ -17,6 +17,7 @@ mod kdf;
 mod key;
 mod malloc;
 mod marks;
+mod pipe;
 mod reader;
 mod recompress;
 mod repack;
