@@ -75,3 +75,12 @@ export function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer,
   while (i < actual.length && i < expected.length && actual[i] === expected[i]) i += 1;
   t.fail(`${message}: ${actual.length} bytes, expected ${expected.length}; first difference at byte ${i}`);
 }
+
+/**
+ * Waits until files written just now are older than the files cache's race guard: a create does
+ * not cache a file whose ctime is within a second of its start (it could change again unseen), so
+ * a test that expects the next create to find files unchanged waits this long before the first.
+ */
+export async function pastFilesCacheGuard(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+}

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, tempDir, testEnv } from './archive-helpers.js';
+import { pastFilesCacheGuard } from './helpers.js';
 import type { CliResult } from './helpers.js';
 
 const LEVELS = new Set(['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL']);
@@ -105,6 +106,7 @@ test('--log-json: every command writes only JSON objects on stderr and the same 
   };
 
   await step(['init'], (r) => ['-e', 'repokey', r]);
+  await pastFilesCacheGuard();
   const created = await step(['create'], (r) => ['--list', '--info', `${r}::one`, 'src'], { compare: true, expectLines: true });
   t.true(created.lines.some((o) => o.type === 'file_status' && o.path === 'src/sub/c.txt'));
   writeFileSync(path.join(src, 'a.txt'), 'alpha, changed\n');

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
-import { HOARD_BIN, pseudoRandom, textLike } from './helpers.js';
+import { HOARD_BIN, pastFilesCacheGuard, pseudoRandom, textLike } from './helpers.js';
 
 /**
  * Runs hoard with stderr on a new pseudo-terminal of 100 columns (stdout on a pipe) and returns
@@ -49,6 +49,7 @@ async function setup(tag: string): Promise<{ env: NodeJS.ProcessEnv; repo: strin
   mkdirSync(path.join(src, 'sub'), { recursive: true });
   writeFileSync(path.join(src, 'sub', 'text.txt'), textLike(200_000));
   writeFileSync(path.join(src, 'random.bin'), pseudoRandom(1_500_000, tag));
+  await pastFilesCacheGuard();
   const r = await hoardIn(env, ['create', `${repo}::one`, 'src'], work);
   if (r.code !== 0) throw new Error(r.stderr);
   return { env, repo, work, src };

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, tempDir, testEnv } from './archive-helpers.js';
-import { pseudoRandom, runChild, textLike } from './helpers.js';
+import { pastFilesCacheGuard, pseudoRandom, runChild, textLike } from './helpers.js';
 
 /** PEP 440's version grammar (its appendix B), as packaging parses versions. */
 const PEP440 =
@@ -116,6 +116,7 @@ test('a borgmatic run: init, create --json with its flags, list --json, info --j
     '--json',
     `${repo}::${archive}`,
   ];
+  await pastFilesCacheGuard();
   const created = await hoardIn(env, createArgs, work);
   t.is(created.code, 0, created.stderr);
   const cj = JSON.parse(created.stdout) as Record<string, any>;
