@@ -48,13 +48,17 @@ export async function* fileContents(repo: Repository, index: ChunkIndex, ids: Bu
 /** Chunks per batch of a {@link ContentStream}, at most. */
 const STREAM_BATCH_CHUNKS = 2048;
 
+/** What a {@link ContentStream} writes next: literal bytes, or `count` chunks by id. */
+type Segment = { bytes: Buffer } | { ids: Buffer; count: number };
+
 /**
- * Writes the contents of many files in order through `write`: their chunks are queued and
- * fetched in batches (one native read per batch, across files), the next batch fetched while
- * the one before is written. The plaintext buffers are handed on as they are.
+ * Writes the contents of many files in order through `write`, with literal bytes between them if
+ * asked (export-tar's headers): their chunks are queued and fetched in batches (one native read
+ * per batch, across files), the next batch fetched while the one before is written. The
+ * plaintext buffers are handed on as they are.
  */
 export class ContentStream {
-  private queued: Buffer[] = [];
+  private segments: Segment[] = [];
   private plain = 0;
   private chunks = 0;
   private written: Promise<void> = Promise.resolve();
@@ -64,6 +68,11 @@ export class ContentStream {
     private readonly index: ChunkIndex,
     private readonly write: (buffers: Buffer[]) => Promise<void>,
   ) {}
+
+  /** Queues literal bytes, written after what is queued so far. */
+  bytes(b: Buffer): void {
+    if (b.length > 0) this.segments.push({ bytes: b });
+  }
 
   /** Queues a file's chunks (`ids`, 32 bytes each, of plaintext `sizes`); sends batches as they fill. */
   async add(ids: Buffer, sizes: Uint32Array): Promise<void> {
@@ -75,7 +84,7 @@ export class ContentStream {
         this.chunks += 1;
         end += 1;
       }
-      this.queued.push(ids.subarray(start * 32, end * 32));
+      this.segments.push({ ids: ids.subarray(start * 32, end * 32), count: end - start });
       start = end;
       if (this.plain >= CONTENT_BATCH_BYTES || this.chunks >= STREAM_BATCH_CHUNKS) await this.send();
     }
@@ -83,15 +92,25 @@ export class ContentStream {
 
   /** Sends what is queued; returns once the batch before it is written (or its write failed). */
   async send(): Promise<void> {
-    if (this.queued.length === 0) return;
-    const ids = Buffer.concat(this.queued);
-    this.queued = [];
+    const segments = this.segments;
+    if (segments.length === 0) return;
+    this.segments = [];
     this.plain = 0;
     this.chunks = 0;
-    const fetched = readChunks(this.repo, this.index, ids);
+    const ids = Buffer.concat(segments.flatMap((s) => ('ids' in s ? [s.ids] : [])));
+    const fetched = ids.length === 0 ? Promise.resolve([]) : readChunks(this.repo, this.index, ids);
     fetched.catch(() => {});
     const before = this.written;
-    this.written = before.then(async () => this.write(await fetched));
+    this.written = before.then(async () => {
+      const plain = await fetched;
+      const out: Buffer[] = [];
+      let k = 0;
+      for (const s of segments) {
+        if ('bytes' in s) out.push(s.bytes);
+        else for (let n = 0; n < s.count; n += 1) out.push(plain[k++] as Buffer);
+      }
+      await this.write(out);
+    });
     this.written.catch(() => {});
     await before;
   }

@@ -8,7 +8,7 @@ import { CorruptDataError } from '../errors.js';
 import type { ChunkIndex } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
-import { CONTENT_BATCH_BYTES, readChunks } from './chunk-contents.js';
+import { ContentStream } from './chunk-contents.js';
 import type { Item } from './item.js';
 import { TAR_END, TarType, tarHeader, tarPadding, type TarEntry, type TarFormat, type TarTypeFlag } from './tar-header.js';
 import { PathLookup, walkTree } from './tree-reader.js';
@@ -22,79 +22,6 @@ export interface ExportTarOptions {
   /** Called with each exported item's archive path (for `--list`). */
   onItem: (path: string) => void;
   onWarning: (message: string) => void;
-}
-
-/** Chunks per fetch, at most. */
-const BATCH_CHUNKS = 2048;
-
-type Segment = { bytes: Buffer } | { ids: Buffer; count: number };
-
-/**
- * Writes a tar stream's bytes in order: literal header bytes and file chunks, fetched in
- * batches (one native read per batch), with one batch fetched while the one before is written.
- */
-class TarStream {
-  private segments: Segment[] = [];
-  private plain = 0;
-  private chunks = 0;
-  private written: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly repo: Repository,
-    private readonly index: ChunkIndex,
-    private readonly write: (buffers: Buffer[]) => Promise<void>,
-  ) {}
-
-  bytes(b: Buffer): void {
-    if (b.length > 0) this.segments.push({ bytes: b });
-  }
-
-  /** Queues a file's chunks; sends batches as they fill. */
-  async content(ids: Buffer, sizes: Uint32Array): Promise<void> {
-    let start = 0;
-    while (start < sizes.length) {
-      let end = start;
-      while (end < sizes.length && (end === start || (this.plain + (sizes[end] ?? 0) <= CONTENT_BATCH_BYTES && this.chunks < BATCH_CHUNKS))) {
-        this.plain += sizes[end] ?? 0;
-        this.chunks += 1;
-        end += 1;
-      }
-      this.segments.push({ ids: ids.subarray(start * 32, end * 32), count: end - start });
-      start = end;
-      if (this.plain >= CONTENT_BATCH_BYTES || this.chunks >= BATCH_CHUNKS) await this.send();
-    }
-  }
-
-  /** Sends what is queued; returns once the batch before it is written. */
-  async send(): Promise<void> {
-    const segments = this.segments;
-    if (segments.length === 0) return;
-    this.segments = [];
-    this.plain = 0;
-    this.chunks = 0;
-    const ids = Buffer.concat(segments.flatMap((s) => ('ids' in s ? [s.ids] : [])));
-    const fetched = readChunks(this.repo, this.index, ids);
-    fetched.catch(() => {});
-    const before = this.written;
-    this.written = before.then(async () => {
-      const plain = await fetched;
-      const out: Buffer[] = [];
-      let k = 0;
-      for (const s of segments) {
-        if ('bytes' in s) out.push(s.bytes);
-        else for (let i = 0; i < s.count; i += 1) out.push(plain[k++] as Buffer);
-      }
-      await this.write(out);
-    });
-    this.written.catch(() => {});
-    await before;
-  }
-
-  /** Sends the rest and waits until everything is written. */
-  async end(): Promise<void> {
-    await this.send();
-    await this.written;
-  }
 }
 
 /** Archive path minus `strip` leading components, or undefined if nothing is left. */
@@ -128,7 +55,7 @@ function devParts(rdev: number): { devmajor: number; devminor: number } {
 /** Writes archive `meta` (the items `opts.included` takes) as a tar stream through `write`. */
 export async function exportTar(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: ExportTarOptions, write: (buffers: Buffer[]) => Promise<void>): Promise<void> {
   const root = meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex');
-  const stream = new TarStream(repo, index, write);
+  const stream = new ContentStream(repo, index, write);
   const lookup = new PathLookup(repo, index, root);
   /** Exported files by archive path: the name a later hard link to them points at. */
   const exported = new Map<string, Buffer>();
@@ -189,7 +116,7 @@ export async function exportTar(repo: Repository, index: ChunkIndex, meta: Archi
       let total = 0;
       for (const s of sizes) total += s;
       if (total !== source.size) throw new CorruptDataError('HOARD_CORRUPT', `${text}: its chunks hold ${total} bytes, not ${source.size}`);
-      await stream.content(source.chunks ?? Buffer.alloc(0), sizes);
+      await stream.add(source.chunks ?? Buffer.alloc(0), sizes);
       stream.bytes(tarPadding(source.size));
     }
   });

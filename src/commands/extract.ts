@@ -5,6 +5,7 @@ import { findArchive, loadArchive } from '../archive/archives.js';
 import type { ArchiveMeta } from '../archive/archive-object.js';
 import { extractArchive } from '../archive/extract.js';
 import { extractToStdout, OutputClosedError, OutputSink } from '../archive/extract-stdout.js';
+import type { Item } from '../archive/item.js';
 import { walkTree } from '../archive/tree-reader.js';
 import type { ChunkIndex } from '../native.js';
 import type { PercentProgress } from '../progress.js';
@@ -132,23 +133,7 @@ export class ExtractCommand extends HoardCommand {
   ): Promise<boolean> {
     const sink = new OutputSink(this.context.stdout);
     try {
-      await extractToStdout(repo, index, meta, {
-        included,
-        mayContain: () => true,
-        stripComponents: Number(this.stripComponents),
-        onItem: (p, item) => {
-          if (this.list) {
-            progress.clear();
-            this.logger.output('hoard.output.list', p);
-          }
-          onBytes(p, item.type === '-' ? item.size : 0);
-        },
-        onWarning: (message) => {
-          onWarning();
-          progress.clear();
-          this.log('warning', message);
-        },
-      }, (buffers) => sink.write(buffers));
+      await extractToStdout(repo, index, meta, { included, ...this.reporting(progress, onBytes, onWarning) }, (buffers) => sink.write(buffers));
       await sink.flush();
     } catch (e) {
       if (!(e instanceof OutputClosedError)) throw e;
@@ -169,26 +154,33 @@ export class ExtractCommand extends HoardCommand {
   ): Promise<void> {
     await extractArchive(repo, index, meta, {
       included,
-      mayContain: () => true,
-      stripComponents: Number(this.stripComponents),
+      ...this.reporting(progress, onBytes, onWarning),
       sparse: this.sparse,
       numericIds: this.numericIds,
       dryRun: this.dryRun,
       noacls: this.noacls,
       noxattrs: this.noxattrs,
       noflags: this.nobsdflags,
-      onItem: (p, item) => {
+    });
+  }
+
+  /** What both ways of extracting share: stripping, and reporting items (`--list`) and warnings. */
+  private reporting(progress: PercentProgress, onBytes: (path: string, size: number) => void, onWarning: () => void) {
+    return {
+      mayContain: () => true,
+      stripComponents: Number(this.stripComponents),
+      onItem: (p: string, item: Item) => {
         if (this.list) {
           progress.clear();
           this.logger.output('hoard.output.list', p);
         }
         onBytes(p, item.type === '-' ? item.size : 0);
       },
-      onWarning: (message) => {
+      onWarning: (message: string) => {
         onWarning();
         progress.clear();
         this.log('warning', message);
       },
-    });
+    };
   }
 }

@@ -19,19 +19,17 @@
  */
 import { LockTimeoutError } from '../errors.js';
 import { markArchives } from '../archive/marking.js';
-import { newChunkIndex, newMarks, newRepacker, openIndexObject, sealIndexObject, type PackOut, type PackToc } from '../native.js';
+import { newChunkIndex, newMarks, newRepacker, openIndexObject, type PackOut, type PackToc } from '../native.js';
 import type { ObjectInfo, Storage } from '../storage/storage.js';
 import type { Lock } from './locks.js';
 import { listLocks } from './locks.js';
 import { manifestName, manifestSeq } from './manifest.js';
-import { archiveName, indexName, packName } from './objects.js';
+import { archiveName, indexName, packName, writeIndexObjects } from './objects.js';
 import type { Repository } from './repository.js';
 import { headroomFor } from './space.js';
 
 /** Manifest generations compact keeps: a reader that chose one a moment ago still finds it. */
 export const KEEP_MANIFESTS = 10;
-/** The most table entries one index object that compact writes lists. */
-const ENTRIES_PER_INDEX = 1 << 20;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -96,11 +94,6 @@ async function storedPacks(storage: Storage): Promise<Map<string, ObjectInfo>> {
     }
   }
   return out;
-}
-
-/** Table entries in a `PackToc.toc` (its first four bytes count them). */
-function entryCount(p: PackToc): number {
-  return p.toc.length >= 4 ? p.toc.readUInt32LE(0) : 0;
 }
 
 /** Compacts the repository (see the module docs); the caller holds the exclusive lock. */
@@ -264,21 +257,9 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
     // pack stays for its other blobs): packs without dead bytes (the new ones have none) go
     // first, so that the live copy stays the placed one.
     const survivors = [...keep, ...fresh].sort((a, b) => (keptDead.get(a) ?? 0) - (keptDead.get(b) ?? 0));
-    for (let i = 0; i < survivors.length; ) {
-      const batch: PackToc[] = [];
-      let entries = 0;
-      while (i < survivors.length) {
-        const p = survivors[i];
-        if (p === undefined || (batch.length > 0 && entries + entryCount(p) > ENTRIES_PER_INDEX)) break;
-        batch.push(p);
-        entries += entryCount(p);
-        i += 1;
-      }
-      const obj = await sealIndexObject(key, batch);
-      await storage.put(indexName(obj.id.toString('hex')), obj.data);
-      written += obj.data.length;
-      result.indexObjectsWritten += 1;
-    }
+    const listed = await writeIndexObjects(storage, key, survivors);
+    written += listed.bytes;
+    result.indexObjectsWritten += listed.ids.length;
   }
 
   // Nothing is deleted by a run that lost its lock.

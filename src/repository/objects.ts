@@ -1,5 +1,5 @@
 import { CorruptDataError, HoardError, errorFor } from '../errors.js';
-import { readObjects, type ChunkIndex, type FetchedRange, type Key } from '../native.js';
+import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type PackToc } from '../native.js';
 import type { Storage } from '../storage/storage.js';
 
 /** The object name of pack `id` (hex): `packs/<first two hex digits>/<id>`. */
@@ -115,4 +115,39 @@ export async function readMetadata(
     if (e instanceof HoardError) throw errorFor(e.code, e.message);
     throw e;
   });
+}
+
+/** The most table entries one index object that compact or repair writes lists. */
+const ENTRIES_PER_INDEX = 1 << 20;
+
+/** Table entries in a `PackToc.toc` (its first four bytes count them). */
+function entryCount(p: PackToc): number {
+  return p.toc.length >= 4 ? p.toc.readUInt32LE(0) : 0;
+}
+
+/**
+ * Lists `packs`, in this order, in as few new index objects as hold them (at most 2^20 table
+ * entries each), stored under `index/`; returns their hex ids and their bytes in all. Compact and
+ * repair write the whole listing this way before they delete the old index objects.
+ */
+export async function writeIndexObjects(storage: Storage, key: Key, packs: readonly PackToc[]): Promise<{ ids: string[]; bytes: number }> {
+  const ids: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < packs.length; ) {
+    const batch: PackToc[] = [];
+    let entries = 0;
+    while (i < packs.length) {
+      const p = packs[i];
+      if (p === undefined || (batch.length > 0 && entries + entryCount(p) > ENTRIES_PER_INDEX)) break;
+      batch.push(p);
+      entries += entryCount(p);
+      i += 1;
+    }
+    const obj = await sealIndexObject(key, batch);
+    const id = obj.id.toString('hex');
+    await storage.put(indexName(id), obj.data);
+    ids.push(id);
+    bytes += obj.data.length;
+  }
+  return { ids, bytes };
 }

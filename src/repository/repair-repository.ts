@@ -10,18 +10,16 @@
  * that the next `check --repair` finishes.
  */
 import { LockTimeoutError } from '../errors.js';
-import { newChunkIndex, newRepacker, openIndexObject, salvagePack, sealIndexObject, type ChunkIndex, type PackOut, type PackToc } from '../native.js';
+import { newChunkIndex, newRepacker, openIndexObject, salvagePack, type ChunkIndex, type PackOut, type PackToc } from '../native.js';
 import { forEachLimited, named, type CheckReport } from './check-report.js';
 import type { Lock } from './locks.js';
 import { manifestName, manifestSeq, openManifest } from './manifest.js';
-import { indexName, packName } from './objects.js';
+import { indexName, packName, writeIndexObjects } from './objects.js';
 import type { Repository } from './repository.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** Whole packs in memory at once. */
 const SALVAGES = 2;
-/** The most table entries one index object that repair writes lists. */
-const ENTRIES_PER_INDEX = 1 << 20;
 
 /** What the repository part of a repair did, beside the problems it reported. */
 export interface RepositoryRepairResult {
@@ -42,10 +40,6 @@ export interface RepositoryRepairResult {
 
 function typeName(t: number): string {
   return t === 0 ? 'chunk' : t === 1 ? 'tree' : `object of type ${t}`;
-}
-
-function entryCount(p: PackToc): number {
-  return p.toc.length >= 4 ? p.toc.readUInt32LE(0) : 0;
 }
 
 /** Every pack stored, by hex id. */
@@ -157,23 +151,7 @@ export async function repairRepository(repo: Repository, report: CheckReport, lo
   // Fresh index objects for every surviving pack, then the old ones and the damaged packs go.
   let indexIds = oldIndex;
   if (relist) {
-    const survivors = [...keep, ...fresh];
-    indexIds = [];
-    for (let i = 0; i < survivors.length; ) {
-      const batch: PackToc[] = [];
-      let entries = 0;
-      while (i < survivors.length) {
-        const p = survivors[i];
-        if (p === undefined || (batch.length > 0 && entries + entryCount(p) > ENTRIES_PER_INDEX)) break;
-        batch.push(p);
-        entries += entryCount(p);
-        i += 1;
-      }
-      const obj = await sealIndexObject(key, batch);
-      const id = obj.id.toString('hex');
-      await storage.put(indexName(id), obj.data);
-      indexIds.push(id);
-    }
+    indexIds = (await writeIndexObjects(storage, key, [...keep, ...fresh])).ids;
     if (lock !== undefined && !(await lock.stillHeld())) {
       throw new LockTimeoutError('HOARD_LOCK_LOST', `the lock on ${repo.location.text} was broken while check --repair ran; nothing was deleted`);
     }
