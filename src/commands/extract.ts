@@ -4,11 +4,10 @@ import * as t from 'typanion';
 import { findArchive, loadArchive } from '../archive/archives.js';
 import type { ArchiveMeta } from '../archive/archive-object.js';
 import { extractArchive } from '../archive/extract.js';
-import { extractToStdout, OutputClosedError, OutputSink } from '../archive/extract-stdout.js';
+import { extractToStdout, OutputClosedError, OutputSink, type StdoutExtractOptions } from '../archive/extract-stdout.js';
 import type { Item } from '../archive/item.js';
 import { walkTree } from '../archive/tree-reader.js';
 import type { ChunkIndex } from '../native.js';
-import type { PercentProgress } from '../progress.js';
 import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
@@ -91,22 +90,40 @@ export class ExtractCommand extends HoardCommand {
       progress.total = total;
     }
     let done = 0;
+    // What both ways of extracting share: selection, stripping, `--list`, progress and warnings.
+    const shared = {
+      included,
+      mayContain: () => true,
+      stripComponents: Number(this.stripComponents),
+      onItem: (p: string, item: Item) => {
+        if (this.list) {
+          progress.clear();
+          this.logger.output('hoard.output.list', p);
+        }
+        done += item.type === '-' ? item.size : 0;
+        progress.show(done, [p]);
+      },
+      onWarning: (message: string) => {
+        warnings += 1;
+        progress.clear();
+        this.log('warning', message);
+      },
+    };
     try {
       if (this.stdout && !this.dryRun) {
-        const finished = await this.writeStdout(repo, index, meta, progress, included, (p, size) => {
-          done += size;
-          progress.show(done, [p]);
-        }, () => {
-          warnings += 1;
-        });
         // The reader went away: nothing more is wanted, and the patterns were not all tried.
-        if (!finished) return warnings > 0 ? 1 : 0;
-      } else await this.extractWith(repo, index, meta, progress, included, (p, size) => {
-        done += size;
-        progress.show(done, [p]);
-      }, () => {
-        warnings += 1;
-      });
+        if (!(await this.writeStdout(repo, index, meta, shared))) return warnings > 0 ? 1 : 0;
+      } else {
+        await extractArchive(repo, index, meta, {
+          ...shared,
+          sparse: this.sparse,
+          numericIds: this.numericIds,
+          dryRun: this.dryRun,
+          noacls: this.noacls,
+          noxattrs: this.noxattrs,
+          noflags: this.nobsdflags,
+        });
+      }
     } finally {
       progress.finish();
     }
@@ -122,18 +139,10 @@ export class ExtractCommand extends HoardCommand {
    * reader closed the output early (EPIPE), which ends the run without an error: as borg treats
    * a broken pipe on its text output (its binary `--stdout` writes end in a traceback instead).
    */
-  private async writeStdout(
-    repo: Repository,
-    index: ChunkIndex,
-    meta: ArchiveMeta,
-    progress: PercentProgress,
-    included: (p: string) => boolean,
-    onBytes: (path: string, size: number) => void,
-    onWarning: () => void,
-  ): Promise<boolean> {
+  private async writeStdout(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: StdoutExtractOptions): Promise<boolean> {
     const sink = new OutputSink(this.context.stdout);
     try {
-      await extractToStdout(repo, index, meta, { included, ...this.reporting(progress, onBytes, onWarning) }, (buffers) => sink.write(buffers));
+      await extractToStdout(repo, index, meta, opts, (buffers) => sink.write(buffers));
       await sink.flush();
     } catch (e) {
       if (!(e instanceof OutputClosedError)) throw e;
@@ -141,46 +150,5 @@ export class ExtractCommand extends HoardCommand {
       return false;
     }
     return true;
-  }
-
-  private async extractWith(
-    repo: Repository,
-    index: ChunkIndex,
-    meta: ArchiveMeta,
-    progress: PercentProgress,
-    included: (p: string) => boolean,
-    onBytes: (path: string, size: number) => void,
-    onWarning: () => void,
-  ): Promise<void> {
-    await extractArchive(repo, index, meta, {
-      included,
-      ...this.reporting(progress, onBytes, onWarning),
-      sparse: this.sparse,
-      numericIds: this.numericIds,
-      dryRun: this.dryRun,
-      noacls: this.noacls,
-      noxattrs: this.noxattrs,
-      noflags: this.nobsdflags,
-    });
-  }
-
-  /** What both ways of extracting share: stripping, and reporting items (`--list`) and warnings. */
-  private reporting(progress: PercentProgress, onBytes: (path: string, size: number) => void, onWarning: () => void) {
-    return {
-      mayContain: () => true,
-      stripComponents: Number(this.stripComponents),
-      onItem: (p: string, item: Item) => {
-        if (this.list) {
-          progress.clear();
-          this.logger.output('hoard.output.list', p);
-        }
-        onBytes(p, item.type === '-' ? item.size : 0);
-      },
-      onWarning: (message: string) => {
-        onWarning();
-        progress.clear();
-        this.log('warning', message);
-      },
-    };
   }
 }

@@ -16,6 +16,9 @@ const MAGIC = 'HOARD_KEY';
  */
 export type KeyBinding = Pick<RepositoryConfig, 'encryption' | 'suite' | 'idAlgorithm' | 'keyStorage'>;
 
+/** The fields of a {@link KeyBinding}, in the order the sealing id takes them. */
+const BOUND = ['encryption', 'suite', 'idAlgorithm', 'keyStorage'] as const;
+
 /** The binding fields of `config`. */
 export function bindingOf(config: KeyBinding): KeyBinding {
   return { encryption: config.encryption, suite: config.suite, idAlgorithm: config.idAlgorithm, keyStorage: config.keyStorage };
@@ -23,7 +26,7 @@ export function bindingOf(config: KeyBinding): KeyBinding {
 
 /** The id a master key is sealed under: SHA-256 over the repository id and the bound settings. */
 function sealingId(repository: string, b: KeyBinding): Buffer {
-  const text = ['hoard key binding 2', repository, b.encryption, b.suite, b.idAlgorithm, b.keyStorage].join('\n');
+  const text = ['hoard key binding 2', repository, ...BOUND.map((f) => b[f])].join('\n');
   return createHash('sha256').update(text).digest();
 }
 
@@ -87,7 +90,7 @@ export async function openMasterKey(key: SealedKey, passphrase: Passphrase): Pro
  * to: a difference means the config was changed behind hoard's back.
  */
 export function checkKeyBinding(key: SealedKey, config: KeyBinding, what: string): void {
-  for (const field of ['encryption', 'suite', 'idAlgorithm', 'keyStorage'] as const) {
+  for (const field of BOUND) {
     if (key.binds[field] !== config[field]) {
       throw new IntegrityError('HOARD_INTEGRITY', `the repository's config says ${field} ${config[field]}, but its key ${what} was made for ${key.binds[field]}: the config was changed`);
     }
@@ -127,7 +130,7 @@ export function parseKeyFile(text: string, what: string): SealedKey {
     k.repository === repo &&
     typeof k.binds === 'object' &&
     k.binds !== null &&
-    ['encryption', 'suite', 'idAlgorithm', 'keyStorage'].every((f) => typeof (k.binds as Record<string, unknown>)[f] === 'string') &&
+    BOUND.every((f) => typeof (k.binds as Record<string, unknown>)[f] === 'string') &&
     (k.suite === 'aes-256-gcm' || k.suite === 'chacha20-poly1305') &&
     typeof k.sealed === 'string' &&
     kdf !== undefined &&
