@@ -1,8 +1,8 @@
 //! The backup pipeline: file -> chunks -> ids -> dedup -> compress -> seal -> packs.
 //!
 //! A [`Writer`] is shared by the worker threads of one backup. Each file is read and cut by one
-//! worker; new chunks are compressed and sealed on that worker and appended to the pack being
-//! filled. Full packs wait in a short queue for the caller, which stores them (through its storage
+//! worker; new chunks are compressed and sealed (on that worker for a file's first MiB, and in
+//! batches on the pool after that, see [`in_flight`]) and appended to the pack being filled. Full packs wait in a short queue for the caller, which stores them (through its storage
 //! backend) while the workers go on; when the queue is full the workers wait, so memory stays
 //! bounded whatever the size of the tree.
 
@@ -17,14 +17,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use rayon::prelude::*;
 
 use crate::chunk_index::{ChunkIndex, Location, PENDING};
-use crate::chunker::Chunker;
 use crate::codec::{self, Codec};
 use crate::envelope::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files_cache::{FileStat, FilesCache, Lookup};
 use crate::id::ChunkId;
 use crate::pack::{FinishedPack, PackBuilder};
-use crate::pipeline::{ChunkSettings, READ_SIZE, for_each_chunk};
+use crate::pipeline::ChunkSettings;
 use crate::pool::pool;
 
 /// The object type of file data.
@@ -294,41 +293,10 @@ impl Writer {
         })
     }
 
-    /// Reads everything from `reader`, storing its chunks.
+    /// Reads everything from `reader`, storing its chunks; after the first MiB, the chunks are
+    /// stored on the pool while the reader is cut on (see [`in_flight`]).
     pub fn store_reader<R: Read>(&self, reader: R, path: &Path) -> Result<StoredFile> {
-        let settings = &self.config.chunking;
-        let mut chunker = Chunker::new(&settings.params, &settings.seed);
-        BUFFER.with(|cell| {
-            let mut out = StoredFile::default();
-            let io_error = |e: std::io::Error| Error::io(path, &e);
-            out.size = for_each_chunk(
-                reader,
-                &mut chunker,
-                READ_SIZE,
-                &mut cell.borrow_mut(),
-                io_error,
-                |chunk| {
-                    let id = settings.ids.id(chunk);
-                    match self.store(CHUNK_TYPE, &id, chunk)? {
-                        Some(n) => {
-                            out.new_chunks += 1;
-                            out.new_plain += chunk.len() as u64;
-                            out.new_stored += u64::from(n);
-                            out.stored += u64::from(n);
-                        }
-                        None => {
-                            let known = lock(&self.index).get(&id).map_or(0, |l| l.length);
-                            out.stored += u64::from(known);
-                        }
-                    }
-                    out.ids.push(id);
-                    // A chunk is at most 2^23 bytes.
-                    out.sizes.push(chunk.len() as u32);
-                    Ok(())
-                },
-            )?;
-            Ok(out)
-        })
+        self.store_spread(reader, path, in_flight::LIMITS)
     }
 
     /// Reads and stores the file at `path`.
@@ -463,5 +431,6 @@ impl Writer {
     }
 }
 
+mod in_flight;
 #[cfg(test)]
 mod tests;

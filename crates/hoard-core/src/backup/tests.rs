@@ -21,9 +21,13 @@ fn data(seed: &str, len: usize) -> Vec<u8> {
 }
 
 fn writer(index: Arc<Mutex<ChunkIndex>>, pack_size: usize) -> Writer {
+    writer_cutting("buzhash,12,18,14,4095", index, pack_size)
+}
+
+fn writer_cutting(params: &str, index: Arc<Mutex<ChunkIndex>>, pack_size: usize) -> Writer {
     let config = WriterConfig {
         chunking: ChunkSettings {
-            params: "buzhash,12,18,14,4095".parse().expect("params"),
+            params: params.parse().expect("params"),
             seed: [1; 32],
             ids: IdHasher::new(IdAlgorithm::KeyedBlake3, &[2; 32]),
         },
@@ -252,4 +256,148 @@ fn a_full_queue_makes_workers_wait_and_abort_wakes_them() {
     w.abort(Error::new(ErrorKind::Io, "disk full"));
     let got = worker.join().expect("join");
     assert_eq!(got.map_err(|e| e.message), Err("disk full".to_string()));
+}
+
+/// Limits under which a file is stored as it is cut, on one worker.
+const SEQUENTIAL: in_flight::Limits = in_flight::Limits {
+    inline: u64::MAX,
+    batch: 1,
+    window: 1,
+};
+
+/// `blocks` random blocks of `len` bytes, repeated in a scrambled order to `total` bytes.
+fn repetitive(blocks: usize, len: usize, total: usize) -> Vec<u8> {
+    let pool: Vec<Vec<u8>> = (0..blocks)
+        .map(|i| data(&format!("block{i}"), len))
+        .collect();
+    let order = data("order", total / len + 1);
+    let mut d = Vec::with_capacity(total + len);
+    for &o in &order {
+        if d.len() >= total {
+            break;
+        }
+        d.extend_from_slice(&pool[o as usize % blocks]);
+    }
+    d.truncate(total);
+    d
+}
+
+/// Stores `d` with `limits` into a fresh index; the result, the writer's totals and every blob
+/// of the packs (type, id, plaintext length), sorted.
+fn store_with(
+    params: &str,
+    d: &[u8],
+    limits: in_flight::Limits,
+) -> (StoredFile, WriterTotals, Vec<(u8, ChunkId, u32)>) {
+    let w = writer_cutting(params, Arc::new(Mutex::new(ChunkIndex::new())), 256 << 10);
+    let stored = w
+        .store_spread(d, Path::new("data"), limits)
+        .expect("stored");
+    let mut blobs: Vec<(u8, ChunkId, u32)> = drain(&w)
+        .iter()
+        .flat_map(|p| p.entries.iter().map(|e| (e.obj_type, e.id, e.plain)))
+        .collect();
+    blobs.sort_unstable();
+    (stored, w.totals(), blobs)
+}
+
+#[test]
+fn a_large_file_with_repeated_chunks_in_flight_stores_each_once() {
+    let d = repetitive(8, 200_000, 12 << 20);
+    let params = "buzhash,12,18,14,4095";
+    let s = ChunkSettings {
+        params: params.parse().expect("params"),
+        seed: [1; 32],
+        ids: IdHasher::new(IdAlgorithm::KeyedBlake3, &[2; 32]),
+    };
+    let cut = crate::pipeline::chunk_reader(&d[..], &s, 1 << 20, &mut Vec::new()).expect("cut");
+    let spread = in_flight::Limits {
+        inline: 100_000,
+        batch: 64 << 10,
+        window: 512 << 10,
+    };
+    let (got, totals, blobs) = store_with(params, &d, spread);
+    assert_eq!(
+        (got.size, &got.ids, &got.sizes),
+        (cut.size, &cut.ids, &cut.sizes)
+    );
+    let mut unique = cut.ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert!(
+        unique.len() * 4 < cut.ids.len(),
+        "{} of {}",
+        unique.len(),
+        cut.ids.len()
+    );
+    // Each distinct chunk is one blob, whichever copy claimed it first.
+    assert_eq!(got.new_chunks as usize, unique.len());
+    assert_eq!(totals.blobs as usize, unique.len());
+    let mut ids: Vec<ChunkId> = blobs.iter().map(|b| b.1).collect();
+    ids.dedup();
+    assert_eq!(ids, unique);
+    assert_eq!(got, store_with(params, &d, SEQUENTIAL).0);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn spreading_a_file_over_the_pool_changes_nothing_but_the_pack_order(
+        params in proptest::sample::select(vec![
+            "buzhash,10,16,12,63", "fastcdc,10,16,12", "fixed,4096", "fixed,3000,700",
+        ]),
+        blocks in 1usize..40,
+        len in 1usize..600_000,
+        inline in 0u64..100_000,
+        batch in 1usize..100_000,
+        window in 1usize..400_000,
+    ) {
+        let d = repetitive(blocks, 7_919, len);
+        let limits = in_flight::Limits { inline, batch, window };
+        let (seq, seq_totals, seq_blobs) = store_with(params, &d, SEQUENTIAL);
+        let (got, totals, blobs) = store_with(params, &d, limits);
+        proptest::prop_assert_eq!(got.size, len as u64);
+        proptest::prop_assert_eq!(got, seq);
+        proptest::prop_assert_eq!(totals.blobs, seq_totals.blobs);
+        proptest::prop_assert_eq!(totals.plain, seq_totals.plain);
+        proptest::prop_assert_eq!(totals.stored, seq_totals.stored);
+        proptest::prop_assert_eq!(blobs, seq_blobs);
+    }
+}
+
+/// A reader that yields `data`, then fails.
+struct FailingAfter<'a>(&'a [u8]);
+
+impl Read for FailingAfter<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("device gone"));
+        }
+        let n = out.len().min(self.0.len()).min(300_000);
+        out[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_in_the_middle_of_a_large_file_fails_that_file_only() {
+    let d = data("fail", 5 << 20);
+    let w = writer(Arc::new(Mutex::new(ChunkIndex::new())), 1 << 20);
+    let err = w
+        .store_reader(FailingAfter(&d), Path::new("broken"))
+        .expect_err("read error");
+    assert_eq!(err.kind, ErrorKind::Io);
+    assert!(err.message.contains("broken"), "{}", err.message);
+    // The writer goes on: the same bytes from a good reader are stored, the chunks that were
+    // stored before the error are not stored again.
+    let before = w.totals().blobs;
+    assert!(before > 0);
+    let ok = w.store_reader(&d[..], Path::new("good")).expect("stored");
+    assert_eq!(ok.size, d.len() as u64);
+    assert_eq!(u64::from(ok.new_chunks) + before, w.totals().blobs);
+    assert_eq!(
+        drain(&w).iter().map(|p| p.entries.len()).sum::<usize>() as u64,
+        w.totals().blobs
+    );
 }
