@@ -41,7 +41,7 @@ pub(super) struct Limits {
 pub(super) const LIMITS: Limits = Limits {
     inline: 1 << 20,
     batch: 1 << 20,
-    window: 8 << 20,
+    window: 4 << 20,
 };
 
 /// Consecutive chunks of a file, copied out of the read buffer.
@@ -93,21 +93,26 @@ impl Slot {
         self.done.notify_all();
     }
 
-    /// Stores the batch here if no thread has started it, else waits until it is stored.
-    fn outcome(&self, writer: &Writer) -> (Result<Vec<Outcome>>, Batch) {
-        if let Some(batch) = self.claim() {
-            self.finish(writer, batch);
-        }
+    /// Waits until the batch is stored.
+    fn wait(&self) {
         let mut state = lock(&self.state);
-        loop {
-            match std::mem::replace(&mut *state, State::Cancelled) {
-                State::Done(outcomes, batch) => return (outcomes, batch),
-                other => *state = other,
-            }
+        while !matches!(*state, State::Done(..)) {
             state = self
                 .done
                 .wait(state)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// The outcomes and the batch, once it is stored.
+    fn take(&self) -> Option<(Result<Vec<Outcome>>, Batch)> {
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, State::Cancelled) {
+            State::Done(outcomes, batch) => Some((outcomes, batch)),
+            other => {
+                *state = other;
+                None
+            }
         }
     }
 
@@ -181,21 +186,43 @@ impl Window {
         }
     }
 
-    /// Copies `chunk` into the batch being filled; returns that batch's slot once it is full.
-    fn add(&mut self, chunk: &[u8]) -> Option<Arc<Slot>> {
-        self.filling.data.extend_from_slice(chunk);
+    /// Puts `chunk` in flight, alone if it is as large as a batch, else copied into the batch
+    /// being filled; calls `ready` with each batch that is complete.
+    fn add(&mut self, chunk: &[u8], mut ready: impl FnMut(Arc<Slot>)) {
+        let batch = self.limits.batch;
+        if !self.filling.sizes.is_empty() && self.filling.data.len() + chunk.len() > batch {
+            ready(self.submit_filling());
+        }
         // A chunk is at most 2^23 bytes.
-        self.filling.sizes.push(chunk.len() as u32);
-        (self.filling.data.len() >= self.limits.batch).then(|| self.submit())
+        let size = chunk.len() as u32;
+        if chunk.len() >= batch {
+            ready(self.submit(Batch {
+                data: chunk.to_vec(),
+                sizes: vec![size],
+            }));
+            return;
+        }
+        if self.filling.data.capacity() < batch {
+            self.filling.data = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(batch));
+        }
+        self.filling.data.extend_from_slice(chunk);
+        self.filling.sizes.push(size);
     }
 
     /// Puts the batch being filled in flight.
-    fn submit(&mut self) -> Arc<Slot> {
-        let fresh = Batch {
-            data: self.spare.pop().unwrap_or_default(),
+    fn submit_filling(&mut self) -> Arc<Slot> {
+        let empty = Batch {
+            data: Vec::new(),
             sizes: Vec::new(),
         };
-        let batch = std::mem::replace(&mut self.filling, fresh);
+        let batch = std::mem::replace(&mut self.filling, empty);
+        self.submit(batch)
+    }
+
+    fn submit(&mut self, batch: Batch) -> Arc<Slot> {
         self.bytes += batch.data.len();
         let slot = Arc::new(Slot {
             state: Mutex::new(State::Queued(batch)),
@@ -209,18 +236,38 @@ impl Window {
         self.bytes > self.limits.window
     }
 
-    /// Takes the oldest batch's outcomes into `tally`.
-    fn take_oldest(&mut self, writer: &Writer, tally: &mut Tally) -> Result<()> {
-        let Some(slot) = self.slots.pop_front() else {
-            return Ok(());
-        };
-        let (outcomes, mut batch) = slot.outcome(writer);
-        self.bytes -= batch.data.len();
-        for (outcome, &size) in outcomes?.into_iter().zip(&batch.sizes) {
-            tally.push(outcome, size);
+    /// Takes the stored batches at the front into `tally`; says whether there were any.
+    fn take_stored(&mut self, tally: &mut Tally) -> Result<bool> {
+        let mut took = false;
+        while let Some((outcomes, mut batch)) = self.slots.front().and_then(|s| s.take()) {
+            self.slots.pop_front();
+            took = true;
+            self.bytes -= batch.data.len();
+            for (outcome, &size) in outcomes?.into_iter().zip(&batch.sizes) {
+                tally.push(outcome, size);
+            }
+            // Batch-sized buffers are reused; a large chunk's own copy is freed.
+            if batch.data.capacity() <= self.limits.batch {
+                batch.data.clear();
+                self.spare.push(batch.data);
+            }
         }
-        batch.data.clear();
-        self.spare.push(batch.data);
+        Ok(took)
+    }
+
+    /// Takes at least the oldest batch into `tally`: stores a batch that no thread has started
+    /// (the oldest such) while the oldest is not stored yet, and waits for it only when every
+    /// batch has been started.
+    fn make_room(&mut self, writer: &Writer, tally: &mut Tally) -> Result<()> {
+        while !self.take_stored(tally)? {
+            let Some(front) = self.slots.front() else {
+                return Ok(());
+            };
+            match self.slots.iter().find_map(|s| s.claim().map(|b| (s, b))) {
+                Some((slot, batch)) => slot.finish(writer, batch),
+                None => front.wait(),
+            }
+        }
         Ok(())
     }
 
@@ -275,11 +322,9 @@ impl Writer {
                                 tally.push((id, new), chunk.len() as u32);
                                 return Ok(());
                             }
-                            if let Some(slot) = window.add(chunk) {
-                                scope.spawn(move |_| slot.run(self));
-                            }
+                            window.add(chunk, |slot| scope.spawn(move |_| slot.run(self)));
                             while window.over() {
-                                window.take_oldest(self, &mut tally)?;
+                                window.make_room(self, &mut tally)?;
                             }
                             Ok(())
                         },
@@ -287,10 +332,10 @@ impl Writer {
                 });
                 let end = read.and_then(|size| {
                     if !window.filling.sizes.is_empty() {
-                        window.submit();
+                        window.submit_filling();
                     }
                     while !window.slots.is_empty() {
-                        window.take_oldest(self, &mut tally)?;
+                        window.make_room(self, &mut tally)?;
                     }
                     Ok(size)
                 });
