@@ -1,18 +1,19 @@
 //! One file's chunks stored on the pool while the file is cut on.
 //!
 //! Cutting a file into chunks is sequential, but identifying, deduplicating, compressing and
-//! sealing each chunk is not. So after a file's first [`Limits::inline`] bytes, which are stored
-//! as they are cut (a small file never leaves its worker), the cutting worker copies the chunks
-//! it cuts into batches of about [`Limits::batch`] bytes. Each batch becomes a pool job, and the
-//! worker cuts on. Once more than [`Limits::window`] bytes are in flight, the worker takes the
-//! oldest batch back: it stores it itself if no other thread has started it, or waits for the
-//! thread that did. The results are taken in file order, so the ids and sizes come out as the
+//! sealing each chunk is not. Past a file's first [`Limits::inline`] bytes (so a small file never
+//! leaves its worker), the cutting worker copies the chunks it cuts into batches of about
+//! [`Limits::batch`] bytes and hands each to the pool, as long as fewer than [`Limits::batches`]
+//! of its batches are out; while they are, it stores the chunks it cuts itself, straight from the
+//! read buffer. So another thread that is free always finds work, and none is copied for a
+//! thread that is busy. Results are taken in file order, so the ids and sizes come out as the
 //! sequential cutting's; only the order of the blobs in the packs may differ. A chunk that
 //! appears twice in flight is stored once: the chunk index's `PENDING` claim decides which copy.
 //!
-//! The worker never waits for a batch that no thread runs, so two workers each cutting a large
-//! file cannot wait for each other, and memory stays bounded per file: the window, the batch
-//! being filled, and the batch buffers, which are reused.
+//! At the end of the file the worker stores the batches no thread has started and waits only for
+//! those another thread is storing, so two workers each cutting a large file never wait for each
+//! other. Memory stays bounded per file: the batch buffers (at most `batches` + 1, reused) and
+//! one small entry per chunk.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -33,15 +34,16 @@ pub(super) struct Limits {
     pub inline: u64,
     /// A batch is handed to the pool once it holds at least this many bytes.
     pub batch: usize,
-    /// At most this many bytes of batches are in flight per file.
-    pub window: usize,
+    /// At most this many batches of a file are out on the pool; while they are, the cutting
+    /// worker stores the chunks it cuts itself.
+    pub batches: usize,
 }
 
 /// The limits a writer uses.
 pub(super) const LIMITS: Limits = Limits {
     inline: 1 << 20,
     batch: 1 << 20,
-    window: 4 << 20,
+    batches: 2,
 };
 
 /// Consecutive chunks of a file, copied out of the read buffer.
@@ -163,11 +165,21 @@ impl Tally {
     }
 }
 
-/// The batches of one file in flight, oldest first, and the one being filled.
+/// A chunk's place in the file's results: stored by the cutting worker, or in a batch.
+enum Pending {
+    Stored(Outcome, u32),
+    Batch(Arc<Slot>),
+}
+
+/// One file's chunks in file order, from the first not yet in the tally, and the batch being
+/// filled.
 struct Window {
     limits: Limits,
-    slots: VecDeque<Arc<Slot>>,
-    bytes: usize,
+    /// Bytes cut so far.
+    cut: u64,
+    pending: VecDeque<Pending>,
+    /// Batches handed to the pool and not yet taken back.
+    batches: usize,
     filling: Batch,
     spare: Vec<Vec<u8>>,
 }
@@ -176,8 +188,9 @@ impl Window {
     fn new(limits: Limits) -> Self {
         Self {
             limits,
-            slots: VecDeque::new(),
-            bytes: 0,
+            cut: 0,
+            pending: VecDeque::new(),
+            batches: 0,
             filling: Batch {
                 data: Vec::new(),
                 sizes: Vec::new(),
@@ -186,109 +199,104 @@ impl Window {
         }
     }
 
-    /// Puts `chunk` in flight, alone if it is as large as a batch, else copied into the batch
-    /// being filled; calls `ready` with each batch that is complete.
-    fn add(&mut self, chunk: &[u8], mut ready: impl FnMut(Arc<Slot>)) {
-        let batch = self.limits.batch;
-        if !self.filling.sizes.is_empty() && self.filling.data.len() + chunk.len() > batch {
-            ready(self.submit_filling());
-        }
-        // A chunk is at most 2^23 bytes.
-        let size = chunk.len() as u32;
-        if chunk.len() >= batch {
-            ready(self.submit(Batch {
-                data: chunk.to_vec(),
-                sizes: vec![size],
-            }));
-            return;
-        }
-        if self.filling.data.capacity() < batch {
-            self.filling.data = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(batch));
-        }
-        self.filling.data.extend_from_slice(chunk);
-        self.filling.sizes.push(size);
+    /// Whether the next chunk goes to the pool: past the first bytes of the file, while fewer
+    /// than the allowed batches are out.
+    fn hands_off(&self) -> bool {
+        self.cut > self.limits.inline && self.batches < self.limits.batches
     }
 
-    /// Puts the batch being filled in flight.
-    fn submit_filling(&mut self) -> Arc<Slot> {
+    /// Copies `chunk` into the batch being filled; returns that batch once it is full.
+    fn add(&mut self, chunk: &[u8]) -> Option<Arc<Slot>> {
+        if self.filling.sizes.is_empty() {
+            self.filling.data = self.spare.pop().unwrap_or_default();
+        }
+        self.filling.data.extend_from_slice(chunk);
+        // A chunk is at most 2^23 bytes.
+        self.filling.sizes.push(chunk.len() as u32);
+        (self.filling.data.len() >= self.limits.batch).then(|| self.submit())
+    }
+
+    /// Hands the batch being filled to the pool.
+    fn submit(&mut self) -> Arc<Slot> {
         let empty = Batch {
             data: Vec::new(),
             sizes: Vec::new(),
         };
         let batch = std::mem::replace(&mut self.filling, empty);
-        self.submit(batch)
-    }
-
-    fn submit(&mut self, batch: Batch) -> Arc<Slot> {
-        self.bytes += batch.data.len();
         let slot = Arc::new(Slot {
             state: Mutex::new(State::Queued(batch)),
             done: Condvar::new(),
         });
-        self.slots.push_back(slot.clone());
+        self.pending.push_back(Pending::Batch(slot.clone()));
+        self.batches += 1;
         slot
     }
 
-    fn over(&self) -> bool {
-        self.bytes > self.limits.window
-    }
-
-    /// Takes the stored batches at the front into `tally`; says whether there were any.
-    fn take_stored(&mut self, tally: &mut Tally) -> Result<bool> {
-        let mut took = false;
-        while let Some((outcomes, mut batch)) = self.slots.front().and_then(|s| s.take()) {
-            self.slots.pop_front();
-            took = true;
-            self.bytes -= batch.data.len();
-            for (outcome, &size) in outcomes?.into_iter().zip(&batch.sizes) {
-                tally.push(outcome, size);
+    /// Takes the finished chunks at the front into `tally`.
+    fn take_finished(&mut self, tally: &mut Tally) -> Result<()> {
+        while let Some(front) = self.pending.front() {
+            match front {
+                Pending::Stored(outcome, size) => tally.push(*outcome, *size),
+                Pending::Batch(slot) => {
+                    let Some((outcomes, mut batch)) = slot.take() else {
+                        return Ok(());
+                    };
+                    self.batches -= 1;
+                    for (outcome, &size) in outcomes?.into_iter().zip(&batch.sizes) {
+                        tally.push(outcome, size);
+                    }
+                    batch.data.clear();
+                    self.spare.push(batch.data);
+                }
             }
-            // Batch-sized buffers are reused; a large chunk's own copy is freed.
-            if batch.data.capacity() <= self.limits.batch {
-                batch.data.clear();
-                self.spare.push(batch.data);
-            }
-        }
-        Ok(took)
-    }
-
-    /// Takes at least the oldest batch into `tally`: stores a batch that no thread has started
-    /// (the oldest such) while the oldest is not stored yet, and waits for it only when every
-    /// batch has been started.
-    fn make_room(&mut self, writer: &Writer, tally: &mut Tally) -> Result<()> {
-        while !self.take_stored(tally)? {
-            let Some(front) = self.slots.front() else {
-                return Ok(());
-            };
-            match self.slots.iter().find_map(|s| s.claim().map(|b| (s, b))) {
-                Some((slot, batch)) => slot.finish(writer, batch),
-                None => front.wait(),
-            }
+            self.pending.pop_front();
         }
         Ok(())
     }
 
+    /// Takes every chunk into `tally`: stores the batches no thread has started, and waits for
+    /// the others.
+    fn take_all(&mut self, writer: &Writer, tally: &mut Tally) -> Result<()> {
+        loop {
+            self.take_finished(tally)?;
+            let Some(Pending::Batch(front)) = self.pending.front() else {
+                return Ok(());
+            };
+            let unstarted = self.pending.iter().find_map(|p| match p {
+                Pending::Batch(s) => s.claim().map(|b| (s, b)),
+                Pending::Stored(..) => None,
+            });
+            match unstarted {
+                Some((slot, batch)) => slot.finish(writer, batch),
+                None => front.wait(),
+            }
+        }
+    }
+
     /// Drops the batches no thread has started.
     fn cancel(&self) {
-        for slot in &self.slots {
-            slot.cancel();
+        for p in &self.pending {
+            if let Pending::Batch(slot) = p {
+                slot.cancel();
+            }
         }
     }
 }
 
 impl Writer {
+    /// Identifies and stores `chunk`.
+    fn store_chunk(&self, chunk: &[u8]) -> Result<Outcome> {
+        let id = self.config.chunking.ids.id(chunk);
+        Ok((id, self.store(CHUNK_TYPE, &id, chunk)?))
+    }
+
     /// Identifies and stores the chunks of `batch`.
     fn store_chunks(&self, batch: &Batch) -> Result<Vec<Outcome>> {
         let mut at = 0;
         let mut out = Vec::with_capacity(batch.sizes.len());
         for &size in &batch.sizes {
-            let chunk = &batch.data[at..at + size as usize];
+            out.push(self.store_chunk(&batch.data[at..at + size as usize])?);
             at += size as usize;
-            let id = self.config.chunking.ids.id(chunk);
-            out.push((id, self.store(CHUNK_TYPE, &id, chunk)?));
         }
         Ok(out)
     }
@@ -315,28 +323,31 @@ impl Writer {
                         &mut cell.borrow_mut(),
                         |e| Error::io(path, &e),
                         |chunk| {
-                            if tally.bytes < limits.inline {
-                                let id = settings.ids.id(chunk);
-                                let new = self.store(CHUNK_TYPE, &id, chunk)?;
-                                // A chunk is at most 2^23 bytes.
-                                tally.push((id, new), chunk.len() as u32);
+                            window.take_finished(&mut tally)?;
+                            window.cut += chunk.len() as u64;
+                            if window.hands_off() {
+                                if let Some(slot) = window.add(chunk) {
+                                    scope.spawn(move |_| slot.run(self));
+                                }
                                 return Ok(());
                             }
-                            window.add(chunk, |slot| scope.spawn(move |_| slot.run(self)));
-                            while window.over() {
-                                window.make_room(self, &mut tally)?;
+                            if !window.filling.sizes.is_empty() {
+                                let slot = window.submit();
+                                scope.spawn(move |_| slot.run(self));
                             }
+                            // A chunk is at most 2^23 bytes.
+                            let stored =
+                                Pending::Stored(self.store_chunk(chunk)?, chunk.len() as u32);
+                            window.pending.push_back(stored);
                             Ok(())
                         },
                     )
                 });
                 let end = read.and_then(|size| {
                     if !window.filling.sizes.is_empty() {
-                        window.submit_filling();
+                        window.submit();
                     }
-                    while !window.slots.is_empty() {
-                        window.make_room(self, &mut tally)?;
-                    }
+                    window.take_all(self, &mut tally)?;
                     Ok(size)
                 });
                 if end.is_err() {

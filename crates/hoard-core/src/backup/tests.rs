@@ -262,7 +262,7 @@ fn a_full_queue_makes_workers_wait_and_abort_wakes_them() {
 const SEQUENTIAL: in_flight::Limits = in_flight::Limits {
     inline: u64::MAX,
     batch: 1,
-    window: 1,
+    batches: 1,
 };
 
 /// `blocks` random blocks of `len` bytes, repeated in a scrambled order to `total` bytes.
@@ -314,7 +314,7 @@ fn a_large_file_with_repeated_chunks_in_flight_stores_each_once() {
     let spread = in_flight::Limits {
         inline: 100_000,
         batch: 64 << 10,
-        window: 512 << 10,
+        batches: 3,
     };
     let (got, totals, blobs) = store_with(params, &d, spread);
     assert_eq!(
@@ -350,10 +350,10 @@ proptest::proptest! {
         len in 1usize..600_000,
         inline in 0u64..100_000,
         batch in 1usize..100_000,
-        window in 1usize..400_000,
+        batches in 1usize..4,
     ) {
         let d = repetitive(blocks, 7_919, len);
-        let limits = in_flight::Limits { inline, batch, window };
+        let limits = in_flight::Limits { inline, batch, batches };
         let (seq, seq_totals, seq_blobs) = store_with(params, &d, SEQUENTIAL);
         let (got, totals, blobs) = store_with(params, &d, limits);
         proptest::prop_assert_eq!(got.size, len as u64);
