@@ -2,7 +2,9 @@
 //!
 //! The lanes of each slice are computed in parallel on hoard's worker pool (the argon2 crate's
 //! `parallel` feature runs them through rayon; [`argon2id`] enters the pool first so that they run
-//! there and not on rayon's global pool).
+//! there and not on rayon's global pool). A worker waiting for a stolen segment may run other
+//! pool jobs meanwhile, so a key opened while bulk work is queued can take longer; hoard opens
+//! the key before it starts any.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 
