@@ -1,5 +1,5 @@
-import { sealIndexObject, type Key, type PackToc, type Writer } from '../native.js';
-import { indexName, packName } from '../repository/objects.js';
+import { sealIndexObject, type Key, type PackOut, type PackToc, type Writer } from '../native.js';
+import { indexName, putPack } from '../repository/objects.js';
 import type { SpaceGuard } from '../repository/space.js';
 import type { Storage } from '../storage/storage.js';
 import { crashPoint } from '../testonly.js';
@@ -62,13 +62,18 @@ export class PackSink {
     return this.space !== undefined ? this.space.put(name, data) : this.storage.put(name, data);
   }
 
+  /** Stores a pack from its native bytes (never a JavaScript buffer), past the space guard if any. */
+  private putPack(pack: PackOut): Promise<void> {
+    return putPack(this.space ?? this.storage, pack);
+  }
+
   private async run(puts: Set<Promise<void>>): Promise<void> {
     for (;;) {
       const pack = await this.writer.nextPack();
       if (pack === null) break;
-      const size = pack.data.length;
+      const size = pack.size;
       const entry = { toc: { id: pack.id, toc: pack.toc }, stored: false };
-      const put = this.put(packName(pack.id.toString('hex')), pack.data).then(() => {
+      const put = this.putPack(pack).then(() => {
         puts.delete(put);
         entry.stored = true;
         this.onPack(size);
