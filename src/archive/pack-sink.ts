@@ -8,13 +8,15 @@ import { crashPoint } from '../testonly.js';
 const PACKS_PER_INDEX = 8;
 /**
  * Pack puts in flight: a put ends with an fsync that waits for the disk, so the next pack is
- * written while the last one is flushed. Each holds a pack in memory.
+ * written while the last one is flushed. Each holds a pack (8 MiB of native memory, never a
+ * JavaScript buffer) until it is durable; then it is freed at once.
  */
 const PUTS = 2;
 
 /**
- * Stores the packs a writer finishes as they come, and after every few packs an index object
- * listing them (commit order: packs, then their index object). `done` settles once the writer is
+ * Stores the packs a writer finishes as they come (through `Storage.putFrom`: the bytes go from
+ * native memory to the backend's file), and after every few packs an index object listing them
+ * (commit order: packs, then their index object). `done` settles once the writer is
  * closed and everything is stored. With a {@link SpaceGuard}, every pack and index object passes
  * the repository's space limits first. When the run fails (a pack or index object refused or not
  * written, or the writer aborted), the packs already stored are listed in one last index object,

@@ -33,7 +33,8 @@ pub struct WriterOptions {
     pub chunker_params: String,
     /// A pack is closed once it holds this many bytes (default 8 MiB).
     pub pack_size: Option<f64>,
-    /// Finished packs that may wait for `nextPack` before the workers pause (default 2).
+    /// Finished packs that may wait for `nextPack` before the workers pause (default 1: the
+    /// caller keeps two more being written, and each waiting pack is 8 MiB of memory).
     pub queue: Option<f64>,
 }
 
@@ -213,7 +214,7 @@ impl Writer {
         };
         let queue = match options.queue {
             Some(v) => whole(v, "queue", 64)? as usize,
-            None => 2,
+            None => 1,
         };
         let k = &key.inner;
         let session = envelope::Session::new(k.suite, &k.encryption).napi()?;
