@@ -52,6 +52,8 @@ export type Marks = binding.Marks;
 export type Repacker = binding.Repacker;
 /** A tar stream being read, its files stored through a writer (import-tar). */
 export type TarImport = binding.TarImport;
+/** A finished pack's bytes, held natively until written to a file or taken (`PackOut.bytes`). */
+export type PackBytes = binding.PackBytes;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -70,7 +72,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype, binding.PackBytes.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
