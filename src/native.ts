@@ -12,6 +12,7 @@ export type {
   BlobTotals,
   ChunkedFile,
   FetchedRange,
+  FileAttrs,
   FsEntry,
   FsWarning,
   MarkTotals,

@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::chunk_index::Location;
 use crate::envelope::Opener;
+use crate::fsmeta::ItemMeta;
 use crate::id::{IdAlgorithm, IdHasher};
 use crate::index_object::{self, IndexedPack};
 use crate::keys::Suite;
@@ -166,7 +167,10 @@ fn files_round_trip_through_packs_and_an_index_object() {
         .iter()
         .zip(&res)
         .map(|((n, d), r)| FilePiece {
-            path: n.as_bytes().to_vec(),
+            item: ItemMeta {
+                path: n.as_bytes().to_vec(),
+                ..ItemMeta::default()
+            },
             ids: r.ids.clone(),
             offset: 0,
             create: true,
