@@ -237,6 +237,17 @@ impl Writer {
     /// Compresses, seals and stores a blob unless the index has it. Returns the stored length if
     /// it was new.
     pub fn store(&self, obj_type: u8, id: &ChunkId, data: &[u8]) -> Result<Option<u32>> {
+        self.store_with(obj_type, id, data, self.config.codec)
+    }
+
+    /// [`Writer::store`] with `codec` in place of the writer's own.
+    pub fn store_with(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        data: &[u8],
+        codec: Codec,
+    ) -> Result<Option<u32>> {
         let pending = Location {
             pack: PENDING,
             offset: 0,
@@ -250,7 +261,7 @@ impl Writer {
         BODY.with(|cell| -> Result<u32> {
             let mut body = cell.borrow_mut();
             body.clear();
-            codec::compress_frame_into(self.config.codec, data, &mut body)?;
+            codec::compress_frame_into(codec, data, &mut body)?;
             self.seal_body(obj_type, id, data.len(), &mut body, false)
         })
         .map(Some)
@@ -408,12 +419,22 @@ impl Writer {
     }
 
     /// Stores metadata objects (e.g. trees) of `obj_type`, identified by `ids` of their
-    /// plaintexts, on the worker pool; returns which were new.
-    pub fn store_objects(&self, obj_type: u8, objects: &[(ChunkId, &[u8])]) -> Result<Vec<bool>> {
+    /// plaintexts, compressed with `codec` (the writer's own if `None`), on the worker pool;
+    /// returns which were new.
+    pub fn store_objects(
+        &self,
+        obj_type: u8,
+        objects: &[(ChunkId, &[u8])],
+        codec: Option<Codec>,
+    ) -> Result<Vec<bool>> {
+        let codec = codec.unwrap_or(self.config.codec);
         pool().install(|| {
             objects
                 .par_iter()
-                .map(|(id, data)| self.store(obj_type, id, data).map(|n| n.is_some()))
+                .map(|(id, data)| {
+                    self.store_with(obj_type, id, data, codec)
+                        .map(|n| n.is_some())
+                })
                 .collect()
         })
     }
