@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 
 import type { Key, Writer } from '../native.js';
 import { ObjectType } from '../repository/object-types.js';
@@ -17,22 +17,51 @@ const PIECE_MIN = 64;
 /** A piece ends after an item whose name's cut hash has these bits clear: 256 items on average. */
 const PIECE_MASK = 0xff;
 
-/** The secret the cut hash is keyed with: the chunk id of this text (so keyed in keyed modes). */
-const CUT_SEED_TEXT = 'hoard tree pieces';
+/** The info of the cut table's HKDF (docs/format.md section 10.9). */
+const CUT_TABLE_INFO = 'hoard tree pieces';
+const cutTables = new WeakMap<Key, Uint32Array>();
+
+/**
+ * The cut table of `key`: 256 u32 (LE) from HKDF-SHA256 over the chunk id of the info text (so
+ * secret in keyed modes), like the data chunker's table.
+ */
+function cutTable(key: Key): Uint32Array {
+  let t = cutTables.get(key);
+  if (t === undefined) {
+    const seed = key.chunkId(Buffer.from(CUT_TABLE_INFO));
+    const bytes = Buffer.from(hkdfSync('sha256', seed, Buffer.alloc(0), CUT_TABLE_INFO, 1024));
+    t = new Uint32Array(256);
+    for (let i = 0; i < 256; i += 1) t[i] = bytes.readUInt32LE(i * 4);
+    cutTables.set(key, t);
+  }
+  return t;
+}
+
+/** The cut hash of a name: a rotate-xor over its bytes through the table, then a 32-bit mix. */
+function cutHash(table: Uint32Array, name: Buffer): number {
+  let h = 0;
+  for (const b of name) h = ((h << 1) | (h >>> 31)) ^ (table[b] as number);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
 
 /**
  * Cuts a directory's items (sorted by name) into pieces, by content: a piece ends after an item
  * whose keyed name hash has its low 8 bits clear once it holds {@link PIECE_MIN} items, or when
- * it holds {@link TREE_ITEMS}. A cut depends only on the names since the previous cut, so a changed,
- * added or removed item changes only its own piece (and at most the next one).
+ * it holds {@link TREE_ITEMS}. A cut depends on the names, not on positions, so a changed, added
+ * or removed item changes its own piece (and seldom the next one), not those after it.
  */
 export function splitItems(key: Key, items: Item[]): Item[][] {
-  const seed = key.chunkId(Buffer.from(CUT_SEED_TEXT));
+  const table = cutTable(key);
   const pieces: Item[][] = [];
   let start = 0;
   for (let i = 0; i < items.length; i += 1) {
     const n = i + 1 - start;
-    if (n >= TREE_ITEMS || (n >= PIECE_MIN && (createHmac('sha256', seed).update((items[i] as Item).name).digest().readUInt32LE(0) & PIECE_MASK) === 0)) {
+    if (n >= TREE_ITEMS || (n >= PIECE_MIN && (cutHash(table, (items[i] as Item).name) & PIECE_MASK) === 0)) {
       pieces.push(items.slice(start, i + 1));
       start = i + 1;
     }
