@@ -4,11 +4,14 @@ import { mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSy
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 
+import type { ArchiveMeta } from '../dist/archive/archive-object.js';
+import { sealArchive } from '../dist/archive/archive-object.js';
 import { findArchive, loadArchive } from '../dist/archive/archives.js';
 import { decodeTree, encodeTree, treeParts, TREE_ITEMS, type Item } from '../dist/archive/item.js';
 import { readTrees } from '../dist/archive/tree-reader.js';
 import { SPLIT_ITEMS, splitItems } from '../dist/archive/tree-store.js';
-import { newKey } from '../dist/native.js';
+import { PackSink } from '../dist/archive/pack-sink.js';
+import { newKey, newWriter } from '../dist/native.js';
 import { syncChunkIndex } from '../dist/repository/chunk-cache.js';
 import { parseRepo } from '../dist/repository/location.js';
 import { ObjectType } from '../dist/repository/object-types.js';
@@ -175,4 +178,55 @@ test('check finds a damaged piece and names it; repair drops only that piece\'s 
   const gone = new Set(pieceItems.map((i) => `tree/big/${i.name.toString()}`));
   t.false(listed.some((p) => gone.has(p)));
   t.is((await hoardIn(env, ['check', repoPath])).code, 0);
+});
+
+test('a directory chained by next, as writers before pieces stored it (lz4), still reads: list, extract, check, compact', async (t) => {
+  const env = testEnv();
+  const repoPath = await makeRepo(env);
+  const repo = await Repository.open(parseRepo(repoPath), env, { stdin: new PassThrough(), stderr: new PassThrough() });
+  const synced = await syncChunkIndex(repo.storage, repo.key, env, repo.config.id);
+  const writer = newWriter(repo.key, synced.index, { compression: 'lz4', chunkerParams: 'buzhash,10,16,12,4095' });
+  const sink = new PackSink(repo.storage, repo.key, writer);
+  const chunk = (await writer.storeObjects(repo.key, ObjectType.chunk, [Buffer.from('hello')])).ids;
+  const items: Item[] = Array.from({ length: 10 }, (_, i) => ({ ...item(`f${i}`), size: 5, chunks: chunk, chunkSizes: new Uint32Array([5]) }));
+  // Two parts, the old way: the last stored first, the first naming it in `next`; the trees lz4 as the data.
+  const second = (await writer.storeObjects(repo.key, ObjectType.tree, [encodeTree({ version: 1, items: items.slice(6) })])).ids;
+  const first = (await writer.storeObjects(repo.key, ObjectType.tree, [encodeTree({ version: 1, items: items.slice(0, 6), next: second })])).ids;
+  const dir: Item = { ...item('d'), type: 'd', mode: 0o40755, tree: first };
+  const root = (await writer.storeObjects(repo.key, ObjectType.tree, [encodeTree({ version: 1, items: [dir] })])).ids;
+  await writer.flush();
+  writer.close();
+  await sink.done;
+  const meta: ArchiveMeta = {
+    version: 1,
+    name: 'old',
+    root: root.toString('hex'),
+    items: 11,
+    hostname: 'h',
+    username: 'u',
+    start: '2024-01-01T00:00:00.000000',
+    end: '2024-01-01T00:00:00.000000',
+    time: '2024-01-01T00:00:00.000Z',
+    commandLine: [],
+    comment: '',
+    chunkerParams: 'buzhash,10,16,12,4095',
+    compression: 'lz4',
+    stats: { nfiles: 10, original: 50, compressed: 0, deduplicated: 0, chunks: 13 },
+  };
+  const sealed = await sealArchive(repo.key, repo.key.newSession(), meta);
+  await repo.storage.put(`archives/${sealed.id}`, sealed.data);
+  await repo.commit((m) => ({ archives: [...m.archives, { id: sealed.id, name: 'old', time: meta.time }], compactGeneration: m.compactGeneration }));
+
+  const l = await hoardIn(env, ['list', '--short', `${repoPath}::old`]);
+  t.is(l.code, 0, l.stderr);
+  t.deepEqual(l.stdout.trim().split('\n'), ['d', ...items.map((i) => `d/${i.name.toString()}`)]);
+  const dest = tempDir('dest');
+  t.is((await hoardIn(env, ['extract', `${repoPath}::old`], dest)).code, 0);
+  t.is(readFileSync(path.join(dest, 'd', 'f9'), 'utf8'), 'hello');
+  t.is((await hoardIn(env, ['check', repoPath])).code, 0);
+  const c = await hoardIn(env, ['compact', repoPath]);
+  t.is(c.code, 0, c.stderr);
+  t.is((await hoardIn(env, ['check', repoPath])).code, 0);
+  const again = await hoardIn(env, ['list', '--short', `${repoPath}::old`, 'd/f7']);
+  t.is(again.stdout, 'd/f7\n', again.stderr);
 });
