@@ -308,7 +308,8 @@ impl Writer {
     }
 
     /// Stores metadata objects (trees) of `objType`, each identified by the chunk id of its
-    /// bytes; objects the index has are not stored again.
+    /// bytes, compressed with `compression` (a `--compression` spec; the writer's own when
+    /// absent); objects the index has are not stored again.
     #[napi(ts_return_type = "Promise<StoredObjects>")]
     pub fn store_objects<'e>(
         &self,
@@ -316,8 +317,10 @@ impl Writer {
         key: &Key,
         type_: f64,
         objects: Vec<Buffer>,
+        compression: Option<String>,
     ) -> Result<Object<'e>> {
         let t = obj_type(type_)?;
+        let codec: Option<Codec> = compression.map(|c| c.parse()).transpose().napi()?;
         let w = Arc::clone(&self.inner);
         let k = Arc::clone(&key.inner);
         spawn_promise(
@@ -329,7 +332,7 @@ impl Writer {
                     .zip(&objects)
                     .map(|(i, o)| (*i, &o[..]))
                     .collect();
-                let added = w.store_objects(t, &pairs)?;
+                let added = w.store_objects(t, &pairs, codec)?;
                 Ok((ids, added))
             },
             |(ids, added)| {

@@ -257,3 +257,49 @@ fn a_full_queue_makes_workers_wait_and_abort_wakes_them() {
     let got = worker.join().expect("join");
     assert_eq!(got.map_err(|e| e.message), Err("disk full".to_string()));
 }
+
+#[test]
+fn a_chunk_met_while_another_file_stores_it_is_counted_once_stored() {
+    let dir = Dir::new("backup-settle");
+    let d = data("settle", 1000);
+    std::fs::write(dir.0.join("a"), &d).expect("write");
+    std::fs::write(dir.0.join("b"), &d).expect("write");
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index.clone(), 1 << 20);
+    // Another thread has claimed the chunk and is still compressing it.
+    let id = w.config.chunking.ids.id(&d);
+    let pending = Location {
+        pack: PENDING,
+        offset: 0,
+        length: 0,
+    };
+    assert!(lock(&index).insert(&id, pending));
+    let mut r = w.store_file(&dir.0.join("a")).expect("store");
+    assert!(r.unsettled);
+    assert_eq!((r.stored, r.new_chunks), (0, 0));
+    w.settle(&mut r);
+    assert!(r.unsettled, "still pending: nothing to count yet");
+    // It is stored now.
+    let pack = lock(&index).add_pack(&[9; 32]);
+    let stored = Location {
+        pack,
+        offset: 8,
+        length: 123,
+    };
+    assert!(
+        !lock(&index).replace(&id, stored),
+        "the id was there, pending"
+    );
+    w.settle(&mut r);
+    assert!(!r.unsettled);
+    assert_eq!(r.stored, 123);
+
+    // Two files with the same chunk in one batch: the same csize, whichever stored it.
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index, 1 << 20);
+    let both = w.store_files(&[dir.0.join("a"), dir.0.join("b")]);
+    let both: Vec<StoredFile> = both.into_iter().map(|r| r.expect("store")).collect();
+    assert!(both.iter().all(|f| !f.unsettled));
+    assert_eq!(both[0].stored, both[1].stored);
+    assert_eq!(both[0].new_stored + both[1].new_stored, both[0].stored);
+}
