@@ -48,6 +48,25 @@ test('createExclusive creates once and never replaces', async (t) => {
   t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${winner}`));
 });
 
+test('replaceExisting replaces an existing object only: a missing one stays missing, and no temporary file is left', async (t) => {
+  const { s, dir } = storage();
+  t.false(await s.replaceExisting('locks/a', Buffer.from('revived')));
+  t.false(existsSync(path.join(dir, 'locks', 'a')));
+  t.deepEqual(readdirSync(path.join(dir, 'locks')), []);
+  await s.put('locks/a', Buffer.from('first'));
+  t.true(await s.replaceExisting('locks/a', Buffer.from('second')));
+  t.deepEqual(await s.get('locks/a'), Buffer.from('second'));
+  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o600);
+  t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
+  // Racing a delete: in either order the object ends up gone (a delete first is never undone by
+  // the replacement; a delete after removes the new one), and no temporary file is left.
+  for (let i = 0; i < 20; i++) {
+    await s.put('locks/b', Buffer.from('old'));
+    await Promise.all([s.replaceExisting('locks/b', Buffer.from(`new${i}`)), s.delete('locks/b')]);
+    t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
+  }
+});
+
 test('without hard links, createExclusive renames without replacing: once, never replacing, one winner of a race', async (t) => {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
   const s = new LocalStorage(dir, { hardLinks: false });

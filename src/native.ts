@@ -163,6 +163,11 @@ export const makeHardLink = guard(binding.makeHardLink);
 
 /** Renames a file onto a name only if the name is free (`renameat2` with `RENAME_NOREPLACE`). */
 export const renameNoReplace = guard(binding.renameNoReplace);
+/**
+ * Swaps a file with an existing name (`renameat2` with `RENAME_EXCHANGE`): false if the name did
+ * not exist, null where the file system cannot.
+ */
+export const renameExchange = guard(binding.renameExchange);
 /** See the generated binding: make directories (and parents) beneath a root (Linux). */
 export const makeDirectories = guard(binding.makeDirectories);
 /** See the generated binding: an anonymous pipe, both ends close-on-exec (for a child's output). */

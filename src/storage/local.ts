@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
-import { renameNoReplace } from '../native.js';
+import { renameExchange, renameNoReplace } from '../native.js';
 import { crashPoint } from '../testonly.js';
 import { checkName, type ObjectInfo, type Storage } from './storage.js';
 
@@ -203,6 +203,34 @@ export class LocalStorage implements Storage {
     } catch (e) {
       throw ioError(e, file);
     } finally {
+      if (temp !== undefined) await fs.rm(temp, { force: true });
+    }
+  }
+
+  async replaceExisting(name: string, data: Buffer): Promise<boolean> {
+    const file = this.file(name);
+    let temp: string | undefined;
+    try {
+      temp = await this.writeTemp(file, data);
+      let swapped = await renameExchange(temp, file);
+      if (swapped === null) {
+        // No RENAME_EXCHANGE here (not Linux, or a file system without it): check, then rename.
+        // A removal between the two is lost; the holder's next check finds its object again.
+        swapped = await fs.access(file).then(
+          () => true,
+          () => false,
+        );
+        if (swapped) {
+          await fs.rename(temp, file);
+          temp = undefined;
+        }
+      }
+      if (swapped) await fsyncDir(path.dirname(file));
+      return swapped;
+    } catch (e) {
+      throw ioError(e, file);
+    } finally {
+      // After a swap the temporary name holds the old object; either way it goes.
       if (temp !== undefined) await fs.rm(temp, { force: true });
     }
   }

@@ -45,6 +45,11 @@ export interface Storage {
   putFrom(name: string, size: number, fill: (tempPath: string) => Promise<void>): Promise<void>;
   /** Stores the object atomically if no object of that name exists; false if one does. */
   createExclusive(name: string, data: Buffer): Promise<boolean>;
+  /**
+   * Replaces the object atomically only if it exists; false, storing nothing, if there is none
+   * (a lock's refresh, which must not bring back a lock that break-lock removed meanwhile).
+   */
+  replaceExisting(name: string, data: Buffer): Promise<boolean>;
   /** Removes the object; removing one that is not there is not an error. */
   delete(name: string): Promise<void>;
   /** The objects directly under `dir` with their sizes and times, sorted by name; folders are left out. */

@@ -600,6 +600,18 @@ pub fn rename_no_replace(
     spawn_promise(env, move || fsmeta::rename_no_replace(&from, &to), Ok)
 }
 
+/// Swaps `from` and `to` if `to` exists: true if swapped, false if `to` was missing (nothing
+/// changed), null where the file system cannot (replacing an object only if it is there).
+#[napi(ts_return_type = "Promise<boolean | null>")]
+pub fn rename_exchange(
+    env: &Env,
+    from: Either<String, Buffer>,
+    to: Either<String, Buffer>,
+) -> Result<Object<'_>> {
+    let (from, to) = (path_bytes(from), path_bytes(to));
+    spawn_promise(env, move || fsmeta::rename_exchange(&from, &to), Ok)
+}
+
 /// Makes `newRel` a hard link to `existingRel`, both beneath `root` (a symlink is linked itself).
 #[napi(ts_return_type = "Promise<void>")]
 pub fn make_hard_link(
