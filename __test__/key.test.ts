@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { decodeQR } from 'qr/decode.js';
 
 import { run } from '../dist/cli.js';
-import { formatKeyFile, sealMasterKey, type KeyBinding } from '../dist/repository/key-file.js';
+import { formatKeyFile, openMasterKey, parseKeyFile, sealMasterKey, type KeyBinding } from '../dist/repository/key-file.js';
 import { kdfParams } from '../dist/native.js';
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
 import type { CliResult } from './helpers.js';
@@ -298,6 +298,28 @@ test('change-passphrase: the key is resealed with a fresh salt; the old passphra
   t.is((await hoardIn({ ...env, HOARD_PASSPHRASE: 'third' }, ['key', 'import', repo, exported])).stderr, 'hoard: passphrase supplied in HOARD_PASSPHRASE, by HOARD_PASSCOMMAND or via HOARD_PASSPHRASE_FD is incorrect\n');
   t.is((await hoardIn(env, ['key', 'import', repo, exported])).code, 0);
   await assertUsable(t, env, repo, base);
+});
+
+test('a key sealed in one lane (the default before 4 lanes) still opens; change-passphrase reseals it with today\'s costs', async (t) => {
+  const env = testEnv();
+  const { repo, base } = await repoWithArchive(env, 'repokey');
+  const keyFile = path.join(repo, 'keys', 'repokey');
+  const passphrase = { value: Buffer.from(env.HOARD_PASSPHRASE ?? ''), source: 'environment' as const };
+  const current = parseKeyFile(readFileSync(keyFile, 'utf8'), keyFile);
+  const master = await openMasterKey(current, passphrase);
+  const oneLane = { timeCost: 1, memoryKib: 8, parallelism: 1 };
+  const binds = JSON.parse(readFileSync(path.join(repo, 'config'), 'utf8')) as KeyBinding;
+  writeFileSync(keyFile, formatKeyFile(await sealMasterKey(master, Buffer.from(repoId(repo), 'hex'), binds, passphrase, oneLane)));
+  const costs = (): unknown => {
+    const { salt: _salt, ...rest } = parseKeyFile(readFileSync(keyFile, 'utf8'), keyFile).kdf;
+    return rest;
+  };
+  t.deepEqual(costs(), { algorithm: 'argon2id', ...oneLane });
+  await assertUsable(t, env, repo, base);
+  t.is((await hoardIn({ ...env, HOARD_NEW_PASSPHRASE: 'new secret' }, ['key', 'change-passphrase', repo])).code, 0);
+  t.deepEqual(costs(), { algorithm: 'argon2id', ...kdfParams(env) });
+  t.is(kdfParams(env).parallelism, 4);
+  await assertUsable(t, { ...env, HOARD_PASSPHRASE: 'new secret' }, repo, base);
 });
 
 test('change-passphrase on a terminal asks for the current passphrase, then the new one twice', async (t) => {

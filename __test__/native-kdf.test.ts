@@ -1,6 +1,7 @@
 /**
  * argon2id against the reference implementation's known answers (phc-winner-argon2 src/test.c,
- * argon2id v1.3), and the cost parameters hoard uses.
+ * argon2id v1.3; the 4-lane rows from libargon2 through Debian's python3-argon2), and the cost
+ * parameters hoard uses.
  */
 import test from 'ava';
 
@@ -19,6 +20,9 @@ const KNOWN_ANSWERS: [number, number, number, string, string, string][] = [
   [4, 16, 1, 'password', 'somesalt', '9025d48e68ef7395cca9079da4c4ec3affb3c8911fe4f86d1a2520856f63172c'],
   [2, 16, 1, 'differentpassword', 'somesalt', '0b84d652cf6b0c4beaef0dfe278ba6a80df6696281d7e0d2891b817d8c458fde'],
   [2, 16, 1, 'password', 'diffsalt', 'bdf32b05ccc42eb15d58fd19b1f856b113da1e9a5874fdcc544308565aa8141c'],
+  // The default costs, and the old default (one lane) that existing keys keep.
+  [3, 16, 4, 'password', 'somesalt', '661fefbd6f29bcbc8f4646abc32a9d7a4645bb5c059537f8a5587f31adbecccd'],
+  [3, 16, 1, 'mypassphrase', 'SSSSSSSSSSSSSSSS', '871260a34e9c0767f4e819529c64a3784b3d9f8fdb35549e3e8b4ac3d89e1cb7'],
 ];
 
 for (const [timeCost, logM, parallelism, pwd, salt, hex] of KNOWN_ANSWERS) {
@@ -29,14 +33,14 @@ for (const [timeCost, logM, parallelism, pwd, salt, hex] of KNOWN_ANSWERS) {
   });
 }
 
-test('argon2Params: the default costs are three passes over 64 MiB in one lane; weak ones are the cheapest', (t) => {
-  t.deepEqual(argon2Params(false), { timeCost: 3, memoryKib: 65536, parallelism: 1 });
-  t.deepEqual(argon2Params(true), { timeCost: 1, memoryKib: 8, parallelism: 1 });
+test('argon2Params: the default costs are three passes over 64 MiB in 4 lanes; weak ones are the cheapest for 4 lanes', (t) => {
+  t.deepEqual(argon2Params(false), { timeCost: 3, memoryKib: 65536, parallelism: 4 });
+  t.deepEqual(argon2Params(true), { timeCost: 1, memoryKib: 32, parallelism: 4 });
 });
 
 test('kdfParams weakens the costs only under HOARD_TESTONLY_WEAKEN_KDF=1 or BORG_TESTONLY_WEAKEN_KDF=1', (t) => {
-  const strong = { timeCost: 3, memoryKib: 65536, parallelism: 1 };
-  const weak = { timeCost: 1, memoryKib: 8, parallelism: 1 };
+  const strong = { timeCost: 3, memoryKib: 65536, parallelism: 4 };
+  const weak = { timeCost: 1, memoryKib: 32, parallelism: 4 };
   t.deepEqual(kdfParams({}), strong);
   t.deepEqual(kdfParams({ HOARD_TESTONLY_WEAKEN_KDF: '1' }), weak);
   t.deepEqual(kdfParams({ BORG_TESTONLY_WEAKEN_KDF: '1' }), weak);
@@ -62,7 +66,8 @@ test('argon2id with the weak costs is deterministic and depends on every input',
     argon2id(Buffer.from('p\u00e4ssw\u00f6rd \u{1f511}'), SOMESALT, weak),
     argon2id(Buffer.from([0xff, 0xfe, 0x00, 0x80]), SOMESALT, weak),
     argon2id(PASSWORD, SOMESALT, { ...weak, timeCost: 2 }),
-    argon2id(PASSWORD, SOMESALT, { ...weak, memoryKib: 16 }),
+    argon2id(PASSWORD, SOMESALT, { ...weak, memoryKib: 64 }),
+    argon2id(PASSWORD, SOMESALT, { ...weak, parallelism: 1 }),
     argon2id(PASSWORD, SOMESALT, { timeCost: 1, memoryKib: 16, parallelism: 2 }),
   ]);
   const all = new Set([a, ...variants].map((k) => k.toString('hex')));

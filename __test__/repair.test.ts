@@ -109,9 +109,11 @@ test('a flipped byte in a data blob: the file is named, zero-filled, everything 
   const r = await repairCycle(t, env, repo, /^pack [0-9a-f]{64} offset 8: chunk [0-9a-f]{64}: /m);
   // The repair reads every pack whole, as --verify-data does.
   t.regex(r, /^pack [0-9a-f]{64} offset 8: chunk [0-9a-f]{64}: .*; dropped$/m);
+  // The pack's first blob is whichever file's chunk a worker sealed first: exactly one file of
+  // `a` is damaged, and it is the one extract finds different.
   const broken = damagedFiles(r, 'a');
-  t.deepEqual(broken, ['src/big']);
-  t.deepEqual(await differing(t, env, repo, base, 'a', 'src'), ['src/big']);
+  t.is(broken.length, 1, r);
+  t.deepEqual(await differing(t, env, repo, base, 'a', 'src'), broken);
   t.deepEqual(await differing(t, env, repo, base, 'b', 'other'), []);
   await heals(t, env, repo, base, broken);
 });

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -47,6 +48,25 @@ test('createExclusive creates once and never replaces', async (t) => {
   t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${winner}`));
 });
 
+test('replaceExisting replaces an existing object only: a missing one stays missing, and no temporary file is left', async (t) => {
+  const { s, dir } = storage();
+  t.false(await s.replaceExisting('locks/a', Buffer.from('revived')));
+  t.false(existsSync(path.join(dir, 'locks', 'a')));
+  t.deepEqual(readdirSync(path.join(dir, 'locks')), []);
+  await s.put('locks/a', Buffer.from('first'));
+  t.true(await s.replaceExisting('locks/a', Buffer.from('second')));
+  t.deepEqual(await s.get('locks/a'), Buffer.from('second'));
+  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o600);
+  t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
+  // Racing a delete: in either order the object ends up gone (a delete first is never undone by
+  // the replacement; a delete after removes the new one), and no temporary file is left.
+  for (let i = 0; i < 20; i++) {
+    await s.put('locks/b', Buffer.from('old'));
+    await Promise.all([s.replaceExisting('locks/b', Buffer.from(`new${i}`)), s.delete('locks/b')]);
+    t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
+  }
+});
+
 test('without hard links, createExclusive renames without replacing: once, never replacing, one winner of a race', async (t) => {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
   const s = new LocalStorage(dir, { hardLinks: false });
@@ -58,6 +78,51 @@ test('without hard links, createExclusive renames without replacing: once, never
   t.is(wins.filter(Boolean).length, 1);
   t.deepEqual(await s.get('manifest/2'), Buffer.from(`w${wins.indexOf(true)}`));
   t.deepEqual(readdirSync(path.join(dir, 'manifest')).sort(), ['1', '2']);
+});
+
+test('putFrom: fill writes a new temporary file beside the object, which is then committed under the name, replacing an existing one', async (t) => {
+  const { s, dir } = storage();
+  const given: string[] = [];
+  const fill = (data: string) => async (temp: string): Promise<void> => {
+    given.push(temp);
+    t.false(existsSync(temp), 'the temporary file does not exist yet');
+    await writeFile(temp, data, { flag: 'wx', mode: 0o600 });
+  };
+  await s.putFrom('packs/ab/abcdef', 5, fill('first'));
+  t.deepEqual(await s.get('packs/ab/abcdef'), Buffer.from('first'));
+  await s.put('packs/ab/other', Buffer.from('other'));
+  await s.putFrom('packs/ab/other', 6, fill('second'));
+  t.deepEqual(await s.get('packs/ab/other'), Buffer.from('second'));
+  t.is(given.length, 2);
+  for (const temp of given) {
+    t.is(path.dirname(temp), path.join(dir, 'packs', 'ab'), 'in the object\'s own folder');
+    t.regex(path.basename(temp), /^\.tmp-/);
+  }
+  t.notDeepEqual(given[0], given[1]);
+  t.deepEqual(readdirSync(path.join(dir, 'packs', 'ab')).sort(), ['abcdef', 'other'], 'no temporary file is left');
+  await t.throwsAsync(async () => s.putFrom('../x', 1, fill('x')), { message: /bad object name/ });
+});
+
+test('putFrom: a fill that fails stores nothing, keeps the object it would have replaced, and leaves no temporary file', async (t) => {
+  const { s, dir } = storage();
+  await s.put('packs/ab/kept', Buffer.from('old'));
+  const partial = async (temp: string): Promise<void> => {
+    await writeFile(temp, 'half of it', { flag: 'wx' });
+    throw new Error('the fill failed');
+  };
+  await t.throwsAsync(s.putFrom('packs/ab/new', 100, partial), { message: 'the fill failed' });
+  await t.throwsAsync(s.putFrom('packs/ab/kept', 100, partial), { message: 'the fill failed' });
+  // A fill that fails before making the file, in a folder that putFrom had to make.
+  await t.throwsAsync(
+    s.putFrom('packs/cd/new', 1, async () => {
+      throw new Error('nothing written');
+    }),
+    { message: 'nothing written' },
+  );
+  t.deepEqual(readdirSync(path.join(dir, 'packs', 'ab')), ['kept']);
+  t.deepEqual(readdirSync(path.join(dir, 'packs', 'cd')), []);
+  t.deepEqual(await s.get('packs/ab/kept'), Buffer.from('old'));
+  await t.throwsAsync(s.get('packs/ab/new'), { instanceOf: NotFoundError });
 });
 
 test('object names cannot leave the repository', async (t) => {

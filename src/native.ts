@@ -12,6 +12,7 @@ export type {
   BlobTotals,
   ChunkedFile,
   FetchedRange,
+  FileAttrs,
   FsEntry,
   FsWarning,
   MarkTotals,
@@ -52,6 +53,8 @@ export type Marks = binding.Marks;
 export type Repacker = binding.Repacker;
 /** A tar stream being read, its files stored through a writer (import-tar). */
 export type TarImport = binding.TarImport;
+/** A finished pack's bytes, held natively until written to a file or taken (`PackOut.bytes`). */
+export type PackBytes = binding.PackBytes;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -70,7 +73,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype, binding.PackBytes.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
@@ -160,6 +163,11 @@ export const makeHardLink = guard(binding.makeHardLink);
 
 /** Renames a file onto a name only if the name is free (`renameat2` with `RENAME_NOREPLACE`). */
 export const renameNoReplace = guard(binding.renameNoReplace);
+/**
+ * Swaps a file with an existing name (`renameat2` with `RENAME_EXCHANGE`): false if the name did
+ * not exist, null where the file system cannot.
+ */
+export const renameExchange = guard(binding.renameExchange);
 /** See the generated binding: make directories (and parents) beneath a root (Linux). */
 export const makeDirectories = guard(binding.makeDirectories);
 /** See the generated binding: an anonymous pipe, both ends close-on-exec (for a child's output). */

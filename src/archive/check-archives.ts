@@ -6,13 +6,15 @@ import { ObjectType } from '../repository/object-types.js';
 import { readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
-import { MAX_TREE, decodeTree, type Item, type Tree } from './item.js';
+import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
 
 /** A tree still to read: its id, the archive path of its directory, and how deep that lies. */
 interface PendingTree {
   id: Buffer;
   path: Buffer;
   depth: number;
+  /** A piece of a split directory (its head listed it). */
+  piece?: boolean;
 }
 
 /** Trees read in one fetch. */
@@ -27,7 +29,8 @@ function join(dir: Buffer, name: Buffer): Buffer {
 }
 
 function treeWhat(archive: string, t: PendingTree): string {
-  const where = t.path.length === 0 ? 'the root tree' : `the tree of ${t.path.toString('utf8')}`;
+  const dir = t.path.length === 0 ? 'the root tree' : `the tree of ${t.path.toString('utf8')}`;
+  const where = t.piece === true ? `a piece of ${dir}` : dir;
   return `archive ${archive}: ${where} (${t.id.toString('hex')})`;
 }
 
@@ -81,6 +84,10 @@ class ArchiveChecker {
   private items(t: PendingTree, tree: Tree): PendingTree[] {
     const out: PendingTree[] = [];
     const files: { path: Buffer; ids: Buffer }[] = [];
+    if (t.piece === true && (tree.version !== 1 || tree.next !== undefined)) {
+      this.report.problem(`${treeWhat(this.archive, t)}: a piece of a split tree is not a plain tree object`);
+      return out;
+    }
     let previous: Buffer | undefined;
     let unsorted = false;
     for (const item of tree.items) {
@@ -104,6 +111,7 @@ class ArchiveChecker {
     if (unsorted) this.report.problem(`${treeWhat(this.archive, t)}: items are not sorted by name, or a name repeats`);
     this.missingChunks(files);
     if (tree.next !== undefined) out.push({ id: tree.next, path: t.path, depth: t.depth });
+    for (const id of treeParts(tree)) out.push({ id, path: t.path, depth: t.depth, piece: true });
     return out;
   }
 

@@ -8,7 +8,9 @@ import {
   makeSpecial,
   makeSymlink,
   type ChunkIndex,
+  type FileAttrs,
   type MetadataItem,
+  type MetadataWarning,
 } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
@@ -76,7 +78,6 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   const root = Buffer.from(process.cwd());
   const made = new Set<string>();
   let dirsToMake: Buffer[] = [];
-  let fileMeta: { item: MetadataItem; path: string }[] = [];
   const dirMeta: { item: MetadataItem; path: string }[] = [];
   const linked = new Map<string, Buffer>();
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
@@ -85,9 +86,9 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     if (item.type === '-' && item.chunksHealthy !== undefined) warn(path, new Error(BROKEN_FILE));
   };
 
-  /** The metadata to restore on an item at `rel`. */
-  const metadataOf = (rel: Buffer, item: Item): MetadataItem => {
-    const m: MetadataItem = { path: rel, mtimeNs: item.mtime, ...(item.atime !== undefined ? { atimeNs: item.atime } : {}) };
+  /** The metadata to restore on an item. */
+  const attrsOf = (item: Item): FileAttrs => {
+    const m: FileAttrs = { mtimeNs: item.mtime, ...(item.atime !== undefined ? { atimeNs: item.atime } : {}) };
     if (item.type !== 'l') m.mode = item.mode & 0o7777;
     if (asRoot) {
       // As borg: names win over ids unless --numeric-ids, when the name exists here.
@@ -100,13 +101,19 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     if (!opts.noflags && item.flags !== undefined) m.flags = item.flags;
     return m;
   };
+  /** The metadata to restore on an item at `rel`. */
+  const metadataOf = (rel: Buffer, item: Item): MetadataItem => ({ path: rel, ...attrsOf(item) });
+  /** Reports the metadata steps that failed for the item at `path`. */
+  const warnSteps = (path: string, warnings: readonly MetadataWarning[]): void => {
+    // chown fails for anyone but root; borg stays quiet about that too.
+    for (const w of warnings) if (!(w.op === 'chown' && !asRoot)) warn(path, new Error(`${w.op}: ${w.message}`));
+  };
 
   const apply = async (batch: { item: MetadataItem; path: string }[]): Promise<void> => {
     if (batch.length === 0) return;
     for (const w of await applyMetadata(root, batch.map((b) => b.item))) {
       const b = batch[w.index];
-      // chown fails for anyone but root; borg stays quiet about that too.
-      if (b !== undefined && !(w.op === 'chown' && !asRoot)) warn(b.path, new Error(`${w.op}: ${w.message}`));
+      if (b !== undefined) warnSteps(b.path, [w]);
     }
   };
 
@@ -131,11 +138,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     dirsToMake.push(parent);
   };
 
-  const batcher = new RestoreBatcher(repo.storage, repo.key, index, root, async () => {
-    const batch = fileMeta;
-    fileMeta = [];
-    await apply(batch);
-  });
+  const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
 
   await walkTree(
     repo,
@@ -173,11 +176,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           case '-': {
             await makeDirs();
             linked.set(path.toString('latin1'), rel);
-            const m = { item: metadataOf(rel, item), path: text };
-            await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, (error) => {
+            await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, attrsOf(item), (error, warnings) => {
               if (error !== undefined) warn(text, error);
               else {
-                fileMeta.push(m);
+                warnSteps(text, warnings);
                 warnBroken(text, item);
               }
             });

@@ -61,18 +61,34 @@ export interface Item {
   chunksHealthy?: Buffer;
 }
 
-/** A tree object: one directory's items, sorted by name; a large directory continues in `next`. */
+/**
+ * A tree object: one directory's items, sorted by name. Version 1 holds items (a directory of an
+ * old repository may continue in `next`); version 2, the head of a directory split into pieces,
+ * holds no items but `parts`, the ids of its pieces (version 1 objects without `next`).
+ */
 export interface Tree {
-  version: 1;
+  version: 1 | 2;
   items: Item[];
-  /** The id of the tree object holding the following items. */
+  /** The id of the tree object holding the following items (read only: no longer written). */
   next?: Buffer;
+  /** A head's pieces: their ids, 32 bytes each, in name order. */
+  parts?: Buffer;
 }
 
-/** Items per tree object; a larger directory is split into a chain. */
+/** Items per tree object (a piece of a split directory holds at most this many). */
 export const TREE_ITEMS = 4096;
 /** The largest tree object a reader accepts (plaintext bytes). */
 export const MAX_TREE = 256 << 20;
+/** How tree objects are compressed, whatever the archive's data compression. */
+export const TREE_COMPRESSION = 'zstd,3';
+
+/** The ids of a head's pieces, in order (none for a version 1 tree). */
+export function treeParts(tree: Tree): Buffer[] {
+  const out: Buffer[] = [];
+  const p = tree.parts;
+  if (p !== undefined) for (let o = 0; o < p.length; o += 32) out.push(p.subarray(o, o + 32));
+  return out;
+}
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', variableMapSize: true });
 
@@ -84,8 +100,9 @@ function clean(item: Item): Record<string, unknown> {
   return out;
 }
 
-/** Serialises a tree object. */
+/** Serialises a tree object: a head (version 2) when it has `parts`, else version 1. */
 export function encodeTree(tree: Tree): Buffer {
+  if (tree.parts !== undefined) return packr.pack({ version: 2, parts: tree.parts });
   return packr.pack({ version: 1, items: tree.items.map(clean), ...(tree.next ? { next: tree.next } : {}) });
 }
 
@@ -100,7 +117,12 @@ export function decodeTree(data: Buffer, what: string): Tree {
   } catch {
     throw new CorruptDataError('HOARD_CORRUPT', `${what} is not a tree object`);
   }
-  const t = raw as { version?: unknown; items?: unknown; next?: unknown };
+  const t = raw as { version?: unknown; items?: unknown; next?: unknown; parts?: unknown };
+  if (t.version === 2) {
+    const p = t.parts;
+    if (!Buffer.isBuffer(p) || p.length === 0 || p.length % 32 !== 0) throw new CorruptDataError('HOARD_CORRUPT', `${what} is not a tree object (malformed parts)`);
+    return { version: 2, items: [], parts: p };
+  }
   if (t.version !== 1 || !Array.isArray(t.items)) throw new CorruptDataError('HOARD_CORRUPT', `${what} is not a tree object`);
   const items: Item[] = t.items.map((r: Record<string, unknown>) => {
     if (!Buffer.isBuffer(r.name) || typeof r.type !== 'string') throw new CorruptDataError('HOARD_CORRUPT', `${what} has a malformed item`);

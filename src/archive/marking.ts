@@ -5,7 +5,7 @@ import { ObjectType } from '../repository/object-types.js';
 import { readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
-import { MAX_TREE, decodeTree } from './item.js';
+import { MAX_TREE, decodeTree, treeParts } from './item.js';
 
 /** Tree objects read (and their items' chunks marked) together, in one fetch. */
 const TREES_PER_BATCH = 64;
@@ -52,6 +52,7 @@ export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks
         if (item.tree !== undefined) trees.push(item.tree);
       }
       if (tree.next !== undefined) trees.push(tree.next);
+      trees.push(...treeParts(tree));
     });
     if (chunks.length > 0) {
       for (const flag of marks.mark(Buffer.concat(chunks), owner)) if (flag === 2) count.missing += 1;

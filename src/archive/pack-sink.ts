@@ -1,5 +1,5 @@
-import { sealIndexObject, type Key, type PackToc, type Writer } from '../native.js';
-import { indexName, packName } from '../repository/objects.js';
+import { sealIndexObject, type Key, type PackOut, type PackToc, type Writer } from '../native.js';
+import { indexName, putPack } from '../repository/objects.js';
 import type { SpaceGuard } from '../repository/space.js';
 import type { Storage } from '../storage/storage.js';
 import { crashPoint } from '../testonly.js';
@@ -8,13 +8,15 @@ import { crashPoint } from '../testonly.js';
 const PACKS_PER_INDEX = 8;
 /**
  * Pack puts in flight: a put ends with an fsync that waits for the disk, so the next pack is
- * written while the last one is flushed. Each holds a pack in memory.
+ * written while the last one is flushed. Each holds a pack (8 MiB of native memory, never a
+ * JavaScript buffer) until it is durable; then it is freed at once.
  */
 const PUTS = 2;
 
 /**
- * Stores the packs a writer finishes as they come, and after every few packs an index object
- * listing them (commit order: packs, then their index object). `done` settles once the writer is
+ * Stores the packs a writer finishes as they come (through `Storage.putFrom`: the bytes go from
+ * native memory to the backend's file), and after every few packs an index object listing them
+ * (commit order: packs, then their index object). `done` settles once the writer is
  * closed and everything is stored. With a {@link SpaceGuard}, every pack and index object passes
  * the repository's space limits first. When the run fails (a pack or index object refused or not
  * written, or the writer aborted), the packs already stored are listed in one last index object,
@@ -62,13 +64,18 @@ export class PackSink {
     return this.space !== undefined ? this.space.put(name, data) : this.storage.put(name, data);
   }
 
+  /** Stores a pack from its native bytes (never a JavaScript buffer), past the space guard if any. */
+  private putPack(pack: PackOut): Promise<void> {
+    return putPack(this.space ?? this.storage, pack);
+  }
+
   private async run(puts: Set<Promise<void>>): Promise<void> {
     for (;;) {
       const pack = await this.writer.nextPack();
       if (pack === null) break;
-      const size = pack.data.length;
+      const size = pack.size;
       const entry = { toc: { id: pack.id, toc: pack.toc }, stored: false };
-      const put = this.put(packName(pack.id.toString('hex')), pack.data).then(() => {
+      const put = this.putPack(pack).then(() => {
         puts.delete(put);
         entry.stored = true;
         this.onPack(size);

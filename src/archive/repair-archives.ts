@@ -23,7 +23,8 @@ import { archiveName, readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { sealArchive } from './archive-object.js';
 import { loadArchive } from './archives.js';
-import { MAX_TREE, TREE_ITEMS, decodeTree, encodeTree, type Item } from './item.js';
+import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
+import { storeTree } from './tree-store.js';
 import { PackSink } from './pack-sink.js';
 
 /** The chunk index's mark of a blob it lacks (or has not stored yet). */
@@ -87,7 +88,7 @@ class ArchiveRepairer {
   }
 
   /** Reads one tree object; undefined (reported) when it does not open or decode. */
-  private async readTree(id: Buffer, what: string): Promise<{ items: Item[]; next?: Buffer } | undefined> {
+  private async readTree(id: Buffer, what: string): Promise<Tree | undefined> {
     try {
       const [plain] = await readMetadata(this.repo.storage, this.repo.key, this.index, ObjectType.tree, id, MAX_TREE);
       return decodeTree(plain ?? Buffer.alloc(0), 'it');
@@ -160,18 +161,23 @@ class ArchiveRepairer {
     }
     const items: Item[] = [];
     let changed = false;
-    let part: Buffer | undefined = id;
+    // The tree objects still to read: the first, then a chain's `next` or a head's pieces.
+    const pending: { id: Buffer; piece: boolean }[] = [{ id, piece: false }];
     let parts = 0;
-    while (part !== undefined) {
-      const t = await this.readTree(part, parts === 0 ? what : `${what}, part ${parts + 1}`);
-      if (t === undefined) {
-        this.report.problem(`${what}: ${parts === 0 ? 'the directory' : 'the rest of the directory'} is lost`);
+    while (pending.length > 0) {
+      const part = pending.shift() as { id: Buffer; piece: boolean };
+      const t = await this.readTree(part.id, parts === 0 ? what : `${what}, part ${parts + 1}`);
+      parts += 1;
+      if (t === undefined || (part.piece && (t.version !== 1 || t.next !== undefined))) {
+        if (t !== undefined) this.report.problem(`${what}, part ${parts} (${part.id.toString('hex')}): a piece of a split tree is not a plain tree object`);
+        const lost = parts === 1 ? 'the directory is lost' : part.piece ? `the items of part ${parts} are lost` : 'the rest of the directory is lost';
+        this.report.problem(`${what}: ${lost}`);
         changed = true;
-        break;
+        continue;
       }
       items.push(...t.items);
-      part = t.next;
-      parts += 1;
+      if (t.next !== undefined) pending.push({ id: t.next, piece: false });
+      for (const p of treeParts(t)) pending.push({ id: p, piece: true });
     }
     const kept: Item[] = [];
     for (const item of items) {
@@ -215,15 +221,9 @@ class ArchiveRepairer {
     return { id: await this.store(unique), changed: true };
   }
 
-  /** Stores a directory's items as a chain of tree objects; the first part's id. */
+  /** Stores a directory's items as a tree (split into pieces when large); its id. */
   private async store(items: Item[]): Promise<Buffer | undefined> {
-    let next: Buffer | undefined;
-    for (let end = items.length; end > 0; end -= TREE_ITEMS) {
-      const part = encodeTree({ version: 1, items: items.slice(Math.max(0, end - TREE_ITEMS), end), ...(next ? { next } : {}) });
-      const stored = await this.writer.storeObjects(this.repo.key, ObjectType.tree, [part]);
-      next = Buffer.from(stored.ids.subarray(0, 32));
-    }
-    return next;
+    return (await storeTree(this.writer, this.repo.key, items)).id;
   }
 
   /** Stores what is still in the writer: its last pack and index object. */

@@ -1,5 +1,5 @@
 import { errorFor } from '../errors.js';
-import { restorePieces, type ChunkIndex, type Key, type RestorePiece } from '../native.js';
+import { restorePieces, type ChunkIndex, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -18,7 +18,7 @@ const IN_FLIGHT = 2;
 /** One file being restored: the first error any of its pieces met. */
 interface FileState {
   error?: Error;
-  done: (error: Error | undefined) => void;
+  done: (error: Error | undefined, warnings: MetadataWarning[]) => void;
 }
 
 interface Queued {
@@ -32,8 +32,8 @@ interface Queued {
  * Writes file contents from the repository in batches beneath `root`: each batch fetches the pack
  * ranges its chunks need (merging close ones) and hands them with the pieces to the native writer.
  * The next batch is fetched while one is written. A file larger than a batch is written in pieces,
- * each after the one before has been written. `afterBatch` runs once a batch's files are written
- * and their `done` callbacks have run (extract applies their metadata there).
+ * each after the one before has been written. A file's metadata, given with it, is set by the
+ * native writer once its last piece is written.
  */
 export class RestoreBatcher {
   private queue: Queued[] = [];
@@ -53,15 +53,22 @@ export class RestoreBatcher {
     private readonly key: Key,
     private readonly index: ChunkIndex,
     private readonly root: Buffer,
-    private readonly afterBatch: () => Promise<void>,
   ) {}
 
   /**
    * Queues the file at `path` (relative to the root) with chunks `ids` of plaintext lengths
-   * `sizes` and `size` bytes in all; `done` is called once it is whole, or with the error that
-   * stopped it.
+   * `sizes` and `size` bytes in all, and the metadata `attrs` to set once it is whole; `done` is
+   * called then, with the metadata steps that failed, or with the error that stopped it.
    */
-  async add(path: Buffer, ids: Buffer, sizes: Uint32Array, size: number, sparse: boolean, done: (error: Error | undefined) => void): Promise<void> {
+  async add(
+    path: Buffer,
+    ids: Buffer,
+    sizes: Uint32Array,
+    size: number,
+    sparse: boolean,
+    attrs: FileAttrs,
+    done: (error: Error | undefined, warnings: MetadataWarning[]) => void,
+  ): Promise<void> {
     const places = locate(this.index, ids);
     const file: FileState = { done };
     let start = 0;
@@ -78,7 +85,7 @@ export class RestoreBatcher {
       const last = end >= places.length;
       // A later piece of a file must not be written before (or beside) the one before it.
       if (start > 0) await this.drain();
-      const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size } : {}) };
+      const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size, attrs } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;
       if (this.bytes >= BATCH_BYTES || this.queue.length >= BATCH_PIECES) await this.send();
@@ -106,9 +113,8 @@ export class RestoreBatcher {
         if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
           q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
         }
-        if (q.last) q.file.done(q.file.error);
+        if (q.last) q.file.done(q.file.error, r?.warnings ?? []);
       });
-      await this.afterBatch();
     });
     this.written = job.catch((e: unknown) => {
       this.failure ??= e;

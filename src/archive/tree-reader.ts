@@ -1,8 +1,9 @@
+import { CorruptDataError } from '../errors.js';
 import type { ChunkIndex } from '../native.js';
 import { ObjectType } from '../repository/object-types.js';
 import { readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
-import { MAX_TREE, decodeTree, type Item } from './item.js';
+import { MAX_TREE, decodeTree, treeParts, type Item } from './item.js';
 
 /** An item with its archive path (raw bytes, `/`-separated, no leading slash). */
 export interface PathItem {
@@ -10,19 +11,25 @@ export interface PathItem {
   item: Item;
 }
 
-/** Reads whole trees (following `next` chains) for many ids at once; items per id, in order. */
+/**
+ * Reads whole trees for many ids at once (a split directory's pieces together, an old
+ * repository's `next` chains link by link); items per id, in order.
+ */
 export async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer[]): Promise<Item[][]> {
   const out: Item[][] = ids.map(() => []);
-  let todo = ids.map((id, i) => ({ id, i }));
+  let todo = ids.map((id, i) => ({ id, i, piece: false }));
   while (todo.length > 0) {
     const blobs = await readMetadata(repo.storage, repo.key, index, ObjectType.tree, Buffer.concat(todo.map((t) => t.id)), MAX_TREE);
-    const next: { id: Buffer; i: number }[] = [];
+    const next: { id: Buffer; i: number; piece: boolean }[] = [];
     blobs.forEach((b, k) => {
       const t = todo[k];
       if (t === undefined) return;
-      const tree = decodeTree(b, `tree ${t.id.toString('hex')}`);
+      const what = `tree ${t.id.toString('hex')}`;
+      const tree = decodeTree(b, what);
+      if (t.piece && (tree.version !== 1 || tree.next !== undefined)) throw new CorruptDataError('HOARD_CORRUPT', `${what} is a piece of a split tree but not a plain tree object`);
       out[t.i]?.push(...tree.items);
-      if (tree.next) next.push({ id: tree.next, i: t.i });
+      if (tree.next) next.push({ id: tree.next, i: t.i, piece: false });
+      for (const id of treeParts(tree)) next.push({ id, i: t.i, piece: true });
     });
     todo = next;
   }

@@ -1,27 +1,86 @@
+import { hkdfSync } from 'node:crypto';
+
 import type { Key, Writer } from '../native.js';
 import { ObjectType } from '../repository/object-types.js';
-import { TREE_ITEMS, encodeTree, type Item } from './item.js';
+import { TREE_COMPRESSION, TREE_ITEMS, encodeTree, type Item } from './item.js';
 
-/** A stored tree: the first part's id (absent for no items) and how many parts it took. */
+/** A stored tree: its id (absent for no items) and how many tree objects it took. */
 export interface StoredTree {
   id: Buffer | undefined;
   parts: number;
 }
 
+/** A directory with more items than this is split into pieces under a head. */
+export const SPLIT_ITEMS = 512;
+/** Fewest items in a piece (but the last). */
+const PIECE_MIN = 64;
+/** A piece ends after an item whose name's cut hash has these bits clear: 256 items on average. */
+const PIECE_MASK = 0xff;
+
+/** The info of the cut table's HKDF (docs/format.md section 10.9). */
+const CUT_TABLE_INFO = 'hoard tree pieces';
+const cutTables = new WeakMap<Key, Uint32Array>();
+
 /**
- * Stores a directory's items (sorted by name) as a tree through `writer`, split into a chain of
- * parts of at most {@link TREE_ITEMS} items, the last part first so that each names its `next`.
- * A part the repository has already is not stored again.
+ * The cut table of `key`: 256 u32 (LE) from HKDF-SHA256 over the chunk id of the info text (so
+ * secret in keyed modes), like the data chunker's table.
+ */
+function cutTable(key: Key): Uint32Array {
+  let t = cutTables.get(key);
+  if (t === undefined) {
+    const seed = key.chunkId(Buffer.from(CUT_TABLE_INFO));
+    const bytes = Buffer.from(hkdfSync('sha256', seed, Buffer.alloc(0), CUT_TABLE_INFO, 1024));
+    t = new Uint32Array(256);
+    for (let i = 0; i < 256; i += 1) t[i] = bytes.readUInt32LE(i * 4);
+    cutTables.set(key, t);
+  }
+  return t;
+}
+
+/** The cut hash of a name: a rotate-xor over its bytes through the table, then a 32-bit mix. */
+function cutHash(table: Uint32Array, name: Buffer): number {
+  let h = 0;
+  for (const b of name) h = ((h << 1) | (h >>> 31)) ^ (table[b] as number);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Cuts a directory's items (sorted by name) into pieces, by content: a piece ends after an item
+ * whose keyed name hash has its low 8 bits clear once it holds {@link PIECE_MIN} items, or when
+ * it holds {@link TREE_ITEMS}. A cut depends on the names, not on positions, so a changed, added
+ * or removed item changes its own piece (and seldom the next one), not those after it.
+ */
+export function splitItems(key: Key, items: Item[]): Item[][] {
+  const table = cutTable(key);
+  const pieces: Item[][] = [];
+  let start = 0;
+  for (let i = 0; i < items.length; i += 1) {
+    const n = i + 1 - start;
+    if (n >= TREE_ITEMS || (n >= PIECE_MIN && (cutHash(table, (items[i] as Item).name) & PIECE_MASK) === 0)) {
+      pieces.push(items.slice(start, i + 1));
+      start = i + 1;
+    }
+  }
+  if (start < items.length) pieces.push(items.slice(start));
+  return pieces;
+}
+
+/**
+ * Stores a directory's items (sorted by name) as a tree through `writer`: one tree object, or,
+ * above {@link SPLIT_ITEMS} items, its pieces ({@link splitItems}) and a head listing them. A
+ * changed item then stores its piece and the head again, not the whole directory. Objects the
+ * repository has already are not stored again.
  */
 export async function storeTree(writer: Writer, key: Key, items: Item[]): Promise<StoredTree> {
-  let next: Buffer | undefined;
-  let parts = 0;
-  for (let end = items.length; end > 0; end -= TREE_ITEMS) {
-    const start = Math.max(0, end - TREE_ITEMS);
-    const part = encodeTree({ version: 1, items: items.slice(start, end), ...(next ? { next } : {}) });
-    const stored = await writer.storeObjects(key, ObjectType.tree, [part]);
-    next = stored.ids.subarray(0, 32);
-    parts += 1;
-  }
-  return { id: next, parts };
+  if (items.length === 0) return { id: undefined, parts: 0 };
+  const pieces = items.length > SPLIT_ITEMS ? splitItems(key, items) : [items];
+  const stored = await writer.storeObjects(key, ObjectType.tree, pieces.map((p) => encodeTree({ version: 1, items: p })), TREE_COMPRESSION);
+  if (pieces.length === 1) return { id: Buffer.from(stored.ids.subarray(0, 32)), parts: 1 };
+  const head = await writer.storeObjects(key, ObjectType.tree, [encodeTree({ version: 2, items: [], parts: stored.ids })], TREE_COMPRESSION);
+  return { id: Buffer.from(head.ids.subarray(0, 32)), parts: pieces.length + 1 };
 }

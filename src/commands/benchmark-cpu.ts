@@ -102,8 +102,9 @@ export class BenchmarkCpuCommand extends HoardCommand {
     description: 'benchmark CPU-bound operations',
     details: `
       Measures each chunker, chunk id hash, cipher suite, the passphrase KDF and every compression
-      level on this machine, one thread at a time, and prints a table like \`borg benchmark cpu\`:
-      name, amount of data, seconds, and the rate.
+      level on this machine, one thread at a time (the KDF's 4 lanes on the worker threads, as in
+      borg), and prints a table like \`borg benchmark cpu\`: name, amount of data, seconds, and the
+      rate.
 
       As in borg, the data is a 10 MB buffer of random bytes processed repeatedly (1GB for the
       chunker, hash and encryption rows, 0.1GB for compression). Because random data does not

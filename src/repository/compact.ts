@@ -24,7 +24,7 @@ import type { ObjectInfo, Storage } from '../storage/storage.js';
 import type { Lock } from './locks.js';
 import { listLocks } from './locks.js';
 import { manifestName, manifestSeq } from './manifest.js';
-import { archiveName, indexName, packName, writeIndexObjects } from './objects.js';
+import { archiveName, indexName, packName, putPack, writeIndexObjects } from './objects.js';
 import type { Repository } from './repository.js';
 import { headroomFor } from './space.js';
 
@@ -235,9 +235,9 @@ export async function compactRepository(repo: Repository, opts: CompactOptions):
   if (rewrite.length > 0) {
     const repacker = newRepacker(key);
     const store = async (p: PackOut): Promise<void> => {
-      await storage.put(packName(p.id.toString('hex')), p.data);
+      await putPack(storage, p);
       fresh.push({ id: p.id, toc: p.toc });
-      written += p.data.length;
+      written += p.size;
     };
     for (const hex of rewrite) {
       const r = await repacker.copyLive(marks, Buffer.from(hex, 'hex'), await storage.get(packName(hex)));

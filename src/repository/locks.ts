@@ -331,7 +331,12 @@ export class Lock {
     return this.serial(async () => {
       if (!(await this.check())) return false;
       const next = { ...this.current, time: new Date().toISOString() };
-      await this.storage.put(this.name, encode(next));
+      // Only over our object: a break-lock between the check and this write must stay broken.
+      if (!(await this.storage.replaceExisting(this.name, encode(next)))) {
+        this.state = 'lost';
+        clearInterval(this.timer);
+        return false;
+      }
       this.current = next;
       return true;
     });

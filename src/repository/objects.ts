@@ -1,5 +1,5 @@
 import { CorruptDataError, HoardError, errorFor } from '../errors.js';
-import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type PackToc } from '../native.js';
+import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type PackOut, type PackToc } from '../native.js';
 import type { Storage } from '../storage/storage.js';
 
 /** The object name of pack `id` (hex): `packs/<first two hex digits>/<id>`. */
@@ -115,6 +115,15 @@ export async function readMetadata(
     if (e instanceof HoardError) throw errorFor(e.code, e.message);
     throw e;
   });
+}
+
+/**
+ * Stores a finished pack under `packs/` through `target` (a storage backend, or a space guard in
+ * front of one). Its bytes go from native memory to the backend's temporary file without
+ * becoming a JavaScript buffer, and are freed as soon as that file is durable.
+ */
+export function putPack(target: Pick<Storage, 'putFrom'>, pack: PackOut): Promise<void> {
+  return target.putFrom(packName(pack.id.toString('hex')), pack.size, (temp) => pack.bytes.writeTo(temp));
 }
 
 /** The most table entries one index object that compact or repair writes lists. */

@@ -14,7 +14,7 @@ import { newChunkIndex, newRepacker, openIndexObject, salvagePack, type ChunkInd
 import { forEachLimited, named, type CheckReport } from './check-report.js';
 import type { Lock } from './locks.js';
 import { manifestName, manifestSeq, openManifest } from './manifest.js';
-import { indexName, packName, writeIndexObjects } from './objects.js';
+import { indexName, packName, putPack, writeIndexObjects } from './objects.js';
 import type { Repository } from './repository.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -102,7 +102,7 @@ export async function repairRepository(repo: Repository, report: CheckReport, lo
   const remove: string[] = [];
   const repacker = newRepacker(key);
   const put = async (p: PackOut): Promise<void> => {
-    await storage.put(packName(p.id.toString('hex')), p.data);
+    await putPack(storage, p);
     fresh.push({ id: p.id, toc: p.toc });
   };
   let done = 0;

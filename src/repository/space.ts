@@ -46,8 +46,9 @@ export async function headroomFor(storage: Storage): Promise<number> {
 }
 
 /**
- * Admits the growing writes of one run: {@link SpaceGuard.put} and {@link SpaceGuard.write} check
- * the limits, one write at a time, counting the writes still in flight, then write.
+ * Admits the growing writes of one run: {@link SpaceGuard.put}, {@link SpaceGuard.putFrom} and
+ * {@link SpaceGuard.write} check the limits, one write at a time, counting the writes still in
+ * flight, then write.
  */
 export class SpaceGuard {
   /** Bytes admitted whose writes have not finished. */
@@ -67,6 +68,14 @@ export class SpaceGuard {
   /** Stores `data` as `name` (an atomic put) if the limits admit it. */
   put(name: string, data: Buffer): Promise<void> {
     return this.write(data.length, () => this.storage.put(name, data));
+  }
+
+  /**
+   * Stores `size` bytes that `fill` writes to the backend's temporary file as `name` (see
+   * {@link Storage.putFrom}) if the limits admit them: checked before `fill` runs.
+   */
+  putFrom(name: string, size: number, fill: (tempPath: string) => Promise<void>): Promise<void> {
+    return this.write(size, () => this.storage.putFrom(name, size, fill));
   }
 
   /** Runs `store`, which writes about `bytes`, if the limits admit them; throws before it otherwise. */

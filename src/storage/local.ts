@@ -3,8 +3,8 @@ import { constants, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
-import { renameNoReplace } from '../native.js';
+import { HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { renameExchange, renameNoReplace } from '../native.js';
 import { crashPoint } from '../testonly.js';
 import { checkName, type ObjectInfo, type Storage } from './storage.js';
 
@@ -14,12 +14,27 @@ function errnoOf(e: unknown): string | undefined {
 
 /** An OS error about `file` as hoard's typed error. */
 function ioError(e: unknown, file: string): HoardError | unknown {
+  if (e instanceof HoardError) return e; // already typed (a native fill names its own file)
   const code = errnoOf(e);
   const what = e instanceof Error ? e.message : String(e);
   if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
   if (code === 'EACCES' || code === 'EPERM') return new PermissionDeniedError('HOARD_PERMISSION_DENIED', `${file}: permission denied`);
   if (code === 'ENOSPC' || code === 'EDQUOT') return new IoError('HOARD_IO', `${file}: no space left on device`);
   return code === undefined ? e : new IoError('HOARD_IO', `${file}: ${what}`);
+}
+
+/** Creates `file` (mode 0600; it must not exist), writes `data` and fsyncs it; a failed write removes it. */
+async function writeNew(file: string, data: Buffer): Promise<void> {
+  const handle = await fs.open(file, 'wx', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (e) {
+    await handle.close();
+    await fs.rm(file, { force: true });
+    throw e;
+  }
+  await handle.close();
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -115,34 +130,38 @@ export class LocalStorage implements Storage {
   }
 
   /**
-   * Writes `data` to a new temporary file beside `file`, fsynced, and returns its path; folders
-   * it had to make are fsynced into their parents. A failed write leaves no temporary file.
+   * A path for a new temporary file beside `file` (not made yet); folders it had to make for it
+   * are fsynced into their parents.
    */
-  private async writeTemp(file: string, data: Buffer): Promise<string> {
+  private async tempBeside(file: string): Promise<string> {
     const dir = path.dirname(file);
     const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     if (made !== undefined) {
       for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fsyncDir(path.dirname(d));
     }
-    const temp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    const handle = await fs.open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } catch (e) {
-      await handle.close();
-      await fs.rm(temp, { force: true });
-      throw e;
-    }
-    await handle.close();
+    return path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+  }
+
+  /**
+   * Writes `data` to a new temporary file beside `file`, fsynced, and returns its path. A failed
+   * write leaves no temporary file.
+   */
+  private async writeTemp(file: string, data: Buffer): Promise<string> {
+    const temp = await this.tempBeside(file);
+    await writeNew(temp, data);
     return temp;
   }
 
   async put(name: string, data: Buffer): Promise<void> {
+    await this.putFrom(name, data.length, (temp) => writeNew(temp, data));
+  }
+
+  async putFrom(name: string, _size: number, fill: (tempPath: string) => Promise<void>): Promise<void> {
     const file = this.file(name);
     let temp: string | undefined;
     try {
-      temp = await this.writeTemp(file, data);
+      temp = await this.tempBeside(file);
+      await fill(temp);
       crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
       await fs.rename(temp, file);
       temp = undefined;
@@ -184,6 +203,34 @@ export class LocalStorage implements Storage {
     } catch (e) {
       throw ioError(e, file);
     } finally {
+      if (temp !== undefined) await fs.rm(temp, { force: true });
+    }
+  }
+
+  async replaceExisting(name: string, data: Buffer): Promise<boolean> {
+    const file = this.file(name);
+    let temp: string | undefined;
+    try {
+      temp = await this.writeTemp(file, data);
+      let swapped = await renameExchange(temp, file);
+      if (swapped === null) {
+        // No RENAME_EXCHANGE here (not Linux, or a file system without it): check, then rename.
+        // A removal between the two is lost; the holder's next check finds its object again.
+        swapped = await fs.access(file).then(
+          () => true,
+          () => false,
+        );
+        if (swapped) {
+          await fs.rename(temp, file);
+          temp = undefined;
+        }
+      }
+      if (swapped) await fsyncDir(path.dirname(file));
+      return swapped;
+    } catch (e) {
+      throw ioError(e, file);
+    } finally {
+      // After a swap the temporary name holds the old object; either way it goes.
       if (temp !== undefined) await fs.rm(temp, { force: true });
     }
   }

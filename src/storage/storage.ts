@@ -33,8 +33,23 @@ export interface Storage {
   getRanges(name: string, ranges: readonly { offset: number; length: number }[], into?: readonly Buffer[]): Promise<Buffer[]>;
   /** Stores the object atomically, replacing any object of that name. */
   put(name: string, data: Buffer): Promise<void>;
+  /**
+   * Stores an object of `size` bytes whose bytes are not in JavaScript (a pack held natively):
+   * the backend chooses a path for a new temporary file on this machine and calls `fill` with it;
+   * `fill` must create that file (it does not exist yet), write exactly the object's bytes to it
+   * and fsync it before it resolves. The backend then commits the file atomically as `name`,
+   * replacing any object of that name, as {@link Storage.put} does (a local backend renames it
+   * into place; a remote one would send it, then remove it). If `fill` or the commit fails,
+   * nothing is stored under `name`, the temporary file is removed, and the error is thrown.
+   */
+  putFrom(name: string, size: number, fill: (tempPath: string) => Promise<void>): Promise<void>;
   /** Stores the object atomically if no object of that name exists; false if one does. */
   createExclusive(name: string, data: Buffer): Promise<boolean>;
+  /**
+   * Replaces the object atomically only if it exists; false, storing nothing, if there is none
+   * (a lock's refresh, which must not bring back a lock that break-lock removed meanwhile).
+   */
+  replaceExisting(name: string, data: Buffer): Promise<boolean>;
   /** Removes the object; removing one that is not there is not an error. */
   delete(name: string): Promise<void>;
   /** The objects directly under `dir` with their sizes and times, sorted by name; folders are left out. */

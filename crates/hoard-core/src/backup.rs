@@ -48,6 +48,9 @@ pub struct StoredFile {
     pub stored: u64,
     /// What the files cache said: borg's `--list` status.
     pub status: FileStatus,
+    /// Some chunk was still being stored by another file when this one met it, so `stored` lacks
+    /// its length: [`Writer::settle`] counts it once it is known.
+    pub unsettled: bool,
 }
 
 /// A file's status as borg's `create --list` shows it.
@@ -236,6 +239,17 @@ impl Writer {
     /// Compresses, seals and stores a blob unless the index has it. Returns the stored length if
     /// it was new.
     pub fn store(&self, obj_type: u8, id: &ChunkId, data: &[u8]) -> Result<Option<u32>> {
+        self.store_with(obj_type, id, data, self.config.codec)
+    }
+
+    /// [`Writer::store`] with `codec` in place of the writer's own.
+    pub fn store_with(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        data: &[u8],
+        codec: Codec,
+    ) -> Result<Option<u32>> {
         let pending = Location {
             pack: PENDING,
             offset: 0,
@@ -249,7 +263,7 @@ impl Writer {
         BODY.with(|cell| -> Result<u32> {
             let mut body = cell.borrow_mut();
             body.clear();
-            codec::compress_frame_into(self.config.codec, data, &mut body)?;
+            codec::compress_frame_into(codec, data, &mut body)?;
             self.seal_body(obj_type, id, data.len(), &mut body, false)
         })
         .map(Some)
@@ -307,7 +321,29 @@ impl Writer {
 
     /// Stores many files on the worker pool; one result per path, in order.
     pub fn store_files(&self, paths: &[PathBuf]) -> Vec<Result<StoredFile>> {
-        pool().install(|| paths.par_iter().map(|p| self.store_file(p)).collect())
+        let mut out: Vec<_> =
+            pool().install(|| paths.par_iter().map(|p| self.store_file(p)).collect());
+        out.iter_mut().flatten().for_each(|f| self.settle(f));
+        out
+    }
+
+    /// Counts the chunks an unsettled file (see [`StoredFile::unsettled`]) met while another file
+    /// was storing them, once every one is stored, so that its `stored` (the item's `csize`) does
+    /// not depend on the timing of the threads, and an unchanged file's item stays the same.
+    pub fn settle(&self, file: &mut StoredFile) {
+        if !file.unsettled {
+            return;
+        }
+        let index = lock(&self.index);
+        let mut stored = 0u64;
+        for id in &file.ids {
+            match index.get(id) {
+                Some(l) if l.pack != PENDING => stored += u64::from(l.length),
+                _ => return,
+            }
+        }
+        file.stored = stored;
+        file.unsettled = false;
     }
 
     /// A files-cache hit whose chunks are all in the index, as a stored file.
@@ -372,16 +408,30 @@ impl Writer {
     /// Stores many files (or takes them from the files cache) on the worker pool; one result per
     /// job, in order.
     pub fn store_jobs(&self, jobs: &[FileJob]) -> Vec<Result<StoredFile>> {
-        pool().install(|| jobs.par_iter().map(|j| self.store_job(j)).collect())
+        let mut out: Vec<_> =
+            pool().install(|| jobs.par_iter().map(|j| self.store_job(j)).collect());
+        // Every chunk these jobs stored is in the index now.
+        out.iter_mut().flatten().for_each(|f| self.settle(f));
+        out
     }
 
     /// Stores metadata objects (e.g. trees) of `obj_type`, identified by `ids` of their
-    /// plaintexts, on the worker pool; returns which were new.
-    pub fn store_objects(&self, obj_type: u8, objects: &[(ChunkId, &[u8])]) -> Result<Vec<bool>> {
+    /// plaintexts, compressed with `codec` (the writer's own if `None`), on the worker pool;
+    /// returns which were new.
+    pub fn store_objects(
+        &self,
+        obj_type: u8,
+        objects: &[(ChunkId, &[u8])],
+        codec: Option<Codec>,
+    ) -> Result<Vec<bool>> {
+        let codec = codec.unwrap_or(self.config.codec);
         pool().install(|| {
             objects
                 .par_iter()
-                .map(|(id, data)| self.store(obj_type, id, data).map(|n| n.is_some()))
+                .map(|(id, data)| {
+                    self.store_with(obj_type, id, data, codec)
+                        .map(|n| n.is_some())
+                })
                 .collect()
         })
     }

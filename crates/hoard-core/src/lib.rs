@@ -3,8 +3,9 @@
 //! Chunkers ([`chunker`]), chunk ids ([`id`]), subkeys ([`keys`]), the sealed blob envelope
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
 //! ([`pipeline`]), the worker pool ([`pool`]), compact's marks and repacking ([`marks`],
-//! [`repack`]), the measurements of `benchmark cpu` ([`bench`]) and, on Linux, the file metadata
-//! system calls Node lacks ([`fsmeta`]).
+//! [`repack`]), finished packs' bytes on their way to storage ([`pack_bytes`]), the
+//! measurements of `benchmark cpu` ([`bench`]) and, on Linux, the file metadata system calls Node
+//! lacks ([`fsmeta`]).
 
 pub mod backup;
 pub mod bench;
@@ -26,6 +27,7 @@ pub mod kdf;
 pub mod keys;
 pub mod marks;
 pub mod pack;
+pub mod pack_bytes;
 pub mod pipeline;
 pub mod pool;
 #[cfg(target_os = "linux")]

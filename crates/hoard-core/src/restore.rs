@@ -2,11 +2,13 @@
 //!
 //! The caller (which owns the storage backend) fetches byte ranges of packs and hands them over
 //! with the list of file pieces to write; workers open, check and decompress each chunk and write
-//! it at its place, leaving holes for zero chunks when asked to.
+//! it at its place, leaving holes for zero chunks when asked to, and set each file's metadata
+//! through the descriptor that wrote it.
 
 use std::collections::HashMap;
+use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -18,7 +20,7 @@ use crate::chunk_index::Location;
 use crate::codec;
 use crate::envelope::Opener;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fsmeta;
+use crate::fsmeta::{self, ItemMeta, Op};
 use crate::id::ChunkId;
 use crate::pool::pool;
 
@@ -95,19 +97,30 @@ pub fn hex(id: &[u8]) -> String {
 
 /// One piece of one file to write.
 pub struct FilePiece {
-    /// The file's path, relative to the root it is restored beneath.
-    pub path: Vec<u8>,
+    /// The file's path, relative to the root it is restored beneath (`item.path`), and, with the
+    /// last piece, the metadata to set once the file is whole (see [`fsmeta::restore::apply_to_file`]);
+    /// other pieces leave the metadata fields empty.
+    pub item: ItemMeta,
     /// The chunks of this piece, in order.
     pub ids: Vec<ChunkId>,
     /// Where the piece starts in the file.
     pub offset: u64,
-    /// Whether this is the file's first piece: create (or truncate) it.
+    /// Whether this is the file's first piece: create it (replacing what is there).
     pub create: bool,
-    /// The file's final size, given with its last piece: the file is cut (or extended with a
-    /// hole) to it.
+    /// The file's final size, given with its last piece: the file is checked against it (and
+    /// extended with a hole to it, for a sparse file ending in one).
     pub final_size: Option<u64>,
     /// Whether all-zero chunks become holes instead of being written.
     pub sparse: bool,
+}
+
+/// What writing one piece did.
+#[derive(Debug)]
+pub struct PieceDone {
+    /// Bytes of the file the piece covered.
+    pub written: u64,
+    /// The metadata steps that failed (the contents were written).
+    pub warnings: Vec<(Op, Error)>,
 }
 
 /// Lossy text of a relative path, for messages.
@@ -115,102 +128,209 @@ fn shown(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
-/// Opens the file of a piece beneath `root`: a first piece replaces whatever non-directory is
-/// there (a file, a symlink) by a new empty file of mode 0600; later pieces open it for writing.
-/// Nothing is ever opened through a symlink (see [`fsmeta::open_beneath`]).
-fn open_piece(root: BorrowedFd<'_>, piece: &FilePiece) -> Result<File> {
-    let name = || shown(&piece.path);
-    let fd = if piece.create {
-        let parent = fsmeta::resolve_parent(root, &piece.path)?;
-        match rustix::fs::unlinkat(&parent.dir, parent.name.as_c_str(), AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Exists,
-                    format!("{}: cannot replace what is there: {e}", name()),
-                ));
-            }
-        }
+/// Opens the file of a piece in its directory: a first piece makes a new empty file of mode 0600
+/// (`O_EXCL`; whatever non-directory was there, a file or a symlink, is unlinked first and the
+/// create tried once more), later pieces open it for writing. `O_NOFOLLOW` everywhere: the name
+/// is one component, so nothing is ever opened through a symlink.
+fn open_piece(dir: BorrowedFd<'_>, name: &CStr, piece: &FilePiece) -> Result<File> {
+    let shown_path = || shown(&piece.item.path);
+    let os = |e: rustix::io::Errno| {
+        Error::io(
+            std::path::Path::new(&shown_path()),
+            &std::io::Error::from(e),
+        )
+    };
+    let create = || {
         rustix::fs::openat(
-            &parent.dir,
-            parent.name.as_c_str(),
+            dir,
+            name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
-        .map_err(|e| Error::io(std::path::Path::new(&name()), &std::io::Error::from(e)))?
+    };
+    let fd = if piece.create {
+        match create() {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => {
+                match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::Exists,
+                            format!("{}: cannot replace what is there: {e}", shown_path()),
+                        ));
+                    }
+                }
+                create().map_err(os)?
+            }
+            Err(e) => return Err(os(e)),
+        }
     } else {
-        fsmeta::open_beneath(root, &piece.path, OFlags::WRONLY, Mode::empty())?
+        rustix::fs::openat(
+            dir,
+            name,
+            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(os)?
     };
     Ok(File::from(fd))
 }
 
-/// Writes one piece beneath `root`.
+/// Writes one piece into file `name` of `dir`; with the last piece, sets the file's metadata through the same
+/// descriptor.
 fn write_piece(
     opener: &Opener,
     locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
-    root: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
     piece: &FilePiece,
-) -> Result<u64> {
-    let file = open_piece(root, piece)?;
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.path)));
+) -> Result<PieceDone> {
+    let file = open_piece(dir, name, piece)?;
+    let io =
+        |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
     let mut at = piece.offset;
+    // Where this piece's last write ended.
+    let mut end = None;
     for id in &piece.ids {
         let data = open_blob(opener, locate, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
         if piece.sparse {
-            write_sparse(&file, &data, at).map_err(io)?;
-        } else {
+            if let Some(e) = write_sparse(&file, &data, at).map_err(io)? {
+                end = Some(e);
+            }
+        } else if !data.is_empty() {
             file.write_all_at(&data, at).map_err(io)?;
+            end = Some(at + data.len() as u64);
         }
         at += data.len() as u64;
     }
+    let mut warnings = Vec::new();
     if let Some(size) = piece.final_size {
         if size != at {
             return Err(Error::corrupt(format!(
                 "{}: the chunks make {at} bytes, the item says {size}",
-                shown(&piece.path)
+                shown(&piece.item.path)
             )));
         }
-        file.set_len(size).map_err(io)?;
+        // The file is new (made by the first piece) and grows only by writes, the last of which
+        // ended here: only a sparse file ending in a hole (or a piece that wrote nothing) needs
+        // its length set.
+        if size > 0 && end != Some(size) {
+            file.set_len(size).map_err(io)?;
+        }
+        warnings = fsmeta::restore::apply_to_file(file.as_fd(), &piece.item);
     }
-    Ok(at - piece.offset)
+    Ok(PieceDone {
+        written: at - piece.offset,
+        warnings,
+    })
 }
 
 /// Blocks of zeros at least this long (and aligned to it in the file) become holes.
 const HOLE_BLOCK: u64 = 64 << 10;
 
-/// Writes `data` at `at`, skipping aligned all-zero blocks so that they stay holes (the file is
-/// cut to its final size at the end, so a hole at the end is kept too).
-fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<()> {
+/// Writes `data` at `at`, skipping aligned all-zero blocks so that they stay holes; returns where
+/// the last write ended, if anything was written (a hole at the end is made by the caller
+/// setting the file's length).
+fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<Option<u64>> {
     let end = at + data.len() as u64;
     let mut pos = at;
+    let mut written = None;
     while pos < end {
         let next = ((pos / HOLE_BLOCK) + 1) * HOLE_BLOCK;
         let stop = next.min(end);
         let part = &data[(pos - at) as usize..(stop - at) as usize];
         if part.iter().any(|&b| b != 0) {
             file.write_all_at(part, pos)?;
+            written = Some(stop);
         }
         pos = stop;
     }
-    Ok(())
+    Ok(written)
 }
 
-/// Writes every piece beneath the directory `root` on the worker pool; one result (bytes
-/// written) per piece, in order. Pieces of one file must go in separate calls, in order.
+/// The parent directories of a batch's pieces, each opened once beneath the root (as
+/// [`fsmeta::resolve_parent`] does: no `..`, no absolute path, no symlink on the way).
+struct Parents {
+    /// Each distinct parent directory, or the error opening it.
+    dirs: Vec<Result<OwnedFd>>,
+    /// Per piece: its directory's index in `dirs` and its name, or why its path is refused.
+    places: Vec<Result<(usize, CString)>>,
+}
+
+impl Parents {
+    fn open(root: BorrowedFd<'_>, pieces: &[FilePiece]) -> Self {
+        let use_openat2 = fsmeta::beneath::have_openat2();
+        let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut dirs = Vec::new();
+        let places = pieces
+            .iter()
+            .map(|p| {
+                let rel = &p.item.path;
+                let comps = fsmeta::beneath::components(rel)?;
+                let (last, parents) = comps
+                    .split_last()
+                    .ok_or_else(|| Error::invalid("the path names no entry"))?;
+                let name =
+                    CString::new(*last).map_err(|_| Error::invalid("a path holds a NUL byte"))?;
+                let key = parents.join(&b'/');
+                let index = match seen.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        dirs.push(fsmeta::beneath::open_dir(root, parents, rel, use_openat2));
+                        seen.insert(key, dirs.len() - 1);
+                        dirs.len() - 1
+                    }
+                };
+                Ok((index, name))
+            })
+            .collect();
+        Self { dirs, places }
+    }
+
+    /// Where piece `i` goes: its directory and name, or `None` if its directory would not
+    /// open (the caller resolves it again, for the piece's own error).
+    fn place(&self, i: usize) -> Result<Option<(BorrowedFd<'_>, &CStr)>> {
+        let (index, name) = match self.places.get(i) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err(Error::invalid("no such piece")),
+        };
+        Ok(match self.dirs.get(*index) {
+            Some(Ok(dir)) => Some((dir.as_fd(), name.as_c_str())),
+            _ => None,
+        })
+    }
+}
+
+/// Writes every piece beneath the directory `root` on the worker pool; one result per piece, in
+/// order. Pieces of one file must go in separate calls, in order. Each parent directory is
+/// resolved once per call.
 pub fn write_pieces(
     opener: &Opener,
     locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
     root: &[u8],
     pieces: &[FilePiece],
-) -> Result<Vec<Result<u64>>> {
+) -> Result<Vec<Result<PieceDone>>> {
     let root = fsmeta::open_root(root)?;
     let root = root.as_fd();
+    let parents = Parents::open(root, pieces);
     Ok(pool().install(|| {
         pieces
             .par_iter()
-            .map(|p| write_piece(opener, locate, fetched, root, p))
+            .enumerate()
+            .map(|(i, p)| match parents.place(i)? {
+                Some((dir, name)) => write_piece(opener, locate, fetched, dir, name, p),
+                None => {
+                    let parent = fsmeta::resolve_parent(root, &p.item.path)?;
+                    write_piece(opener, locate, fetched, parent.dir.as_fd(), &parent.name, p)
+                }
+            })
             .collect()
     }))
 }
+
+#[cfg(test)]
+mod tests;

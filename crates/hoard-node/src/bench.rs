@@ -18,8 +18,8 @@ pub struct Measurement {
 }
 
 /// Measures `item` (`chunker:SPEC`, `id:ALGO`, `seal:SUITE`, `kdf:argon2id`, `compress:SPEC`,
-/// `decompress:SPEC`) over `amount` bytes of `content` (`random` or `text`), single-threaded, on
-/// the worker pool.
+/// `decompress:SPEC`) over `amount` bytes of `content` (`random` or `text`), single-threaded (but
+/// for the KDF's lanes), on the worker pool.
 #[napi(ts_return_type = "Promise<Measurement>")]
 pub fn benchmark_cpu(env: &Env, item: String, content: String, amount: f64) -> Result<Object<'_>> {
     let workload: Workload = item.parse().napi()?;

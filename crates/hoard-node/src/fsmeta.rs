@@ -386,6 +386,30 @@ pub struct MetadataItem {
     pub flags: Option<f64>,
 }
 
+/// A restored regular file's metadata (`MetadataItem` without the path, which the
+/// `RestorePiece` carrying it gives). Absent fields are left alone.
+#[napi(object, object_to_js = false)]
+pub struct FileAttrs {
+    /// Permission bits (with set-id and sticky bits; file type bits are ignored).
+    pub mode: Option<f64>,
+    /// Owner.
+    pub uid: Option<f64>,
+    /// Group.
+    pub gid: Option<f64>,
+    /// Access time in ns since the epoch; when absent, `mtimeNs` is used (as borg).
+    pub atime_ns: Option<BigInt>,
+    /// Modification time in ns since the epoch.
+    pub mtime_ns: Option<BigInt>,
+    /// Extended attributes to set (not the ACLs).
+    pub xattrs: Option<Vec<Xattr>>,
+    /// The raw `system.posix_acl_access` value.
+    pub acl_access: Option<Buffer>,
+    /// The raw `system.posix_acl_default` value.
+    pub acl_default: Option<Buffer>,
+    /// Linux inode flags (`FS_*_FL`); only the user-modifiable ones are changed. Set last.
+    pub flags: Option<f64>,
+}
+
 /// One step that failed for one item of `applyMetadata`.
 #[napi(object)]
 pub struct MetadataWarning {
@@ -419,23 +443,24 @@ fn ns(v: Option<BigInt>, what: &str) -> Result<Option<i64>> {
         .ok_or_else(|| invalid(format!("{what} is out of range")))
 }
 
-fn item_meta(item: MetadataItem) -> Result<ItemMeta> {
+/// The metadata `a` for the item at `path`, its numbers checked.
+pub(crate) fn item_meta(path: Vec<u8>, a: FileAttrs) -> Result<ItemMeta> {
     // -1 would mean "leave alone" to lchown, so ids stop below it.
     let id = |v: Option<f64>, what| -> Result<Option<u32>> {
         v.map(|v| whole(v, what, u64::from(u32::MAX - 1)).map(|x| x as u32))
             .transpose()
     };
     Ok(ItemMeta {
-        path: path_bytes(item.path),
-        mode: item
+        path,
+        mode: a
             .mode
             .map(|v| whole(v, "mode", 0o177_777).map(|x| x as u32))
             .transpose()?,
-        uid: id(item.uid, "uid")?,
-        gid: id(item.gid, "gid")?,
-        atime_ns: ns(item.atime_ns, "atimeNs")?,
-        mtime_ns: ns(item.mtime_ns, "mtimeNs")?,
-        xattrs: item
+        uid: id(a.uid, "uid")?,
+        gid: id(a.gid, "gid")?,
+        atime_ns: ns(a.atime_ns, "atimeNs")?,
+        mtime_ns: ns(a.mtime_ns, "mtimeNs")?,
+        xattrs: a
             .xattrs
             .unwrap_or_default()
             .into_iter()
@@ -444,13 +469,43 @@ fn item_meta(item: MetadataItem) -> Result<ItemMeta> {
                 value: x.value.to_vec(),
             })
             .collect(),
-        acl_access: item.acl_access.map(|b| b.to_vec()),
-        acl_default: item.acl_default.map(|b| b.to_vec()),
-        flags: item
+        acl_access: a.acl_access.map(|b| b.to_vec()),
+        acl_default: a.acl_default.map(|b| b.to_vec()),
+        flags: a
             .flags
             .map(|v| whole(v, "flags", u64::from(u32::MAX)).map(|x| x as u32))
             .transpose()?,
     })
+}
+
+fn metadata_item(item: MetadataItem) -> Result<ItemMeta> {
+    let attrs = FileAttrs {
+        mode: item.mode,
+        uid: item.uid,
+        gid: item.gid,
+        atime_ns: item.atime_ns,
+        mtime_ns: item.mtime_ns,
+        xattrs: item.xattrs,
+        acl_access: item.acl_access,
+        acl_default: item.acl_default,
+        flags: item.flags,
+    };
+    item_meta(path_bytes(item.path), attrs)
+}
+
+/// The warning for step `op` of item `index` that failed with `error`.
+pub(crate) fn metadata_warning(
+    index: usize,
+    op: fsmeta::Op,
+    error: hoard_core::Error,
+) -> MetadataWarning {
+    MetadataWarning {
+        // Batches come from a JS array, so indices fit.
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        op: op.name().to_string(),
+        code: error.kind.code().to_string(),
+        message: error.message,
+    }
 }
 
 /// Sets each item's metadata beneath `root`, in borg's order (owner, mode, times, ACLs, xattrs,
@@ -465,7 +520,7 @@ pub fn apply_metadata(
     let root = path_bytes(root);
     let items = items
         .into_iter()
-        .map(item_meta)
+        .map(metadata_item)
         .collect::<Result<Vec<_>>>()?;
     spawn_promise(
         env,
@@ -476,13 +531,7 @@ pub fn apply_metadata(
         |warnings| {
             Ok(warnings
                 .into_iter()
-                .map(|w| MetadataWarning {
-                    // Batches come from a JS array, so indices fit.
-                    index: u32::try_from(w.index).unwrap_or(u32::MAX),
-                    op: w.op.name().to_string(),
-                    code: w.error.kind.code().to_string(),
-                    message: w.error.message,
-                })
+                .map(|w| metadata_warning(w.index, w.op, w.error))
                 .collect::<Vec<_>>())
         },
     )
@@ -549,6 +598,18 @@ pub fn rename_no_replace(
 ) -> Result<Object<'_>> {
     let (from, to) = (path_bytes(from), path_bytes(to));
     spawn_promise(env, move || fsmeta::rename_no_replace(&from, &to), Ok)
+}
+
+/// Swaps `from` and `to` if `to` exists: true if swapped, false if `to` was missing (nothing
+/// changed), null where the file system cannot (replacing an object only if it is there).
+#[napi(ts_return_type = "Promise<boolean | null>")]
+pub fn rename_exchange(
+    env: &Env,
+    from: Either<String, Buffer>,
+    to: Either<String, Buffer>,
+) -> Result<Object<'_>> {
+    let (from, to) = (path_bytes(from), path_bytes(to));
+    spawn_promise(env, move || fsmeta::rename_exchange(&from, &to), Ok)
 }
 
 /// Makes `newRel` a hard link to `existingRel`, both beneath `root` (a symlink is linked itself).

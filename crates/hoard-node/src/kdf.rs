@@ -20,7 +20,7 @@ pub struct Argon2Params {
     pub parallelism: f64,
 }
 
-/// argon2id's default costs (3 passes over 64 MiB, one lane), or the cheapest ones when `weak`.
+/// argon2id's default costs (3 passes over 64 MiB in 4 lanes), or the cheapest ones when `weak`.
 #[napi]
 pub fn argon2_params(weak: bool) -> Argon2Params {
     let p = if weak {

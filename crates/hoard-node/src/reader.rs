@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hoard_core::fsmeta::ItemMeta;
 use hoard_core::restore::{self, Fetched, FilePiece};
 use napi::bindgen_prelude::{Buffer, Either, Object};
 use napi::{Env, Result};
@@ -10,6 +11,7 @@ use napi_derive::napi;
 
 use crate::chunk_index::{ChunkIndex, ids_of, lock};
 use crate::error::{obj_type, whole};
+use crate::fsmeta::{FileAttrs, MetadataWarning, item_meta, metadata_warning};
 use crate::key::Key;
 use crate::task::spawn_promise;
 
@@ -25,7 +27,7 @@ pub struct FetchedRange {
 }
 
 /// One piece of a file to restore. Pieces of one file go in separate calls, in order.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct RestorePiece {
     /// The file's path relative to the root (a Buffer for names that are not UTF-8).
     pub path: Either<String, Buffer>,
@@ -33,12 +35,15 @@ pub struct RestorePiece {
     pub ids: Buffer,
     /// Where the piece starts in the file.
     pub offset: f64,
-    /// Whether this is the first piece: the file is created (mode 0600) or truncated.
+    /// Whether this is the first piece: the file is created (mode 0600), replacing what is there.
     pub create: bool,
     /// The file's final size, with its last piece.
     pub final_size: Option<f64>,
     /// Whether all-zero chunks become holes.
     pub sparse: bool,
+    /// With the last piece: the metadata to set once the file is whole, through the descriptor
+    /// that wrote it, in `applyMetadata`'s order.
+    pub attrs: Option<FileAttrs>,
 }
 
 /// What restoring a piece did.
@@ -50,6 +55,8 @@ pub struct RestoreResult {
     pub error_code: Option<String>,
     /// The error's message.
     pub error_message: Option<String>,
+    /// The metadata steps that failed (the contents were written); `index` is the piece's.
+    pub warnings: Option<Vec<MetadataWarning>>,
 }
 
 fn bytes_of(p: Either<String, Buffer>) -> Vec<u8> {
@@ -111,7 +118,15 @@ pub fn restore_pieces<'e>(
 ) -> Result<Object<'e>> {
     let mut plan = Vec::with_capacity(pieces.len());
     for p in pieces {
+        let path = bytes_of(p.path);
         plan.push(FilePiece {
+            item: match p.attrs {
+                Some(a) => item_meta(path, a)?,
+                None => ItemMeta {
+                    path,
+                    ..ItemMeta::default()
+                },
+            },
             ids: ids_of(&p.ids)?,
             offset: whole(p.offset, "offset", 1 << 53)?,
             create: p.create,
@@ -120,7 +135,6 @@ pub fn restore_pieces<'e>(
                 .map(|s| whole(s, "final size", 1 << 53))
                 .transpose()?,
             sparse: p.sparse,
-            path: bytes_of(p.path),
         });
     }
     let root = bytes_of(root);
@@ -138,16 +152,24 @@ pub fn restore_pieces<'e>(
         |results| {
             Ok(results
                 .into_iter()
-                .map(|r| match r {
-                    Ok(n) => RestoreResult {
-                        written: n as f64,
+                .enumerate()
+                .map(|(i, r)| match r {
+                    Ok(done) => RestoreResult {
+                        written: done.written as f64,
                         error_code: None,
                         error_message: None,
+                        warnings: (!done.warnings.is_empty()).then(|| {
+                            done.warnings
+                                .into_iter()
+                                .map(|(op, e)| metadata_warning(i, op, e))
+                                .collect()
+                        }),
                     },
                     Err(e) => RestoreResult {
                         written: 0.0,
                         error_code: Some(e.kind.code().to_string()),
                         error_message: Some(e.message),
+                        warnings: None,
                     },
                 })
                 .collect::<Vec<_>>())

@@ -15,7 +15,7 @@ use crate::task::spawn_promise;
 use crate::writer::{PackOut, pack_out};
 
 /// What copying one old pack did.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct RepackResult {
     /// New packs that filled up meanwhile, to be stored (their `toc` goes into an index object).
     pub packs: Vec<PackOut>,

@@ -1,7 +1,7 @@
 //! `Writer`: one backup's pipeline (files -> chunks -> packs) as a JS class.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hoard_core::backup::{self, FileJob, FileStatus, StoredFile, WriterConfig};
@@ -11,6 +11,7 @@ use hoard_core::envelope;
 use hoard_core::files_cache::FileStat;
 use hoard_core::index_object::{self, IndexedPack};
 use hoard_core::pack::{self, TocEntry};
+use hoard_core::pack_bytes;
 use hoard_core::pipeline::ChunkSettings;
 use hoard_core::{Error, ErrorKind};
 use napi::bindgen_prelude::{Buffer, Either, Object, Uint32Array};
@@ -32,7 +33,8 @@ pub struct WriterOptions {
     pub chunker_params: String,
     /// A pack is closed once it holds this many bytes (default 8 MiB).
     pub pack_size: Option<f64>,
-    /// Finished packs that may wait for `nextPack` before the workers pause (default 2).
+    /// Finished packs that may wait for `nextPack` before the workers pause (default 1: the
+    /// caller keeps two more being written, and each waiting pack is 8 MiB of memory).
     pub queue: Option<f64>,
 }
 
@@ -61,15 +63,50 @@ pub struct StoredFileResult {
     pub error_message: Option<String>,
 }
 
-/// A finished pack, to be stored under `packs/`.
-#[napi(object)]
+/// A finished pack, to be stored under `packs/`. Its bytes stay in native memory (`bytes`).
+#[napi(object, object_from_js = false)]
 pub struct PackOut {
     /// The pack id (its name, in hex).
     pub id: Buffer,
-    /// The whole pack.
-    pub data: Buffer,
+    /// The pack's size in bytes.
+    pub size: f64,
+    /// The pack's bytes, to be written to a file or taken once.
+    pub bytes: PackBytes,
     /// Its table of contents (entries as in an index object), for `sealIndexObject`.
     pub toc: Buffer,
+}
+
+/// A finished pack's bytes, held in native memory until they are written to a file or taken;
+/// afterwards the handle is empty. Not constructible from JavaScript.
+#[napi]
+pub struct PackBytes {
+    inner: Arc<pack_bytes::PackBytes>,
+}
+
+#[napi]
+impl PackBytes {
+    /// Writes the bytes to a new file at `path` (mode 0600; an existing file is an error), fsyncs
+    /// and closes it on a thread of its own, then frees them. If the write fails, the partial file
+    /// is removed and the bytes are still held.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write_to<'e>(&self, env: &'e Env, path: String) -> Result<Object<'e>> {
+        let held = Arc::clone(&self.inner);
+        // Not on the pool: its workers may all be waiting for the caller to take packs.
+        thread_promise(env, move || held.write_to(Path::new(&path)), |()| Ok(()))
+    }
+
+    /// The bytes as a Buffer (for a backend that sends them elsewhere); the handle is empty
+    /// afterwards.
+    #[napi]
+    pub fn take(&self) -> Result<Buffer> {
+        Ok(Buffer::from(self.inner.take().napi()?))
+    }
+
+    /// Whether the bytes are still held (neither taken, written nor being written).
+    #[napi(getter)]
+    pub fn held(&self) -> bool {
+        self.inner.is_held()
+    }
 }
 
 /// A pack as an index object will list it.
@@ -177,7 +214,7 @@ impl Writer {
         };
         let queue = match options.queue {
             Some(v) => whole(v, "queue", 64)? as usize,
-            None => 2,
+            None => 1,
         };
         let k = &key.inner;
         let session = envelope::Session::new(k.suite, &k.encryption).napi()?;
@@ -271,7 +308,8 @@ impl Writer {
     }
 
     /// Stores metadata objects (trees) of `objType`, each identified by the chunk id of its
-    /// bytes; objects the index has are not stored again.
+    /// bytes, compressed with `compression` (a `--compression` spec; the writer's own when
+    /// absent); objects the index has are not stored again.
     #[napi(ts_return_type = "Promise<StoredObjects>")]
     pub fn store_objects<'e>(
         &self,
@@ -279,8 +317,10 @@ impl Writer {
         key: &Key,
         type_: f64,
         objects: Vec<Buffer>,
+        compression: Option<String>,
     ) -> Result<Object<'e>> {
         let t = obj_type(type_)?;
+        let codec: Option<Codec> = compression.map(|c| c.parse()).transpose().napi()?;
         let w = Arc::clone(&self.inner);
         let k = Arc::clone(&key.inner);
         spawn_promise(
@@ -292,7 +332,7 @@ impl Writer {
                     .zip(&objects)
                     .map(|(i, o)| (*i, &o[..]))
                     .collect();
-                let added = w.store_objects(t, &pairs)?;
+                let added = w.store_objects(t, &pairs, codec)?;
                 Ok((ids, added))
             },
             |(ids, added)| {
@@ -378,12 +418,15 @@ pub(crate) fn toc_entries(toc: &[u8]) -> Result<Vec<TocEntry>> {
     pack::decode_toc(&full, pack::MAX_PACK).napi()
 }
 
-/// A finished pack as JavaScript receives it.
+/// A finished pack as JavaScript receives it: its bytes stay native.
 pub(crate) fn pack_out(p: pack::FinishedPack) -> PackOut {
     PackOut {
         id: Buffer::from(p.id.to_vec()),
         toc: Buffer::from(toc_bytes(&p.entries)),
-        data: Buffer::from(p.data),
+        size: p.data.len() as f64,
+        bytes: PackBytes {
+            inner: Arc::new(pack_bytes::PackBytes::new(p.data)),
+        },
     }
 }
 

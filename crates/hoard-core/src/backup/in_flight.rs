@@ -21,6 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::{BUFFER, CHUNK_TYPE, StoredFile, Writer, lock};
+use crate::chunk_index::PENDING;
 use crate::chunker::Chunker;
 use crate::error::{Error, Result};
 use crate::id::ChunkId;
@@ -156,8 +157,11 @@ impl Tally {
     fn finish(mut self, writer: &Writer, size: u64) -> StoredFile {
         let index = lock(&writer.index);
         for &at in &self.known {
-            let known = index.get(&self.out.ids[at]).map_or(0, |l| l.length);
-            self.out.stored += u64::from(known);
+            match index.get(&self.out.ids[at]) {
+                Some(l) if l.pack != PENDING => self.out.stored += u64::from(l.length),
+                // Another file is still storing it: `Writer::settle` counts it later.
+                _ => self.out.unsettled = true,
+            }
         }
         drop(index);
         self.out.size = size;

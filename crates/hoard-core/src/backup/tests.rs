@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::chunk_index::Location;
 use crate::envelope::Opener;
+use crate::fsmeta::ItemMeta;
 use crate::id::{IdAlgorithm, IdHasher};
 use crate::index_object::{self, IndexedPack};
 use crate::keys::Suite;
@@ -170,7 +171,10 @@ fn files_round_trip_through_packs_and_an_index_object() {
         .iter()
         .zip(&res)
         .map(|((n, d), r)| FilePiece {
-            path: n.as_bytes().to_vec(),
+            item: ItemMeta {
+                path: n.as_bytes().to_vec(),
+                ..ItemMeta::default()
+            },
             ids: r.ids.clone(),
             offset: 0,
             create: true,
@@ -400,4 +404,50 @@ fn a_read_error_in_the_middle_of_a_large_file_fails_that_file_only() {
         drain(&w).iter().map(|p| p.entries.len()).sum::<usize>() as u64,
         w.totals().blobs
     );
+}
+
+#[test]
+fn a_chunk_met_while_another_file_stores_it_is_counted_once_stored() {
+    let dir = Dir::new("backup-settle");
+    let d = data("settle", 1000);
+    std::fs::write(dir.0.join("a"), &d).expect("write");
+    std::fs::write(dir.0.join("b"), &d).expect("write");
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index.clone(), 1 << 20);
+    // Another thread has claimed the chunk and is still compressing it.
+    let id = w.config.chunking.ids.id(&d);
+    let pending = Location {
+        pack: PENDING,
+        offset: 0,
+        length: 0,
+    };
+    assert!(lock(&index).insert(&id, pending));
+    let mut r = w.store_file(&dir.0.join("a")).expect("store");
+    assert!(r.unsettled);
+    assert_eq!((r.stored, r.new_chunks), (0, 0));
+    w.settle(&mut r);
+    assert!(r.unsettled, "still pending: nothing to count yet");
+    // It is stored now.
+    let pack = lock(&index).add_pack(&[9; 32]);
+    let stored = Location {
+        pack,
+        offset: 8,
+        length: 123,
+    };
+    assert!(
+        !lock(&index).replace(&id, stored),
+        "the id was there, pending"
+    );
+    w.settle(&mut r);
+    assert!(!r.unsettled);
+    assert_eq!(r.stored, 123);
+
+    // Two files with the same chunk in one batch: the same csize, whichever stored it.
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let w = writer(index, 1 << 20);
+    let both = w.store_files(&[dir.0.join("a"), dir.0.join("b")]);
+    let both: Vec<StoredFile> = both.into_iter().map(|r| r.expect("store")).collect();
+    assert!(both.iter().all(|f| !f.unsettled));
+    assert_eq!(both[0].stored, both[1].stored);
+    assert_eq!(both[0].new_stored + both[1].new_stored, both[0].stored);
 }

@@ -197,3 +197,30 @@ fn stored_frames_borrow_the_input_and_join_like_compress() {
         t
     );
 }
+
+#[test]
+fn lz4_frames_are_liblz4_blocks_that_lz4_flex_decodes_and_smaller_than_its_own() {
+    // Real text: this crate's own sources.
+    let data = [
+        &include_bytes!("../codec.rs")[..],
+        include_bytes!("../backup.rs"),
+        include_bytes!("../pack.rs"),
+        include_bytes!("tests.rs"),
+    ]
+    .concat();
+    let f = compress(codec("lz4"), &data).expect("compress");
+    assert_eq!(f[0], ID_LZ4);
+    let payload = &f[FRAME_HEADER_LEN..];
+    let flex = lz4_flex::block::compress(&data);
+    assert!(
+        payload.len() < flex.len(),
+        "{} >= {}",
+        payload.len(),
+        flex.len()
+    );
+    assert_eq!(
+        lz4_flex::block::decompress(payload, data.len()).expect("lz4_flex decodes it"),
+        data
+    );
+    assert_eq!(decompress(&f, DEFAULT_LIMIT).expect("decompress"), data);
+}

@@ -23,7 +23,7 @@ pub use beneath::{
     Parent, SpecialKind, make_hard_link, make_special, make_symlink, mkdir_beneath, open_beneath,
     open_root, resolve_parent,
 };
-pub use exclusive::rename_no_replace;
+pub use exclusive::{rename_exchange, rename_no_replace};
 pub use restore::{ItemMeta, Op, Warning, apply_metadata};
 pub use rustix::fs::{Mode, OFlags};
 pub use scan::{Meta, ScanEntry, ScanOptions, Xattr, lstat_path, scan_directory};

@@ -11,8 +11,9 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{
-    AtFlags, CWD, FileType, Gid, IFlags, Mode, OFlags, Timestamps, UTIME_OMIT, Uid, chmodat,
-    chownat, fstat, ioctl_getflags, ioctl_setflags, openat, statat, utimensat,
+    AtFlags, CWD, FileType, Gid, IFlags, Mode, OFlags, Timespec, Timestamps, UTIME_OMIT, Uid,
+    XattrFlags, chmodat, chownat, fchmod, fchown, fsetxattr, fstat, futimens, ioctl_getflags,
+    ioctl_setflags, openat, statat, utimensat,
 };
 use rustix::io::Errno;
 
@@ -188,27 +189,10 @@ fn apply_one(
         warn(Op::Chmod, os_error(e, format_args!("{rel}: chmod")));
     }
 
-    if item.mtime_ns.is_some() || item.atime_ns.is_some() {
-        let omit = rustix::fs::Timespec {
-            tv_sec: 0,
-            tv_nsec: UTIME_OMIT,
-        };
-        let spec = |ns: Option<i64>| {
-            ns.map_or(omit, |ns| {
-                let (sec, nsec) = from_ns(ns);
-                rustix::fs::Timespec {
-                    tv_sec: sec,
-                    tv_nsec: i64::from(nsec),
-                }
-            })
-        };
-        let times = Timestamps {
-            last_access: spec(item.atime_ns.or(item.mtime_ns)),
-            last_modification: spec(item.mtime_ns),
-        };
-        if let Err(e) = utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW) {
-            warn(Op::Times, os_error(e, format_args!("{rel}: setting times")));
-        }
+    if let Some(times) = timestamps(item)
+        && let Err(e) = utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+    {
+        warn(Op::Times, os_error(e, format_args!("{rel}: setting times")));
     }
 
     let has_acl = !symlink && (item.acl_access.is_some() || item.acl_default.is_some());
@@ -237,6 +221,86 @@ fn apply_one(
             os_error(e, format_args!("{rel}: setting inode flags")),
         );
     }
+}
+
+/// The times to set on `item`, if it has any: the atime defaults to the mtime (as borg).
+fn timestamps(item: &ItemMeta) -> Option<Timestamps> {
+    if item.mtime_ns.is_none() && item.atime_ns.is_none() {
+        return None;
+    }
+    let spec = |ns: Option<i64>| {
+        ns.map_or(
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            },
+            |ns| {
+                let (sec, nsec) = from_ns(ns);
+                Timespec {
+                    tv_sec: sec,
+                    tv_nsec: i64::from(nsec),
+                }
+            },
+        )
+    };
+    Some(Timestamps {
+        last_access: spec(item.atime_ns.or(item.mtime_ns)),
+        last_modification: spec(item.mtime_ns),
+    })
+}
+
+/// Sets `item`'s metadata on the regular file that `file` has open (for writing, or read-only),
+/// through the descriptor: the same steps in the same order as [`apply_metadata`], without
+/// resolving any path. Call it after the file's last write (a write by an unprivileged process
+/// clears set-id bits, and moves the mtime); the descriptor keeps its access, so a file whose
+/// mode forbids writing was still written. Returns the steps that failed.
+pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> {
+    let rel = Shown(&item.path);
+    let mut failed = Vec::new();
+    if item.uid.is_some() || item.gid.is_some() {
+        let uid = item.uid.map(Uid::from_raw_unchecked);
+        let gid = item.gid.map(Gid::from_raw_unchecked);
+        if let Err(e) = fchown(file, uid, gid) {
+            failed.push((Op::Chown, os_error(e, format_args!("{rel}: chown"))));
+        }
+    }
+    if let Some(mode) = item.mode
+        && let Err(e) = fchmod(file, Mode::from_raw_mode(mode & 0o7777))
+    {
+        failed.push((Op::Chmod, os_error(e, format_args!("{rel}: chmod"))));
+    }
+    if let Some(times) = timestamps(item)
+        && let Err(e) = futimens(file, &times)
+    {
+        failed.push((Op::Times, os_error(e, format_args!("{rel}: setting times"))));
+    }
+    for (name, value) in [
+        (ACL_ACCESS, &item.acl_access),
+        (ACL_DEFAULT, &item.acl_default),
+    ] {
+        if let Some(v) = value
+            && let Err(e) = fsetxattr(file, name, v, XattrFlags::empty())
+        {
+            failed.push((Op::Acl, os_error(e, format_args!("{rel}: {}", Shown(name)))));
+        }
+    }
+    for x in item.xattrs.iter().filter(|x| !xattr::is_acl(&x.name)) {
+        if let Err(e) = fsetxattr(file, x.name.as_slice(), &x.value, XattrFlags::empty()) {
+            failed.push((
+                Op::Xattr,
+                os_error(e, format_args!("{rel}: xattr {}", Shown(&x.name))),
+            ));
+        }
+    }
+    if let Some(flags) = item.flags
+        && let Err(e) = set_flags_of(file, flags)
+    {
+        failed.push((
+            Op::Flags,
+            os_error(e, format_args!("{rel}: setting inode flags")),
+        ));
+    }
+    failed
 }
 
 /// `chmod` of the entry opened `O_PATH` as `entry`: through `/proc/self/fd` (the very inode),
@@ -299,7 +363,13 @@ fn set_flags(dir: BorrowedFd<'_>, name: &CStr, flags: u32) -> std::result::Resul
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let current = match ioctl_getflags(&fd) {
+    set_flags_of(fd.as_fd(), flags)
+}
+
+/// Sets the user-modifiable inode flags of the open regular file or directory `fd` to those of
+/// `flags`, unless they are so already.
+fn set_flags_of(fd: BorrowedFd<'_>, flags: u32) -> std::result::Result<(), Errno> {
+    let current = match ioctl_getflags(fd) {
         Ok(f) => f.bits(),
         // A file system without flags: nothing to do if none are wanted.
         Err(Errno::NOTTY | Errno::NOTSUP | Errno::INVAL) if flags & USER_MODIFIABLE_FLAGS == 0 => {
@@ -311,5 +381,5 @@ fn set_flags(dir: BorrowedFd<'_>, name: &CStr, flags: u32) -> std::result::Resul
     if wanted == current {
         return Ok(());
     }
-    ioctl_setflags(&fd, IFlags::from_bits_retain(wanted))
+    ioctl_setflags(fd, IFlags::from_bits_retain(wanted))
 }

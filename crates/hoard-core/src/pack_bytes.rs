@@ -1,0 +1,152 @@
+//! A finished pack's bytes, held outside JavaScript until they are written to a file or taken.
+//!
+//! A backup hands each finished pack to its caller, which stores it through a storage backend. A
+//! local backend only needs the bytes written to a temporary file of its choosing, which
+//! [`PackBytes::write_to`] does without the bytes ever becoming a JavaScript buffer, and frees them
+//! as soon as the file is durable. A backend that sends bytes elsewhere takes them with
+//! [`PackBytes::take`]. Either way the bytes are handed over once: afterwards the holder is empty.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+
+/// A pack's bytes until they are written or taken (see the module docs).
+pub struct PackBytes {
+    data: Mutex<Option<Vec<u8>>>,
+}
+
+impl PackBytes {
+    /// Holds `data`.
+    pub fn new(data: Vec<u8>) -> Self {
+        Self {
+            data: Mutex::new(Some(data)),
+        }
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Vec<u8>>> {
+        // Every critical section only moves the whole value in or out.
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The bytes, leaving the holder empty; an error if they were taken or are being written.
+    pub fn take(&self) -> Result<Vec<u8>> {
+        self.slot().take().ok_or_else(gone)
+    }
+
+    /// Whether the bytes are still held (neither taken, written, nor being written).
+    pub fn is_held(&self) -> bool {
+        self.slot().is_some()
+    }
+
+    /// Writes the bytes to a new file at `path` (made with mode 0600; an existing file is an
+    /// error), fsyncs and closes it, then frees them. If the write fails, the partial file is
+    /// removed and the bytes are held again, so that the caller may try elsewhere.
+    pub fn write_to(&self, path: &Path) -> Result<()> {
+        let data = self.take()?;
+        match write_new(path, &data) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                *self.slot() = Some(data);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn gone() -> Error {
+    Error::invalid("the pack's bytes were already taken or written")
+}
+
+/// Creates `path` (it must not exist), writes `data` and fsyncs it; on failure removes what it
+/// created.
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file: File = options.open(path).map_err(|e| Error::io(path, &e))?;
+    let written = file.write_all(data).and_then(|()| file.sync_all());
+    drop(file);
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        Error::io(path, &e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("hoard-packbytes-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("ok");
+        d
+    }
+
+    #[test]
+    fn write_to_makes_a_private_file_with_the_bytes_and_empties_the_holder() {
+        let d = dir("write");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let held = PackBytes::new(data.clone());
+        let path = d.join("pack");
+        held.write_to(&path).expect("ok");
+        assert_eq!(std::fs::read(&path).expect("ok"), data);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("ok").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!held.is_held());
+        assert_eq!(
+            held.take().expect_err("an error").kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            held.write_to(&d.join("again")).expect_err("an error").kind,
+            ErrorKind::InvalidArgument
+        );
+        assert!(!d.join("again").exists());
+        std::fs::remove_dir_all(&d).expect("ok");
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_bytes_and_leaves_no_file() {
+        let d = dir("fail");
+        let held = PackBytes::new(b"pack bytes".to_vec());
+        // An existing file is not overwritten.
+        let taken = d.join("taken");
+        std::fs::write(&taken, b"other").expect("ok");
+        assert_eq!(
+            held.write_to(&taken).expect_err("an error").kind,
+            ErrorKind::Io
+        );
+        assert_eq!(std::fs::read(&taken).expect("ok"), b"other");
+        // A missing folder.
+        let missing = d.join("no-such-folder").join("pack");
+        assert_eq!(
+            held.write_to(&missing).expect_err("an error").kind,
+            ErrorKind::NotFound
+        );
+        assert!(held.is_held());
+        assert_eq!(held.take().expect("ok"), b"pack bytes");
+        assert!(!held.is_held());
+        std::fs::remove_dir_all(&d).expect("ok");
+    }
+
+    #[test]
+    fn an_empty_pack_writes_an_empty_file() {
+        let d = dir("empty");
+        let held = PackBytes::new(Vec::new());
+        held.write_to(&d.join("empty")).expect("ok");
+        assert_eq!(std::fs::read(d.join("empty")).expect("ok").len(), 0);
+        std::fs::remove_dir_all(&d).expect("ok");
+    }
+}

@@ -1,0 +1,320 @@
+//! Tests of writing file pieces on real files: contents, holes, metadata set through the
+//! descriptor, replacing what is there, and paths that would leave the root.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::*;
+use crate::codec::Codec;
+use crate::envelope::Session;
+use crate::keys::Suite;
+
+const ENC: [u8; 32] = [5; 32];
+
+/// A directory under /var/tmp (a disk file system, for holes and xattrs), removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let base = if Path::new("/var/tmp").is_dir() {
+            PathBuf::from("/var/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let p = base.join(format!(
+            "hoard-restore-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("mkdir temp");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // The tests make read-only files, never read-only directories, so this removes all.
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0
+}
+
+/// Chunks sealed into one fetched range, as a pack would hold them.
+struct Store {
+    range: Vec<u8>,
+    places: HashMap<ChunkId, Location>,
+    opener: Opener,
+}
+
+impl Store {
+    /// Seals each chunk under id `[n; 32]` (its place in `chunks`).
+    fn new(chunks: &[Vec<u8>]) -> Self {
+        let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
+        let mut range = Vec::new();
+        let mut places = HashMap::new();
+        for (n, c) in chunks.iter().enumerate() {
+            let id = [u8::try_from(n).expect("few chunks"); 32];
+            let frame = codec::compress(Codec::None, c).expect("frame");
+            let blob = session.seal(CHUNK_TYPE, &id, &frame).expect("seal");
+            let loc = Location {
+                pack: 0,
+                offset: u32::try_from(range.len()).expect("small"),
+                length: u32::try_from(blob.len()).expect("small"),
+            };
+            places.insert(id, loc);
+            range.extend_from_slice(&blob);
+        }
+        Self {
+            range,
+            places,
+            opener: Opener::new(Suite::Aes256Gcm, &ENC),
+        }
+    }
+
+    /// Writes `pieces` beneath `root`.
+    fn write(&self, root: &Path, pieces: &[FilePiece]) -> Vec<Result<PieceDone>> {
+        let fetched = Fetched::new(vec![(0, 0, &self.range[..])]);
+        let locate = |id: &ChunkId| self.places.get(id).copied();
+        write_pieces(
+            &self.opener,
+            &locate,
+            &fetched,
+            root.as_os_str().as_bytes(),
+            pieces,
+        )
+        .expect("root")
+    }
+}
+
+/// The one piece of a whole file made of chunks `ids` (by number), `size` bytes.
+fn whole(path: &str, ids: &[u8], size: u64) -> FilePiece {
+    FilePiece {
+        item: ItemMeta {
+            path: path.as_bytes().to_vec(),
+            ..ItemMeta::default()
+        },
+        ids: ids.iter().map(|&n| [n; 32]).collect(),
+        offset: 0,
+        create: true,
+        final_size: Some(size),
+        sparse: false,
+    }
+}
+
+fn ns(m: &fs::Metadata) -> (i64, i64) {
+    (
+        m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        m.atime() * 1_000_000_000 + m.atime_nsec(),
+    )
+}
+
+#[test]
+fn metadata_is_set_through_the_descriptor_exactly_after_the_last_write() {
+    let t = TempDir::new("meta");
+    fs::create_dir(t.0.join("d")).unwrap();
+    let chunks = vec![b"first part ".to_vec(), b"and the second".to_vec()];
+    let store = Store::new(&chunks);
+    let mtime = 1_234_567_890_123_456_789_i64;
+    let atime = 1_000_000_000_000_000_001_i64;
+    let with = |path: &str, mode: u32| {
+        let mut p = whole(path, &[0, 1], 25);
+        p.item.mode = Some(mode);
+        p.item.mtime_ns = Some(mtime);
+        p.item.atime_ns = Some(atime);
+        if is_root() {
+            // The owner changes, and a set-id bit still comes out as archived.
+            p.item.uid = Some(4321);
+            p.item.gid = Some(4322);
+        }
+        p
+    };
+    let mut pieces = vec![
+        with("d/read-only", 0o444),
+        with("d/setuid", 0o4755),
+        with("d/setgid-sticky", 0o3750),
+        with("none", 0o000),
+    ];
+    pieces[1].item.xattrs = vec![fsmeta::Xattr {
+        name: b"user.hoard".to_vec(),
+        value: b"through the descriptor".to_vec(),
+    }];
+    let results = store.write(&t.0, &pieces);
+    for (p, r) in pieces.iter().zip(&results) {
+        let done = r.as_ref().expect("written");
+        assert_eq!(done.written, 25);
+        let xattr_unsupported = done
+            .warnings
+            .iter()
+            .all(|(op, e)| *op == Op::Xattr && e.message.contains("not supported"));
+        assert!(xattr_unsupported, "{:?}", done.warnings);
+        let path = t.0.join(String::from_utf8_lossy(&p.item.path).as_ref());
+        let m = fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            m.permissions().mode() & 0o7777,
+            p.item.mode.unwrap(),
+            "{path:?}"
+        );
+        assert_eq!(ns(&m), (mtime, atime), "{path:?}");
+        assert_eq!(fs::read(&path).unwrap(), b"first part and the second");
+        if is_root() {
+            assert_eq!((m.uid(), m.gid()), (4321, 4322));
+        }
+    }
+    if results[1].as_ref().unwrap().warnings.is_empty() {
+        let mut buf = [0u8; 64];
+        let n = rustix::fs::getxattr(t.0.join("d/setuid"), "user.hoard", &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"through the descriptor");
+    }
+}
+
+#[test]
+fn a_file_in_pieces_gets_its_metadata_with_the_last_and_keeps_a_final_hole() {
+    let t = TempDir::new("pieces");
+    let block = 64 << 10;
+    let chunks = vec![vec![7u8; block], vec![0u8; block], vec![0u8; 3 * block]];
+    let store = Store::new(&chunks);
+    let size = 5 * block as u64;
+    let mut first = whole("big", &[0, 1], size);
+    first.final_size = None;
+    first.sparse = true;
+    let mut last = whole("big", &[2], size);
+    last.create = false;
+    last.offset = 2 * block as u64;
+    last.sparse = true;
+    last.item.mode = Some(0o400);
+    last.item.mtime_ns = Some(1_500_000_000_000_000_007);
+    // The first piece leaves the file writable for the second.
+    store.write(&t.0, &[first])[0].as_ref().expect("first");
+    let m = fs::metadata(t.0.join("big")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o600);
+    assert_eq!(m.len(), block as u64);
+    let done = store.write(&t.0, &[last]).remove(0).expect("last");
+    assert_eq!(done.written, 3 * block as u64);
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    let m = fs::metadata(t.0.join("big")).unwrap();
+    assert_eq!(m.len(), size, "the final hole is kept");
+    assert_eq!(m.permissions().mode() & 0o7777, 0o400);
+    assert_eq!(ns(&m).0, 1_500_000_000_000_000_007);
+    assert!(m.blocks() * 512 < 2 * block as u64, "{} blocks", m.blocks());
+    let mut want = vec![7u8; block];
+    want.resize(5 * block, 0);
+    assert_eq!(fs::read(t.0.join("big")).unwrap(), want);
+    // A sparse file that ends in data, and an empty file.
+    let mut tail = whole("tail", &[1, 0], 2 * block as u64);
+    tail.sparse = true;
+    let empty = whole("empty", &[], 0);
+    for r in store.write(&t.0, &[tail, empty]) {
+        r.expect("written");
+    }
+    assert_eq!(
+        fs::read(t.0.join("tail")).unwrap()[block..],
+        vec![7u8; block]
+    );
+    assert_eq!(fs::metadata(t.0.join("empty")).unwrap().len(), 0);
+}
+
+#[test]
+fn a_first_piece_replaces_a_file_or_symlink_but_not_a_directory() {
+    let t = TempDir::new("replace");
+    let outside = TempDir::new("replace-outside");
+    fs::write(outside.0.join("victim"), b"untouched").unwrap();
+    fs::create_dir(t.0.join("d")).unwrap();
+    fs::write(t.0.join("d/old"), b"a longer old content than the new one").unwrap();
+    fs::set_permissions(t.0.join("d/old"), fs::Permissions::from_mode(0o444)).unwrap();
+    symlink(outside.0.join("victim"), t.0.join("d/link")).unwrap();
+    fs::create_dir(t.0.join("d/dir")).unwrap();
+    let store = Store::new(&[b"new".to_vec()]);
+    let r = store.write(
+        &t.0,
+        &[
+            whole("d/old", &[0], 3),
+            whole("d/link", &[0], 3),
+            whole("d/dir", &[0], 3),
+        ],
+    );
+    r[0].as_ref().expect("old replaced");
+    r[1].as_ref().expect("link replaced");
+    assert_eq!(fs::read(t.0.join("d/old")).unwrap(), b"new");
+    assert!(fs::symlink_metadata(t.0.join("d/link")).unwrap().is_file());
+    assert_eq!(fs::read(t.0.join("d/link")).unwrap(), b"new");
+    assert_eq!(fs::read(outside.0.join("victim")).unwrap(), b"untouched");
+    let e = r[2].as_ref().expect_err("a directory stays");
+    assert_eq!(e.kind, ErrorKind::Exists, "{e}");
+    assert!(t.0.join("d/dir").is_dir());
+}
+
+#[test]
+fn paths_that_would_leave_the_root_are_refused_and_the_batch_goes_on() {
+    let t = TempDir::new("escape");
+    let outside = TempDir::new("escape-outside");
+    fs::create_dir(t.0.join("d")).unwrap();
+    symlink(&outside.0, t.0.join("out")).unwrap();
+    symlink("d", t.0.join("inside-link")).unwrap();
+    let store = Store::new(&[b"data".to_vec()]);
+    let paths = [
+        "../escaped",
+        "/abs",
+        "d/../../escaped",
+        "out/escaped",
+        "out/deeper/escaped",
+        "inside-link/x",
+        "d/ok",
+        "ok",
+    ];
+    let pieces: Vec<FilePiece> = paths.iter().map(|p| whole(p, &[0], 4)).collect();
+    let r = store.write(&t.0, &pieces);
+    for (p, r) in paths.iter().zip(&r) {
+        if p.ends_with("ok") {
+            r.as_ref().expect("written");
+            assert_eq!(fs::read(t.0.join(p)).unwrap(), b"data");
+        } else {
+            let e = r.as_ref().expect_err(p);
+            assert!(
+                matches!(
+                    e.kind,
+                    ErrorKind::InvalidArgument | ErrorKind::PermissionDenied | ErrorKind::NotFound
+                ),
+                "{p}: {e}"
+            );
+        }
+    }
+    assert_eq!(fs::read_dir(&outside.0).unwrap().count(), 0);
+    assert!(!t.0.parent().unwrap().join("escaped").exists());
+    assert!(!t.0.join("d/x").exists());
+}
+
+#[test]
+fn many_files_share_their_directories_in_one_batch() {
+    let t = TempDir::new("dirs");
+    for d in ["a", "a/b", "c"] {
+        fs::create_dir(t.0.join(d)).unwrap();
+    }
+    let store = Store::new(&[b"x".to_vec(), b"yz".to_vec()]);
+    let mut pieces = Vec::new();
+    for d in ["a/", "a/b/", "c/", "", "missing/"] {
+        for i in 0..20 {
+            pieces.push(whole(&format!("{d}f{i}"), &[0, 1], 3));
+        }
+    }
+    for (p, r) in pieces.iter().zip(store.write(&t.0, &pieces)) {
+        let path = String::from_utf8_lossy(&p.item.path).into_owned();
+        if path.starts_with("missing/") {
+            let e = r.expect_err(&path);
+            assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+            assert!(e.message.contains(&path), "{e}");
+        } else {
+            r.expect("written");
+            assert_eq!(fs::read(t.0.join(&path)).unwrap(), b"xyz", "{path}");
+        }
+    }
+}
