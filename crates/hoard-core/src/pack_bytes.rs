@@ -44,12 +44,16 @@ impl PackBytes {
     }
 
     /// Writes the bytes to a new file at `path` (made with mode 0600; an existing file is an
-    /// error), fsyncs and closes it, then frees them. If the write fails, the partial file is
+    /// error), fsyncs and closes it, then gives their buffer to a later pack
+    /// ([`crate::pack::recycle`]). If the write fails, the partial file is
     /// removed and the bytes are held again, so that the caller may try elsewhere.
     pub fn write_to(&self, path: &Path) -> Result<()> {
         let data = self.take()?;
         match write_new(path, &data) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crate::pack::recycle(data);
+                Ok(())
+            }
             Err(e) => {
                 *self.slot() = Some(data);
                 Err(e)
