@@ -15,7 +15,7 @@ pub mod sparse;
 pub mod xattr;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fmt;
 

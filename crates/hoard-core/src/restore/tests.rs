@@ -6,48 +6,16 @@
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 
 use super::*;
 use crate::codec::Codec;
 use crate::envelope::Session;
+// A directory under /var/tmp (a disk file system, for holes and xattrs), removed when dropped.
+use crate::fsmeta::tests::{TempDir, is_root};
 use crate::keys::Suite;
 
 const ENC: [u8; 32] = [5; 32];
-
-/// A directory under /var/tmp (a disk file system, for holes and xattrs), removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let base = if Path::new("/var/tmp").is_dir() {
-            PathBuf::from("/var/tmp")
-        } else {
-            std::env::temp_dir()
-        };
-        let p = base.join(format!(
-            "hoard-restore-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).expect("mkdir temp");
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // The tests make read-only files, never read-only directories, so this removes all.
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0
-}
 
 /// Chunks sealed into one fetched range, as a pack would hold them.
 struct Store {
@@ -121,7 +89,7 @@ fn ns(m: &fs::Metadata) -> (i64, i64) {
 #[test]
 fn metadata_is_set_through_the_descriptor_exactly_after_the_last_write() {
     let t = TempDir::new("meta");
-    fs::create_dir(t.0.join("d")).unwrap();
+    fs::create_dir(t.path().join("d")).unwrap();
     let chunks = vec![b"first part ".to_vec(), b"and the second".to_vec()];
     let store = Store::new(&chunks);
     let mtime = 1_234_567_890_123_456_789_i64;
@@ -148,7 +116,7 @@ fn metadata_is_set_through_the_descriptor_exactly_after_the_last_write() {
         name: b"user.hoard".to_vec(),
         value: b"through the descriptor".to_vec(),
     }];
-    let results = store.write(&t.0, &pieces);
+    let results = store.write(t.path(), &pieces);
     for (p, r) in pieces.iter().zip(&results) {
         let done = r.as_ref().expect("written");
         assert_eq!(done.written, 25);
@@ -157,7 +125,9 @@ fn metadata_is_set_through_the_descriptor_exactly_after_the_last_write() {
             .iter()
             .all(|(op, e)| *op == Op::Xattr && e.message.contains("not supported"));
         assert!(xattr_unsupported, "{:?}", done.warnings);
-        let path = t.0.join(String::from_utf8_lossy(&p.item.path).as_ref());
+        let path = t
+            .path()
+            .join(String::from_utf8_lossy(&p.item.path).as_ref());
         let m = fs::symlink_metadata(&path).unwrap();
         assert_eq!(
             m.permissions().mode() & 0o7777,
@@ -172,7 +142,7 @@ fn metadata_is_set_through_the_descriptor_exactly_after_the_last_write() {
     }
     if results[1].as_ref().unwrap().warnings.is_empty() {
         let mut buf = [0u8; 64];
-        let n = rustix::fs::getxattr(t.0.join("d/setuid"), "user.hoard", &mut buf).unwrap();
+        let n = rustix::fs::getxattr(t.path().join("d/setuid"), "user.hoard", &mut buf).unwrap();
         assert_eq!(&buf[..n], b"through the descriptor");
     }
 }
@@ -194,48 +164,52 @@ fn a_file_in_pieces_gets_its_metadata_with_the_last_and_keeps_a_final_hole() {
     last.item.mode = Some(0o400);
     last.item.mtime_ns = Some(1_500_000_000_000_000_007);
     // The first piece leaves the file writable for the second.
-    store.write(&t.0, &[first])[0].as_ref().expect("first");
-    let m = fs::metadata(t.0.join("big")).unwrap();
+    store.write(t.path(), &[first])[0].as_ref().expect("first");
+    let m = fs::metadata(t.path().join("big")).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o600);
     assert_eq!(m.len(), block as u64);
-    let done = store.write(&t.0, &[last]).remove(0).expect("last");
+    let done = store.write(t.path(), &[last]).remove(0).expect("last");
     assert_eq!(done.written, 3 * block as u64);
     assert!(done.warnings.is_empty(), "{:?}", done.warnings);
-    let m = fs::metadata(t.0.join("big")).unwrap();
+    let m = fs::metadata(t.path().join("big")).unwrap();
     assert_eq!(m.len(), size, "the final hole is kept");
     assert_eq!(m.permissions().mode() & 0o7777, 0o400);
     assert_eq!(ns(&m).0, 1_500_000_000_000_000_007);
     assert!(m.blocks() * 512 < 2 * block as u64, "{} blocks", m.blocks());
     let mut want = vec![7u8; block];
     want.resize(5 * block, 0);
-    assert_eq!(fs::read(t.0.join("big")).unwrap(), want);
+    assert_eq!(fs::read(t.path().join("big")).unwrap(), want);
     // A sparse file that ends in data, and an empty file.
     let mut tail = whole("tail", &[1, 0], 2 * block as u64);
     tail.sparse = true;
     let empty = whole("empty", &[], 0);
-    for r in store.write(&t.0, &[tail, empty]) {
+    for r in store.write(t.path(), &[tail, empty]) {
         r.expect("written");
     }
     assert_eq!(
-        fs::read(t.0.join("tail")).unwrap()[block..],
+        fs::read(t.path().join("tail")).unwrap()[block..],
         vec![7u8; block]
     );
-    assert_eq!(fs::metadata(t.0.join("empty")).unwrap().len(), 0);
+    assert_eq!(fs::metadata(t.path().join("empty")).unwrap().len(), 0);
 }
 
 #[test]
 fn a_first_piece_replaces_a_file_or_symlink_but_not_a_directory() {
     let t = TempDir::new("replace");
     let outside = TempDir::new("replace-outside");
-    fs::write(outside.0.join("victim"), b"untouched").unwrap();
-    fs::create_dir(t.0.join("d")).unwrap();
-    fs::write(t.0.join("d/old"), b"a longer old content than the new one").unwrap();
-    fs::set_permissions(t.0.join("d/old"), fs::Permissions::from_mode(0o444)).unwrap();
-    symlink(outside.0.join("victim"), t.0.join("d/link")).unwrap();
-    fs::create_dir(t.0.join("d/dir")).unwrap();
+    fs::write(outside.path().join("victim"), b"untouched").unwrap();
+    fs::create_dir(t.path().join("d")).unwrap();
+    fs::write(
+        t.path().join("d/old"),
+        b"a longer old content than the new one",
+    )
+    .unwrap();
+    fs::set_permissions(t.path().join("d/old"), fs::Permissions::from_mode(0o444)).unwrap();
+    symlink(outside.path().join("victim"), t.path().join("d/link")).unwrap();
+    fs::create_dir(t.path().join("d/dir")).unwrap();
     let store = Store::new(&[b"new".to_vec()]);
     let r = store.write(
-        &t.0,
+        t.path(),
         &[
             whole("d/old", &[0], 3),
             whole("d/link", &[0], 3),
@@ -244,22 +218,29 @@ fn a_first_piece_replaces_a_file_or_symlink_but_not_a_directory() {
     );
     r[0].as_ref().expect("old replaced");
     r[1].as_ref().expect("link replaced");
-    assert_eq!(fs::read(t.0.join("d/old")).unwrap(), b"new");
-    assert!(fs::symlink_metadata(t.0.join("d/link")).unwrap().is_file());
-    assert_eq!(fs::read(t.0.join("d/link")).unwrap(), b"new");
-    assert_eq!(fs::read(outside.0.join("victim")).unwrap(), b"untouched");
+    assert_eq!(fs::read(t.path().join("d/old")).unwrap(), b"new");
+    assert!(
+        fs::symlink_metadata(t.path().join("d/link"))
+            .unwrap()
+            .is_file()
+    );
+    assert_eq!(fs::read(t.path().join("d/link")).unwrap(), b"new");
+    assert_eq!(
+        fs::read(outside.path().join("victim")).unwrap(),
+        b"untouched"
+    );
     let e = r[2].as_ref().expect_err("a directory stays");
     assert_eq!(e.kind, ErrorKind::Exists, "{e}");
-    assert!(t.0.join("d/dir").is_dir());
+    assert!(t.path().join("d/dir").is_dir());
 }
 
 #[test]
 fn paths_that_would_leave_the_root_are_refused_and_the_batch_goes_on() {
     let t = TempDir::new("escape");
     let outside = TempDir::new("escape-outside");
-    fs::create_dir(t.0.join("d")).unwrap();
-    symlink(&outside.0, t.0.join("out")).unwrap();
-    symlink("d", t.0.join("inside-link")).unwrap();
+    fs::create_dir(t.path().join("d")).unwrap();
+    symlink(outside.path(), t.path().join("out")).unwrap();
+    symlink("d", t.path().join("inside-link")).unwrap();
     let store = Store::new(&[b"data".to_vec()]);
     let paths = [
         "../escaped",
@@ -272,11 +253,11 @@ fn paths_that_would_leave_the_root_are_refused_and_the_batch_goes_on() {
         "ok",
     ];
     let pieces: Vec<FilePiece> = paths.iter().map(|p| whole(p, &[0], 4)).collect();
-    let r = store.write(&t.0, &pieces);
+    let r = store.write(t.path(), &pieces);
     for (p, r) in paths.iter().zip(&r) {
         if p.ends_with("ok") {
             r.as_ref().expect("written");
-            assert_eq!(fs::read(t.0.join(p)).unwrap(), b"data");
+            assert_eq!(fs::read(t.path().join(p)).unwrap(), b"data");
         } else {
             let e = r.as_ref().expect_err(p);
             assert!(
@@ -288,16 +269,16 @@ fn paths_that_would_leave_the_root_are_refused_and_the_batch_goes_on() {
             );
         }
     }
-    assert_eq!(fs::read_dir(&outside.0).unwrap().count(), 0);
-    assert!(!t.0.parent().unwrap().join("escaped").exists());
-    assert!(!t.0.join("d/x").exists());
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    assert!(!t.path().parent().unwrap().join("escaped").exists());
+    assert!(!t.path().join("d/x").exists());
 }
 
 #[test]
 fn many_files_share_their_directories_in_one_batch() {
     let t = TempDir::new("dirs");
     for d in ["a", "a/b", "c"] {
-        fs::create_dir(t.0.join(d)).unwrap();
+        fs::create_dir(t.path().join(d)).unwrap();
     }
     let store = Store::new(&[b"x".to_vec(), b"yz".to_vec()]);
     let mut pieces = Vec::new();
@@ -306,7 +287,7 @@ fn many_files_share_their_directories_in_one_batch() {
             pieces.push(whole(&format!("{d}f{i}"), &[0, 1], 3));
         }
     }
-    for (p, r) in pieces.iter().zip(store.write(&t.0, &pieces)) {
+    for (p, r) in pieces.iter().zip(store.write(t.path(), &pieces)) {
         let path = String::from_utf8_lossy(&p.item.path).into_owned();
         if path.starts_with("missing/") {
             let e = r.expect_err(&path);
@@ -314,7 +295,7 @@ fn many_files_share_their_directories_in_one_batch() {
             assert!(e.message.contains(&path), "{e}");
         } else {
             r.expect("written");
-            assert_eq!(fs::read(t.0.join(&path)).unwrap(), b"xyz", "{path}");
+            assert_eq!(fs::read(t.path().join(&path)).unwrap(), b"xyz", "{path}");
         }
     }
 }
