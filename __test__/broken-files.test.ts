@@ -1,10 +1,10 @@
 import test from 'ava';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
-import { SMALL_CHUNKS, flip, makeSmallTree, packFiles } from './check-helpers.js';
-import { pseudoRandom, sameBytes } from './helpers.js';
+import { hoardIn, tempDir } from './archive-helpers.js';
+import { SMALL_CHUNKS, flip, packFiles, twoArchiveRepo } from './check-helpers.js';
+import { sameBytes } from './helpers.js';
 
 const YES = { HOARD_CHECK_I_KNOW_WHAT_I_AM_DOING: 'YES' };
 /** borg 1.4's warning for a broken file, with hoard's name. */
@@ -19,16 +19,7 @@ async function health(env: NodeJS.ProcessEnv, repo: string): Promise<string[]> {
 }
 
 test('a broken file: extract warns naming it (exit 1), list shows it broken; after compact, the same data again and a repair heal it', async (t) => {
-  const env = testEnv({ HOARD_TESTONLY_PACK_SIZE: '16384' });
-  const repo = await makeRepo(env);
-  const base = tempDir('src');
-  makeSmallTree(base);
-  mkdirSync(path.join(base, 'other'));
-  writeFileSync(path.join(base, 'other', 'data'), pseudoRandom(50_000, 'other-data'));
-  for (const [name, dir] of [['a', 'src'], ['b', 'other']] as const) {
-    const c = await hoardIn(env, ['create', '--chunker-params', SMALL_CHUNKS, `${repo}::${name}`, dir], base);
-    t.is(c.code, 0, c.stderr);
-  }
+  const { env, repo, base } = await twoArchiveRepo();
 
   // A flipped byte in the first data blob of the oldest pack: the repair replaces that chunk of
   // the file it belongs to (src/big or a small one, as the pipeline ordered them) by zeros.

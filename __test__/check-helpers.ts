@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
 import { HOARD_BIN, pseudoRandom } from './helpers.js';
 
 /** Chunker parameters that cut small data into many chunks. */
@@ -86,4 +87,25 @@ export function flip(file: string, offset: number): void {
 export function sampleOffsets(file: string): number[] {
   const n = statSync(file).size;
   return [0, Math.floor(n / 2), n - 1];
+}
+
+/**
+ * A repository with archive `a` of the small tree (`src`) and `b` of another (`other`), packs of
+ * at most 16 KiB: what the repair and broken-file tests damage.
+ */
+export async function twoArchiveRepo(): Promise<{ env: NodeJS.ProcessEnv; repo: string; base: string }> {
+  const env = testEnv({ HOARD_TESTONLY_PACK_SIZE: '16384' });
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  makeSmallTree(base);
+  mkdirSync(path.join(base, 'other'));
+  writeFileSync(path.join(base, 'other', 'data'), pseudoRandom(50_000, 'other-data'));
+  for (const [name, dir] of [
+    ['a', 'src'],
+    ['b', 'other'],
+  ] as const) {
+    const c = await hoardIn(env, ['create', '--chunker-params', SMALL_CHUNKS, `${repo}::${name}`, dir], base);
+    if (c.code !== 0) throw new Error(`create failed: ${c.stderr}`);
+  }
+  return { env, repo, base };
 }

@@ -3,28 +3,11 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
-import { SMALL_CHUNKS, filesUnder, flip, makeSmallTree, packFiles, packParts, snapshot } from './check-helpers.js';
-import { pseudoRandom } from './helpers.js';
+import { SMALL_CHUNKS, filesUnder, flip, packFiles, packParts, snapshot, twoArchiveRepo } from './check-helpers.js';
 
 const YES = { HOARD_CHECK_I_KNOW_WHAT_I_AM_DOING: 'YES' };
 
-/** A repository with archive `a` of the small tree (`src`) and `b` of another (`other`), packs of at most 16 KiB. */
-async function setup(): Promise<{ env: NodeJS.ProcessEnv; repo: string; base: string }> {
-  const env = testEnv({ HOARD_TESTONLY_PACK_SIZE: '16384' });
-  const repo = await makeRepo(env);
-  const base = tempDir('src');
-  makeSmallTree(base);
-  mkdirSync(path.join(base, 'other'));
-  writeFileSync(path.join(base, 'other', 'data'), pseudoRandom(50_000, 'other-data'));
-  for (const [name, dir] of [
-    ['a', 'src'],
-    ['b', 'other'],
-  ] as const) {
-    const c = await hoardIn(env, ['create', '--chunker-params', SMALL_CHUNKS, `${repo}::${name}`, dir], base);
-    if (c.code !== 0) throw new Error(`create failed: ${c.stderr}`);
-  }
-  return { env, repo, base };
-}
+const setup = twoArchiveRepo;
 
 /** The files a repair names as damaged in archive `archive`: `archive NAME: PATH: N missing chunks`. */
 function damagedFiles(stderr: string, archive: string): string[] {
