@@ -9,7 +9,7 @@ size after the first create. Runs are interleaved across the tools; the table sh
 the ratio tool / borg 1.2 (below 1.00: faster or smaller than borg 1.2).
 
 Usage: benchmarks/repo.py [--quick] [--runs N] [--work DIR] [--tools LIST] [--corpus LIST]
-                          [--seed N] [--verify] [--json] [--native FILE]
+                          [--seed N] [--verify] [--json] [--settle S] [--native FILE]
 Needs: python3 (stdlib only), the tools to compare (benchmarks/repo.sh installs them), and for
 hoard a release build (`npm run build`). A tool that is missing is skipped with a note.
 """
@@ -565,6 +565,32 @@ def run_out(argv, env=None):
 # ---------------------------------------------------------------------------------------------
 # Timed runs.
 
+# When this process last removed a tree (time.monotonic()); see settle().
+last_removal = None
+
+
+def remove_tree(path):
+    """Removes a run's folder, writes the removal back, and notes when (for settle())."""
+    global last_removal
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+    last_removal = time.monotonic()
+
+
+def settle(seconds):
+    """Waits until `seconds` have passed since the last removal of a tree.
+
+    ext4 skips inodes freed in the last minute when it allocates new ones (`recently_deleted`,
+    fs/ext4/ialloc.c), so an extract started right after a large `rm -rf` spends seconds in the
+    inode allocator, and a faster tool, whose extract comes sooner after the previous run's
+    removal, pays more of it. Every extract therefore starts `seconds` after the last removal."""
+    if last_removal is None or seconds <= 0:
+        return
+    wait = seconds - (time.monotonic() - last_removal)
+    if wait > 0:
+        time.sleep(wait)
+
+
 def timed(argv, cwd, env, logfile):
     """Runs argv under /usr/bin/time; returns (wall seconds, peak RSS in KiB, exit code).
 
@@ -591,10 +617,10 @@ def tail(path, n=8):
         return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
 
 
-def one_run(tool, corpus, run, work, seed, verify):
+def one_run(tool, corpus, run, work, seed, verify, settle_seconds):
     base = os.path.join(work, "runs", f"{corpus.name}-{tool.key}")
     if os.path.exists(base):
-        shutil.rmtree(base)
+        remove_tree(base)
     home, repo, dest = (os.path.join(base, d) for d in ("home", "repo", "extract"))
     os.makedirs(home)
     os.makedirs(dest)
@@ -618,6 +644,8 @@ def one_run(tool, corpus, run, work, seed, verify):
             try:
                 if step == "create 5% changed":
                     mod.apply()
+                if step == "extract":
+                    settle(settle_seconds)
                 wall, rss, rc = timed(argv, cwd, env, logfile)
             finally:
                 if os.path.exists(mod.marker):
@@ -648,7 +676,7 @@ def one_run(tool, corpus, run, work, seed, verify):
                     res["error"] = f"extract differs from the corpus: {diff}"
                     log("  " + res["error"])
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        remove_tree(base)
     return res
 
 
@@ -740,6 +768,9 @@ def main():
     ap.add_argument("--verify", action="store_true", help="also compare every extract byte for byte (untimed)")
     ap.add_argument("--refresh", action="store_true", help="build the corpora again even if cached")
     ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
+    ap.add_argument("--settle", type=float, default=65,
+                    help="seconds between removing a run's folder and the next extract (default 65; ext4's "
+                         "inode allocator skips inodes freed in the last minute)")
     ap.add_argument("--native", help="hoard addon to load (NAPI_RS_NATIVE_LIBRARY_PATH); default binding/")
     args = ap.parse_args()
     if args.runs < 1:
@@ -784,7 +815,7 @@ def main():
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "args": {"quick": args.quick, "runs": args.runs, "seed": args.seed, "size": size, "real": real,
-                 "verify": args.verify, "chunker": CHUNKER, "compression": "lz4"},
+                 "verify": args.verify, "settle": args.settle, "chunker": CHUNKER, "compression": "lz4"},
         "tools": {t.key: {"label": t.label, "available": t.available, "version": t.version, "note": t.note,
                           **({"build": t.build} if t.key == "hoard" and t.available else {})} for t in tools},
         "corpora": [],
@@ -796,7 +827,7 @@ def main():
             # Interleaved, and the order rotates so no tool always follows the same one.
             k = (run - 1) % len(active)
             for tool in active[k:] + active[:k]:
-                runs.append(one_run(tool, corpus, run, work, args.seed, args.verify))
+                runs.append(one_run(tool, corpus, run, work, args.seed, args.verify, args.settle))
         results["corpora"].append({"name": corpus.name, "label": corpus.label, "tree": corpus.tree,
                                    "stats": corpus.meta["stats"], "runs": runs,
                                    "medians": summarize(runs, active)})
