@@ -93,8 +93,12 @@ export function treeParts(tree: Tree): Buffer[] {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', variableMapSize: true });
 
 function clean(item: Item): Record<string, unknown> {
+  // for-in instead of Object.entries: no array per key (the JS thread encodes every item of a
+  // create here). Items are plain object literals, so for-in sees their own keys only, in order.
+  const fields = item as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(item)) {
+  for (const k in fields) {
+    const v = fields[k];
     if (v !== undefined) out[k] = v instanceof Uint32Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
   }
   return out;
