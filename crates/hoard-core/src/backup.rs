@@ -102,6 +102,9 @@ pub struct WriterConfig {
     pub pack_size: usize,
     /// Finished packs that may wait for the caller before workers block.
     pub queue: usize,
+    /// A folder where packs are built in staging files (see [`PackBuilder::staged`]) instead of
+    /// in memory; it must be on the file system the packs are stored on.
+    pub staging: Option<PathBuf>,
 }
 
 /// One backup's pipeline state (see the module docs).
@@ -186,6 +189,11 @@ impl Writer {
         Ok(())
     }
 
+    /// Closes pack `p`; a failure (its staging file could not be written) fails the backup.
+    fn finish_pack(&self, p: PackBuilder) -> Result<FinishedPack> {
+        p.finish(&self.session).inspect_err(|e| self.abort(e.clone()))
+    }
+
     /// The codec new blobs are compressed with.
     pub fn codec(&self) -> Codec {
         self.config.codec
@@ -206,12 +214,24 @@ impl Writer {
             let mut cur = lock(&self.current);
             if cur.is_none() {
                 let pid = crate::pack::random_id()?;
-                *cur = Some(PackBuilder::new(pid, self.config.pack_size + len + 4096));
+                *cur = Some(match &self.config.staging {
+                    Some(dir) => PackBuilder::staged(pid, dir).inspect_err(|e| self.abort(e.clone()))?,
+                    None => PackBuilder::new(pid, self.config.pack_size + len + 4096),
+                });
             }
             let Some(pack) = cur.as_mut() else {
                 return Err(Error::new(ErrorKind::Internal, "no pack to append to"));
             };
-            let e = pack.push(obj_type, id, plain, pieces);
+            let e = match pack.push(obj_type, id, plain, pieces) {
+                Ok(e) => e,
+                Err(e) => {
+                    // The staging file may hold part of the blob: the pack is given up, and with
+                    // it the backup (blobs the index places there are lost).
+                    cur.take();
+                    self.abort(e.clone());
+                    return Err(e);
+                }
+            };
             let pack_no = lock(&self.index).add_pack(&pack.id);
             let loc = Location {
                 pack: pack_no,
@@ -231,7 +251,7 @@ impl Writer {
             lock(&self.index).insert(id, loc);
         }
         if let Some(p) = full {
-            self.enqueue(p.finish(&self.session)?)?;
+            self.enqueue(self.finish_pack(p)?)?;
         }
         Ok(len as u32)
     }
@@ -440,7 +460,7 @@ impl Writer {
     pub fn flush(&self) -> Result<()> {
         let pack = lock(&self.current).take();
         match pack {
-            Some(p) if !p.is_empty() => self.enqueue(p.finish(&self.session)?),
+            Some(p) if !p.is_empty() => self.enqueue(self.finish_pack(p)?),
             _ => Ok(()),
         }
     }

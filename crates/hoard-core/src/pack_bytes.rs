@@ -1,10 +1,12 @@
 //! A finished pack's bytes, held outside JavaScript until they are written to a file or taken.
 //!
 //! A backup hands each finished pack to its caller, which stores it through a storage backend. A
-//! local backend only needs the bytes written to a temporary file of its choosing, which
-//! [`PackBytes::write_to`] does without the bytes ever becoming a JavaScript buffer, and frees them
-//! as soon as the file is durable. A backend that sends bytes elsewhere takes them with
-//! [`PackBytes::take`]. Either way the bytes are handed over once: afterwards the holder is empty.
+//! local backend only needs the bytes in a temporary file of its choosing, which
+//! [`PackBytes::write_to`] makes without the bytes ever becoming a JavaScript buffer: a pack built
+//! in memory is written there and its buffer freed as soon as the file is durable; a pack built
+//! in a staging file ([`crate::pack::StagedPack`]) is renamed there and fsynced. A backend that
+//! sends bytes elsewhere takes them with [`PackBytes::take`]. Either way the bytes are handed over
+//! once: afterwards the holder is empty.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,21 +14,35 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
+use crate::pack::StagedPack;
+
+/// A pack's bytes: in memory, or in its staging file.
+enum Held {
+    Memory(Vec<u8>),
+    File(StagedPack),
+}
 
 /// A pack's bytes until they are written or taken (see the module docs).
 pub struct PackBytes {
-    data: Mutex<Option<Vec<u8>>>,
+    data: Mutex<Option<Held>>,
 }
 
 impl PackBytes {
     /// Holds `data`.
     pub fn new(data: Vec<u8>) -> Self {
         Self {
-            data: Mutex::new(Some(data)),
+            data: Mutex::new(Some(Held::Memory(data))),
         }
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<Vec<u8>>> {
+    /// Holds the pack in `file` (removed if it is dropped without being written or taken).
+    pub fn staged(file: StagedPack) -> Self {
+        Self {
+            data: Mutex::new(Some(Held::File(file))),
+        }
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Held>> {
         // Every critical section only moves the whole value in or out.
         self.data
             .lock()
@@ -35,7 +51,10 @@ impl PackBytes {
 
     /// The bytes, leaving the holder empty; an error if they were taken or are being written.
     pub fn take(&self) -> Result<Vec<u8>> {
-        self.slot().take().ok_or_else(gone)
+        match self.slot().take().ok_or_else(gone)? {
+            Held::Memory(data) => Ok(data),
+            Held::File(file) => file.into_bytes(),
+        }
     }
 
     /// Whether the bytes are still held (neither taken, written, nor being written).
@@ -43,21 +62,27 @@ impl PackBytes {
         self.slot().is_some()
     }
 
-    /// Writes the bytes to a new file at `path` (made with mode 0600; an existing file is an
-    /// error), fsyncs and closes it, then gives their buffer to a later pack
-    /// ([`crate::pack::recycle`]). If the write fails, the partial file is
-    /// removed and the bytes are held again, so that the caller may try elsewhere.
+    /// Puts the bytes in a new file at `path` (mode 0600; an existing file is an error) and
+    /// fsyncs it: a staged pack's file is renamed there, a pack in memory is written there and
+    /// its buffer given to a later pack ([`crate::pack::recycle`]). If that fails, nothing is
+    /// left at `path` and the bytes are held again, so that the caller may try elsewhere.
     pub fn write_to(&self, path: &Path) -> Result<()> {
-        let data = self.take()?;
-        match write_new(path, &data) {
-            Ok(()) => {
-                crate::pack::recycle(data);
-                Ok(())
-            }
-            Err(e) => {
-                *self.slot() = Some(data);
-                Err(e)
-            }
+        let held = self.slot().take().ok_or_else(gone)?;
+        match held {
+            Held::Memory(data) => match write_new(path, &data) {
+                Ok(()) => {
+                    crate::pack::recycle(data);
+                    Ok(())
+                }
+                Err(e) => {
+                    *self.slot() = Some(Held::Memory(data));
+                    Err(e)
+                }
+            },
+            Held::File(file) => file.move_to(path).map_err(|(file, e)| {
+                *self.slot() = Some(Held::File(file));
+                e
+            }),
         }
     }
 }
@@ -68,7 +93,7 @@ fn gone() -> Error {
 
 /// Creates `path` (it must not exist), writes `data` and fsyncs it; on failure removes what it
 /// created.
-fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_new(path: &Path, data: &[u8]) -> Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -35,6 +35,7 @@ fn writer_cutting(params: &str, index: Arc<Mutex<ChunkIndex>>, pack_size: usize)
         codec: "lz4".parse().expect("codec"),
         pack_size,
         queue: 1_000,
+        staging: None,
     };
     let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
     Writer::new(config, session, index, None)
