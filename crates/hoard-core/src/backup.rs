@@ -191,7 +191,8 @@ impl Writer {
 
     /// Closes pack `p`; a failure (its staging file could not be written) fails the backup.
     fn finish_pack(&self, p: PackBuilder) -> Result<FinishedPack> {
-        p.finish(&self.session).inspect_err(|e| self.abort(e.clone()))
+        p.finish(&self.session)
+            .inspect_err(|e| self.abort(e.clone()))
     }
 
     /// The codec new blobs are compressed with.
@@ -215,7 +216,9 @@ impl Writer {
             if cur.is_none() {
                 let pid = crate::pack::random_id()?;
                 *cur = Some(match &self.config.staging {
-                    Some(dir) => PackBuilder::staged(pid, dir).inspect_err(|e| self.abort(e.clone()))?,
+                    Some(dir) => {
+                        PackBuilder::staged(pid, dir).inspect_err(|e| self.abort(e.clone()))?
+                    }
                     None => PackBuilder::new(pid, self.config.pack_size + len + 4096),
                 });
             }
@@ -278,13 +281,12 @@ impl Writer {
         if !lock(&self.index).insert(id, pending) {
             return Ok(None);
         }
-        // The frame is built and sealed in a per-thread buffer that keeps its size, so storing
-        // a chunk allocates nothing.
+        // The frame is compressed and sealed in a per-thread buffer that keeps its size, so
+        // storing a chunk allocates nothing and needs no second buffer.
         BODY.with(|cell| -> Result<u32> {
             let mut body = cell.borrow_mut();
-            body.clear();
-            codec::compress_frame_into(codec, data, &mut body)?;
-            self.seal_body(obj_type, id, data.len(), &mut body, false)
+            let n = codec::compress_frame_in(codec, data, &mut body)?;
+            self.seal_body(obj_type, id, data.len(), &mut body[..n], false)
         })
         .map(Some)
     }

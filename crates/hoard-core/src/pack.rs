@@ -357,7 +357,8 @@ impl PackBuilder {
             len: 0,
         };
         let mut out = BufWriter::with_capacity(STAGE_BUFFER, file);
-        out.write_all(MAGIC).map_err(|e| Error::io(&staged.path, &e))?;
+        out.write_all(MAGIC)
+            .map_err(|e| Error::io(&staged.path, &e))?;
         Ok(Self {
             id,
             body: Body::File(out, staged),
