@@ -17,6 +17,7 @@ pub mod error;
 
 pub use error::{Error, ErrorKind, Result};
 pub mod codec;
+pub mod direct_write;
 pub mod envelope;
 pub mod files_cache;
 #[cfg(target_os = "linux")]

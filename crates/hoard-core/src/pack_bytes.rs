@@ -9,7 +9,6 @@
 //! once: afterwards the holder is empty.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -99,7 +98,8 @@ pub(crate) fn write_new(path: &Path, data: &[u8]) -> Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file: File = options.open(path).map_err(|e| Error::io(path, &e))?;
-    let written = file.write_all(data).and_then(|()| file.sync_all());
+    // Past the page cache where the file system allows (see `direct_write`).
+    let written = crate::direct_write::write_all(&mut file, data).and_then(|_| file.sync_all());
     drop(file);
     written.map_err(|e| {
         let _ = std::fs::remove_file(path);

@@ -1,0 +1,196 @@
+//! Writing a new file's bytes past the page cache (`O_DIRECT`), for packs.
+//!
+//! A buffered write copies every byte into page-cache pages that the kernel must first find
+//! (reclaiming others) and fill; for a first backup that was the largest single cost of the
+//! process: about a third of its CPU time went to copying packs into the page cache (`perf`:
+//! `copy_folio_from_iter_atomic` under `write`), which no later step reads. With `O_DIRECT` the
+//! device reads the bytes from a small aligned bounce buffer instead; copying into that buffer
+//! costs a plain `memcpy` of warm memory.
+//!
+//! Direct I/O needs the memory address, the file offset and the length aligned to the device's
+//! block size; [`ALIGN`] (4096) covers every common device. The whole blocks go directly, the
+//! tail (less than a block) through the page cache. Where `O_DIRECT` is refused (a file system
+//! without it, such as some FUSE ones), or a direct write fails with `EINVAL`, the rest is
+//! written through the page cache as before. Durability is unchanged: the caller still fsyncs the
+//! file (which also writes its size and the tail).
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Mutex;
+
+/// The alignment of the bounce buffer, of the file offsets and of the lengths written directly.
+pub const ALIGN: usize = 4096;
+
+/// The bounce buffer's size: one direct write. 1 MiB writes reach the device's full speed here
+/// (measured with `dd oflag=direct`: 1, 2 and 8 MiB blocks alike).
+const BOUNCE: usize = 1 << 20;
+
+/// Bounce buffers kept for later writes; at most [`KEEP`] (two packs are written at once).
+static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+const KEEP: usize = 2;
+
+fn take_bounce() -> Vec<u8> {
+    let spare = SPARE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop();
+    spare.unwrap_or_else(|| vec![0u8; BOUNCE + ALIGN])
+}
+
+fn give_back(buf: Vec<u8>) {
+    let mut spare = SPARE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if spare.len() < KEEP {
+        spare.push(buf);
+    }
+}
+
+/// Writes all of `data` to `file` at its current offset, which must be 0 (a new file), the whole
+/// 4 KiB blocks with `O_DIRECT` where the file system takes it. Returns how many bytes went
+/// directly (a multiple of [`ALIGN`]). The file is left without `O_DIRECT`; the caller fsyncs it.
+pub fn write_all(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
+    let whole = data.len() - data.len() % ALIGN;
+    let direct = if whole > 0 && set_direct(file, true) {
+        let done = write_direct(file, &data[..whole]);
+        // The rest goes through the page cache, which needs the flag off again.
+        if !set_direct(file, false) {
+            return Err(std::io::Error::other("could not turn O_DIRECT off again"));
+        }
+        done?
+    } else {
+        0
+    };
+    file.write_all(&data[direct..])?;
+    Ok(direct)
+}
+
+/// Writes `data` (a multiple of [`ALIGN`] long) through the bounce buffer; returns how many bytes
+/// were written, stopping early (without an error) where direct writes are refused or one wrote
+/// less than asked.
+fn write_direct(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
+    let mut bounce = take_bounce();
+    let at = bounce.as_ptr().align_offset(ALIGN);
+    if at >= ALIGN {
+        give_back(bounce);
+        return Ok(0);
+    }
+    let buf = &mut bounce[at..at + BOUNCE];
+    let mut done = 0;
+    let result = loop {
+        if done == data.len() {
+            break Ok(done);
+        }
+        let n = BOUNCE.min(data.len() - done);
+        buf[..n].copy_from_slice(&data[done..done + n]);
+        match file.write(&buf[..n]) {
+            Ok(k) => {
+                done += k;
+                if k < n {
+                    break Ok(done);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(EINVAL) => break Ok(done),
+            Err(e) => break Err(e),
+        }
+    };
+    give_back(bounce);
+    result
+}
+
+#[cfg(target_os = "linux")]
+const EINVAL: i32 = rustix::io::Errno::INVAL.raw_os_error();
+#[cfg(not(target_os = "linux"))]
+const EINVAL: i32 = 22;
+
+/// Turns `O_DIRECT` on or off for `file`; false where that is refused (or not Linux).
+#[cfg(target_os = "linux")]
+fn set_direct(file: &File, on: bool) -> bool {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let Ok(flags) = fcntl_getfl(file) else {
+        return false;
+    };
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags - OFlags::DIRECT
+    };
+    fcntl_setfl(file, flags).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_direct(_file: &File, on: bool) -> bool {
+    !on
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder beside the build's output (a disk file system, where `O_DIRECT` works on Linux),
+    /// and one in the system's temporary folder (often tmpfs).
+    fn dirs(name: &str) -> Vec<std::path::PathBuf> {
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+        [target, std::env::temp_dir()]
+            .into_iter()
+            .map(|base| {
+                let d = base.join(format!("hoard-direct-{name}-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&d);
+                std::fs::create_dir_all(&d).expect("ok");
+                d
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_length_round_trips_and_only_whole_blocks_go_directly() {
+        let lengths = [
+            0,
+            1,
+            ALIGN - 1,
+            ALIGN,
+            ALIGN + 1,
+            BOUNCE - 1,
+            BOUNCE,
+            BOUNCE + ALIGN,
+            3 * BOUNCE + 12_345,
+        ];
+        for d in dirs("lengths") {
+            for (i, &len) in lengths.iter().enumerate() {
+                let data: Vec<u8> = (0..len).map(|j| (j * 31 % 251) as u8 ^ i as u8).collect();
+                // An unaligned start, as a pack's Vec has.
+                let mut shifted = vec![0u8; 1];
+                shifted.extend_from_slice(&data);
+                let path = d.join(format!("f{i}"));
+                let mut file = File::create_new(&path).expect("ok");
+                let direct = write_all(&mut file, &shifted[1..]).expect("ok");
+                file.sync_all().expect("ok");
+                drop(file);
+                assert_eq!(direct % ALIGN, 0);
+                assert!(direct <= len - len % ALIGN);
+                assert_eq!(std::fs::read(&path).expect("ok"), data, "length {len}");
+            }
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_disk_file_system_takes_the_whole_blocks_directly() {
+        let d = &dirs("disk")[0];
+        let len = 2 * BOUNCE + 3 * ALIGN + 7;
+        let data: Vec<u8> = (0..len).map(|j| (j % 253) as u8).collect();
+        let path = d.join("f");
+        let mut file = File::create_new(&path).expect("ok");
+        // Only where the file system accepts the flag at all (a disk file system does).
+        let probe = set_direct(&file, true) && set_direct(&file, false);
+        let direct = write_all(&mut file, &data).expect("ok");
+        drop(file);
+        if probe {
+            assert_eq!(direct, len - len % ALIGN);
+        }
+        assert_eq!(std::fs::read(&path).expect("ok"), data);
+        std::fs::remove_dir_all(d).expect("ok");
+    }
+}
