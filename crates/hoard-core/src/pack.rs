@@ -14,10 +14,10 @@
 //! length (u32 LE, the bytes the blob's compression frame decompresses to).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::codec;
+use crate::direct_write::DirectWriter;
 use crate::envelope::{Opener, Session};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ChunkId, ID_LEN};
@@ -193,8 +193,9 @@ pub struct PackBuilder {
 /// Where a pack's bytes go while it is filled.
 enum Body {
     Memory(Vec<u8>),
-    /// A staging file, written through a small buffer; the bytes are never all in memory.
-    File(BufWriter<File>, StagedPack),
+    /// A staging file, written through an aligned 1 MiB buffer past the page cache where the
+    /// file system allows ([`DirectWriter`]); the bytes are never all in memory.
+    File(DirectWriter, StagedPack),
 }
 
 /// A finished pack: its id, bytes and table.
@@ -219,10 +220,6 @@ impl FinishedPack {
         }
     }
 }
-
-/// Bytes a staging file's writes are gathered in before they go to the file (larger pieces go
-/// straight through).
-const STAGE_BUFFER: usize = 256 << 10;
 
 /// A pack's staging file: a temporary file (named `.tmp-...`, which `compact` sweeps if a crash
 /// leaves it) holding the pack's bytes, not yet fsynced. Dropping it removes the file unless it
@@ -356,7 +353,7 @@ impl PackBuilder {
             file: None,
             len: 0,
         };
-        let mut out = BufWriter::with_capacity(STAGE_BUFFER, file);
+        let mut out = DirectWriter::new(file);
         out.write_all(MAGIC)
             .map_err(|e| Error::io(&staged.path, &e))?;
         Ok(Self {
@@ -430,9 +427,7 @@ impl PackBuilder {
         let (data, file) = match self.body {
             Body::Memory(data) => (data, None),
             Body::File(out, mut staged) => {
-                let file = out
-                    .into_inner()
-                    .map_err(|e| Error::io(&staged.path, e.error()))?;
+                let file = out.finish().map_err(|e| Error::io(&staged.path, &e))?;
                 staged.file = Some(file);
                 staged.len = self.len;
                 (Vec::new(), Some(staged))

@@ -178,4 +178,60 @@ mod tests {
         assert_eq!(std::fs::read(d.join("empty")).expect("ok").len(), 0);
         std::fs::remove_dir_all(&d).expect("ok");
     }
+
+    #[test]
+    fn a_staged_pack_is_moved_whole_and_an_unwritten_one_leaves_no_file() {
+        use crate::envelope::{Opener, Session};
+        use crate::pack::{PackBuilder, TRAILER_LEN, read_toc};
+        let toc_len = |pack: &[u8]| {
+            let t = &pack[pack.len() - TRAILER_LEN..];
+            u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize
+        };
+        let d = dir("staged");
+        let staging = d.join("staging");
+        let suite = crate::keys::Suite::Aes256Gcm;
+        let session = Session::new(suite, &[9; 32]).expect("session");
+        let build = |id: u8| {
+            let mut in_memory = PackBuilder::new([id; 32], 1 << 20);
+            let mut staged = PackBuilder::staged([id; 32], &staging).expect("staged");
+            for (i, len) in [10usize, 3 << 20, 4096, 1].into_iter().enumerate() {
+                let blob: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+                let a = in_memory.push(0, &[i as u8; 32], len as u32, &[&blob[..1], &blob[1..]]);
+                let b = staged.push(0, &[i as u8; 32], len as u32, &[&blob[..1], &blob[1..]]);
+                assert_eq!(a.expect("push"), b.expect("push"));
+            }
+            (in_memory.finish(&session).expect("finish"), staged.finish(&session))
+        };
+        let (memory, staged) = build(1);
+        let staged = staged.expect("finish");
+        assert!(staged.data.is_empty());
+        assert_eq!(staged.size(), memory.data.len());
+        let held = PackBytes::staged(staged.file.expect("a staging file"));
+        let path = d.join("pack");
+        held.write_to(&path).expect("ok");
+        assert!(!held.is_held());
+        let bytes = std::fs::read(&path).expect("ok");
+        let opener = Opener::new(suite, &[9; 32]);
+        assert_eq!(read_toc(&opener, &[1; 32], &bytes).expect("toc"), memory.entries);
+        // Only the moved pack is left: nothing in the staging folder.
+        assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
+        // Packs dropped before they are written (a failed backup) remove their files.
+        let (_, staged) = build(2);
+        drop(PackBytes::staged(staged.expect("finish").file.expect("file")));
+        let unfinished = PackBuilder::staged([3; 32], &staging).expect("staged");
+        assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 1);
+        drop(unfinished);
+        assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
+        // A staged pack taken as bytes (a remote backend) is read whole.
+        let (memory, staged) = build(4);
+        let held = PackBytes::staged(staged.expect("finish").file.expect("file"));
+        let bytes = held.take().expect("bytes");
+        // The same blobs at the same places (the tables' seals differ: each has its own nonce).
+        let blobs_end = memory.data.len() - TRAILER_LEN - toc_len(&memory.data);
+        assert_eq!(bytes.len(), memory.data.len());
+        assert_eq!(&bytes[..blobs_end], &memory.data[..blobs_end]);
+        assert_eq!(read_toc(&opener, &[4; 32], &bytes).expect("toc"), memory.entries);
+        assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
+        std::fs::remove_dir_all(&d).expect("ok");
+    }
 }
