@@ -368,9 +368,11 @@ pub fn compress_frame_in(codec: Codec, data: &[u8], buf: &mut Vec<u8>) -> Result
     })
 }
 
-/// Makes `buf` at least `len` bytes long.
+/// Makes `buf` at least `len` bytes long, with no room beyond (a doubling would keep up to twice
+/// the largest chunk's bound per thread).
 fn grow(buf: &mut Vec<u8>, len: usize) {
     if buf.len() < len {
+        buf.reserve_exact(len - buf.len());
         buf.resize(len, 0);
     }
 }
