@@ -68,7 +68,7 @@ export class ArchiveWriter {
         chunkerParams: opts.chunkerParams,
         ...(packSize !== undefined ? { packSize } : {}),
         // Packs are built in files beside their objects where the backend has such a place.
-        ...(staging !== undefined ? { staging } : {}),
+        ...(staging !== undefined ? { staging, stagingReserve: repo.space.stagingReserve } : {}),
       },
       filesCache,
     );

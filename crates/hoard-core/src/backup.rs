@@ -102,9 +102,20 @@ pub struct WriterConfig {
     pub pack_size: usize,
     /// Finished packs that may wait for the caller before workers block.
     pub queue: usize,
-    /// A folder where packs are built in staging files (see [`PackBuilder::staged`]) instead of
-    /// in memory; it must be on the file system the packs are stored on.
-    pub staging: Option<PathBuf>,
+    /// Where packs are built in staging files instead of in memory, if anywhere.
+    pub staging: Option<Staging>,
+}
+
+/// Where a writer builds its packs in staging files (see [`PackBuilder::staged`]).
+#[derive(Debug, Clone)]
+pub struct Staging {
+    /// The folder, on the file system the packs are stored on.
+    pub dir: PathBuf,
+    /// Bytes that must stay free there besides the staging files: a pack is built in memory
+    /// instead (and its storing then meets the repository's space limits before any byte is
+    /// written) unless the free space covers this plus two full packs for each staging file that
+    /// exists and for the new one.
+    pub reserve: u64,
 }
 
 /// One backup's pipeline state (see the module docs).
@@ -189,6 +200,20 @@ impl Writer {
         Ok(())
     }
 
+    /// The staging folder if a new pack may be built there (see [`Staging::reserve`]).
+    fn staging_room(&self) -> Option<&Path> {
+        let staging = self.config.staging.as_ref()?;
+        let packs = crate::pack::staged_packs() as u64 + 1;
+        let needed = (self.config.pack_size as u64)
+            .saturating_mul(2 * packs)
+            .saturating_add(staging.reserve);
+        // Before the first pack the folder may not exist yet: its parent's file system.
+        let free = crate::pack::free_space(&staging.dir)
+            .or_else(|| staging.dir.parent().and_then(crate::pack::free_space))
+            .unwrap_or(0);
+        (free >= needed).then_some(staging.dir.as_path())
+    }
+
     /// Closes pack `p`; a failure (its staging file could not be written) fails the backup.
     fn finish_pack(&self, p: PackBuilder) -> Result<FinishedPack> {
         p.finish(&self.session)
@@ -215,7 +240,7 @@ impl Writer {
             let mut cur = lock(&self.current);
             if cur.is_none() {
                 let pid = crate::pack::random_id()?;
-                *cur = Some(match &self.config.staging {
+                *cur = Some(match self.staging_room() {
                     Some(dir) => {
                         PackBuilder::staged(pid, dir).inspect_err(|e| self.abort(e.clone()))?
                     }

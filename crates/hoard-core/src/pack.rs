@@ -230,6 +230,28 @@ pub struct StagedPack {
     len: usize,
 }
 
+/// Staging files that exist (being filled, or finished and not yet moved or dropped).
+static STAGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many staging files exist now (each may still grow to a full pack).
+pub fn staged_packs() -> usize {
+    STAGED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Bytes free to this user on the file system of `dir`; `None` where that cannot be told.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 impl StagedPack {
     /// The file's size in bytes.
     pub fn len(&self) -> usize {
@@ -249,6 +271,7 @@ impl StagedPack {
             Ok(()) => {
                 self.file = None;
                 self.path = PathBuf::new();
+                STAGED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => Err((self, e)),
@@ -293,6 +316,7 @@ impl Drop for StagedPack {
     fn drop(&mut self) {
         if !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.path);
+            STAGED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -348,6 +372,7 @@ impl PackBuilder {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| Error::io(&path, &e))?;
+        STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staged = StagedPack {
             path,
             file: None,

@@ -4,7 +4,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hoard_core::backup::{self, FileJob, FileStatus, StoredFile, WriterConfig};
+use hoard_core::backup::{self, FileJob, FileStatus, Staging, StoredFile, WriterConfig};
 use hoard_core::chunker::ChunkerParams;
 use hoard_core::codec::Codec;
 use hoard_core::envelope;
@@ -39,6 +39,9 @@ pub struct WriterOptions {
     /// A folder on the file system the packs are stored on where packs are built in staging files
     /// instead of in memory (`Storage.stagingFolder`); `writeTo` then renames a pack's file.
     pub staging: Option<String>,
+    /// Bytes that must stay free beside the staging files (the repository's headroom and
+    /// `additional_free_space`): where less would, a pack is built in memory (default 0).
+    pub staging_reserve: Option<f64>,
 }
 
 /// What storing one file produced, or why it could not be read.
@@ -231,7 +234,17 @@ impl Writer {
             codec,
             pack_size: pack_size.max(1),
             queue,
-            staging: options.staging.map(PathBuf::from),
+            staging: match options.staging {
+                Some(dir) => Some(Staging {
+                    dir: PathBuf::from(dir),
+                    reserve: whole(
+                        options.staging_reserve.unwrap_or(0.0),
+                        "staging reserve",
+                        1 << 53,
+                    )?,
+                }),
+                None => None,
+            },
         };
         Ok(Self {
             inner: Arc::new(backup::Writer::new(
