@@ -291,7 +291,18 @@ mod tests {
     #[test]
     fn a_direct_writer_keeps_pieces_of_any_size_in_order() {
         for d in dirs("writer") {
-            let sizes = [0, 1, 7, ALIGN - 3, BOUNCE, 5, BOUNCE - 1, 2 * BOUNCE + 11, ALIGN, 3];
+            let sizes = [
+                0,
+                1,
+                7,
+                ALIGN - 3,
+                BOUNCE,
+                5,
+                BOUNCE - 1,
+                2 * BOUNCE + 11,
+                ALIGN,
+                3,
+            ];
             let mut expected = Vec::new();
             let path = d.join("f");
             let mut w = DirectWriter::new(File::create_new(&path).expect("ok"));

@@ -200,7 +200,10 @@ mod tests {
                 let b = staged.push(0, &[i as u8; 32], len as u32, &[&blob[..1], &blob[1..]]);
                 assert_eq!(a.expect("push"), b.expect("push"));
             }
-            (in_memory.finish(&session).expect("finish"), staged.finish(&session))
+            (
+                in_memory.finish(&session).expect("finish"),
+                staged.finish(&session),
+            )
         };
         let (memory, staged) = build(1);
         let staged = staged.expect("finish");
@@ -212,12 +215,17 @@ mod tests {
         assert!(!held.is_held());
         let bytes = std::fs::read(&path).expect("ok");
         let opener = Opener::new(suite, &[9; 32]);
-        assert_eq!(read_toc(&opener, &[1; 32], &bytes).expect("toc"), memory.entries);
+        assert_eq!(
+            read_toc(&opener, &[1; 32], &bytes).expect("toc"),
+            memory.entries
+        );
         // Only the moved pack is left: nothing in the staging folder.
         assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
         // Packs dropped before they are written (a failed backup) remove their files.
         let (_, staged) = build(2);
-        drop(PackBytes::staged(staged.expect("finish").file.expect("file")));
+        drop(PackBytes::staged(
+            staged.expect("finish").file.expect("file"),
+        ));
         let unfinished = PackBuilder::staged([3; 32], &staging).expect("staged");
         assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 1);
         drop(unfinished);
@@ -230,7 +238,10 @@ mod tests {
         let blobs_end = memory.data.len() - TRAILER_LEN - toc_len(&memory.data);
         assert_eq!(bytes.len(), memory.data.len());
         assert_eq!(&bytes[..blobs_end], &memory.data[..blobs_end]);
-        assert_eq!(read_toc(&opener, &[4; 32], &bytes).expect("toc"), memory.entries);
+        assert_eq!(
+            read_toc(&opener, &[4; 32], &bytes).expect("toc"),
+            memory.entries
+        );
         assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
         std::fs::remove_dir_all(&d).expect("ok");
     }

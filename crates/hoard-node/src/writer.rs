@@ -34,7 +34,7 @@ pub struct WriterOptions {
     /// A pack is closed once it holds this many bytes (default 8 MiB).
     pub pack_size: Option<f64>,
     /// Finished packs that may wait for `nextPack` before the workers pause (default 1: the
-    /// caller keeps two more being written, and each waiting pack is 8 MiB of memory).
+    /// caller keeps two more being written; a waiting pack built in memory holds 8 MiB).
     pub queue: Option<f64>,
     /// A folder on the file system the packs are stored on where packs are built in staging files
     /// instead of in memory (`Storage.stagingFolder`); `writeTo` then renames a pack's file.
