@@ -217,7 +217,7 @@ impl Writer {
     /// Closes pack `p`; a failure (its staging file could not be written) fails the backup.
     fn finish_pack(&self, p: PackBuilder) -> Result<FinishedPack> {
         p.finish(&self.session)
-            .inspect_err(|e| self.abort(e.clone()))
+            .inspect_err(|e| self.fail(e.clone()))
     }
 
     /// The codec new blobs are compressed with.
@@ -239,10 +239,14 @@ impl Writer {
         let (loc, full) = {
             let mut cur = lock(&self.current);
             if cur.is_none() {
+                // After a failure no new pack (nor staging file) is started.
+                if let Some(e) = &lock(&self.queue).error {
+                    return Err(e.clone());
+                }
                 let pid = crate::pack::random_id()?;
                 *cur = Some(match self.staging_room() {
                     Some(dir) => {
-                        PackBuilder::staged(pid, dir).inspect_err(|e| self.abort(e.clone()))?
+                        PackBuilder::staged(pid, dir).inspect_err(|e| self.fail(e.clone()))?
                     }
                     None => PackBuilder::new(pid, self.config.pack_size + len + 4096),
                 });
@@ -256,7 +260,7 @@ impl Writer {
                     // The staging file may hold part of the blob: the pack is given up, and with
                     // it the backup (blobs the index places there are lost).
                     cur.take();
-                    self.abort(e.clone());
+                    self.fail(e.clone());
                     return Err(e);
                 }
             };
@@ -519,8 +523,15 @@ impl Writer {
         self.changed.notify_all();
     }
 
-    /// Fails every waiting and later call with `error` (the caller could not store a pack).
+    /// Fails every waiting and later call with `error` (the caller could not store a pack), and
+    /// drops the pack being filled (removing its staging file, if it has one).
     pub fn abort(&self, error: Error) {
+        self.fail(error);
+        drop(lock(&self.current).take());
+    }
+
+    /// Fails every waiting and later call with `error`; the queued packs are dropped.
+    fn fail(&self, error: Error) {
         let mut q = lock(&self.queue);
         q.error = Some(error);
         q.ready.clear();

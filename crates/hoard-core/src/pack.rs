@@ -300,7 +300,10 @@ impl StagedPack {
             }
             Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
                 let data = std::fs::read(&self.path).map_err(|e| Error::io(&self.path, &e))?;
-                crate::pack_bytes::write_new(path, &data)
+                crate::pack_bytes::write_new(path, &data)?;
+                // The copy is durable: the staging file goes.
+                let _ = std::fs::remove_file(&self.path);
+                Ok(())
             }
             Err(e) => Err(Error::io(path, &e)),
         }
