@@ -64,9 +64,10 @@ test('SIGKILL while the first pack is written leaves nothing a check minds', asy
   t.is(r.leftPacks, 0);
   t.notRegex(r.checkLog, /garbage/);
   t.true(r.retryStored > BIG, `${r.retryStored}`);
-  // The half-written packs (two puts run at once) are temporary files, invisible to every listing.
+  // The half-written packs are temporary files, invisible to every listing: the two being put,
+  // and the staging files of the pack being filled, the one queued and one per worker waiting.
   const temps = filesUnder(path.join(r.repo, 'packs')).filter((f) => path.basename(f).startsWith('.tmp-')).length;
-  t.true(temps >= 1 && temps <= 2, `${temps} temporary files`);
+  t.true(temps >= 1 && temps <= 6, `${temps} temporary files`);
 });
 
 test('SIGKILL after packs without an index object: they are garbage for compact, and stored again', async (t) => {

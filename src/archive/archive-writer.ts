@@ -58,11 +58,18 @@ export class ArchiveWriter {
     filesCache?: FilesCache,
   ) {
     const packSize = testPackSize(repo.env);
+    const staging = repo.storage.stagingFolder?.('packs');
     this.generation = repo.manifest.compactGeneration;
     this.writer = newWriter(
       repo.key,
       synced.index,
-      { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(packSize !== undefined ? { packSize } : {}) },
+      {
+        compression: opts.compression,
+        chunkerParams: opts.chunkerParams,
+        ...(packSize !== undefined ? { packSize } : {}),
+        // Packs are built in files beside their objects where the backend has such a place.
+        ...(staging !== undefined ? { staging, stagingReserve: repo.space.stagingReserve } : {}),
+      },
       filesCache,
     );
     this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);

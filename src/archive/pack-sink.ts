@@ -8,8 +8,9 @@ import { crashPoint } from '../testonly.js';
 const PACKS_PER_INDEX = 8;
 /**
  * Pack puts in flight: a put ends with an fsync that waits for the disk, so the next pack is
- * written while the last one is flushed. Each holds a pack (8 MiB of native memory, never a
- * JavaScript buffer) until it is durable; then it is freed at once.
+ * written while the last one is flushed. Each holds a pack until it is durable: its staging file
+ * (renamed into place, then fsynced), or, where packs are built in memory, 8 MiB of native memory
+ * (never a JavaScript buffer), freed at once.
  */
 const PUTS = 2;
 

@@ -19,6 +19,8 @@ import type { RepositoryConfig } from './config.js';
 
 /** What a growing write always leaves free besides the index objects' size: a manifest generation, lock objects. */
 export const HEADROOM = 1 << 20;
+/** The index objects' size assumed for {@link SpaceGuard.stagingReserve} until it is measured. */
+const STAGING_INDEX_ROOM = 16 << 20;
 
 /** The folders whose objects count towards the repository's size (locks do not). */
 const COUNTED = ['index', 'archives', 'manifest', 'keys'];
@@ -64,6 +66,17 @@ export class SpaceGuard {
     /** The repository as messages name it. */
     private readonly location: string,
   ) {}
+
+  /**
+   * Bytes a writer that builds packs in staging files on the repository's file system must leave
+   * free besides them (`WriterOptions.stagingReserve`): the headroom (with room for the index
+   * objects while their size is not yet measured) and `additional_free_space`. Where less would
+   * stay free, packs are built in memory and meet {@link SpaceGuard.putFrom} before any byte is
+   * written.
+   */
+  get stagingReserve(): number {
+    return (this.headroom ?? STAGING_INDEX_ROOM) + this.config.additionalFreeSpace;
+  }
 
   /** Stores `data` as `name` (an atomic put) if the limits admit it. */
   put(name: string, data: Buffer): Promise<void> {

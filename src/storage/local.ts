@@ -172,6 +172,12 @@ export class LocalStorage implements Storage {
     }
   }
 
+  stagingFolder(dir: string): string {
+    // Objects under `dir` lie one folder deeper at most (packs/XX/ID): a rename from `dir` stays
+    // on their file system, and sweepTemporary looks there.
+    return this.file(dir);
+  }
+
   /**
    * Gives the written `temp` the name `file` unless the name is taken: a hard link where the file
    * system has them (any Unix file system, and NFS), else `renameat2` with `RENAME_NOREPLACE`

@@ -43,6 +43,16 @@ export interface Storage {
    * nothing is stored under `name`, the temporary file is removed, and the error is thrown.
    */
   putFrom(name: string, size: number, fill: (tempPath: string) => Promise<void>): Promise<void>;
+  /**
+   * A folder on this machine, on the file system of the objects under `dir`, where a writer may
+   * build an object's bytes in a temporary file named `.tmp-*` before it stores the object with
+   * {@link Storage.putFrom}, whose `fill` then only renames that file to the path it gets (a pack
+   * is written to disk as it is filled, never held whole in memory). The writer makes the folder
+   * if it is missing and fsyncs its parent. Undefined where objects are not files on this
+   * machine; the bytes are then held in memory until `putFrom`. Files left there by an
+   * interrupted run are removed by {@link Storage.sweepTemporary}.
+   */
+  stagingFolder?(dir: string): string | undefined;
   /** Stores the object atomically if no object of that name exists; false if one does. */
   createExclusive(name: string, data: Buffer): Promise<boolean>;
   /**

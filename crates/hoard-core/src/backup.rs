@@ -102,6 +102,20 @@ pub struct WriterConfig {
     pub pack_size: usize,
     /// Finished packs that may wait for the caller before workers block.
     pub queue: usize,
+    /// Where packs are built in staging files instead of in memory, if anywhere.
+    pub staging: Option<Staging>,
+}
+
+/// Where a writer builds its packs in staging files (see [`PackBuilder::staged`]).
+#[derive(Debug, Clone)]
+pub struct Staging {
+    /// The folder, on the file system the packs are stored on.
+    pub dir: PathBuf,
+    /// Bytes that must stay free there besides the staging files: a pack is built in memory
+    /// instead (and its storing then meets the repository's space limits before any byte is
+    /// written) unless the free space covers this plus two full packs for each staging file that
+    /// exists and for the new one.
+    pub reserve: u64,
 }
 
 /// One backup's pipeline state (see the module docs).
@@ -186,6 +200,26 @@ impl Writer {
         Ok(())
     }
 
+    /// The staging folder if a new pack may be built there (see [`Staging::reserve`]).
+    fn staging_room(&self) -> Option<&Path> {
+        let staging = self.config.staging.as_ref()?;
+        let packs = crate::pack::staged_packs() as u64 + 1;
+        let needed = (self.config.pack_size as u64)
+            .saturating_mul(2 * packs)
+            .saturating_add(staging.reserve);
+        // Before the first pack the folder may not exist yet: its parent's file system.
+        let free = crate::pack::free_space(&staging.dir)
+            .or_else(|| staging.dir.parent().and_then(crate::pack::free_space))
+            .unwrap_or(0);
+        (free >= needed).then_some(staging.dir.as_path())
+    }
+
+    /// Closes pack `p`; a failure (its staging file could not be written) fails the backup.
+    fn finish_pack(&self, p: PackBuilder) -> Result<FinishedPack> {
+        p.finish(&self.session)
+            .inspect_err(|e| self.fail(e.clone()))
+    }
+
     /// The codec new blobs are compressed with.
     pub fn codec(&self) -> Codec {
         self.config.codec
@@ -205,13 +239,31 @@ impl Writer {
         let (loc, full) = {
             let mut cur = lock(&self.current);
             if cur.is_none() {
+                // After a failure no new pack (nor staging file) is started.
+                if let Some(e) = &lock(&self.queue).error {
+                    return Err(e.clone());
+                }
                 let pid = crate::pack::random_id()?;
-                *cur = Some(PackBuilder::new(pid, self.config.pack_size + len + 4096));
+                *cur = Some(match self.staging_room() {
+                    Some(dir) => {
+                        PackBuilder::staged(pid, dir).inspect_err(|e| self.fail(e.clone()))?
+                    }
+                    None => PackBuilder::new(pid, self.config.pack_size + len + 4096),
+                });
             }
             let Some(pack) = cur.as_mut() else {
                 return Err(Error::new(ErrorKind::Internal, "no pack to append to"));
             };
-            let e = pack.push(obj_type, id, plain, pieces);
+            let e = match pack.push(obj_type, id, plain, pieces) {
+                Ok(e) => e,
+                Err(e) => {
+                    // The staging file may hold part of the blob: the pack is given up, and with
+                    // it the backup (blobs the index places there are lost).
+                    cur.take();
+                    self.fail(e.clone());
+                    return Err(e);
+                }
+            };
             let pack_no = lock(&self.index).add_pack(&pack.id);
             let loc = Location {
                 pack: pack_no,
@@ -231,7 +283,7 @@ impl Writer {
             lock(&self.index).insert(id, loc);
         }
         if let Some(p) = full {
-            self.enqueue(p.finish(&self.session)?)?;
+            self.enqueue(self.finish_pack(p)?)?;
         }
         Ok(len as u32)
     }
@@ -258,13 +310,12 @@ impl Writer {
         if !lock(&self.index).insert(id, pending) {
             return Ok(None);
         }
-        // The frame is built and sealed in a per-thread buffer that keeps its size, so storing
-        // a chunk allocates nothing.
+        // The frame is compressed and sealed in a per-thread buffer that keeps its size, so
+        // storing a chunk allocates nothing and needs no second buffer.
         BODY.with(|cell| -> Result<u32> {
             let mut body = cell.borrow_mut();
-            body.clear();
-            codec::compress_frame_into(codec, data, &mut body)?;
-            self.seal_body(obj_type, id, data.len(), &mut body, false)
+            let n = codec::compress_frame_in(codec, data, &mut body)?;
+            self.seal_body(obj_type, id, data.len(), &mut body[..n], false)
         })
         .map(Some)
     }
@@ -440,7 +491,7 @@ impl Writer {
     pub fn flush(&self) -> Result<()> {
         let pack = lock(&self.current).take();
         match pack {
-            Some(p) if !p.is_empty() => self.enqueue(p.finish(&self.session)?),
+            Some(p) if !p.is_empty() => self.enqueue(self.finish_pack(p)?),
             _ => Ok(()),
         }
     }
@@ -472,8 +523,15 @@ impl Writer {
         self.changed.notify_all();
     }
 
-    /// Fails every waiting and later call with `error` (the caller could not store a pack).
+    /// Fails every waiting and later call with `error` (the caller could not store a pack), and
+    /// drops the pack being filled (removing its staging file, if it has one).
     pub fn abort(&self, error: Error) {
+        self.fail(error);
+        drop(lock(&self.current).take());
+    }
+
+    /// Fails every waiting and later call with `error`; the queued packs are dropped.
+    fn fail(&self, error: Error) {
         let mut q = lock(&self.queue);
         q.error = Some(error);
         q.ready.clear();

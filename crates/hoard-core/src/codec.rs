@@ -316,6 +316,96 @@ pub fn compress_frame_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Resu
     Ok(())
 }
 
+/// Writes the frame of `data` (below 4 GiB) compressed with `codec` at the start of `buf` and
+/// returns the frame's length. `buf` is the caller's to reuse: lz4 and zstd compress straight into
+/// it, so no second buffer of the codec's bound is needed (one per thread was 8 MiB with the
+/// default chunker); it grows to that bound, zero-filled only as it grows, is never shrunk, and
+/// its bytes past the frame are left over from earlier use.
+pub fn compress_frame_in(codec: Codec, data: &[u8], buf: &mut Vec<u8>) -> Result<usize, Error> {
+    if data.len() > u32::MAX as usize {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "cannot compress 4 GiB or more at once",
+        ));
+    }
+    let compressed = match codec {
+        Codec::None => None,
+        Codec::Lz4 => {
+            let bound = lz4_flex::block::get_maximum_output_size(data.len());
+            compress_in(buf, data.len(), ID_LZ4, 0, bound, |out| {
+                lz4::block::compress_to_buffer(data, None, false, out).ok()
+            })
+        }
+        Codec::Zstd(l) => {
+            let bound = zstd::zstd_safe::compress_bound(data.len());
+            compress_in(buf, data.len(), ID_ZSTD, l, bound, |out| {
+                ZSTD.with(|cell| -> Option<usize> {
+                    let mut slot = cell.borrow_mut();
+                    if slot.as_ref().map(|(lv, _)| *lv) != Some(l) {
+                        *slot = Some((l, zstd::bulk::Compressor::new(i32::from(l)).ok()?));
+                    }
+                    let (_, c) = slot.as_mut()?;
+                    c.compress_to_buffer(data, out).ok()
+                })
+            })
+        }
+        // The others write through `Write` or try two codecs: appended as before.
+        _ => {
+            buf.clear();
+            compress_frame_into(codec, data, buf)?;
+            return Ok(buf.len());
+        }
+    };
+    Ok(match compressed {
+        Some(n) => n,
+        None => {
+            let n = FRAME_HEADER_LEN + data.len();
+            grow(buf, n);
+            header_at(buf, ID_NONE, 0, data.len());
+            buf[FRAME_HEADER_LEN..n].copy_from_slice(data);
+            n
+        }
+    })
+}
+
+/// Makes `buf` at least `len` bytes long, with no room beyond (a doubling would keep up to twice
+/// the largest chunk's bound per thread).
+fn grow(buf: &mut Vec<u8>, len: usize) {
+    if buf.len() < len {
+        buf.reserve_exact(len - buf.len());
+        buf.resize(len, 0);
+    }
+}
+
+/// Writes a frame header for `orig_len` bytes compressed with codec `id` at level `lvl` at the
+/// start of `buf` (at least [`FRAME_HEADER_LEN`] bytes).
+fn header_at(buf: &mut [u8], id: u8, lvl: u8, orig_len: usize) {
+    buf[0] = id;
+    buf[1] = lvl;
+    // Callers pass data below 4 GiB (checked in `compress_frame_in`).
+    buf[2..FRAME_HEADER_LEN].copy_from_slice(&(orig_len as u32).to_le_bytes());
+}
+
+/// Runs `codec_fn` on `buf` past a frame header, with room for `bound` bytes; writes the header and
+/// returns the frame's length if the output is smaller than the input.
+fn compress_in(
+    buf: &mut Vec<u8>,
+    orig_len: usize,
+    id: u8,
+    lvl: u8,
+    bound: usize,
+    codec_fn: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> Option<usize> {
+    grow(buf, FRAME_HEADER_LEN + bound);
+    match codec_fn(&mut buf[FRAME_HEADER_LEN..FRAME_HEADER_LEN + bound]) {
+        Some(n) if n < orig_len => {
+            header_at(buf, id, lvl, orig_len);
+            Some(FRAME_HEADER_LEN + n)
+        }
+        _ => None,
+    }
+}
+
 /// Appends the compressed frame of `data` to `out`; false (and `out` unchanged) where the data
 /// is to be stored as is.
 fn compress_codec_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Result<bool, Error> {

@@ -13,7 +13,11 @@
 //! count, then per blob its type (1 byte), id (32), offset (u32 LE), length (u32 LE) and plaintext
 //! length (u32 LE, the bytes the blob's compression frame decompresses to).
 
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
 use crate::codec;
+use crate::direct_write::DirectWriter;
 use crate::envelope::{Opener, Session};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ChunkId, ID_LEN};
@@ -176,39 +180,221 @@ pub fn recycle(data: Vec<u8>) {
     }
 }
 
-/// A pack being filled: its bytes so far and its table.
+/// A pack being filled: its bytes so far (in memory, or in a staging file) and its table.
 pub struct PackBuilder {
     /// The pack's id (random), which names it and is bound into its table's seal.
     pub id: ChunkId,
-    data: Vec<u8>,
+    body: Body,
+    /// Bytes in the pack so far.
+    len: usize,
     entries: Vec<TocEntry>,
+}
+
+/// Where a pack's bytes go while it is filled.
+enum Body {
+    Memory(Vec<u8>),
+    /// A staging file, written through an aligned 1 MiB buffer past the page cache where the
+    /// file system allows ([`DirectWriter`]); the bytes are never all in memory.
+    File(DirectWriter, StagedPack),
 }
 
 /// A finished pack: its id, bytes and table.
 pub struct FinishedPack {
     /// The pack id.
     pub id: ChunkId,
-    /// The whole pack.
+    /// The whole pack, if it was built in memory; empty if it was built in a staging file.
     pub data: Vec<u8>,
+    /// The staging file holding the whole pack, if it was built in one (see
+    /// [`PackBuilder::staged`]).
+    pub file: Option<StagedPack>,
     /// Its table of contents.
     pub entries: Vec<TocEntry>,
 }
 
+impl FinishedPack {
+    /// The pack's size in bytes.
+    pub fn size(&self) -> usize {
+        match &self.file {
+            Some(f) => f.len,
+            None => self.data.len(),
+        }
+    }
+}
+
+/// A pack's staging file: a temporary file (named `.tmp-...`, which `compact` sweeps if a crash
+/// leaves it) holding the pack's bytes, not yet fsynced. Dropping it removes the file unless it
+/// was moved to its object's place ([`StagedPack::move_to`]).
+pub struct StagedPack {
+    path: PathBuf,
+    file: Option<File>,
+    len: usize,
+}
+
+/// Staging files that exist (being filled, or finished and not yet moved or dropped).
+static STAGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many staging files exist now (each may still grow to a full pack).
+pub fn staged_packs() -> usize {
+    STAGED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Bytes free to this user on the file system of `dir`; `None` where that cannot be told.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(dir).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+impl StagedPack {
+    /// The file's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Renames the file to `path` (which must not exist, on the same file system; across file
+    /// systems it is copied) and fsyncs it there. On failure the file stays where it was (and
+    /// `path` does not exist), so that the caller may try elsewhere.
+    pub fn move_to(mut self, path: &Path) -> std::result::Result<(), (Self, Error)> {
+        match self.place(path) {
+            Ok(()) => {
+                self.file = None;
+                self.path = PathBuf::new();
+                STAGED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err((self, e)),
+        }
+    }
+
+    fn place(&mut self, path: &Path) -> Result<()> {
+        if path.exists() {
+            return Err(Error::io(
+                path,
+                &std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
+        }
+        match std::fs::rename(&self.path, path) {
+            Ok(()) => {
+                // The descriptor still names the renamed file.
+                let synced = match &self.file {
+                    Some(f) => f.sync_all(),
+                    None => File::open(path).and_then(|f| f.sync_all()),
+                };
+                synced.map_err(|e| {
+                    // Back where it was, so that nothing is left at `path`.
+                    let _ = std::fs::rename(path, &self.path);
+                    Error::io(path, &e)
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                let data = std::fs::read(&self.path).map_err(|e| Error::io(&self.path, &e))?;
+                crate::pack_bytes::write_new(path, &data)?;
+                // The copy is durable: the staging file goes.
+                let _ = std::fs::remove_file(&self.path);
+                Ok(())
+            }
+            Err(e) => Err(Error::io(path, &e)),
+        }
+    }
+
+    /// Reads the whole file, then removes it.
+    pub fn into_bytes(self) -> Result<Vec<u8>> {
+        std::fs::read(&self.path).map_err(|e| Error::io(&self.path, &e))
+    }
+}
+
+impl Drop for StagedPack {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+            STAGED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Creates `dir` if it is missing, fsyncing its parent so that the new folder's entry is durable
+/// before any object is stored in it.
+fn ensure_folder(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(Error::io(dir, &e)),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    if let Some(parent) = dir.parent() {
+        File::open(parent)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(parent, &e))?;
+    }
+    Ok(())
+}
+
 impl PackBuilder {
-    /// An empty pack named `id`, with room for `capacity` bytes.
+    /// An empty pack named `id`, built in memory, with room for `capacity` bytes.
     pub fn new(id: ChunkId, capacity: usize) -> Self {
         let mut data = spare_buffer(capacity);
         data.extend_from_slice(MAGIC);
         Self {
             id,
-            data,
+            body: Body::Memory(data),
+            len: MAGIC.len(),
             entries: Vec::new(),
         }
     }
 
+    /// An empty pack named `id`, built in a new staging file in folder `dir` (made if missing),
+    /// so that its bytes need no memory: only a small write buffer.
+    pub fn staged(id: ChunkId, dir: &Path) -> Result<Self> {
+        ensure_folder(dir)?;
+        let name: String = random_id()?[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = dir.join(format!(".tmp-{name}"));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(|e| Error::io(&path, &e))?;
+        STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staged = StagedPack {
+            path,
+            file: None,
+            len: 0,
+        };
+        let mut out = DirectWriter::new(file);
+        out.write_all(MAGIC)
+            .map_err(|e| Error::io(&staged.path, &e))?;
+        Ok(Self {
+            id,
+            body: Body::File(out, staged),
+            len: MAGIC.len(),
+            entries: Vec::new(),
+        })
+    }
+
     /// Bytes in the pack so far.
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
     /// Whether no blob has been added.
@@ -221,38 +407,64 @@ impl PackBuilder {
         self.entries.len()
     }
 
-    /// Appends a sealed blob given as pieces; returns its offset. The caller keeps the pack below
-    /// [`MAX_PACK`].
-    pub fn push(&mut self, obj_type: u8, id: &ChunkId, plain: u32, pieces: &[&[u8]]) -> TocEntry {
-        let offset = self.data.len();
+    fn write(&mut self, piece: &[u8]) -> Result<()> {
+        match &mut self.body {
+            Body::Memory(data) => data.extend_from_slice(piece),
+            Body::File(out, staged) => out
+                .write_all(piece)
+                .map_err(|e| Error::io(&staged.path, &e))?,
+        }
+        self.len += piece.len();
+        Ok(())
+    }
+
+    /// Appends a sealed blob given as pieces; returns its table entry. The caller keeps the pack
+    /// below [`MAX_PACK`]. Only a staged pack can fail (its file could not be written).
+    pub fn push(
+        &mut self,
+        obj_type: u8,
+        id: &ChunkId,
+        plain: u32,
+        pieces: &[&[u8]],
+    ) -> Result<TocEntry> {
+        let offset = self.len;
         for p in pieces {
-            self.data.extend_from_slice(p);
+            self.write(p)?;
         }
         let e = TocEntry {
             obj_type,
             id: *id,
             offset: offset as u32,
-            length: (self.data.len() - offset) as u32,
+            length: (self.len - offset) as u32,
             plain,
         };
         self.entries.push(e);
-        e
+        Ok(e)
     }
 
-    /// Seals the table and closes the pack.
+    /// Seals the table and closes the pack (a staged pack's file is written, not yet fsynced).
     pub fn finish(mut self, session: &Session) -> Result<FinishedPack> {
         let toc = codec::compress(codec::Codec::None, &encode_toc(&self.entries))?;
         let sealed = session.seal(TOC_TYPE, &self.id, &toc)?;
-        self.data.extend_from_slice(&sealed);
-        self.data
-            .extend_from_slice(&(sealed.len() as u32).to_le_bytes());
-        self.data.extend_from_slice(END_MAGIC);
-        if self.data.len() > MAX_PACK {
+        self.write(&sealed)?;
+        self.write(&(sealed.len() as u32).to_le_bytes())?;
+        self.write(END_MAGIC)?;
+        if self.len > MAX_PACK {
             return Err(Error::new(ErrorKind::TooLarge, "pack exceeds 4 GiB"));
         }
+        let (data, file) = match self.body {
+            Body::Memory(data) => (data, None),
+            Body::File(out, mut staged) => {
+                let file = out.finish().map_err(|e| Error::io(&staged.path, &e))?;
+                staged.file = Some(file);
+                staged.len = self.len;
+                (Vec::new(), Some(staged))
+            }
+        };
         Ok(FinishedPack {
             id: self.id,
-            data: self.data,
+            data,
+            file,
             entries: self.entries,
         })
     }

@@ -78,7 +78,7 @@ impl Repacker {
                     "a blob is too large for a pack",
                 ));
             }
-            builder.push(e.obj_type, &e.id, e.plain, &[blob]);
+            builder.push(e.obj_type, &e.id, e.plain, &[blob])?;
             if builder.len() >= self.pack_size {
                 done.extend(self.close()?);
             }
@@ -118,7 +118,8 @@ mod tests {
             let plain = blob_plain(i);
             let id = *blake3::hash(&plain).as_bytes();
             let sealed = session.seal((i % 2) as u8, &id, &plain).expect("seal");
-            b.push((i % 2) as u8, &id, plain.len() as u32, &[&sealed]);
+            b.push((i % 2) as u8, &id, plain.len() as u32, &[&sealed])
+                .expect("push");
             plains.push(plain);
         }
         (b.finish(&session).expect("finish"), plains)

@@ -4,7 +4,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hoard_core::backup::{self, FileJob, FileStatus, StoredFile, WriterConfig};
+use hoard_core::backup::{self, FileJob, FileStatus, Staging, StoredFile, WriterConfig};
 use hoard_core::chunker::ChunkerParams;
 use hoard_core::codec::Codec;
 use hoard_core::envelope;
@@ -34,8 +34,14 @@ pub struct WriterOptions {
     /// A pack is closed once it holds this many bytes (default 8 MiB).
     pub pack_size: Option<f64>,
     /// Finished packs that may wait for `nextPack` before the workers pause (default 1: the
-    /// caller keeps two more being written, and each waiting pack is 8 MiB of memory).
+    /// caller keeps two more being written; a waiting pack built in memory holds 8 MiB).
     pub queue: Option<f64>,
+    /// A folder on the file system the packs are stored on where packs are built in staging files
+    /// instead of in memory (`Storage.stagingFolder`); `writeTo` then renames a pack's file.
+    pub staging: Option<String>,
+    /// Bytes that must stay free beside the staging files (the repository's headroom and
+    /// `additional_free_space`): where less would, a pack is built in memory (default 0).
+    pub staging_reserve: Option<f64>,
 }
 
 /// What storing one file produced, or why it could not be read.
@@ -76,8 +82,8 @@ pub struct PackOut {
     pub toc: Buffer,
 }
 
-/// A finished pack's bytes, held in native memory until they are written to a file or taken;
-/// afterwards the handle is empty. Not constructible from JavaScript.
+/// A finished pack's bytes, held in native memory (or in the pack's staging file) until they are
+/// written to a file or taken; afterwards the handle is empty. Not constructible from JavaScript.
 #[napi]
 pub struct PackBytes {
     inner: Arc<pack_bytes::PackBytes>,
@@ -85,9 +91,10 @@ pub struct PackBytes {
 
 #[napi]
 impl PackBytes {
-    /// Writes the bytes to a new file at `path` (mode 0600; an existing file is an error), fsyncs
-    /// and closes it on a thread of its own, then frees them. If the write fails, the partial file
-    /// is removed and the bytes are still held.
+    /// Puts the bytes in a new file at `path` (mode 0600; an existing file is an error) and
+    /// fsyncs it, on a thread of its own: a staged pack's file is renamed there, a pack in memory
+    /// is written and its bytes freed. If that fails, nothing is left at `path` and the bytes are
+    /// still held.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn write_to<'e>(&self, env: &'e Env, path: String) -> Result<Object<'e>> {
         let held = Arc::clone(&self.inner);
@@ -227,6 +234,17 @@ impl Writer {
             codec,
             pack_size: pack_size.max(1),
             queue,
+            staging: match options.staging {
+                Some(dir) => Some(Staging {
+                    dir: PathBuf::from(dir),
+                    reserve: whole(
+                        options.staging_reserve.unwrap_or(0.0),
+                        "staging reserve",
+                        1 << 53,
+                    )?,
+                }),
+                None => None,
+            },
         };
         Ok(Self {
             inner: Arc::new(backup::Writer::new(
@@ -423,9 +441,12 @@ pub(crate) fn pack_out(p: pack::FinishedPack) -> PackOut {
     PackOut {
         id: Buffer::from(p.id.to_vec()),
         toc: Buffer::from(toc_bytes(&p.entries)),
-        size: p.data.len() as f64,
+        size: p.size() as f64,
         bytes: PackBytes {
-            inner: Arc::new(pack_bytes::PackBytes::new(p.data)),
+            inner: Arc::new(match p.file {
+                Some(file) => pack_bytes::PackBytes::staged(file),
+                None => pack_bytes::PackBytes::new(p.data),
+            }),
         },
     }
 }

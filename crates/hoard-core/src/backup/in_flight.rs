@@ -214,6 +214,8 @@ impl Window {
         if self.filling.sizes.is_empty() {
             self.filling.data = self.spare.pop().unwrap_or_default();
         }
+        // Exactly: a doubling would let a reused batch buffer keep up to twice its largest size.
+        self.filling.data.reserve_exact(chunk.len());
         self.filling.data.extend_from_slice(chunk);
         // A chunk is at most 2^23 bytes.
         self.filling.sizes.push(chunk.len() as u32);

@@ -35,6 +35,7 @@ fn writer_cutting(params: &str, index: Arc<Mutex<ChunkIndex>>, pack_size: usize)
         codec: "lz4".parse().expect("codec"),
         pack_size,
         queue: 1_000,
+        staging: None,
     };
     let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
     Writer::new(config, session, index, None)
@@ -450,4 +451,55 @@ fn a_chunk_met_while_another_file_stores_it_is_counted_once_stored() {
     assert!(both.iter().all(|f| !f.unsettled));
     assert_eq!(both[0].stored, both[1].stored);
     assert_eq!(both[0].new_stored + both[1].new_stored, both[0].stored);
+}
+
+#[test]
+fn packs_are_staged_while_the_reserve_is_free_and_an_abort_leaves_no_staging_file() {
+    let dir = Dir::new("backup-staged");
+    let staging = dir.0.join("packs");
+    let a = data("staged", 3 << 20);
+    std::fs::write(dir.0.join("a"), &a).expect("write");
+    let staged_writer = |reserve: u64| {
+        let mut w = writer(Arc::new(Mutex::new(ChunkIndex::new())), 1 << 20);
+        w.config.staging = Some(Staging {
+            dir: staging.clone(),
+            reserve,
+        });
+        w
+    };
+    let files = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    // Room: every pack is a staging file (made in the folder, which is made first), read back whole.
+    let w = staged_writer(0);
+    w.store_file(&dir.0.join("a")).expect("stored");
+    let packs = drain(&w);
+    assert!(packs.len() >= 2, "{} packs", packs.len());
+    assert_eq!(files(&staging), packs.len());
+    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
+    for p in packs {
+        assert!(p.data.is_empty());
+        let size = p.size();
+        let bytes = crate::pack_bytes::PackBytes::staged(p.file.expect("staged"))
+            .take()
+            .expect("bytes");
+        assert_eq!(bytes.len(), size);
+        assert_eq!(
+            pack::read_toc(&opener, &p.id, &bytes).expect("toc"),
+            p.entries
+        );
+    }
+    assert_eq!(files(&staging), 0);
+    // An abort drops the pack being filled with its staging file, and no new one is started.
+    let w = staged_writer(0);
+    w.store(CHUNK_TYPE, &[9; 32], b"one blob").expect("stored");
+    assert_eq!(files(&staging), 1);
+    w.abort(Error::new(ErrorKind::Io, "the disk is gone"));
+    assert_eq!(files(&staging), 0);
+    assert!(w.store(CHUNK_TYPE, &[8; 32], b"another").is_err());
+    assert_eq!(files(&staging), 0);
+    // A reserve the file system cannot keep: packs are built in memory.
+    let w = staged_writer(u64::MAX / 4);
+    w.store_file(&dir.0.join("a")).expect("stored");
+    let packs = drain(&w);
+    assert!(packs.iter().all(|p| p.file.is_none() && !p.data.is_empty()));
+    assert_eq!(files(&staging), 0);
 }

@@ -43,7 +43,8 @@ pub(crate) fn sample_pack(suite: Suite, id: ChunkId) -> FinishedPack {
     for (t, plain) in &blobs {
         let frame = codec::compress(Codec::Lz4, plain).expect("compress");
         let sealed = session.seal(*t, &ids.id(plain), &frame).expect("seal");
-        b.push(*t, &ids.id(plain), plain.len() as u32, &[&sealed]);
+        b.push(*t, &ids.id(plain), plain.len() as u32, &[&sealed])
+            .expect("push");
     }
     b.finish(&session).expect("finish")
 }
@@ -185,7 +186,8 @@ fn a_blob_sealed_under_an_id_that_is_not_its_hash_is_found() {
             &codec::compress(Codec::None, &plain).expect("frame"),
         )
         .expect("seal");
-    b.push(0, &wrong, plain.len() as u32, &[&sealed]);
+    b.push(0, &wrong, plain.len() as u32, &[&sealed])
+        .expect("push");
     // A blob of another type is not content addressed: only the seal counts.
     let other = session
         .seal(
@@ -194,7 +196,8 @@ fn a_blob_sealed_under_an_id_that_is_not_its_hash_is_found() {
             &codec::compress(Codec::None, &plain).expect("frame"),
         )
         .expect("seal");
-    b.push(7, &wrong, plain.len() as u32, &[&other]);
+    b.push(7, &wrong, plain.len() as u32, &[&other])
+        .expect("push");
     let p = b.finish(&session).expect("finish");
     let found = verify_blobs(
         &Opener::new(suite, &ENC),

@@ -224,3 +224,28 @@ fn lz4_frames_are_liblz4_blocks_that_lz4_flex_decodes_and_smaller_than_its_own()
     );
     assert_eq!(decompress(&f, DEFAULT_LIMIT).expect("decompress"), data);
 }
+
+#[test]
+fn frames_written_in_a_reused_buffer_are_those_compress_makes() {
+    // One buffer for every codec and input, large inputs first, so that later frames are written
+    // over the leftovers of earlier ones.
+    let mut buf = Vec::new();
+    for spec in SPECS {
+        for data in [
+            random(300_000),
+            text(200_000),
+            vec![],
+            vec![7u8],
+            text(1_000),
+        ] {
+            let n = compress_frame_in(codec(spec), &data, &mut buf).expect("compress");
+            let expected = compress(codec(spec), &data).expect("compress");
+            assert_eq!(&buf[..n], &expected[..], "{spec}, {} bytes", data.len());
+            assert_eq!(
+                decompress(&buf[..n], DEFAULT_LIMIT).expect("decompress"),
+                data,
+                "{spec}"
+            );
+        }
+    }
+}

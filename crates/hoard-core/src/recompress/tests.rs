@@ -21,6 +21,7 @@ fn writer(index: &Arc<Mutex<ChunkIndex>>, codec: &str) -> Writer {
         codec: codec.parse().expect("codec"),
         pack_size: 1 << 20,
         queue: 1_000,
+        staging: None,
     };
     Writer::new(
         config,
