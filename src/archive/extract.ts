@@ -79,7 +79,11 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   const made = new Set<string>();
   let dirsToMake: Buffer[] = [];
   const dirMeta: { item: MetadataItem; path: string }[] = [];
-  const linked = new Map<string, Buffer>();
+  /**
+   * The archive paths (latin1) of the regular files extracted so far, which a later hard link
+   * may name; where such a file went is worked out again from its path (`extractPath`).
+   */
+  const extracted = new Set<string>();
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   /** A file that `check --repair` found chunks of lost is extracted with zeros there, and named. */
   const warnBroken = (path: string, item: Item): void => {
@@ -175,7 +179,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           }
           case '-': {
             await makeDirs();
-            linked.set(path.toString('latin1'), rel);
+            extracted.add(path.toString('latin1'));
             await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, attrsOf(item), (error, warnings) => {
               if (error !== undefined) warn(text, error);
               else {
@@ -186,7 +190,8 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
             break;
           }
           case 'h': {
-            const source = item.link === undefined ? undefined : linked.get(item.link.toString('latin1'));
+            const link = item.link;
+            const source = link !== undefined && extracted.has(link.toString('latin1')) ? extractPath(link, opts.stripComponents) : undefined;
             if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to was not extracted');
             await makeDirs();
             await batcher.drain();

@@ -3,8 +3,11 @@ import { restorePieces, type ChunkIndex, type FileAttrs, type Key, type Metadata
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
-/** Stored bytes of chunks fetched and written per native call. */
-const BATCH_BYTES = 16 << 20;
+/**
+ * Stored bytes of chunks fetched and written per native call. Two slabs of this (plus a quarter)
+ * are what extract holds of fetched data; 8 MiB batches still hold hundreds of small files.
+ */
+const BATCH_BYTES = 8 << 20;
 /**
  * Bytes of each reused fetch buffer: a batch's ranges with room for the gaps merged between
  * them; what does not fit is read into buffers of its own.
