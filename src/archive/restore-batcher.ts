@@ -1,5 +1,5 @@
 import { errorFor } from '../errors.js';
-import { restorePieces, type ChunkIndex, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
+import { restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -7,7 +7,7 @@ import type { Storage } from '../storage/storage.js';
  * Stored bytes of chunks fetched and written per native call. Two slabs of this (plus a quarter)
  * are what extract holds of fetched data; 8 MiB batches still hold hundreds of small files.
  */
-const BATCH_BYTES = 8 << 20;
+const BATCH_BYTES = 4 << 20;
 /**
  * Bytes of each reused fetch buffer: a batch's ranges with room for the gaps merged between
  * them; what does not fit is read into buffers of its own.
@@ -37,6 +37,11 @@ interface Queued {
  * The next batch is fetched while one is written. A file larger than a batch is written in pieces,
  * each after the one before has been written. A file's metadata, given with it, is set by the
  * native writer once its last piece is written.
+ *
+ * Other steps of an extract (making directories, links, special files) go in the same order
+ * without the caller waiting for them: `beforeBatch` runs a step before the pieces of the batch
+ * being gathered are written, `afterQueued` after the pieces queued so far. So the caller goes on
+ * walking the archive (and the next batch is fetched) while the pool writes.
  */
 export class RestoreBatcher {
   private queue: Queued[] = [];
@@ -50,6 +55,11 @@ export class RestoreBatcher {
    */
   private slabs: Buffer[] = [];
   private failure: unknown;
+  /** Steps to run before the pieces of the batch being gathered are written. */
+  private before: (() => Promise<void>)[] = [];
+  /** Steps to run after them, and the paths (latin1) those steps make. */
+  private after: (() => Promise<void>)[] = [];
+  private afterPaths = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -72,6 +82,9 @@ export class RestoreBatcher {
     attrs: FileAttrs,
     done: (error: Error | undefined, warnings: MetadataWarning[]) => void,
   ): Promise<void> {
+    // A step queued to run after this batch makes something at the same path (possible with
+    // --strip-components): what comes later in the archive must win, so that batch goes first.
+    if (this.afterPaths.size > 0 && this.afterPaths.has(path.toString('latin1'))) await this.send();
     const places = locate(this.index, ids);
     const file: FileState = { done };
     let start = 0;
@@ -97,27 +110,43 @@ export class RestoreBatcher {
     } while (start < places.length);
   }
 
+  /**
+   * Runs `step` (which reports its own problems) before the pieces of the batch being gathered
+   * are written, after every batch before it.
+   */
+  beforeBatch(step: () => Promise<void>): void {
+    this.before.push(step);
+  }
+
+  /**
+   * Runs `step` (which reports its own problems and makes something at `path`) once the pieces
+   * queued so far are written.
+   */
+  async afterQueued(path: Buffer, step: () => Promise<void>): Promise<void> {
+    this.after.push(step);
+    this.afterPaths.add(path.toString('latin1'));
+    if (this.after.length >= BATCH_PIECES) await this.send();
+  }
+
   /** Sends what is queued as a batch; waits while too many batches are in flight. */
   async send(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 && this.before.length === 0 && this.after.length === 0) return;
     const batch = this.queue;
+    const before = this.before;
+    const after = this.after;
     this.queue = [];
+    this.before = [];
+    this.after = [];
+    this.afterPaths = new Set();
     this.bytes = 0;
-    const slab = this.slabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
-    const fetched = fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), slab);
+    const slab = batch.length === 0 ? undefined : (this.slabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES));
+    const fetched: Promise<FetchedRange[]> = slab === undefined ? Promise.resolve([]) : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), slab);
     fetched.catch(() => {});
     const job = this.written.then(async () => {
-      const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), await fetched).finally(() => {
-        this.slabs.push(slab);
-      });
-      batch.forEach((q, i) => {
-        const r = results[i];
-        if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
-          q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
-        }
-        if (q.last) q.file.done(q.file.error, r?.warnings ?? []);
-      });
+      for (const step of before) await step();
+      if (slab !== undefined) await this.write(batch, slab, await fetched);
+      for (const step of after) await step();
     });
     this.written = job.catch((e: unknown) => {
       this.failure ??= e;
@@ -125,6 +154,20 @@ export class RestoreBatcher {
     this.inFlight.push(job);
     job.catch(() => {});
     while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /** Writes the pieces of `batch` from `fetched` (read into `slab`, which goes back to the spares). */
+  private async write(batch: Queued[], slab: Buffer, fetched: FetchedRange[]): Promise<void> {
+    const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), fetched).finally(() => {
+      this.slabs.push(slab);
+    });
+    batch.forEach((q, i) => {
+      const r = results[i];
+      if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
+        q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
+      }
+      if (q.last) q.file.done(q.file.error, r?.warnings ?? []);
+    });
   }
 
   /** Sends what is queued and waits until everything sent is written. */

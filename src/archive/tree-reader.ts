@@ -12,6 +12,13 @@ export interface PathItem {
 }
 
 /**
+ * Tree blobs read together when they lie closer than this in a pack. Trees are stored between the
+ * contents of files, so merging across the 1 MiB that suits file contents read about 50 KiB of
+ * other blobs per tree (100 MB to walk 23,000 items of /usr/lib).
+ */
+const TREE_GAP = 16 << 10;
+
+/**
  * Reads whole trees for many ids at once (a split directory's pieces together, an old
  * repository's `next` chains link by link); items per id, in order.
  */
@@ -19,7 +26,7 @@ export async function readTrees(repo: Repository, index: ChunkIndex, ids: Buffer
   const out: Item[][] = ids.map(() => []);
   let todo = ids.map((id, i) => ({ id, i, piece: false }));
   while (todo.length > 0) {
-    const blobs = await readMetadata(repo.storage, repo.key, index, ObjectType.tree, Buffer.concat(todo.map((t) => t.id)), MAX_TREE);
+    const blobs = await readMetadata(repo.storage, repo.key, index, ObjectType.tree, Buffer.concat(todo.map((t) => t.id)), MAX_TREE, TREE_GAP);
     const next: { id: Buffer; i: number; piece: boolean }[] = [];
     blobs.forEach((b, k) => {
       const t = todo[k];

@@ -45,16 +45,16 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
 }
 
 /**
- * Fetches the pack ranges that hold `places`, merging blobs that lie close together in one pack
+ * Fetches the pack ranges that hold `places`, merging blobs that lie closer than `gap` in one pack
  * into one read, with a few reads in flight. Given a `slab`, the ranges are read into consecutive parts of it, as far as they fit, instead of into new buffers (the caller
  * reuses it once the ranges are no longer needed).
  */
-export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[], slab?: Buffer): Promise<FetchedRange[]> {
+export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[], slab?: Buffer, gap = MERGE_GAP): Promise<FetchedRange[]> {
   const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
   const wanted: { pack: number; offset: number; end: number }[] = [];
   for (const p of sorted) {
     const last = wanted[wanted.length - 1];
-    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + MERGE_GAP) {
+    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + gap) {
       last.end = Math.max(last.end, p.offset + p.length);
     } else {
       wanted.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
@@ -101,7 +101,10 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
   return out;
 }
 
-/** Fetches and opens metadata objects of `type` (e.g. trees), each at most `limit` bytes. */
+/**
+ * Fetches and opens metadata objects of `type` (e.g. trees), each at most `limit` bytes; ranges
+ * closer than `gap` are read together.
+ */
 export async function readMetadata(
   storage: Storage,
   key: Key,
@@ -109,8 +112,9 @@ export async function readMetadata(
   type: number,
   ids: Buffer,
   limit: number,
+  gap = MERGE_GAP,
 ): Promise<Buffer[]> {
-  const ranges = await fetchRanges(storage, index, locate(index, ids));
+  const ranges = await fetchRanges(storage, index, locate(index, ids), undefined, gap);
   return readObjects(key, index, type, ids, ranges, limit).catch((e: unknown) => {
     if (e instanceof HoardError) throw errorFor(e.code, e.message);
     throw e;
