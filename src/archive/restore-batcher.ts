@@ -4,15 +4,22 @@ import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
 /**
- * Stored bytes of chunks fetched and written per native call. Two slabs of this (plus a quarter)
- * are what extract holds of fetched data; 8 MiB batches still hold hundreds of small files.
+ * Stored bytes of chunks fetched and written per native call (more only when one chunk is
+ * larger). What extract holds of fetched data is two slabs of about this.
  */
 const BATCH_BYTES = 4 << 20;
 /**
- * Bytes of each reused fetch buffer: a batch's ranges with room for the gaps merged between
- * them; what does not fit is read into buffers of its own.
+ * Bytes of a new fetch buffer: a batch's ranges with room for the gaps merged between them. A
+ * batch whose ranges take more (one large chunk, or wide gaps) gets a larger one, which is kept
+ * in its place: so every fetch reads into a reused buffer, never into new ones that stay until V8
+ * collects them.
  */
 const SLAB_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
+/**
+ * Ranges of a batch read together when they lie closer than this: the gaps are read for nothing
+ * and take room in the slab.
+ */
+const BATCH_GAP = 64 << 10;
 /** Pieces per native call. */
 const BATCH_PIECES = 1024;
 /** Batches fetched or being written at once. */
@@ -101,6 +108,8 @@ export class RestoreBatcher {
       const last = end >= places.length;
       // A later piece of a file must not be written before (or beside) the one before it.
       if (start > 0) await this.drain();
+      // A batch stays within BATCH_BYTES unless one piece alone is larger.
+      else if (this.queue.length > 0 && this.bytes + bytes > BATCH_BYTES) await this.send();
       const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size, attrs } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;
@@ -140,12 +149,16 @@ export class RestoreBatcher {
     this.after = [];
     this.afterPaths = new Set();
     this.bytes = 0;
-    const slab = batch.length === 0 ? undefined : (this.slabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES));
-    const fetched: Promise<FetchedRange[]> = slab === undefined ? Promise.resolve([]) : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), slab);
+    // The fetch buffer, taken (in `fetchRanges`, before it first waits) once the ranges are known.
+    const used: Buffer[] = [];
+    const fetched: Promise<FetchedRange[]> =
+      batch.length === 0
+        ? Promise.resolve([])
+        : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), (bytes) => this.slab(bytes, used), BATCH_GAP);
     fetched.catch(() => {});
     const job = this.written.then(async () => {
       for (const step of before) await step();
-      if (slab !== undefined) await this.write(batch, slab, await fetched);
+      if (batch.length > 0) await this.write(batch, used, await fetched);
       for (const step of after) await step();
     });
     this.written = job.catch((e: unknown) => {
@@ -156,10 +169,21 @@ export class RestoreBatcher {
     while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
   }
 
-  /** Writes the pieces of `batch` from `fetched` (read into `slab`, which goes back to the spares). */
-  private async write(batch: Queued[], slab: Buffer, fetched: FetchedRange[]): Promise<void> {
+  /**
+   * A spare fetch buffer of at least `bytes`, noted in `used` (a smaller spare is dropped for a
+   * larger one).
+   */
+  private slab(bytes: number, used: Buffer[]): Buffer {
+    const spare = this.slabs.pop();
+    const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(bytes, SLAB_BYTES));
+    used.push(slab);
+    return slab;
+  }
+
+  /** Writes the pieces of `batch` from `fetched` (read into the buffers `used`, which go back to the spares). */
+  private async write(batch: Queued[], used: Buffer[], fetched: FetchedRange[]): Promise<void> {
     const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), fetched).finally(() => {
-      this.slabs.push(slab);
+      this.slabs.push(...used);
     });
     batch.forEach((q, i) => {
       const r = results[i];
