@@ -43,7 +43,7 @@ interface Queued {
  * ranges its chunks need (merging close ones) and hands them with the pieces to the native writer.
  * The next batch is fetched while one is written. A file larger than a batch is written in pieces,
  * each after the one before has been written. A file's metadata, given with it, is set by the
- * native writer once its last piece is written.
+ * native writer once its last piece is written. Batches are written one after another.
  *
  * Other steps of an extract (making directories, links, special files) go in the same order
  * without the caller waiting for them: `beforeBatch` runs a step before the pieces of the batch
@@ -106,10 +106,11 @@ export class RestoreBatcher {
         end += 1;
       }
       const last = end >= places.length;
-      // A later piece of a file must not be written before (or beside) the one before it.
-      if (start > 0) await this.drain();
-      // A batch stays within BATCH_BYTES unless one piece alone is larger.
-      else if (this.queue.length > 0 && this.bytes + bytes > BATCH_BYTES) await this.send();
+      // A later piece of a file must not be written beside the one before it: it goes in the
+      // next batch, which is written after this one (batches are written one after another), so
+      // the next piece is fetched while this one is written. A batch stays within BATCH_BYTES
+      // unless one piece alone is larger.
+      if (this.queue.length > 0 && (start > 0 || this.bytes + bytes > BATCH_BYTES)) await this.send();
       const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size, attrs } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;
