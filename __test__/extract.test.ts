@@ -1,5 +1,6 @@
 import test from 'ava';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -46,4 +47,55 @@ test('extract restores exact modes (read-only, set-id, none) and ns times, and r
   t.is(again.code, 0, again.stderr);
   for (const name of Object.keys(modes)) t.deepEqual(state(path.join(out, 'src', name)), state(path.join(src, name)), name);
   t.is(readFileSync(outside, 'utf8'), 'untouched');
+});
+
+test('hard links, symlinks and many folders come back in order across batches, also with --strip-components', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = path.join(base, 'src');
+  // 300 folders of 3 files each (36 MB that does not compress: several restore batches), a symlink in each, and
+  // hard links within and across folders, each made after the file it links to.
+  for (let d = 0; d < 300; d += 1) {
+    const dir = path.join(src, `d${String(d).padStart(3, '0')}`, 'deep');
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 3; f += 1) {
+      writeFileSync(path.join(dir, `f${f}`), randomBytes(40 << 10));
+    }
+    symlinkSync('f0', path.join(dir, 'z-link'));
+    chmodSync(path.join(dir, 'f1'), 0o640);
+  }
+  linkSync(path.join(src, 'd000', 'deep', 'f0'), path.join(src, 'd000', 'deep', 'f9'));
+  linkSync(path.join(src, 'd000', 'deep', 'f1'), path.join(src, 'd299', 'deep', 'f9'));
+  const c = await hoardIn(env, ['create', `${repo}::a`, 'src'], base);
+  t.is(c.code, 0, c.stderr);
+
+  const check = (root: string): void => {
+    for (const d of [0, 150, 299]) {
+      const dir = path.join(root, `d${String(d).padStart(3, '0')}`, 'deep');
+      const from = path.join(src, `d${String(d).padStart(3, '0')}`, 'deep');
+      for (const f of ['f0', 'f1', 'f2']) t.deepEqual(readFileSync(path.join(dir, f)), readFileSync(path.join(from, f)), `${d}/${f}`);
+      t.is(readlinkSync(path.join(dir, 'z-link')), 'f0');
+      t.is(lstatSync(path.join(dir, 'f1')).mode & 0o777, 0o640);
+    }
+    const a = lstatSync(path.join(root, 'd000', 'deep', 'f0'));
+    t.is(lstatSync(path.join(root, 'd000', 'deep', 'f9')).ino, a.ino);
+    t.is(a.nlink, 2);
+    t.is(lstatSync(path.join(root, 'd299', 'deep', 'f9')).ino, lstatSync(path.join(root, 'd000', 'deep', 'f1')).ino);
+  };
+  const out = tempDir('out');
+  const x = await hoardIn(env, ['extract', `${repo}::a`], out);
+  t.is(x.code, 0, x.stderr);
+  check(path.join(out, 'src'));
+  // Stripped: the links go to where their files went.
+  const stripped = tempDir('strip');
+  const s = await hoardIn(env, ['extract', '--strip-components', '1', `${repo}::a`], stripped);
+  t.is(s.code, 0, s.stderr);
+  check(stripped);
+  // A hard link whose file is not extracted is a warning; the rest is extracted.
+  const part = tempDir('part');
+  const p = await hoardIn(env, ['extract', `${repo}::a`, 'src/d299'], part);
+  t.is(p.code, 1);
+  t.regex(p.stderr, /src\/d299\/deep\/f9: the file it is a hard link to was not extracted/);
+  t.deepEqual(readFileSync(path.join(part, 'src', 'd299', 'deep', 'f2')), readFileSync(path.join(src, 'd299', 'deep', 'f2')));
 });

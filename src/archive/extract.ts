@@ -79,7 +79,11 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   const made = new Set<string>();
   let dirsToMake: Buffer[] = [];
   const dirMeta: { item: MetadataItem; path: string }[] = [];
-  const linked = new Map<string, Buffer>();
+  /**
+   * The archive paths (latin1) of the regular files extracted so far, which a later hard link
+   * may name; where such a file went is worked out again from its path (`extractPath`).
+   */
+  const extracted = new Set<string>();
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   /** A file that `check --repair` found chunks of lost is extracted with zeros there, and named. */
   const warnBroken = (path: string, item: Item): void => {
@@ -109,6 +113,8 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     for (const w of warnings) if (!(w.op === 'chown' && !asRoot)) warn(path, new Error(`${w.op}: ${w.message}`));
   };
 
+  const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
+
   const apply = async (batch: { item: MetadataItem; path: string }[]): Promise<void> => {
     if (batch.length === 0) return;
     for (const w of await applyMetadata(root, batch.map((b) => b.item))) {
@@ -117,15 +123,30 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     }
   };
 
-  /** Makes the directories queued so far (and their parents), beneath the root. */
-  const makeDirs = async (): Promise<void> => {
+  /**
+   * Has the directories queued so far (and their parents) made beneath the root before the next
+   * batch of files is written; the walk does not wait for them.
+   */
+  const makeDirs = (): void => {
     if (dirsToMake.length === 0) return;
     const batch = dirsToMake;
     dirsToMake = [];
-    for (const e of await makeDirectories(root, batch)) {
-      warn(batch[e.index]?.toString('utf8') ?? '?', new Error(e.message));
-    }
+    batcher.beforeBatch(async () => {
+      for (const e of await makeDirectories(root, batch)) {
+        warn(batch[e.index]?.toString('utf8') ?? '?', new Error(e.message));
+      }
+    });
   };
+
+  /** Has `make` run (see `replacing`) once the files queued before it are written; problems are warnings on `text`. */
+  const later = (rel: Buffer, text: string, make: () => Promise<void>): Promise<void> =>
+    batcher.afterQueued(rel, async () => {
+      try {
+        await make();
+      } catch (e) {
+        warn(text, e);
+      }
+    });
 
   /** Queues the parent of `rel` for making, unless it was made already. */
   const parentOf = (rel: Buffer): void => {
@@ -137,8 +158,6 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     made.add(key);
     dirsToMake.push(parent);
   };
-
-  const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
 
   await walkTree(
     repo,
@@ -174,8 +193,8 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
             break;
           }
           case '-': {
-            await makeDirs();
-            linked.set(path.toString('latin1'), rel);
+            makeDirs();
+            extracted.add(path.toString('latin1'));
             await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, attrsOf(item), (error, warnings) => {
               if (error !== undefined) warn(text, error);
               else {
@@ -186,25 +205,33 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
             break;
           }
           case 'h': {
-            const source = item.link === undefined ? undefined : linked.get(item.link.toString('latin1'));
+            const link = item.link;
+            const source = link !== undefined && extracted.has(link.toString('latin1')) ? extractPath(link, opts.stripComponents) : undefined;
             if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to was not extracted');
-            await makeDirs();
-            await batcher.drain();
-            await replacing(rel, () => makeHardLink(root, source, rel));
+            makeDirs();
+            // After the batches before it, so that its source is written.
+            await later(rel, text, () => replacing(rel, () => makeHardLink(root, source, rel)));
             break;
           }
           case 'l': {
-            await makeDirs();
+            makeDirs();
             const target = item.target ?? Buffer.alloc(0);
-            await replacing(rel, () => makeSymlink(root, rel, target));
-            await apply([{ item: metadataOf(rel, item), path: text }]);
+            const meta = metadataOf(rel, item);
+            await later(rel, text, async () => {
+              await replacing(rel, () => makeSymlink(root, rel, target));
+              await apply([{ item: meta, path: text }]);
+            });
             break;
           }
           default: {
-            await makeDirs();
+            makeDirs();
             const kind = KINDS[item.type as keyof typeof KINDS];
-            await replacing(rel, () => makeSpecial(root, rel, kind, item.mode & 0o7777, item.rdev ?? 0));
-            await apply([{ item: metadataOf(rel, item), path: text }]);
+            const meta = metadataOf(rel, item);
+            const { mode, rdev } = item;
+            await later(rel, text, async () => {
+              await replacing(rel, () => makeSpecial(root, rel, kind, mode & 0o7777, rdev ?? 0));
+              await apply([{ item: meta, path: text }]);
+            });
           }
         }
       } catch (e) {
@@ -213,7 +240,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     },
     ({ path }) => opts.mayContain(path.toString('utf8')),
   );
-  await makeDirs();
+  makeDirs();
   await batcher.drain();
   // Directories last, deepest first, so that writing their contents does not change their times.
   await apply(dirMeta.reverse());

@@ -1,15 +1,25 @@
 import { errorFor } from '../errors.js';
-import { restorePieces, type ChunkIndex, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
+import { restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
-/** Stored bytes of chunks fetched and written per native call. */
-const BATCH_BYTES = 16 << 20;
 /**
- * Bytes of each reused fetch buffer: a batch's ranges with room for the gaps merged between
- * them; what does not fit is read into buffers of its own.
+ * Stored bytes of chunks fetched and written per native call (more only when one chunk is
+ * larger). What extract holds of fetched data is two slabs of about this.
+ */
+const BATCH_BYTES = 4 << 20;
+/**
+ * Bytes of a new fetch buffer: a batch's ranges with room for the gaps merged between them. A
+ * batch whose ranges take more (one large chunk, or wide gaps) gets a larger one, which is kept
+ * in its place: so every fetch reads into a reused buffer, never into new ones that stay until V8
+ * collects them.
  */
 const SLAB_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
+/**
+ * Ranges of a batch read together when they lie closer than this: the gaps are read for nothing
+ * and take room in the slab.
+ */
+const BATCH_GAP = 64 << 10;
 /** Pieces per native call. */
 const BATCH_PIECES = 1024;
 /** Batches fetched or being written at once. */
@@ -33,7 +43,12 @@ interface Queued {
  * ranges its chunks need (merging close ones) and hands them with the pieces to the native writer.
  * The next batch is fetched while one is written. A file larger than a batch is written in pieces,
  * each after the one before has been written. A file's metadata, given with it, is set by the
- * native writer once its last piece is written.
+ * native writer once its last piece is written. Batches are written one after another.
+ *
+ * Other steps of an extract (making directories, links, special files) go in the same order
+ * without the caller waiting for them: `beforeBatch` runs a step before the pieces of the batch
+ * being gathered are written, `afterQueued` after the pieces queued so far. So the caller goes on
+ * walking the archive (and the next batch is fetched) while the pool writes.
  */
 export class RestoreBatcher {
   private queue: Queued[] = [];
@@ -47,6 +62,11 @@ export class RestoreBatcher {
    */
   private slabs: Buffer[] = [];
   private failure: unknown;
+  /** Steps to run before the pieces of the batch being gathered are written. */
+  private before: (() => Promise<void>)[] = [];
+  /** Steps to run after them, and the paths (latin1) those steps make. */
+  private after: (() => Promise<void>)[] = [];
+  private afterPaths = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -69,6 +89,9 @@ export class RestoreBatcher {
     attrs: FileAttrs,
     done: (error: Error | undefined, warnings: MetadataWarning[]) => void,
   ): Promise<void> {
+    // A step queued to run after this batch makes something at the same path (possible with
+    // --strip-components): what comes later in the archive must win, so that batch goes first.
+    if (this.afterPaths.size > 0 && this.afterPaths.has(path.toString('latin1'))) await this.send();
     const places = locate(this.index, ids);
     const file: FileState = { done };
     let start = 0;
@@ -83,8 +106,11 @@ export class RestoreBatcher {
         end += 1;
       }
       const last = end >= places.length;
-      // A later piece of a file must not be written before (or beside) the one before it.
-      if (start > 0) await this.drain();
+      // A later piece of a file must not be written beside the one before it: it goes in the
+      // next batch, which is written after this one (batches are written one after another), so
+      // the next piece is fetched while this one is written. A batch stays within BATCH_BYTES
+      // unless one piece alone is larger.
+      if (this.queue.length > 0 && (start > 0 || this.bytes + bytes > BATCH_BYTES)) await this.send();
       const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(last ? { finalSize: size, attrs } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;
@@ -94,27 +120,47 @@ export class RestoreBatcher {
     } while (start < places.length);
   }
 
+  /**
+   * Runs `step` (which reports its own problems) before the pieces of the batch being gathered
+   * are written, after every batch before it.
+   */
+  beforeBatch(step: () => Promise<void>): void {
+    this.before.push(step);
+  }
+
+  /**
+   * Runs `step` (which reports its own problems and makes something at `path`) once the pieces
+   * queued so far are written.
+   */
+  async afterQueued(path: Buffer, step: () => Promise<void>): Promise<void> {
+    this.after.push(step);
+    this.afterPaths.add(path.toString('latin1'));
+    if (this.after.length >= BATCH_PIECES) await this.send();
+  }
+
   /** Sends what is queued as a batch; waits while too many batches are in flight. */
   async send(): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 && this.before.length === 0 && this.after.length === 0) return;
     const batch = this.queue;
+    const before = this.before;
+    const after = this.after;
     this.queue = [];
+    this.before = [];
+    this.after = [];
+    this.afterPaths = new Set();
     this.bytes = 0;
-    const slab = this.slabs.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
-    const fetched = fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), slab);
+    // The fetch buffer, taken (in `fetchRanges`, before it first waits) once the ranges are known.
+    const used: Buffer[] = [];
+    const fetched: Promise<FetchedRange[]> =
+      batch.length === 0
+        ? Promise.resolve([])
+        : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), (bytes) => this.slab(bytes, used), BATCH_GAP);
     fetched.catch(() => {});
     const job = this.written.then(async () => {
-      const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), await fetched).finally(() => {
-        this.slabs.push(slab);
-      });
-      batch.forEach((q, i) => {
-        const r = results[i];
-        if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
-          q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
-        }
-        if (q.last) q.file.done(q.file.error, r?.warnings ?? []);
-      });
+      for (const step of before) await step();
+      if (batch.length > 0) await this.write(batch, used, await fetched);
+      for (const step of after) await step();
     });
     this.written = job.catch((e: unknown) => {
       this.failure ??= e;
@@ -122,6 +168,31 @@ export class RestoreBatcher {
     this.inFlight.push(job);
     job.catch(() => {});
     while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+  }
+
+  /**
+   * A spare fetch buffer of at least `bytes`, noted in `used` (a smaller spare is dropped for a
+   * larger one).
+   */
+  private slab(bytes: number, used: Buffer[]): Buffer {
+    const spare = this.slabs.pop();
+    const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(bytes, SLAB_BYTES));
+    used.push(slab);
+    return slab;
+  }
+
+  /** Writes the pieces of `batch` from `fetched` (read into the buffers `used`, which go back to the spares). */
+  private async write(batch: Queued[], used: Buffer[], fetched: FetchedRange[]): Promise<void> {
+    const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), fetched).finally(() => {
+      this.slabs.push(...used);
+    });
+    batch.forEach((q, i) => {
+      const r = results[i];
+      if (q.file.error === undefined && r?.errorCode !== undefined && r.errorCode !== null) {
+        q.file.error = errorFor(r.errorCode, r.errorMessage ?? r.errorCode);
+      }
+      if (q.last) q.file.done(q.file.error, r?.warnings ?? []);
+    });
   }
 
   /** Sends what is queued and waits until everything sent is written. */

@@ -45,16 +45,24 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
 }
 
 /**
- * Fetches the pack ranges that hold `places`, merging blobs that lie close together in one pack
- * into one read, with a few reads in flight. Given a `slab`, the ranges are read into consecutive parts of it, as far as they fit, instead of into new buffers (the caller
- * reuses it once the ranges are no longer needed).
+ * Fetches the pack ranges that hold `places`, merging blobs that lie closer than `gap` in one pack
+ * into one read, with a few reads in flight. Given a `slab` (or a function that is called at once
+ * with the bytes the merged ranges take and returns one), the ranges are read into consecutive
+ * parts of it, as far as they fit, instead of into new buffers (the caller reuses it once the
+ * ranges are no longer needed).
  */
-export async function fetchRanges(storage: Storage, index: ChunkIndex, places: BlobPlace[], slab?: Buffer): Promise<FetchedRange[]> {
+export async function fetchRanges(
+  storage: Storage,
+  index: ChunkIndex,
+  places: BlobPlace[],
+  slabOrFor?: Buffer | ((bytes: number) => Buffer),
+  gap = MERGE_GAP,
+): Promise<FetchedRange[]> {
   const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
   const wanted: { pack: number; offset: number; end: number }[] = [];
   for (const p of sorted) {
     const last = wanted[wanted.length - 1];
-    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + MERGE_GAP) {
+    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + gap) {
       last.end = Math.max(last.end, p.offset + p.length);
     } else {
       wanted.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
@@ -70,6 +78,7 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
   const packs = [...byPack.entries()];
   // Each range's part of the slab, in the order of `wanted`.
   const parts = new Map<{ offset: number; end: number }, Buffer>();
+  const slab = typeof slabOrFor === 'function' ? slabOrFor(wanted.reduce((n, w) => n + w.end - w.offset, 0)) : slabOrFor;
   if (slab !== undefined) {
     let at = 0;
     for (const w of wanted) {
@@ -101,7 +110,10 @@ export async function fetchRanges(storage: Storage, index: ChunkIndex, places: B
   return out;
 }
 
-/** Fetches and opens metadata objects of `type` (e.g. trees), each at most `limit` bytes. */
+/**
+ * Fetches and opens metadata objects of `type` (e.g. trees), each at most `limit` bytes; ranges
+ * closer than `gap` are read together.
+ */
 export async function readMetadata(
   storage: Storage,
   key: Key,
@@ -109,8 +121,9 @@ export async function readMetadata(
   type: number,
   ids: Buffer,
   limit: number,
+  gap = MERGE_GAP,
 ): Promise<Buffer[]> {
-  const ranges = await fetchRanges(storage, index, locate(index, ids));
+  const ranges = await fetchRanges(storage, index, locate(index, ids), undefined, gap);
   return readObjects(key, index, type, ids, ranges, limit).catch((e: unknown) => {
     if (e instanceof HoardError) throw errorFor(e.code, e.message);
     throw e;
