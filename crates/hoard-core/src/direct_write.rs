@@ -223,11 +223,14 @@ mod tests {
     use super::*;
 
     /// A folder beside the build's output (a disk file system, where `O_DIRECT` works on Linux),
-    /// and one in the system's temporary folder (often tmpfs).
+    /// one in the system's temporary folder, and one in `/dev/shm` (tmpfs, which refuses
+    /// `O_DIRECT` on older kernels) where it exists.
     fn dirs(name: &str) -> Vec<std::path::PathBuf> {
         let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+        let shm = std::path::Path::new("/dev/shm");
         [target, std::env::temp_dir()]
             .into_iter()
+            .chain(shm.is_dir().then(|| shm.to_path_buf()))
             .map(|base| {
                 let d = base.join(format!("hoard-direct-{name}-{}", std::process::id()));
                 let _ = std::fs::remove_dir_all(&d);
