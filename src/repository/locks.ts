@@ -306,6 +306,11 @@ export class Lock {
     if (this.state !== 'held') return false;
     const lock = await readLock(this.storage, this.name);
     if (lock?.holder?.id === this.current.id) return true;
+    return this.lose();
+  }
+
+  /** Marks the lock lost (its object is gone or another's) and stops refreshing it; false. */
+  private lose(): false {
     this.state = 'lost';
     clearInterval(this.timer);
     return false;
@@ -332,11 +337,7 @@ export class Lock {
       if (!(await this.check())) return false;
       const next = { ...this.current, time: new Date().toISOString() };
       // Only over our object: a break-lock between the check and this write must stay broken.
-      if (!(await this.storage.replaceExisting(this.name, encode(next)))) {
-        this.state = 'lost';
-        clearInterval(this.timer);
-        return false;
-      }
+      if (!(await this.storage.replaceExisting(this.name, encode(next)))) return this.lose();
       this.current = next;
       return true;
     });
