@@ -46,16 +46,16 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
 
 /**
  * Fetches the pack ranges that hold `places`, merging blobs that lie closer than `gap` in one pack
- * into one read, with a few reads in flight. Given a `slab` (or a function that is called at once
- * with the bytes the merged ranges take and returns one), the ranges are read into consecutive
- * parts of it, as far as they fit, instead of into new buffers (the caller reuses it once the
- * ranges are no longer needed).
+ * into one read, with a few reads in flight. Given `slabFor`, which is called once with the bytes
+ * the merged ranges take and returns a buffer, the ranges are read into consecutive parts of that
+ * buffer, as far as they fit, instead of into new buffers (the caller reuses it once the ranges
+ * are no longer needed).
  */
 export async function fetchRanges(
   storage: Storage,
   index: ChunkIndex,
   places: BlobPlace[],
-  slabOrFor?: Buffer | ((bytes: number) => Buffer),
+  slabFor?: (bytes: number) => Buffer,
   gap = MERGE_GAP,
 ): Promise<FetchedRange[]> {
   const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
@@ -78,7 +78,7 @@ export async function fetchRanges(
   const packs = [...byPack.entries()];
   // Each range's part of the slab, in the order of `wanted`.
   const parts = new Map<{ offset: number; end: number }, Buffer>();
-  const slab = typeof slabOrFor === 'function' ? slabOrFor(wanted.reduce((n, w) => n + w.end - w.offset, 0)) : slabOrFor;
+  const slab = slabFor?.(wanted.reduce((n, w) => n + w.end - w.offset, 0));
   if (slab !== undefined) {
     let at = 0;
     for (const w of wanted) {

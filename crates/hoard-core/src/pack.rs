@@ -365,11 +365,7 @@ impl PackBuilder {
     /// so that its bytes need no memory: only a small write buffer.
     pub fn staged(id: ChunkId, dir: &Path) -> Result<Self> {
         ensure_folder(dir)?;
-        let name: String = random_id()?[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let path = dir.join(format!(".tmp-{name}"));
+        let path = dir.join(format!(".tmp-{}", crate::restore::hex(&random_id()?[..8])));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
