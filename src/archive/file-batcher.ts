@@ -16,8 +16,13 @@ const BATCH_FILES = 256;
 const BATCH_BYTES = 64 << 20;
 /** Native calls in flight, so the pool has the next batch while JavaScript handles one. */
 const IN_FLIGHT = 2;
-/** Files queued or in flight before `room` makes the walk wait. */
-const WINDOW = 8192;
+/**
+ * Files queued or in flight before `room` makes the walk wait (until half of them are done). Four
+ * batches of small files: the walk reads directories on a thread of its own, so it refills the
+ * queue long before the pool has stored what is in flight, and a longer queue only holds more
+ * items in V8's heap (8192 cost 15 to 45 MB more peak RSS and more GC time).
+ */
+const WINDOW = 1024;
 
 interface Pending {
   path: Buffer;
