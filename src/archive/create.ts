@@ -8,7 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { startPipedCommand, type PipedCommand } from './command-input.js';
-import { FileBatcher, packStat } from './file-batcher.js';
+import { FileBatcher, type FileStat } from './file-batcher.js';
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
@@ -268,19 +268,19 @@ export class Archiver {
       }
       item.type = '-';
       item.mode = (item.mode & 0o7777) | 0o100000;
-      return this.file(fsPath, apath, item, s.size, packStat(s.ino, BigInt(s.size), s.mtimeNs, s.ctimeNs));
+      return this.file(fsPath, apath, item, s);
     }
     this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
   }
 
-  private async file(fsPath: Buffer, apath: string, item: Item, size: number, stat: Buffer): Promise<Later> {
+  private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat): Promise<Later> {
     if (this.batcher === undefined) {
       this.opts.onItem('-', apath);
       return later(item);
     }
     await this.batcher.room();
-    return { done: quiet(this.batcher.add(fsPath, size, stat).then((r) => this.fileDone(apath, item, r))) };
+    return { done: quiet(this.batcher.add(fsPath, stat).then((r) => this.fileDone(apath, item, r))) };
   }
 
   private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
