@@ -8,7 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { startPipedCommand, type PipedCommand } from './command-input.js';
-import { FileBatcher, packStat } from './file-batcher.js';
+import { FileBatcher, type FileStat } from './file-batcher.js';
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
@@ -18,6 +18,12 @@ export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined
 
 /** Linux's "no dump" file flag (`chattr +d`), which `--exclude-nodump` honours. */
 const FS_NODUMP_FL = 0x40;
+
+/**
+ * Directories whose reading a walk starts ahead, per directory being walked: each is read on the
+ * walk thread while the walk handles the entries before it, so the walk seldom waits for a read.
+ */
+const READ_AHEAD = 2;
 
 /** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
 export const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -196,8 +202,23 @@ export class Archiver {
     return this.out?.storeTree(items);
   }
 
-  /** Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined. */
-  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined): Promise<Later> {
+  /**
+   * Whether the walk will read directory entry `e` (archive path `apath`): the checks that
+   * {@link entry} makes before it calls {@link directory}, so that a directory is read ahead only
+   * if it is walked (never one that a pattern, `--exclude-nodump` or `--one-file-system` keeps out).
+   */
+  private walksInto(e: ScannedEntry, apath: string, parentDev: number): boolean {
+    if (this.flat || e.errorCode !== undefined || (e.mode & 0o170000) !== 0o040000) return false;
+    if (this.opts.match(apath) === 'exclude-norecurse') return false;
+    if (this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) return false;
+    return !(this.opts.oneFileSystem && e.dev !== parentDev);
+  }
+
+  /**
+   * Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined.
+   * `read` is the directory's entries when they are being read already (see {@link walksInto}).
+   */
+  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined, read?: Promise<ScannedEntry[]>): Promise<Later> {
     if (e.errorCode !== undefined) {
       this.warn(`${apath}: ${e.errorMessage ?? e.errorCode}`);
       this.opts.onItem('E', apath);
@@ -231,7 +252,7 @@ export class Archiver {
         this.opts.onItem('d', apath);
         return later(item);
       }
-      return this.directory(fsPath, apath, item, s.dev);
+      return this.directory(fsPath, apath, item, s.dev, read);
     }
     if (item.type === '-' || (this.opts.readSpecial && (item.type === 'c' || item.type === 'b' || item.type === 'p'))) {
       if (s.nlink > 1 && item.type === '-') {
@@ -247,19 +268,19 @@ export class Archiver {
       }
       item.type = '-';
       item.mode = (item.mode & 0o7777) | 0o100000;
-      return this.file(fsPath, apath, item, s.size, packStat(s.ino, BigInt(s.size), s.mtimeNs, s.ctimeNs));
+      return this.file(fsPath, apath, item, s);
     }
     this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
   }
 
-  private async file(fsPath: Buffer, apath: string, item: Item, size: number, stat: Buffer): Promise<Later> {
+  private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat): Promise<Later> {
     if (this.batcher === undefined) {
       this.opts.onItem('-', apath);
       return later(item);
     }
     await this.batcher.room();
-    return { done: quiet(this.batcher.add(fsPath, size, stat).then((r) => this.fileDone(apath, item, r))) };
+    return { done: quiet(this.batcher.add(fsPath, stat).then((r) => this.fileDone(apath, item, r))) };
   }
 
   private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
@@ -291,10 +312,10 @@ export class Archiver {
     return tags.length > 0 ? tags : undefined;
   }
 
-  private async directory(fsPath: Buffer, apath: string, item: Item, dev: number): Promise<Later> {
+  private async directory(fsPath: Buffer, apath: string, item: Item, dev: number, read?: Promise<ScannedEntry[]>): Promise<Later> {
     let entries: ScannedEntry[];
     try {
-      entries = await scanDirectory(fsPath, this.scanOptions);
+      entries = await (read ?? scanDirectory(fsPath, this.scanOptions));
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
       this.opts.onItem('E', apath);
@@ -312,9 +333,23 @@ export class Archiver {
     const excluded = this.opts.match(apath) === 'exclude';
     this.opts.onItem(excluded ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
-    for (const e of entries) {
-      const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
-      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev)).done);
+    const paths = entries.map((e) => (apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`));
+    // The subdirectories read ahead, by entry index; `next` is the first entry not yet considered.
+    const ahead = new Map<number, Promise<ScannedEntry[]>>();
+    let next = 0;
+    for (let i = 0; i < entries.length; i += 1) {
+      const e = entries[i] as ScannedEntry;
+      const childPath = paths[i] as string;
+      next = Math.max(next, i + 1);
+      while (ahead.size < READ_AHEAD && next < entries.length) {
+        const j = next;
+        next += 1;
+        const c = entries[j] as ScannedEntry;
+        if (this.walksInto(c, paths[j] as string, dev)) ahead.set(j, quiet(scanDirectory(joinPath(fsPath, c.name), this.scanOptions)));
+      }
+      const read = ahead.get(i);
+      ahead.delete(i);
+      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
     }
     return {
       done: quiet(Promise.all(children).then(async (items) => {

@@ -15,7 +15,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::error::{invalid, whole};
-use crate::task::spawn_promise;
+use crate::task::{spawn_promise, walk_promise};
 
 /// A path from JavaScript (a string, or a Buffer of its raw bytes) as bytes.
 fn path_bytes(p: Either<String, Buffer>) -> Vec<u8> {
@@ -325,7 +325,7 @@ pub fn scan_directory(
 ) -> Result<Object<'_>> {
     let path = path_bytes(path);
     let opts = scan_options(options);
-    spawn_promise(
+    walk_promise(
         env,
         move || pack(fsmeta::scan_directory(&path, &opts)?),
         |p: Packed| {
@@ -354,7 +354,7 @@ pub fn lstat_path(
 ) -> Result<Object<'_>> {
     let path = path_bytes(path);
     let opts = scan_options(options);
-    spawn_promise(
+    walk_promise(
         env,
         move || fsmeta::lstat_path(&path, &opts).map(|m| (path, m)),
         |(path, m)| Ok(fs_entry(path, Ok(m))),

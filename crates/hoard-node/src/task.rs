@@ -1,6 +1,8 @@
 //! Running work on hoard-core's pool and settling a promise with the result.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::mpsc::{Sender, channel};
 
 use hoard_core::{Error, ErrorKind};
 use napi::bindgen_prelude::{Object, ToNapiValue};
@@ -44,6 +46,60 @@ where
                     format!("cannot start a thread: {e}"),
                 ))
             })
+    })
+}
+
+/// A job for the walk thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The queue of the walk thread, started by the first [`walk_promise`].
+static WALK: Mutex<Option<Sender<Job>>> = Mutex::new(None);
+
+/// Like [`spawn_promise`], but runs `job` on the one "hoard-walk" thread, jobs in call order: for
+/// the metadata reads of `create`'s walk (a directory scan per call). On the pool, a scan would
+/// wait until the workers had finished the batch of files they were storing, and the walk, which
+/// waits for each scan, could not run ahead to give them the next one.
+pub fn walk_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
+where
+    T: Send + 'static,
+    R: ToNapiValue + 'static,
+    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
+    F: FnOnce(T) -> Result<R> + Send + 'static,
+{
+    settle_on(env, job, finish, |run| {
+        let mut walk = WALK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A thread that is gone (it cannot panic: every job is caught) is started again.
+        let run = match walk.as_ref() {
+            Some(tx) => match tx.send(run) {
+                Ok(()) => return Ok(()),
+                Err(back) => back.0,
+            },
+            None => run,
+        };
+        let (tx, rx) = channel::<Job>();
+        std::thread::Builder::new()
+            .name("hoard-walk".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .map_err(|e| {
+                to_napi(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot start a thread: {e}"),
+                ))
+            })?;
+        tx.send(run).map_err(|_| {
+            to_napi(Error::new(
+                ErrorKind::Internal,
+                "the walk thread stopped at once",
+            ))
+        })?;
+        *walk = Some(tx);
+        Ok(())
     })
 }
 

@@ -3,14 +3,17 @@
 //!
 //! A scan opens the directory once (`O_DIRECTORY | O_NOFOLLOW`) and reads every entry relative to
 //! that descriptor: `statx` (or `fstatat` where `statx` is missing) without following symlinks,
-//! `readlinkat` for symlink targets, `openat` + `FS_IOC_GETFLAGS` for inode flags. The xattr
-//! calls take paths (`lgetxattr` and kin, never following the entry): `<dir>/<name>`, and, should
-//! the directory have moved during the scan, `/proc/self/fd/<dir>/<name>`, which still names the
+//! `readlinkat` for symlink targets, `openat` + `FS_IOC_GETFLAGS` for inode flags. A regular file
+//! or directory opened for its flags has its xattrs read through that descriptor too
+//! (`flistxattr`, `fgetxattr`): no path to resolve again. The other entries' xattrs (symlinks,
+//! special files, what could not be opened, or every entry when flags are not read) are read by
+//! path (`lgetxattr` and kin, never following the entry): `<dir>/<name>`, and, should the
+//! directory have moved during the scan, `/proc/self/fd/<dir>/<name>`, which still names the
 //! opened directory.
 
 use std::ffi::{CStr, CString};
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{
@@ -20,7 +23,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 
 pub use super::xattr::Xattr;
-use super::xattr::{self, ACL_ACCESS, Bufs};
+use super::xattr::{self, ACL_ACCESS, At, Bufs};
 use super::{Joined, Shown, os_error, to_ns};
 use crate::{Error, ErrorKind, Result};
 
@@ -136,6 +139,8 @@ pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>>
     names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
 
     let mut scratch = Scratch::new();
+    // Whether each entry still needs its xattrs read by path (not read through a descriptor).
+    let mut by_path: Vec<bool> = Vec::with_capacity(names.len());
     let mut out: Vec<ScanEntry> = names
         .into_iter()
         .map(|name| {
@@ -146,22 +151,31 @@ pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>>
                 opts,
                 &mut scratch,
             );
+            by_path.push(matches!(&meta, Ok((_, false))));
             ScanEntry {
                 name: name.into_bytes(),
-                meta,
+                meta: meta.map(|(m, _)| m),
             }
         })
         .collect();
 
-    if opts.xattrs || opts.acls {
+    if (opts.xattrs || opts.acls) && by_path.contains(&true) {
         // No system call reads xattrs relative to a directory descriptor (before Linux 6.13), so
-        // they are read by path: the directory's own path, which the kernel resolves faster than
-        // /proc/self/fd/<dir>/<name>. Should the directory have been moved meanwhile, they are
-        // read again through /proc, which names the opened directory whatever its path now.
-        let mut sets = read_all_xattrs(&out, path, path, opts, &mut scratch.bufs);
+        // the entries not opened are read by path: the directory's own path, which the kernel
+        // resolves faster than /proc/self/fd/<dir>/<name>. Should the directory have been moved
+        // meanwhile, they are read again through /proc, which names the opened directory
+        // whatever its path now.
+        let mut sets = read_all_xattrs(&out, &by_path, path, path, opts, &mut scratch.bufs);
         if moved(path, &dir) {
             let proc_dir = format!("/proc/self/fd/{}", dir.as_raw_fd());
-            sets = read_all_xattrs(&out, proc_dir.as_bytes(), path, opts, &mut scratch.bufs);
+            sets = read_all_xattrs(
+                &out,
+                &by_path,
+                proc_dir.as_bytes(),
+                path,
+                opts,
+                &mut scratch.bufs,
+            );
         }
         for (entry, set) in out.iter_mut().zip(sets) {
             if let (Ok(m), Some(set)) = (&mut entry.meta, set) {
@@ -186,10 +200,11 @@ pub(crate) fn moved(path: &[u8], dir: &std::os::fd::OwnedFd) -> bool {
     }
 }
 
-/// The xattrs and ACLs of each readable entry, named `<dir_path>/<name>`; `shown` names the
-/// directory in messages.
+/// The xattrs and ACLs of each readable entry whose `wanted` is set, named `<dir_path>/<name>`;
+/// `shown` names the directory in messages.
 pub(crate) fn read_all_xattrs(
     entries: &[ScanEntry],
+    wanted: &[bool],
     dir_path: &[u8],
     shown: &[u8],
     opts: &ScanOptions,
@@ -202,13 +217,22 @@ pub(crate) fn read_all_xattrs(
     let prefix = xpath.len();
     entries
         .iter()
-        .map(|e| {
+        .zip(wanted)
+        .map(|(e, &wanted)| {
+            if !wanted {
+                return None;
+            }
             e.meta.as_ref().ok()?;
             xpath.truncate(prefix);
             xpath.extend_from_slice(&e.name);
             xpath.push(0);
             let xp = CStr::from_bytes_with_nul(&xpath).ok()?;
-            Some(read_xattrs(xp, &Joined(shown, &e.name), opts, bufs))
+            Some(read_xattrs(
+                At::Path(xp),
+                &Joined(shown, &e.name),
+                opts,
+                bufs,
+            ))
         })
         .collect()
 }
@@ -218,9 +242,9 @@ pub(crate) fn read_all_xattrs(
 pub fn lstat_path(path: &[u8], opts: &ScanOptions) -> Result<Meta> {
     let c = CString::new(path).map_err(|_| Error::invalid("a path holds a NUL byte"))?;
     let mut scratch = Scratch::new();
-    let mut m = read_meta(CWD, &c, &Shown(path), opts, &mut scratch)?;
-    if opts.xattrs || opts.acls {
-        let set = read_xattrs(&c, &Shown(path), opts, &mut scratch.bufs);
+    let (mut m, read) = read_meta(CWD, &c, &Shown(path), opts, &mut scratch)?;
+    if (opts.xattrs || opts.acls) && !read {
+        let set = read_xattrs(At::Path(&c), &Shown(path), opts, &mut scratch.bufs);
         m.xattrs = set.xattrs;
         m.acl_access = set.acl_access;
         m.acl_default = set.acl_default;
@@ -245,24 +269,38 @@ fn open_error(e: Errno, path: &[u8]) -> Error {
     }
 }
 
-/// Reads entry `name` of `dirfd` (all but the xattrs); `what` names it in messages.
+/// Reads entry `name` of `dirfd`; `what` names it in messages. A regular file or directory
+/// opened for its flags also has its xattrs read (when asked for) through that descriptor: the
+/// second value tells whether they were; if not, the caller reads them by path.
 fn read_meta(
     dirfd: BorrowedFd<'_>,
     name: &CStr,
     what: &dyn fmt::Display,
     opts: &ScanOptions,
     s: &mut Scratch,
-) -> Result<Meta> {
+) -> Result<(Meta, bool)> {
     let mut m = stat_entry(dirfd, name, opts).map_err(|e| os_error(e, what))?;
     let kind = FileType::from_raw_mode(m.mode);
 
     if kind == FileType::Symlink {
         m.link_target = Some(read_link(dirfd, name, &mut s.link).map_err(|e| os_error(e, what))?);
     }
-    if opts.flags && matches!(kind, FileType::RegularFile | FileType::Directory) {
-        m.flags = read_flags(dirfd, name, what, &mut m.warnings);
+    let mut xattrs_read = false;
+    if opts.flags
+        && matches!(kind, FileType::RegularFile | FileType::Directory)
+        && let Some(fd) = open_entry(dirfd, name)
+    {
+        m.flags = read_flags(&fd, what, &mut m.warnings);
+        if opts.xattrs || opts.acls {
+            let set = read_xattrs(At::Fd(fd.as_fd()), what, opts, &mut s.bufs);
+            m.xattrs = set.xattrs;
+            m.acl_access = set.acl_access;
+            m.acl_default = set.acl_default;
+            m.warnings.extend(set.warnings);
+            xattrs_read = true;
+        }
     }
-    Ok(m)
+    Ok((m, xattrs_read))
 }
 
 /// The `lstat` fields of `name` in `dirfd`, by `statx` or, where it is missing, `fstatat`.
@@ -377,7 +415,7 @@ pub(crate) struct XattrSet {
 
 /// Reads the xattrs and the ACLs asked for at `xpath`; failures become warnings.
 fn read_xattrs(
-    xpath: &CStr,
+    xpath: At<'_>,
     what: &dyn fmt::Display,
     opts: &ScanOptions,
     bufs: &mut Bufs,
@@ -419,22 +457,22 @@ fn read_xattrs(
     m
 }
 
-/// The inode flags of a regular file or directory, or `None` where it cannot be opened (as
-/// borg) or the file system has none. Other ioctl failures are warnings.
-fn read_flags(
-    dirfd: BorrowedFd<'_>,
-    name: &CStr,
-    what: &dyn fmt::Display,
-    warnings: &mut Vec<Error>,
-) -> Option<u32> {
-    let fd = openat(
+/// A regular file or directory of `dirfd` opened to read its flags (and xattrs), or `None` where
+/// it cannot be (its flags are then unknown, as borg leaves them; its xattrs are read by path).
+fn open_entry(dirfd: BorrowedFd<'_>, name: &CStr) -> Option<OwnedFd> {
+    openat(
         dirfd,
         name,
         OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .ok()?;
-    match ioctl_getflags(&fd) {
+    .ok()
+}
+
+/// The inode flags of an opened regular file or directory, or `None` where the file system has
+/// none. Other ioctl failures are warnings.
+fn read_flags(fd: &OwnedFd, what: &dyn fmt::Display, warnings: &mut Vec<Error>) -> Option<u32> {
+    match ioctl_getflags(fd) {
         Ok(f) => Some(f.bits()),
         Err(Errno::NOTTY | Errno::NOTSUP | Errno::INVAL) => None,
         Err(e) => {

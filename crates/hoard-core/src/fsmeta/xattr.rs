@@ -6,8 +6,12 @@
 //! as borg does.
 
 use std::ffi::CStr;
+use std::os::fd::BorrowedFd;
 
-use rustix::fs::{XattrFlags, lgetxattr, lgetxattr_query, llistxattr, llistxattr_query, lsetxattr};
+use rustix::fs::{
+    XattrFlags, fgetxattr, fgetxattr_query, flistxattr, flistxattr_query, lgetxattr,
+    lgetxattr_query, llistxattr, llistxattr_query, lsetxattr,
+};
 use rustix::io::Errno;
 
 /// The xattr holding a POSIX access ACL.
@@ -46,16 +50,56 @@ impl Bufs {
     }
 }
 
-/// The NUL-terminated names of the xattrs at `path` (a final symlink is not followed), in
-/// `bufs.list[..len]`. A file system without xattrs has none.
-pub(crate) fn list(path: &CStr, bufs: &mut Bufs) -> Result<usize, Errno> {
+/// Where xattrs are read: a path (a final symlink not followed) or an open descriptor (no path
+/// to resolve again, component by component).
+#[derive(Clone, Copy)]
+pub(crate) enum At<'a> {
+    /// A path, read with the `l*xattr` calls.
+    Path(&'a CStr),
+    /// An open file or directory, read with the `f*xattr` calls.
+    Fd(BorrowedFd<'a>),
+}
+
+impl At<'_> {
+    fn list_into(self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            At::Path(p) => llistxattr(p, buf),
+            At::Fd(fd) => flistxattr(fd, buf),
+        }
+    }
+
+    fn list_query(self) -> Result<usize, Errno> {
+        match self {
+            At::Path(p) => llistxattr_query(p),
+            At::Fd(fd) => flistxattr_query(fd),
+        }
+    }
+
+    fn get_into(self, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self {
+            At::Path(p) => lgetxattr(p, name, buf),
+            At::Fd(fd) => fgetxattr(fd, name, buf),
+        }
+    }
+
+    fn get_query(self, name: &CStr) -> Result<usize, Errno> {
+        match self {
+            At::Path(p) => lgetxattr_query(p, name),
+            At::Fd(fd) => fgetxattr_query(fd, name),
+        }
+    }
+}
+
+/// The NUL-terminated names of the xattrs at `at`, in `bufs.list[..len]`. A file system without
+/// xattrs has none.
+pub(crate) fn list(at: At<'_>, bufs: &mut Bufs) -> Result<usize, Errno> {
     loop {
-        match llistxattr(path, &mut bufs.list[..]) {
+        match at.list_into(&mut bufs.list[..]) {
             Ok(n) => return Ok(n),
             Err(Errno::NOTSUP) => return Ok(0),
             Err(Errno::RANGE) => {
                 // The list grew since; ask its size and retry.
-                let need = llistxattr_query(path)?;
+                let need = at.list_query()?;
                 let len = need.max(bufs.list.len() * 2);
                 bufs.list.resize(len, 0);
             }
@@ -71,15 +115,15 @@ pub(crate) fn names(list: &[u8]) -> impl Iterator<Item = &CStr> {
         .filter(|n| !n.is_empty())
 }
 
-/// The value of xattr `name` at `path`, or `None` if it vanished (`ENODATA`); `buf` is scratch
+/// The value of xattr `name` at `at`, or `None` if it vanished (`ENODATA`); `buf` is scratch
 /// space (grown as needed).
-pub(crate) fn get(path: &CStr, name: &CStr, buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, Errno> {
+pub(crate) fn get(at: At<'_>, name: &CStr, buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, Errno> {
     loop {
-        match lgetxattr(path, name, &mut buf[..]) {
+        match at.get_into(name, &mut buf[..]) {
             Ok(n) => return Ok(buf.get(..n).map(<[u8]>::to_vec)),
             Err(Errno::NODATA) => return Ok(None),
             Err(Errno::RANGE) => {
-                let need = lgetxattr_query(path, name)?;
+                let need = at.get_query(name)?;
                 let len = need.max(buf.len() * 2);
                 buf.resize(len, 0);
             }

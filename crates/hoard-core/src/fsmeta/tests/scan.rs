@@ -216,12 +216,19 @@ fn xattrs_of_a_directory_moved_during_a_scan_are_read_through_proc() {
     fs::rename(&before, t.path().join("after")).unwrap();
     assert!(scan::moved(path, &dir));
     let mut bufs = xattr::Bufs::new();
-    let by_path = scan::read_all_xattrs(&entries, path, path, &opts, &mut bufs);
+    let by_path = scan::read_all_xattrs(&entries, &[true], path, path, &opts, &mut bufs);
     let set = by_path[0].as_ref().unwrap();
     assert!(set.xattrs.is_empty());
     assert_eq!(set.warnings[0].kind, ErrorKind::NotFound);
     let proc_dir = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
-    let by_proc = scan::read_all_xattrs(&entries, proc_dir.as_bytes(), path, &opts, &mut bufs);
+    let by_proc = scan::read_all_xattrs(
+        &entries,
+        &[true],
+        proc_dir.as_bytes(),
+        path,
+        &opts,
+        &mut bufs,
+    );
     let set = by_proc[0].as_ref().unwrap();
     assert_eq!(
         set.xattrs,
@@ -231,4 +238,132 @@ fn xattrs_of_a_directory_moved_during_a_scan_are_read_through_proc() {
         }]
     );
     assert!(set.warnings.is_empty());
+}
+
+/// An extended POSIX ACL in its xattr form (a minimal one would be folded into the mode bits):
+/// user::rw-, user:1000:r--, group::r--, mask::r--, other::---.
+fn extended_acl() -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 4, 1000),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&perm.to_le_bytes());
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
+}
+
+#[test]
+fn xattrs_read_through_the_flags_descriptor_match_those_read_by_path() {
+    use rustix::fs::{XattrFlags, lsetxattr, setxattr};
+    let t = TempDir::new("scanx");
+    if !user_xattrs_work(t.path()) {
+        return;
+    }
+    let p = t.path();
+    fs::write(p.join("f"), b"x").unwrap();
+    fs::create_dir(p.join("d")).unwrap();
+    symlink("f", p.join("l")).unwrap();
+    fs::write(p.join("plain"), b"").unwrap();
+    let none = XattrFlags::empty();
+    setxattr(p.join("f"), "user.a", b"1", none).unwrap();
+    setxattr(p.join("f"), "user.bin", &[0, 255, 0], none).unwrap();
+    setxattr(p.join("f"), "user.empty", b"", none).unwrap();
+    setxattr(p.join("d"), "user.d", b"dir", none).unwrap();
+    let acl = extended_acl();
+    let acls_work = setxattr(p.join("f"), "system.posix_acl_access", &acl, none).is_ok()
+        && setxattr(p.join("d"), "system.posix_acl_default", &acl, none).is_ok();
+    if is_root() {
+        lsetxattr(p.join("l"), "trusted.l", b"link", none).unwrap();
+    }
+
+    // Without flags every entry is read by path; with them (create's default) the file and the
+    // directory are read through the descriptor opened for their flags, the symlink by path.
+    let by_path = ScanOptions {
+        xattrs: true,
+        acls: true,
+        ..Default::default()
+    };
+    let by_fd = ScanOptions {
+        flags: true,
+        ..by_path
+    };
+    let a = scan_directory(t.bytes(), &by_path).unwrap();
+    let b = scan_directory(t.bytes(), &by_fd).unwrap();
+    assert_eq!(a.len(), 4);
+    for (x, y) in a.iter().zip(&b) {
+        let (mx, my) = (x.meta.as_ref().unwrap(), y.meta.as_ref().unwrap());
+        let what = String::from_utf8_lossy(&x.name);
+        assert_eq!(mx.xattrs, my.xattrs, "{what}");
+        assert_eq!(
+            (&mx.acl_access, &mx.acl_default),
+            (&my.acl_access, &my.acl_default),
+            "{what}"
+        );
+        assert!(my.warnings.is_empty(), "{what}: {:?}", my.warnings);
+        // lstat_path reads the same way.
+        let one = lstat_path(
+            p.join(OsStr::from_bytes(&x.name)).as_os_str().as_bytes(),
+            &by_fd,
+        )
+        .unwrap();
+        assert_eq!(
+            (&one.xattrs, &one.acl_access, &one.acl_default),
+            (&my.xattrs, &my.acl_access, &my.acl_default),
+            "{what}"
+        );
+    }
+    let meta = |n: &[u8]| {
+        b.iter()
+            .find(|e| e.name == n)
+            .unwrap()
+            .meta
+            .clone()
+            .unwrap()
+    };
+    let names = |m: &Meta| {
+        let mut v: Vec<(Vec<u8>, Vec<u8>)> = m
+            .xattrs
+            .iter()
+            .map(|x| (x.name.clone(), x.value.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&meta(b"f")),
+        vec![
+            (b"user.a".to_vec(), b"1".to_vec()),
+            (b"user.bin".to_vec(), vec![0, 255, 0]),
+            (b"user.empty".to_vec(), Vec::new()),
+        ]
+    );
+    assert_eq!(
+        names(&meta(b"d")),
+        vec![(b"user.d".to_vec(), b"dir".to_vec())]
+    );
+    assert!(meta(b"plain").xattrs.is_empty());
+    if is_root() {
+        assert_eq!(
+            names(&meta(b"l")),
+            vec![(b"trusted.l".to_vec(), b"link".to_vec())]
+        );
+    }
+    if acls_work {
+        assert_eq!(meta(b"f").acl_access.as_deref(), Some(&acl[..]));
+        assert_eq!(meta(b"d").acl_default.as_deref(), Some(&acl[..]));
+        assert!(
+            meta(b"d")
+                .xattrs
+                .iter()
+                .all(|x| !x.name.starts_with(b"system."))
+        );
+    } else {
+        println!("note: POSIX ACLs unsupported here");
+    }
 }
