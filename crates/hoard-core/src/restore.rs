@@ -109,14 +109,14 @@ fn open_chunk<'s>(
     let Scratch { sealed, plain } = scratch;
     // Where the plaintext starts such that a stored frame's data lines up with `at`.
     let skew = output::skew_of(at) + crate::direct_write::ALIGN - codec::FRAME_HEADER_LEN;
-    let room = output::aligned(sealed, skew, blob.len().saturating_sub(HEADER_LEN));
+    let room = sealed.aligned(skew, blob.len().saturating_sub(HEADER_LEN));
     let n = opener.open_in(CHUNK_TYPE, id, blob, room).map_err(named)?;
     let frame: &'s [u8] = &room[..n];
     if let Some(data) = codec::stored_data(frame, MAX_CHUNK).map_err(named)? {
         return Ok(data);
     }
     let len = codec::frame_len(frame, MAX_CHUNK).map_err(named)?;
-    let out = output::aligned(plain, output::skew_of(at), len);
+    let out = plain.aligned(output::skew_of(at), len);
     codec::decompress_to(frame, out).map_err(named)?;
     Ok(out)
 }

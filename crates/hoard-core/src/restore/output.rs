@@ -28,9 +28,9 @@ pub const DIRECT_MIN: usize = 1 << 20;
 #[derive(Default)]
 pub struct Scratch {
     /// The sealed blob's body, opened in place.
-    pub sealed: Vec<u8>,
+    pub sealed: Reused,
     /// The decompressed chunk.
-    pub plain: Vec<u8>,
+    pub plain: Reused,
 }
 
 thread_local! {
@@ -43,6 +43,40 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
         Ok(mut s) => f(&mut s),
         Err(_) => f(&mut Scratch::default()),
     })
+}
+
+/// Uses in a row that needed less than a quarter of a buffer of more than [`KEEP_SMALL`] bytes
+/// after which it is freed: an extract that has gone on from large files to small ones does not
+/// keep chunk-sized buffers for nothing, while a large file's small last chunk does not free them.
+const IDLE_USES: u32 = 64;
+/// Buffers up to this size are kept however they are used.
+const KEEP_SMALL: usize = 1 << 20;
+
+/// A buffer reused chunk after chunk (see [`Reused::aligned`]).
+#[derive(Default)]
+pub struct Reused {
+    buf: Vec<u8>,
+    /// Uses in a row that needed less than a quarter of `buf`.
+    idle: u32,
+}
+
+impl Reused {
+    /// `len` bytes that start `skew` bytes past a multiple of [`ALIGN`] in memory; the buffer
+    /// grows (exactly, zero-filled) when it is too short, and is freed after [`IDLE_USES`] uses
+    /// in a row that needed less than a quarter of it.
+    pub fn aligned(&mut self, skew: usize, len: usize) -> &mut [u8] {
+        let need = len + skew % ALIGN + ALIGN;
+        if self.buf.len() > KEEP_SMALL && need < self.buf.len() / 4 {
+            self.idle += 1;
+            if self.idle >= IDLE_USES {
+                self.buf = Vec::new();
+                self.idle = 0;
+            }
+        } else {
+            self.idle = 0;
+        }
+        aligned(&mut self.buf, skew, len)
+    }
 }
 
 /// `len` bytes of `buf` that start `skew` bytes past a multiple of [`ALIGN`] in memory; `buf`
@@ -204,5 +238,24 @@ mod tests {
             assert_eq!(s.as_ptr() as usize % ALIGN, skew % ALIGN);
         }
         assert_eq!(buf.len(), (1 << 20) + 17 + ALIGN);
+    }
+
+    #[test]
+    fn a_large_buffer_is_freed_after_many_small_uses_in_a_row_only() {
+        let mut r = Reused::default();
+        r.aligned(0, 8 << 20);
+        let large = r.buf.len();
+        // A large file's small last chunk now and then keeps the buffer.
+        for _ in 0..3 {
+            for _ in 0..IDLE_USES - 1 {
+                r.aligned(0, 1000);
+            }
+            r.aligned(0, 3 << 20);
+        }
+        assert_eq!(r.buf.len(), large);
+        for _ in 0..IDLE_USES {
+            assert_eq!(r.aligned(7, 1000).len(), 1000);
+        }
+        assert!(r.buf.len() < 8192, "{}", r.buf.len());
     }
 }
