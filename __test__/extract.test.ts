@@ -1,6 +1,6 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -98,4 +98,49 @@ test('hard links, symlinks and many folders come back in order across batches, a
   t.is(p.code, 1);
   t.regex(p.stderr, /src\/d299\/deep\/f9: the file it is a hard link to was not extracted/);
   t.deepEqual(readFileSync(path.join(part, 'src', 'd299', 'deep', 'f2')), readFileSync(path.join(src, 'd299', 'deep', 'f2')));
+});
+
+test('large files of many chunks come back byte for byte, with holes under --sparse and their hard links', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = path.join(base, 'src');
+  mkdirSync(src);
+  // 40 MB in parts of odd lengths: random (stored as is), text (compressed), zeros; chunks of
+  // 512 KiB to 8 MiB, most starting and ending inside a 4 KiB block of the file.
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 12; i += 1) {
+    const len = 1_000_003 + i * 777_777;
+    if (i % 3 === 0) parts.push(randomBytes(len));
+    else if (i % 3 === 1) parts.push(Buffer.from(`line ${i} of text that compresses\n`.repeat(Math.ceil(len / 30))).subarray(0, len));
+    else parts.push(Buffer.concat([randomBytes(len >> 1), Buffer.alloc(len - (len >> 1))]));
+  }
+  const big = Buffer.concat(parts);
+  writeFileSync(path.join(src, 'big'), big);
+  linkSync(path.join(src, 'big'), path.join(src, 'big-link'));
+  // Sparse: data islands of odd lengths between holes of several MiB, ending in a hole.
+  const fd = openSync(path.join(src, 'holes'), 'w');
+  const islands = [0, 5_000_001, 13_000_017];
+  const island = randomBytes(1_500_007);
+  for (const at of islands) writeSync(fd, island, 0, island.length, at);
+  const holesSize = 24 << 20;
+  ftruncateSync(fd, holesSize);
+  closeSync(fd);
+  const holes = readFileSync(path.join(src, 'holes'));
+  const c = await hoardIn(env, ['create', `${repo}::a`, 'src'], base);
+  t.is(c.code, 0, c.stderr);
+
+  for (const sparse of [false, true]) {
+    const out = tempDir('out');
+    const x = await hoardIn(env, ['extract', ...(sparse ? ['--sparse'] : []), `${repo}::a`], out);
+    t.is(x.code, 0, x.stderr);
+    t.true(readFileSync(path.join(out, 'src', 'big')).equals(big), 'big');
+    t.is(statSync(path.join(out, 'src', 'big-link')).ino, statSync(path.join(out, 'src', 'big')).ino);
+    const got = readFileSync(path.join(out, 'src', 'holes'));
+    t.is(got.length, holesSize);
+    t.true(got.equals(holes), 'holes');
+    const allocated = statSync(path.join(out, 'src', 'holes')).blocks * 512;
+    if (sparse) t.true(allocated < holesSize / 2, `${allocated} bytes allocated`);
+    else t.true(allocated >= holesSize, `${allocated} bytes allocated`);
+  }
 });

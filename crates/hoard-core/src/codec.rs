@@ -457,10 +457,17 @@ pub fn frame_codec(frame: &[u8]) -> Result<(&'static str, u8), Error> {
 
 /// Decompresses a frame made by [`compress`], refusing to produce more than `limit` bytes.
 pub fn decompress(frame: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+    let mut out = vec![0u8; frame_len(frame, limit)?];
+    decompress_to(frame, &mut out)?;
+    Ok(out)
+}
+
+/// The number of bytes a frame says it decompresses to, refused above `limit`.
+pub fn frame_len(frame: &[u8], limit: usize) -> Result<usize, Error> {
     if frame.len() < FRAME_HEADER_LEN {
         return Err(Error::corrupt("compression frame is truncated"));
     }
-    let (name, _) = frame_codec(frame)?;
+    frame_codec(frame)?;
     let orig_len = u32::from_le_bytes([frame[2], frame[3], frame[4], frame[5]]) as usize;
     if orig_len > limit {
         return Err(Error::new(
@@ -468,55 +475,78 @@ pub fn decompress(frame: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
             format!("frame declares {orig_len} bytes, more than the limit of {limit}"),
         ));
     }
+    Ok(orig_len)
+}
+
+/// The data of a frame stored as is (no codec), borrowed from it; `None` for a compressed frame.
+/// Checked as [`decompress`] checks it: its length against the header and `limit`.
+pub fn stored_data(frame: &[u8], limit: usize) -> Result<Option<&[u8]>, Error> {
+    let orig_len = frame_len(frame, limit)?;
+    if frame[0] != ID_NONE {
+        return Ok(None);
+    }
+    let payload = &frame[FRAME_HEADER_LEN..];
+    if payload.len() != orig_len {
+        return Err(Error::corrupt(
+            "none data does not decompress: stored length differs from the header",
+        ));
+    }
+    Ok(Some(payload))
+}
+
+/// Decompresses `frame` into `out`, which must be exactly as long as the frame says
+/// ([`frame_len`]); a caller that reuses `out` allocates nothing per frame. Every byte of `out` is
+/// written, or an error returned.
+pub fn decompress_to(frame: &[u8], out: &mut [u8]) -> Result<(), Error> {
+    let (name, _) = frame_codec(frame)?;
+    let orig_len = frame_len(frame, usize::MAX)?;
+    if out.len() != orig_len {
+        return Err(Error::invalid(format!(
+            "an output of {} bytes for a frame of {orig_len}",
+            out.len()
+        )));
+    }
     let payload = &frame[FRAME_HEADER_LEN..];
     let bad = |why: String| Error::corrupt(format!("{name} data does not decompress: {why}"));
-    // Every codec but lz4 writes into the vector's spare capacity, so the output is not zeroed
-    // first; none can write past `orig_len`, which the limit check above bounds.
-    let mut out = Vec::with_capacity(orig_len);
-    match frame[0] {
+    let n = match frame[0] {
         ID_NONE => {
             if payload.len() != orig_len {
                 return Err(bad("stored length differs from the header".into()));
             }
-            out.extend_from_slice(payload);
+            out.copy_from_slice(payload);
+            orig_len
         }
-        ID_LZ4 => {
-            out.resize(orig_len, 0);
-            let n = lz4_flex::block::decompress_into(payload, &mut out)
-                .map_err(|e| bad(e.to_string()))?;
-            out.truncate(n);
-        }
-        ID_ZSTD => {
-            zstd::bulk::Decompressor::new()
-                .and_then(|mut d| d.decompress_to_buffer(payload, &mut out))
-                .map_err(|e| bad(e.to_string()))?;
-        }
+        ID_LZ4 => lz4_flex::block::decompress_into(payload, out).map_err(|e| bad(e.to_string()))?,
+        ID_ZSTD => zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(payload, out))
+            .map_err(|e| bad(e.to_string()))?,
         ID_ZLIB => {
             let mut d = flate2::Decompress::new(true);
             let status = d
-                .decompress_vec(payload, &mut out, flate2::FlushDecompress::Finish)
+                .decompress(payload, out, flate2::FlushDecompress::Finish)
                 .map_err(|e| bad(e.to_string()))?;
             if status != flate2::Status::StreamEnd || d.total_in() != payload.len() as u64 {
                 return Err(bad("stream does not end where the frame does".into()));
             }
+            d.total_out() as usize
         }
         _ => {
             let mut s = liblzma::stream::Stream::new_stream_decoder(256 << 20, 0)
                 .map_err(|e| bad(e.to_string()))?;
             let status = s
-                .process_vec(payload, &mut out, liblzma::stream::Action::Finish)
+                .process(payload, out, liblzma::stream::Action::Finish)
                 .map_err(|e| bad(e.to_string()))?;
             if status != liblzma::stream::Status::StreamEnd || s.total_in() != payload.len() as u64
             {
                 return Err(bad("stream does not end where the frame does".into()));
             }
+            s.total_out() as usize
         }
-    }
-    let n = out.len();
+    };
     if n != orig_len {
         return Err(bad(format!("yields {n} bytes, header says {orig_len}")));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

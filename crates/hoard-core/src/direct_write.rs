@@ -194,13 +194,13 @@ impl Drop for Bounce {
 }
 
 #[cfg(target_os = "linux")]
-const EINVAL: i32 = rustix::io::Errno::INVAL.raw_os_error();
+pub(crate) const EINVAL: i32 = rustix::io::Errno::INVAL.raw_os_error();
 #[cfg(not(target_os = "linux"))]
-const EINVAL: i32 = 22;
+pub(crate) const EINVAL: i32 = 22;
 
 /// Turns `O_DIRECT` on or off for `file`; false where that is refused (or not Linux).
 #[cfg(target_os = "linux")]
-fn set_direct(file: &File, on: bool) -> bool {
+pub(crate) fn set_direct(file: &File, on: bool) -> bool {
     use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
     let Ok(flags) = fcntl_getfl(file) else {
         return false;
@@ -214,7 +214,7 @@ fn set_direct(file: &File, on: bool) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_direct(_file: &File, on: bool) -> bool {
+pub(crate) fn set_direct(_file: &File, on: bool) -> bool {
     !on
 }
 

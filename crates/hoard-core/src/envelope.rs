@@ -214,6 +214,21 @@ impl Opener {
 
     /// Checks and opens `blob`, which must be an object of `obj_type` with chunk id `id`.
     pub fn open(&self, obj_type: u8, id: &ChunkId, blob: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut buf = vec![0u8; blob.len().saturating_sub(HEADER_LEN)];
+        let n = self.open_in(obj_type, id, blob, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// Opens `blob` as [`Opener::open`] does, into the start of `buf` (at least the blob's length
+    /// less [`HEADER_LEN`]; a buffer the caller reuses), and returns the plaintext's length.
+    pub fn open_in(
+        &self,
+        obj_type: u8,
+        id: &ChunkId,
+        blob: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, Error> {
         if blob.len() < OVERHEAD {
             return Err(Error::corrupt(format!(
                 "blob of {} bytes is shorter than the envelope",
@@ -238,6 +253,9 @@ impl Opener {
                 ),
             ));
         }
+        let buf = buf
+            .get_mut(..rest.len())
+            .ok_or_else(|| Error::invalid("the buffer to open a blob in is too small"))?;
         let mut session_id = [0u8; 16];
         session_id.copy_from_slice(&header[2..18]);
         let mut ctr = [0u8; 8];
@@ -253,19 +271,18 @@ impl Opener {
         };
         match session_key(suite, &self.enc_key, &session_id) {
             SessionKey::Aead(key) => {
-                let mut buf = rest.to_vec();
-                let len = key
-                    .open_in_place(nonce(counter), Aad::from(&aad), &mut buf)
-                    .map_err(|_| auth_failed())?
-                    .len();
-                buf.truncate(len);
-                Ok(buf)
+                buf.copy_from_slice(rest);
+                key.open_in_place(nonce(counter), Aad::from(&aad), buf)
+                    .map(|plain| plain.len())
+                    .map_err(|_| auth_failed())
             }
             SessionKey::Mac(k) if tags_equal(&mac_tag(Some(&k), &aad, body), tag) => {
-                Ok(body.to_vec())
+                buf[..body.len()].copy_from_slice(body);
+                Ok(body.len())
             }
             SessionKey::Checksum if tags_equal(&mac_tag(None, &aad, body), tag) => {
-                Ok(body.to_vec())
+                buf[..body.len()].copy_from_slice(body);
+                Ok(body.len())
             }
             _ => Err(auth_failed()),
         }

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
@@ -18,11 +17,15 @@ use rayon::prelude::*;
 use crate::backup::CHUNK_TYPE;
 use crate::chunk_index::Location;
 use crate::codec;
-use crate::envelope::Opener;
+use crate::envelope::{HEADER_LEN, Opener};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsmeta::{self, ItemMeta, Op};
 use crate::id::ChunkId;
 use crate::pool::pool;
+
+mod output;
+
+use output::{Output, Scratch, with_scratch};
 
 /// The most a chunk may decompress to (the chunkers cut at most 2^23 bytes; fixed blocks of up
 /// to 64 MiB are allowed).
@@ -66,17 +69,56 @@ pub fn open_blob(
     id: &ChunkId,
     limit: usize,
 ) -> Result<Vec<u8>> {
-    let name = || hex(id);
-    let loc = locate(id)
-        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("object {} is missing", name())))?;
-    let blob = fetched
+    let blob = fetched_blob(locate, fetched, id)?;
+    let named = |e: Error| Error::new(e.kind, format!("object {}: {}", hex(id), e.message));
+    let frame = opener.open(obj_type, id, blob).map_err(named)?;
+    codec::decompress(&frame, limit).map_err(named)
+}
+
+/// The sealed bytes of blob `id` among the fetched ranges.
+fn fetched_blob<'a>(
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
+    fetched: &Fetched<'a>,
+    id: &ChunkId,
+) -> Result<&'a [u8]> {
+    let loc = locate(id).ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("object {} is missing", hex(id)),
+        )
+    })?;
+    fetched
         .blob(loc.pack, loc.offset, loc.length)
-        .ok_or_else(|| Error::invalid(format!("object {} was not fetched", name())))?;
-    let frame = opener
-        .open(obj_type, id, blob)
-        .map_err(|e| Error::new(e.kind, format!("object {}: {}", name(), e.message)))?;
-    codec::decompress(&frame, limit)
-        .map_err(|e| Error::new(e.kind, format!("object {}: {}", name(), e.message)))
+        .ok_or_else(|| Error::invalid(format!("object {} was not fetched", hex(id))))
+}
+
+/// Opens file chunk `id` in `scratch` (see [`output`]), for writing at file offset `at`: the
+/// chunk's bytes lie at the same offset within a 4 KiB block in memory as `at` does in the file,
+/// so that its whole blocks can be written directly. Nothing is allocated once `scratch` has grown
+/// to the largest chunk; a chunk stored uncompressed is not copied a second time.
+fn open_chunk<'s>(
+    opener: &Opener,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
+    fetched: &Fetched<'_>,
+    id: &ChunkId,
+    at: u64,
+    scratch: &'s mut Scratch,
+) -> Result<&'s [u8]> {
+    let blob = fetched_blob(locate, fetched, id)?;
+    let named = |e: Error| Error::new(e.kind, format!("object {}: {}", hex(id), e.message));
+    let Scratch { sealed, plain } = scratch;
+    // Where the plaintext starts such that a stored frame's data lines up with `at`.
+    let skew = output::skew_of(at) + crate::direct_write::ALIGN - codec::FRAME_HEADER_LEN;
+    let room = sealed.aligned(skew, blob.len().saturating_sub(HEADER_LEN));
+    let n = opener.open_in(CHUNK_TYPE, id, blob, room).map_err(named)?;
+    let frame: &'s [u8] = &room[..n];
+    if let Some(data) = codec::stored_data(frame, MAX_CHUNK).map_err(named)? {
+        return Ok(data);
+    }
+    let len = codec::frame_len(frame, MAX_CHUNK).map_err(named)?;
+    let out = plain.aligned(output::skew_of(at), len);
+    codec::decompress_to(frame, out).map_err(named)?;
+    Ok(out)
 }
 
 /// A snapshot of where `ids` lie, taken from `index` at once, for [`open_blob`] and
@@ -190,20 +232,24 @@ fn write_piece(
     let file = open_piece(dir, name, piece)?;
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
+    let mut out = Output::new(&file);
     let mut at = piece.offset;
     // Where this piece's last write ended.
     let mut end = None;
     for id in &piece.ids {
-        let data = open_blob(opener, locate, fetched, CHUNK_TYPE, id, MAX_CHUNK)?;
-        if piece.sparse {
-            if let Some(e) = write_sparse(&file, &data, at).map_err(io)? {
-                end = Some(e);
+        let len = with_scratch(|scratch| -> Result<u64> {
+            let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
+            if piece.sparse {
+                if let Some(e) = write_sparse(&mut out, data, at).map_err(io)? {
+                    end = Some(e);
+                }
+            } else if !data.is_empty() {
+                out.write(data, at).map_err(io)?;
+                end = Some(at + data.len() as u64);
             }
-        } else if !data.is_empty() {
-            file.write_all_at(&data, at).map_err(io)?;
-            end = Some(at + data.len() as u64);
-        }
-        at += data.len() as u64;
+            Ok(data.len() as u64)
+        })?;
+        at += len;
     }
     let mut warnings = Vec::new();
     if let Some(size) = piece.final_size {
@@ -232,20 +278,28 @@ const HOLE_BLOCK: u64 = 64 << 10;
 
 /// Writes `data` at `at`, skipping aligned all-zero blocks so that they stay holes; returns where
 /// the last write ended, if anything was written (a hole at the end is made by the caller
-/// setting the file's length).
-fn write_sparse(file: &File, data: &[u8], at: u64) -> std::io::Result<Option<u64>> {
+/// setting the file's length). Runs of blocks that are not all zeros go in one write.
+fn write_sparse(out: &mut Output<'_>, data: &[u8], at: u64) -> std::io::Result<Option<u64>> {
     let end = at + data.len() as u64;
     let mut pos = at;
     let mut written = None;
+    // Where the run of data blocks waiting to be written starts.
+    let mut run: Option<u64> = None;
     while pos < end {
-        let next = ((pos / HOLE_BLOCK) + 1) * HOLE_BLOCK;
-        let stop = next.min(end);
+        let stop = ((pos / HOLE_BLOCK) + 1) * HOLE_BLOCK;
+        let stop = stop.min(end);
         let part = &data[(pos - at) as usize..(stop - at) as usize];
         if part.iter().any(|&b| b != 0) {
-            file.write_all_at(part, pos)?;
-            written = Some(stop);
+            run.get_or_insert(pos);
+        } else if let Some(from) = run.take() {
+            out.write(&data[(from - at) as usize..(pos - at) as usize], from)?;
+            written = Some(pos);
         }
         pos = stop;
+    }
+    if let Some(from) = run {
+        out.write(&data[(from - at) as usize..], from)?;
+        written = Some(end);
     }
     Ok(written)
 }

@@ -25,14 +25,19 @@ struct Store {
 }
 
 impl Store {
-    /// Seals each chunk under id `[n; 32]` (its place in `chunks`).
+    /// Seals each chunk under id `[n; 32]` (its place in `chunks`), stored as is.
     fn new(chunks: &[Vec<u8>]) -> Self {
+        Self::with_codec(chunks, Codec::None)
+    }
+
+    /// Seals each chunk under id `[n; 32]`, compressed with `codec`.
+    fn with_codec(chunks: &[Vec<u8>], codec: Codec) -> Self {
         let session = Session::new(Suite::Aes256Gcm, &ENC).expect("session");
         let mut range = Vec::new();
         let mut places = HashMap::new();
         for (n, c) in chunks.iter().enumerate() {
             let id = [u8::try_from(n).expect("few chunks"); 32];
-            let frame = codec::compress(Codec::None, c).expect("frame");
+            let frame = codec::compress(codec, c).expect("frame");
             let blob = session.seal(CHUNK_TYPE, &id, &frame).expect("seal");
             let loc = Location {
                 pack: 0,
@@ -297,5 +302,125 @@ fn many_files_share_their_directories_in_one_batch() {
             r.expect("written");
             assert_eq!(fs::read(t.path().join(&path)).unwrap(), b"xyz", "{path}");
         }
+    }
+}
+
+/// Bytes that lz4 cannot shrink (a simple generator; `seed` varies them).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Chunks of a large file: lengths that are not multiples of 4 KiB, so that most chunks start
+/// and end inside a block; some above `DIRECT_MIN` (whole blocks written directly), some below;
+/// stored ones (noise) and compressed ones (text), and one with runs of zeros for holes.
+fn large_chunks() -> Vec<Vec<u8>> {
+    let text = |len: usize, n: u64| -> Vec<u8> {
+        format!("line {n} of a compressible chunk\n")
+            .into_bytes()
+            .into_iter()
+            .cycle()
+            .take(len)
+            .collect()
+    };
+    let mut zeros_inside = noise(1_500_001, 9);
+    zeros_inside[200_000..1_300_000].fill(0);
+    vec![
+        noise(1_234_567, 1),
+        text(2_000_003, 2),
+        noise(700_001, 3),
+        noise(3_145_739, 4),
+        text(1_048_577, 5),
+        zeros_inside,
+        vec![0u8; 1_310_720],
+        noise(4_099, 7),
+    ]
+}
+
+#[test]
+fn large_files_in_many_chunks_and_pieces_round_trip_byte_for_byte() {
+    for codec in [Codec::None, Codec::Lz4] {
+        for sparse in [false, true] {
+            let t = TempDir::new("large");
+            let chunks = large_chunks();
+            let store = Store::with_codec(&chunks, codec);
+            let want: Vec<u8> = chunks.concat();
+            let size = want.len() as u64;
+            // The whole file in one piece, and the same in three pieces (each its own call).
+            let mut one = whole("one", &[0, 1, 2, 3, 4, 5, 6, 7], size);
+            one.sparse = sparse;
+            let cuts: [&[u8]; 3] = [&[0, 1], &[2, 3, 4], &[5, 6, 7]];
+            let mut offset = 0;
+            let mut pieces = Vec::new();
+            for (i, ids) in cuts.iter().enumerate() {
+                let mut p = whole("three", ids, size);
+                p.create = i == 0;
+                p.offset = offset;
+                p.sparse = sparse;
+                if i < 2 {
+                    p.final_size = None;
+                }
+                offset += ids
+                    .iter()
+                    .map(|&n| chunks[n as usize].len() as u64)
+                    .sum::<u64>();
+                pieces.push(p);
+            }
+            store.write(t.path(), &[one])[0].as_ref().expect("written");
+            for p in pieces {
+                store.write(t.path(), &[p])[0].as_ref().expect("piece");
+            }
+            for name in ["one", "three"] {
+                let path = t.path().join(name);
+                let got = fs::read(&path).unwrap();
+                assert_eq!(got.len(), want.len(), "{name} {codec:?} sparse={sparse}");
+                assert!(
+                    got == want,
+                    "{name} {codec:?} sparse={sparse}: contents differ"
+                );
+                let m = fs::metadata(&path).unwrap();
+                if sparse {
+                    // The zero runs (1.1 MB inside a chunk, a whole chunk of 1.3 MB) stay holes.
+                    assert!(m.blocks() * 512 < size - 2_000_000, "{} blocks", m.blocks());
+                } else {
+                    assert!(m.blocks() * 512 >= size, "{} blocks", m.blocks());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_worker_reuses_its_buffers_for_chunks_of_every_size() {
+    // Large, then small, then large again, on one thread: each chunk comes out whole from buffers
+    // left longer (and holding the bytes of the chunk before) by the chunk before it.
+    let t = TempDir::new("reuse");
+    let chunks = vec![noise(3_000_017, 11), b"tiny".to_vec(), noise(1_100_003, 12)];
+    for codec in [Codec::None, Codec::Lz4] {
+        let store = Store::with_codec(&chunks, codec);
+        let pieces = [
+            whole("a", &[0], 3_000_017),
+            whole("b", &[1], 4),
+            whole("c", &[2, 1, 0], 4_100_024),
+        ];
+        pool().install(|| {
+            for p in &pieces {
+                store.write(t.path(), std::slice::from_ref(p))[0]
+                    .as_ref()
+                    .expect("written");
+            }
+        });
+        assert_eq!(fs::read(t.path().join("a")).unwrap(), chunks[0]);
+        assert_eq!(fs::read(t.path().join("b")).unwrap(), b"tiny");
+        assert!(
+            fs::read(t.path().join("c")).unwrap() == [&chunks[2][..], b"tiny", &chunks[0]].concat()
+        );
     }
 }

@@ -1,0 +1,261 @@
+//! Where a worker opens the chunks it restores, and how their bytes reach the file.
+//!
+//! Each worker keeps two buffers for the whole extract ([`Scratch`]): one that a sealed chunk is
+//! opened in and one it is decompressed into. Fresh buffers per chunk were mapped and faulted in
+//! page by page (and zeroed) for every chunk of 4 MiB or more, and trimmed back to the system
+//! below that; reused ones cost nothing per chunk once they have grown to the largest chunk.
+//!
+//! A chunk of at least [`DIRECT_MIN`] bytes is written past the page cache where the file system
+//! allows it: its whole 4 KiB blocks with `O_DIRECT` straight from the buffer it was opened or
+//! decompressed in (placed so that its bytes lie at the same offset within a block in memory as
+//! in the file), its partial first and last blocks through the page cache. Copying restored data
+//! into fresh page-cache pages was the largest single cost of extracting large files, and it is
+//! data no later step of the extract reads. Where `O_DIRECT` is refused, or a direct write fails
+//! with `EINVAL` or writes less, the rest of the file goes through the page cache as before.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::direct_write::{ALIGN, EINVAL, set_direct};
+
+/// Chunks at least this long are written with `O_DIRECT` where that works: the chunks of large
+/// files (the default chunker cuts at least 512 KiB), not small files, whose direct writes would
+/// each wait for the device.
+pub const DIRECT_MIN: usize = 1 << 20;
+
+/// A worker's buffers for opening chunks, grown to the largest chunk and reused.
+#[derive(Default)]
+pub struct Scratch {
+    /// The sealed blob's body, opened in place.
+    pub sealed: Reused,
+    /// The decompressed chunk.
+    pub plain: Reused,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Runs `f` with this thread's [`Scratch`] (a new one if it is in use further up the stack).
+pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Uses in a row that needed less than a quarter of a buffer of more than [`KEEP_SMALL`] bytes
+/// after which it is freed: an extract that has gone on from large files to small ones does not
+/// keep chunk-sized buffers for nothing, while a large file's small last chunk does not free them.
+const IDLE_USES: u32 = 64;
+/// Buffers up to this size are kept however they are used.
+const KEEP_SMALL: usize = 1 << 20;
+
+/// A buffer reused chunk after chunk (see [`Reused::aligned`]).
+#[derive(Default)]
+pub struct Reused {
+    buf: Vec<u8>,
+    /// Uses in a row that needed less than a quarter of `buf`.
+    idle: u32,
+}
+
+impl Reused {
+    /// `len` bytes that start `skew` bytes past a multiple of [`ALIGN`] in memory; the buffer
+    /// grows (exactly, zero-filled) when it is too short, and is freed after [`IDLE_USES`] uses
+    /// in a row that needed less than a quarter of it.
+    pub fn aligned(&mut self, skew: usize, len: usize) -> &mut [u8] {
+        let need = len + skew % ALIGN + ALIGN;
+        if self.buf.len() > KEEP_SMALL && need < self.buf.len() / 4 {
+            self.idle += 1;
+            if self.idle >= IDLE_USES {
+                self.buf = Vec::new();
+                self.idle = 0;
+            }
+        } else {
+            self.idle = 0;
+        }
+        aligned(&mut self.buf, skew, len)
+    }
+}
+
+/// `len` bytes of `buf` that start `skew` bytes past a multiple of [`ALIGN`] in memory; `buf`
+/// grows (exactly, zero-filled) when it is too short, and is never shrunk.
+pub fn aligned(buf: &mut Vec<u8>, skew: usize, len: usize) -> &mut [u8] {
+    let need = len + skew % ALIGN + ALIGN;
+    if buf.len() < need {
+        buf.reserve_exact(need - buf.len());
+        buf.resize(need, 0);
+    }
+    let base = buf.as_ptr().align_offset(ALIGN).min(ALIGN - 1);
+    let start = base + skew % ALIGN;
+    &mut buf[start..start + len]
+}
+
+/// The offset within a block of file position `at`.
+pub fn skew_of(at: u64) -> usize {
+    (at % ALIGN as u64) as usize
+}
+
+/// A file being restored, written at given offsets; whole blocks of long writes go directly.
+pub struct Output<'f> {
+    file: &'f File,
+    /// Whether the file is in `O_DIRECT` mode now.
+    direct: bool,
+    /// Whether direct writes were refused for this file.
+    refused: bool,
+}
+
+impl<'f> Output<'f> {
+    /// Writes to `file` (opened without `O_DIRECT`).
+    pub fn new(file: &'f File) -> Self {
+        Self {
+            file,
+            direct: false,
+            refused: false,
+        }
+    }
+
+    /// Writes `data` at `at`. When `data` is at least [`DIRECT_MIN`] long and lies in memory at
+    /// the same offset within a block as `at` (see [`aligned`]), its whole blocks go directly.
+    pub fn write(&mut self, data: &[u8], at: u64) -> std::io::Result<()> {
+        let head = (ALIGN - skew_of(at)) % ALIGN;
+        let lined_up = (data.as_ptr() as usize) % ALIGN == skew_of(at);
+        if self.refused || data.len() < DIRECT_MIN.max(head + ALIGN) || !lined_up {
+            return self.buffered(data, at);
+        }
+        let whole = (data.len() - head) / ALIGN * ALIGN;
+        self.buffered(&data[..head], at)?;
+        let done = self.direct(&data[head..head + whole], at + head as u64)?;
+        self.buffered(&data[head + done..], at + (head + done) as u64)
+    }
+
+    /// Writes through the page cache.
+    fn buffered(&mut self, data: &[u8], at: u64) -> std::io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.direct {
+            if !set_direct(self.file, false) {
+                return Err(std::io::Error::other("could not turn O_DIRECT off again"));
+            }
+            self.direct = false;
+        }
+        self.file.write_all_at(data, at)
+    }
+
+    /// Writes whole blocks directly; returns how many bytes went (fewer where direct writes are
+    /// refused, after which the file is written through the page cache).
+    fn direct(&mut self, data: &[u8], at: u64) -> std::io::Result<usize> {
+        if !self.direct {
+            if !set_direct(self.file, true) {
+                self.refused = true;
+                return Ok(0);
+            }
+            self.direct = true;
+        }
+        let mut done = 0;
+        while done < data.len() {
+            match self.file.write_at(&data[done..], at + done as u64) {
+                Ok(k) if k == data.len() - done => done = data.len(),
+                Ok(k) => {
+                    done += k;
+                    self.refused = true;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(EINVAL) => {
+                    self.refused = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A folder under /var/tmp (a disk file system, where `O_DIRECT` works) and one in `/dev/shm`
+    /// (tmpfs, which refuses it on older kernels) where it exists.
+    fn dirs() -> Vec<std::path::PathBuf> {
+        let shm = std::path::Path::new("/dev/shm");
+        [std::path::PathBuf::from("/var/tmp")]
+            .into_iter()
+            .chain(shm.is_dir().then(|| shm.to_path_buf()))
+            .map(|base| {
+                let d = base.join(format!("hoard-output-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&d);
+                std::fs::create_dir_all(&d).expect("folder");
+                d
+            })
+            .collect()
+    }
+
+    #[test]
+    fn writes_at_any_offset_and_alignment_are_exact() {
+        let data: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i * 7 + i / 4096) as u8)
+            .collect();
+        for dir in dirs() {
+            let path = dir.join("f");
+            let file = std::fs::File::create(&path).expect("create");
+            let mut out = Output::new(&file);
+            let mut buf = Vec::new();
+            // Lined up with the offset (whole blocks go directly), then not lined up (all
+            // through the page cache), then short, at offsets inside blocks.
+            let places = [
+                (0u64, 1_500_001usize),
+                (1_500_001, 1_200_000),
+                (2_700_001, 299_999),
+            ];
+            for (i, &(at, len)) in places.iter().enumerate() {
+                let skew = if i == 1 { skew_of(at) + 1 } else { skew_of(at) };
+                let room = aligned(&mut buf, skew, len);
+                room.copy_from_slice(&data[at as usize..at as usize + len]);
+                out.write(room, at).expect("write");
+            }
+            // A buffered write after direct ones, overwriting inside the file.
+            out.write(&data[10..20], 10).expect("rewrite");
+            drop(file);
+            let got = std::fs::read(&path).expect("read");
+            assert!(got == data, "{dir:?}: contents differ");
+            std::fs::remove_dir_all(&dir).expect("clean up");
+        }
+    }
+
+    #[test]
+    fn aligned_slices_lie_at_their_skew_and_grow_exactly() {
+        let mut buf = Vec::new();
+        for (skew, len) in [(0, 10), (4095, 8192), (17, 1 << 20), (4096 + 5, 3)] {
+            let s = aligned(&mut buf, skew, len);
+            assert_eq!(s.len(), len);
+            assert_eq!(s.as_ptr() as usize % ALIGN, skew % ALIGN);
+        }
+        assert_eq!(buf.len(), (1 << 20) + 17 + ALIGN);
+    }
+
+    #[test]
+    fn a_large_buffer_is_freed_after_many_small_uses_in_a_row_only() {
+        let mut r = Reused::default();
+        r.aligned(0, 8 << 20);
+        let large = r.buf.len();
+        // A large file's small last chunk now and then keeps the buffer.
+        for _ in 0..3 {
+            for _ in 0..IDLE_USES - 1 {
+                r.aligned(0, 1000);
+            }
+            r.aligned(0, 3 << 20);
+        }
+        assert_eq!(r.buf.len(), large);
+        for _ in 0..IDLE_USES {
+            assert_eq!(r.aligned(7, 1000).len(), 1000);
+        }
+        assert!(r.buf.len() < 8192, "{}", r.buf.len());
+    }
+}
