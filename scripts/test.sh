@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 
 # Tests derive keys with argon2id's cheapest costs (never used outside tests).
 export HOARD_TESTONLY_WEAKEN_KDF=1
+# Every test's temp folders go in one folder of this run, removed at the end (a crashed or
+# killed test would otherwise leave its repositories behind in /tmp, run after run).
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/hoard-tests-XXXXXX")
+export TMPDIR
+chmod 755 "$TMPDIR"
 logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+trap 'rm -rf --one-file-system "$TMPDIR"' EXIT
 checks_failed=0
 
 check() {
