@@ -60,6 +60,24 @@ pub(crate) fn root_fd(t: &TempDir) -> std::os::fd::OwnedFd {
     open_root(t.bytes()).expect("open root")
 }
 
+/// An extended POSIX ACL in the kernel's xattr form (a minimal one would be folded into the mode
+/// bits): `u::rw-,u:USER:r--,g::r--,m::r--,o::---`.
+pub(crate) fn extended_acl(user: u32) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, 6u16, u32::MAX),
+        (0x02, 4, user),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 0, u32::MAX),
+    ] {
+        v.extend_from_slice(&tag.to_le_bytes());
+        v.extend_from_slice(&perm.to_le_bytes());
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
+}
+
 /// Whether user xattrs work under `dir`; prints a note when they do not.
 pub(crate) fn user_xattrs_work(dir: &Path) -> bool {
     let probe = dir.join(".xattr-probe");

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
 use super::super::restore::USER_MODIFIABLE_FLAGS;
 use super::super::*;
-use super::{TempDir, is_root, root_fd, user_xattrs_work};
+use super::{TempDir, extended_acl, is_root, root_fd, user_xattrs_work};
 use crate::ErrorKind;
 
 fn item(path: &str) -> ItemMeta {
@@ -189,23 +189,6 @@ fn bad_items_are_warnings_and_the_batch_goes_on() {
     );
 }
 
-/// A POSIX ACL in the kernel's xattr form: `u::rw-,u:1234:r--,g::r--,m::r--,o::---`.
-fn sample_acl() -> Vec<u8> {
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in [
-        (0x01u16, 6u16, u32::MAX),
-        (0x02, 4, 1234),
-        (0x04, 4, u32::MAX),
-        (0x10, 4, u32::MAX),
-        (0x20, 0, u32::MAX),
-    ] {
-        v.extend_from_slice(&tag.to_le_bytes());
-        v.extend_from_slice(&perm.to_le_bytes());
-        v.extend_from_slice(&id.to_le_bytes());
-    }
-    v
-}
-
 #[test]
 fn xattrs_and_acls_round_trip_and_stay_apart() {
     let t = TempDir::new("xattr");
@@ -228,7 +211,7 @@ fn xattrs_and_acls_round_trip_and_stay_apart() {
     if is_root() {
         xattrs.push(x("trusted.t", b"root only"));
     }
-    let acl = sample_acl();
+    let acl = extended_acl(1234);
     let warnings = apply_metadata(
         root.as_fd(),
         &[

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
 use super::super::*;
-use super::{TempDir, is_root, root_fd, user_xattrs_work};
+use super::{TempDir, extended_acl, is_root, root_fd, user_xattrs_work};
 use crate::ErrorKind;
 
 #[test]
@@ -240,24 +240,6 @@ fn xattrs_of_a_directory_moved_during_a_scan_are_read_through_proc() {
     assert!(set.warnings.is_empty());
 }
 
-/// An extended POSIX ACL in its xattr form (a minimal one would be folded into the mode bits):
-/// user::rw-, user:1000:r--, group::r--, mask::r--, other::---.
-fn extended_acl() -> Vec<u8> {
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in [
-        (0x01u16, 6u16, u32::MAX),
-        (0x02, 4, 1000),
-        (0x04, 4, u32::MAX),
-        (0x10, 4, u32::MAX),
-        (0x20, 0, u32::MAX),
-    ] {
-        v.extend_from_slice(&tag.to_le_bytes());
-        v.extend_from_slice(&perm.to_le_bytes());
-        v.extend_from_slice(&id.to_le_bytes());
-    }
-    v
-}
-
 #[test]
 fn xattrs_read_through_the_flags_descriptor_match_those_read_by_path() {
     use rustix::fs::{XattrFlags, lsetxattr, setxattr};
@@ -275,7 +257,7 @@ fn xattrs_read_through_the_flags_descriptor_match_those_read_by_path() {
     setxattr(p.join("f"), "user.bin", &[0, 255, 0], none).unwrap();
     setxattr(p.join("f"), "user.empty", b"", none).unwrap();
     setxattr(p.join("d"), "user.d", b"dir", none).unwrap();
-    let acl = extended_acl();
+    let acl = extended_acl(1000);
     let acls_work = setxattr(p.join("f"), "system.posix_acl_access", &acl, none).is_ok()
         && setxattr(p.join("d"), "system.posix_acl_default", &acl, none).is_ok();
     if is_root() {
