@@ -40,8 +40,7 @@ const WINDOW = 1024;
 
 interface Pending {
   path: Buffer;
-  size: number;
-  /** For the files cache. */
+  /** For the files cache; its size also counts toward the batch's bytes. */
   stat: FileStat;
   resolve: (r: StoredFileResult) => void;
   reject: (e: unknown) => void;
@@ -62,12 +61,11 @@ export class FileBatcher {
 
   /** Queues a file with its stat; resolves with what storing it produced. */
   add(path: Buffer, stat: FileStat): Promise<StoredFileResult> {
-    const size = stat.size;
     this.outstanding += 1;
     const p = new Promise<StoredFileResult>((resolve, reject) => {
-      this.queue.push({ path, size, stat, resolve, reject });
+      this.queue.push({ path, stat, resolve, reject });
     });
-    this.queuedBytes += size;
+    this.queuedBytes += stat.size;
     if (this.queue.length >= BATCH_FILES || this.queuedBytes >= BATCH_BYTES) this.pump();
     return p;
   }
@@ -95,7 +93,7 @@ export class FileBatcher {
       const p = this.queue.shift();
       if (p === undefined) break;
       batch.push(p);
-      bytes += p.size;
+      bytes += p.stat.size;
     }
     this.queuedBytes -= bytes;
     this.running += 1;

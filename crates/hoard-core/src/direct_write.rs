@@ -218,27 +218,30 @@ pub(crate) fn set_direct(_file: &File, on: bool) -> bool {
     !on
 }
 
+/// Test folders on each kind of file system at hand, for the tests of direct writes (here and in
+/// `restore::output`): one beside the build's output (a disk file system, where `O_DIRECT` works
+/// on Linux), one in the system's temporary folder, and one in `/dev/shm` (tmpfs, which refuses
+/// `O_DIRECT` on older kernels) where it exists.
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) fn test_dirs(name: &str) -> Vec<std::path::PathBuf> {
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let shm = std::path::Path::new("/dev/shm");
+    [target, std::env::temp_dir()]
+        .into_iter()
+        .chain(shm.is_dir().then(|| shm.to_path_buf()))
+        .map(|base| {
+            let d = base.join(format!("hoard-direct-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).expect("a test folder");
+            d
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A folder beside the build's output (a disk file system, where `O_DIRECT` works on Linux),
-    /// one in the system's temporary folder, and one in `/dev/shm` (tmpfs, which refuses
-    /// `O_DIRECT` on older kernels) where it exists.
-    fn dirs(name: &str) -> Vec<std::path::PathBuf> {
-        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
-        let shm = std::path::Path::new("/dev/shm");
-        [target, std::env::temp_dir()]
-            .into_iter()
-            .chain(shm.is_dir().then(|| shm.to_path_buf()))
-            .map(|base| {
-                let d = base.join(format!("hoard-direct-{name}-{}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&d);
-                std::fs::create_dir_all(&d).expect("ok");
-                d
-            })
-            .collect()
-    }
 
     #[test]
     fn every_length_round_trips_and_only_whole_blocks_go_directly() {
@@ -253,7 +256,7 @@ mod tests {
             BOUNCE + ALIGN,
             3 * BOUNCE + 12_345,
         ];
-        for d in dirs("lengths") {
+        for d in test_dirs("lengths") {
             for (i, &len) in lengths.iter().enumerate() {
                 let data: Vec<u8> = (0..len).map(|j| (j * 31 % 251) as u8 ^ i as u8).collect();
                 // An unaligned start, as a pack's Vec has.
@@ -275,7 +278,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_disk_file_system_takes_the_whole_blocks_directly() {
-        let d = &dirs("disk")[0];
+        let d = &test_dirs("disk")[0];
         let len = 2 * BOUNCE + 3 * ALIGN + 7;
         let data: Vec<u8> = (0..len).map(|j| (j % 253) as u8).collect();
         let path = d.join("f");
@@ -293,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_direct_writer_keeps_pieces_of_any_size_in_order() {
-        for d in dirs("writer") {
+        for d in test_dirs("writer") {
             let sizes = [
                 0,
                 1,

@@ -181,28 +181,12 @@ mod tests {
 
     use super::*;
 
-    /// A folder under /var/tmp (a disk file system, where `O_DIRECT` works) and one in `/dev/shm`
-    /// (tmpfs, which refuses it on older kernels) where it exists.
-    fn dirs() -> Vec<std::path::PathBuf> {
-        let shm = std::path::Path::new("/dev/shm");
-        [std::path::PathBuf::from("/var/tmp")]
-            .into_iter()
-            .chain(shm.is_dir().then(|| shm.to_path_buf()))
-            .map(|base| {
-                let d = base.join(format!("hoard-output-{}", std::process::id()));
-                let _ = std::fs::remove_dir_all(&d);
-                std::fs::create_dir_all(&d).expect("folder");
-                d
-            })
-            .collect()
-    }
-
     #[test]
     fn writes_at_any_offset_and_alignment_are_exact() {
         let data: Vec<u8> = (0..3_000_000u32)
             .map(|i| (i * 7 + i / 4096) as u8)
             .collect();
-        for dir in dirs() {
+        for dir in crate::direct_write::test_dirs("output") {
             let path = dir.join("f");
             let file = std::fs::File::create(&path).expect("create");
             let mut out = Output::new(&file);
