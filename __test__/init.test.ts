@@ -149,6 +149,10 @@ test('init refuses a non-empty folder, a missing parent, a bad mode and a bad qu
   t.is(noParent.code, 2);
   t.regex(noParent.stderr, /--make-parent-dirs/);
   t.false(existsSync(path.join(base, 'a')));
+  // A folder that cannot be made is one line, not a hang (Node's recursive mkdir loops on /proc).
+  const proc = await hoard(['init', '-e', 'none', '--make-parent-dirs', '/proc/hoard-test/repo']);
+  t.is(proc.code, 2);
+  t.is(proc.stderr, 'hoard: cannot make folder /proc/hoard-test: no such file or directory\n');
   for (const argv of [['-e', 'rot13'], ['-e', 'none', '--storage-quota', 'lots'], []]) {
     const r = await hoard(['init', ...argv, path.join(base, 'new')], PASS);
     t.is(r.code, 2, argv.join(' '));

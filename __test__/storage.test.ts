@@ -4,8 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { NotFoundError } from '../dist/errors.js';
+import { HoardError, NotFoundError } from '../dist/errors.js';
 import { LocalStorage } from '../dist/storage/local.js';
+import { makeDirs } from '../dist/storage/make-dirs.js';
 
 function storage(): { s: LocalStorage; dir: string } {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
@@ -158,4 +159,22 @@ test('listInfo gives sizes and times of objects only; destroy removes the whole 
   t.false(await s.exists());
   t.throws(() => readdirSync(dir));
   await s.destroy();
+});
+
+test('makeDirs makes missing parents once, reports the first, and fails (never loops) under /proc', async (t) => {
+  const base = mkdtempSync(path.join(tmpdir(), 'hoard-mkdirs-'));
+  const deep = path.join(base, 'a', 'b', 'c');
+  t.is(await makeDirs(deep), path.join(base, 'a'));
+  t.true(statSync(deep).isDirectory());
+  t.is(statSync(path.join(base, 'a', 'b')).mode & 0o777, 0o700);
+  t.is(await makeDirs(deep), undefined);
+  t.is(await makeDirs(path.join(deep, 'd')), path.join(deep, 'd'));
+  writeFileSync(path.join(base, 'file'), 'x');
+  await t.throwsAsync(makeDirs(path.join(base, 'file', 'sub')), { instanceOf: HoardError, message: /cannot make folder .*file/ });
+  // /proc exists but refuses new entries with ENOENT: Node 20's recursive mkdir spins on it forever.
+  await t.throwsAsync(makeDirs('/proc/hoard-test/sub'), { instanceOf: NotFoundError, message: 'cannot make folder /proc/hoard-test: no such file or directory' });
+  // Two callers making the same folders at once both succeed.
+  const race = path.join(base, 'r', 's', 't');
+  await Promise.all([makeDirs(race), makeDirs(race)]);
+  t.true(statSync(race).isDirectory());
 });

@@ -4,6 +4,11 @@
  */
 
 /** Exit codes, as borg's: see docs/exit-codes.md. */
+/** The `code` of an OS error (`ENOENT`, `EEXIST`, ...), or undefined for anything else. */
+export function errnoOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
 export const ExitCode = { ok: 0, warning: 1, error: 2 } as const;
 
 /** Any error hoard reports to the user: one line, exit code 2. */

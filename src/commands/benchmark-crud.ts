@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 
@@ -11,6 +11,7 @@ import { HoardError, InvalidArgumentError } from '../errors.js';
 import { parseTarget } from '../repository/location.js';
 import { getPassphrase, passphraseFromEnv } from '../repository/passphrase.js';
 import { Repository } from '../repository/repository.js';
+import { makeDirs } from '../storage/make-dirs.js';
 import { crudScale } from '../testonly.js';
 import { formatSize } from '../units.js';
 import { HoardCommand } from './base.js';
@@ -144,7 +145,7 @@ export class BenchmarkCrudCommand extends HoardCommand {
       () => false,
     );
     // The first folder made for PATH (borg makes PATH too); it and those under it go at the end.
-    const made = existed ? undefined : await mkdir(base, { recursive: true });
+    const made = existed ? undefined : await makeDirs(base, 0o777);
     try {
       for (const set of CRUD_SETS.map((s) => scaledSet(s, factor))) {
         const dir = await mkdtemp(join(base, 'hoard-test-data-'));

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { HoardError, errorFor } from '../errors.js';
@@ -6,6 +5,7 @@ import { envVar } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
 import { loadChunkIndex, loadFilesCache, newChunkIndex, newFilesCache, type ChunkIndex, type FilesCache, type Key } from '../native.js';
 import type { Storage } from '../storage/storage.js';
+import { makeDirs } from '../storage/make-dirs.js';
 import { indexName } from './objects.js';
 import { cacheDir } from './paths.js';
 
@@ -73,7 +73,7 @@ export async function syncChunkIndex(storage: Storage, key: Key, env: NodeJS.Pro
 /** Saves the chunk index to the cache (after a commit: everything it holds is in index objects). */
 export async function saveChunkIndex(synced: SyncedIndex): Promise<void> {
   if (synced.file === undefined) return;
-  await fs.mkdir(path.dirname(synced.file), { recursive: true, mode: 0o700 });
+  await makeDirs(path.dirname(synced.file));
   const meta: CacheMeta = { version: 1, indexObjects: [...synced.indexObjects].sort() };
   await synced.index.save(synced.file, Buffer.from(JSON.stringify(meta)));
 }
@@ -104,7 +104,7 @@ export async function openFilesCache(env: NodeJS.ProcessEnv, repositoryId: strin
     cache,
     save: async () => {
       if (mode === 'disabled') return;
-      await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await makeDirs(path.dirname(file));
       await cache.save(file);
     },
   };

@@ -39,7 +39,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { InvalidArgumentError, IoError, LockTimeoutError, NotFoundError } from '../errors.js';
+import { errnoOf, InvalidArgumentError, IoError, LockTimeoutError, NotFoundError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 
 /** `shared` (many may hold it, e.g. create) or `exclusive` (one holder only, e.g. compact, repair). */
@@ -90,10 +90,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Ids of the locks this process holds or is taking, for the reused-pid rule. */
 const ownIds = new Set<string>();
-
-function errnoOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 function baseName(name: string): string {
   return name.slice(LOCKS.length + 1);

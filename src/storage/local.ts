@@ -3,14 +3,11 @@ import { constants, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { errnoOf, HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
 import { renameExchange, renameNoReplace } from '../native.js';
 import { crashPoint } from '../testonly.js';
+import { makeDirs } from './make-dirs.js';
 import { checkName, type ObjectInfo, type Storage } from './storage.js';
-
-function errnoOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 /** An OS error about `file` as hoard's typed error. */
 function ioError(e: unknown, file: string): HoardError | unknown {
@@ -135,7 +132,7 @@ export class LocalStorage implements Storage {
    */
   private async tempBeside(file: string): Promise<string> {
     const dir = path.dirname(file);
-    const made = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const made = await makeDirs(dir);
     if (made !== undefined) {
       for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fsyncDir(path.dirname(d));
     }

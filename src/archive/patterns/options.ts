@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 
-import { HoardError, InvalidArgumentError } from '../../errors.js';
+import { errnoOf, HoardError, InvalidArgumentError } from '../../errors.js';
 import { PatternMatcher } from './matcher.js';
 import { quote } from './pattern.js';
 import { cleanLines } from './text.js';
@@ -21,10 +21,6 @@ export interface PatternOption {
   readonly option: 'exclude' | 'exclude-from' | 'pattern' | 'patterns-from';
   /** Its value. */
   readonly value: string;
-}
-
-function errnoOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 /**
