@@ -188,7 +188,7 @@ export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
   let next = 0;
   for (let i = 0; i < r.count; i += 1) {
     const end = r.nameEnds[i] ?? start;
-    const s = 9 * i;
+    const s = 10 * i;
     const w = 5 * i;
     const num = (k: number): number => r.stats[s + k] ?? 0;
     const wide = (k: number): bigint => r.wide[w + k] ?? 0n;
@@ -207,6 +207,7 @@ export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
       ctimeNs: wide(3),
     };
     if (num(8) !== 0) e.flags = num(8);
+    if (num(9) !== 0) e.deferred = true;
     if (wide(1) !== NO_TIME) e.atimeNs = wide(1);
     if (wide(4) !== NO_TIME) e.birthtimeNs = wide(4);
     const x = r.extras[next];

@@ -21,6 +21,7 @@ use napi_derive::napi;
 use crate::chunk_index::ChunkIndex;
 use crate::error::{IntoNapi, array32, invalid, obj_type, to_napi, whole};
 use crate::files_cache::FilesCache;
+use crate::fsmeta::{FsWarning, ScanOptions, Xattr, fs_warnings, js_xattrs, scan_options};
 use crate::key::Key;
 use crate::task::{spawn_promise, thread_promise};
 
@@ -67,6 +68,19 @@ pub struct StoredFileResult {
     pub error_code: Option<String>,
     /// The error's message, naming the path.
     pub error_message: Option<String>,
+    /// Whether the file's flags, xattrs and ACLs were read (`storeFiles`' `meta`); the next four
+    /// fields then hold what was found.
+    pub meta_read: bool,
+    /// Linux inode flags, where asked for and the file system has them.
+    pub flags: Option<u32>,
+    /// Extended attributes other than the ACLs, when asked for and present.
+    pub xattrs: Option<Vec<Xattr>>,
+    /// The raw `system.posix_acl_access` value, when asked for and present.
+    pub acl_access: Option<Buffer>,
+    /// The raw `system.posix_acl_default` value, when asked for and present.
+    pub acl_default: Option<Buffer>,
+    /// What could not be read of the flags, xattrs and ACLs (the file itself was).
+    pub meta_warnings: Option<Vec<FsWarning>>,
 }
 
 /// A finished pack, to be stored under `packs/`. Its bytes stay in native memory (`bytes`).
@@ -158,23 +172,19 @@ pub struct StoredObjects {
 
 pub(crate) fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
     match r {
-        Ok(f) => StoredFileResult {
-            size: f.size as f64,
-            ids: Buffer::from(f.ids.concat()),
-            sizes: Uint32Array::new(f.sizes),
-            new_chunks: f.new_chunks,
-            new_plain: f.new_plain as f64,
-            new_stored: f.new_stored as f64,
-            stored: f.stored as f64,
-            status: match f.status {
-                FileStatus::Added => "A",
-                FileStatus::Modified => "M",
-                FileStatus::Unchanged => "U",
+        Ok(mut f) => {
+            let meta = f.meta.take();
+            let mut out = stored_result(f);
+            if let Some(m) = meta {
+                out.meta_read = true;
+                out.flags = m.flags;
+                out.xattrs = js_xattrs(m.xattrs);
+                out.acl_access = m.acl_access.map(Buffer::from);
+                out.acl_default = m.acl_default.map(Buffer::from);
+                out.meta_warnings = fs_warnings(m.warnings);
             }
-            .to_string(),
-            error_code: None,
-            error_message: None,
-        },
+            out
+        }
         Err(e) => StoredFileResult {
             size: 0.0,
             ids: Buffer::from(Vec::new()),
@@ -186,7 +196,40 @@ pub(crate) fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
             status: "E".to_string(),
             error_code: Some(e.kind.code().to_string()),
             error_message: Some(e.message),
+            meta_read: false,
+            flags: None,
+            xattrs: None,
+            acl_access: None,
+            acl_default: None,
+            meta_warnings: None,
         },
+    }
+}
+
+/// A stored file's result, without its metadata.
+fn stored_result(f: StoredFile) -> StoredFileResult {
+    StoredFileResult {
+        size: f.size as f64,
+        ids: Buffer::from(f.ids.concat()),
+        sizes: Uint32Array::new(f.sizes),
+        new_chunks: f.new_chunks,
+        new_plain: f.new_plain as f64,
+        new_stored: f.new_stored as f64,
+        stored: f.stored as f64,
+        status: match f.status {
+            FileStatus::Added => "A",
+            FileStatus::Modified => "M",
+            FileStatus::Unchanged => "U",
+        }
+        .to_string(),
+        error_code: None,
+        error_message: None,
+        meta_read: false,
+        flags: None,
+        xattrs: None,
+        acl_access: None,
+        acl_default: None,
+        meta_warnings: None,
     }
 }
 
@@ -260,13 +303,28 @@ impl Writer {
     /// a Buffer of its bytes. `stats` (optional) holds 32 bytes per file as the walk saw it:
     /// inode, size, mtime ns and ctime ns, each 64-bit little endian; with it, unchanged files
     /// come from the files cache. A file that cannot be read gets an error code; the batch goes on.
+    /// Where `metaFor` (one byte per path) holds 1, the file's flags, xattrs and ACLs are read
+    /// too, as `meta` asks (for the entries `scanDirectory` marked `deferred`): through the
+    /// descriptor the file is read with, or for an unchanged file through one opened for them.
     #[napi(ts_return_type = "Promise<StoredFileResult[]>")]
     pub fn store_files<'e>(
         &self,
         env: &'e Env,
         paths: Vec<Either<String, Buffer>>,
         stats: Option<Buffer>,
+        meta: Option<ScanOptions>,
+        meta_for: Option<Buffer>,
     ) -> Result<Object<'e>> {
+        if let Some(m) = &meta_for
+            && m.len() != paths.len()
+        {
+            return Err(invalid(format!(
+                "metaFor must hold 1 byte per path: {} bytes for {} paths",
+                m.len(),
+                paths.len()
+            )));
+        }
+        let meta = meta.map(|o| scan_options(Some(o)));
         if let Some(s) = &stats
             && s.len() != paths.len() * 32
         {
@@ -296,6 +354,10 @@ impl Writer {
                     mtime: field(s, i, 2) as i64,
                     ctime: field(s, i, 3) as i64,
                 }),
+                meta: match (&meta, &meta_for) {
+                    (Some(o), Some(m)) if m.get(i).copied().unwrap_or(0) != 0 => Some(*o),
+                    _ => None,
+                },
             })
             .collect();
         let w = Arc::clone(&self.inner);
