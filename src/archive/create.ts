@@ -150,19 +150,19 @@ export class Archiver {
    * What a directory scan reads: {@link scanOptions}, but where files are stored (not a dry run)
    * and the walk needs no flags of its own (`--exclude-nodump`), the flags, xattrs and ACLs of
    * regular files with one link are left to the worker that stores the file, which reads them
-   * through the descriptor it reads the file with (one open and close per file fewer).
+   * through the descriptor it reads the file with (one open and close per file fewer). Set by
+   * {@link start}, once (it is read for every directory).
    */
-  private get dirScanOptions(): ScanOptions {
-    const o = this.scanOptions;
-    return this.batcher !== undefined && !this.opts.excludeNodump ? { ...o, deferFiles: true } : o;
-  }
+  private dirScanOptions: ScanOptions = {};
 
   /** Starts the writer and the pack sink (not for a dry run). */
   private start(): void {
     const { repo, synced, opts } = this;
+    this.dirScanOptions = this.scanOptions;
     if (opts.dryRun) return;
     this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
     this.batcher = new FileBatcher(this.out.writer, this.scanOptions);
+    if (!opts.excludeNodump) this.dirScanOptions = { ...this.scanOptions, deferFiles: true };
   }
 
   /** The archive's totals (all zero in a dry run). */
