@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 
 import { ExistsError, InvalidArgumentError, LockTimeoutError } from '../errors.js';
-import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
+import { newWriter, type FilesCache, type StoredFile, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
@@ -90,7 +90,7 @@ export class ArchiveWriter {
   }
 
   /** Puts a stored file's contents into its item and counts them. */
-  addFile(item: Item, r: StoredFileResult): void {
+  addFile(item: Item, r: StoredFile): void {
     item.size = r.size;
     item.chunks = r.ids;
     item.chunkSizes = r.sizes;

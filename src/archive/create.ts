@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { IoError } from '../errors.js';
-import type { FilesCache, ScanOptions, StoredFileResult } from '../native.js';
+import type { FilesCache, ScanOptions, StoredFile, StoredFileResult } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
@@ -292,7 +292,7 @@ export class Archiver {
       return later(item);
     }
     await this.batcher.room();
-    return { done: quiet(this.batcher.add(fsPath, stat, deferred).then((r) => this.fileDone(apath, item, r))) };
+    return { done: quiet(this.batcher.add(fsPath, stat, deferred).then((r) => this.fileDone(apath, item, r, deferred))) };
   }
 
   /**
@@ -300,19 +300,19 @@ export class Archiver {
    * item, as {@link baseItem} puts the scan's: in the same order, before the contents, so the
    * item is the same as if the scan had read them.
    */
-  private fileMeta(item: Item, r: StoredFileResult): void {
-    if (!r.metaRead) return;
-    if (r.xattrs !== undefined && r.xattrs !== null && r.xattrs.length > 0) item.xattrs = r.xattrs;
-    if (r.aclAccess !== undefined && r.aclAccess !== null) item.aclAccess = r.aclAccess;
-    if (r.aclDefault !== undefined && r.aclDefault !== null) item.aclDefault = r.aclDefault;
-    if (r.flags !== undefined && r.flags !== null && r.flags !== 0 && !this.opts.noflags) item.flags = r.flags;
+  private fileMeta(item: Item, r: StoredFile): void {
+    if (r.xattrs !== undefined && r.xattrs.length > 0) item.xattrs = r.xattrs;
+    if (r.aclAccess !== undefined) item.aclAccess = r.aclAccess;
+    if (r.aclDefault !== undefined) item.aclDefault = r.aclDefault;
+    if (r.flags !== undefined && r.flags !== 0 && !this.opts.noflags) item.flags = r.flags;
     for (const w of r.metaWarnings ?? []) this.warn(`${item.name.toString('utf8')}: ${w.message}`);
   }
 
-  private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
+  /** `deferred`: the worker read the file's flags, xattrs and ACLs (its scan did not). */
+  private fileDone(apath: string, item: Item, r: StoredFile, deferred = false): Item | undefined {
     // A file that failed because the packs could not be stored ends the run with that error.
     if (this.out?.failure !== undefined) throw this.out.failure;
-    this.fileMeta(item, r);
+    if (deferred) this.fileMeta(item, r);
     if (r.errorCode !== undefined && r.errorCode !== null) {
       this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
       this.opts.onItem('E', apath);

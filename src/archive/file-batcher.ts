@@ -1,4 +1,4 @@
-import type { ScanOptions, StoredFileResult, Writer } from '../native.js';
+import { storedFiles, type ScanOptions, type StoredFile, type Writer } from '../native.js';
 
 /** A file's stat as the walk saw it, for the files cache. */
 export interface FileStat {
@@ -44,7 +44,7 @@ interface Pending {
   stat: FileStat;
   /** Whether the worker reads the file's flags, xattrs and ACLs (the scan deferred them). */
   meta: boolean;
-  resolve: (r: StoredFileResult) => void;
+  resolve: (r: StoredFile) => void;
   reject: (e: unknown) => void;
 }
 
@@ -73,9 +73,9 @@ export class FileBatcher {
    * scan marked `deferred`), the worker also reads its flags, xattrs and ACLs, as the batcher's
    * options ask, through the descriptor it reads the file with.
    */
-  add(path: Buffer, stat: FileStat, meta = false): Promise<StoredFileResult> {
+  add(path: Buffer, stat: FileStat, meta = false): Promise<StoredFile> {
     this.outstanding += 1;
-    const p = new Promise<StoredFileResult>((resolve, reject) => {
+    const p = new Promise<StoredFile>((resolve, reject) => {
       this.queue.push({ path, stat, meta, resolve, reject });
     });
     this.queuedBytes += stat.size;
@@ -112,7 +112,8 @@ export class FileBatcher {
     this.running += 1;
     const metaFor = this.meta !== undefined && batch.some((p) => p.meta) ? Buffer.from(batch.map((p) => (p.meta ? 1 : 0))) : undefined;
     this.writer.storeFiles(batch.map((p) => p.path), packStats(batch.map((p) => p.stat)), metaFor && this.meta, metaFor).then(
-      (results) => {
+      (packed) => {
+        const results = storedFiles(packed);
         batch.forEach((p, i) => {
           const r = results[i];
           if (r === undefined) p.reject(new Error('missing result'));
