@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { InvalidArgumentError, IoError, StorageQuotaError } from '../dist/errors.js';
-import { newChunkIndex, newKey, newWriter, salvagePack, type PackOut } from '../dist/native.js';
+import { newChunkIndex, newKey, newWriter, salvagePack, storedFiles, type PackOut } from '../dist/native.js';
 import { packName, putPack } from '../dist/repository/objects.js';
 import { SpaceGuard } from '../dist/repository/space.js';
 import { LocalStorage } from '../dist/storage/local.js';
@@ -27,8 +27,8 @@ async function packs(): Promise<PackOut[]> {
   const taking = (async () => {
     for (let p = await writer.nextPack(); p !== null; p = await writer.nextPack()) out.push(p);
   })();
-  const stored = await writer.storeFiles(files);
-  for (const f of stored) if (f.errorCode !== undefined) throw new Error(f.errorMessage);
+  const stored = storedFiles(await writer.storeFiles(files));
+  for (const f of stored) if (f.errorCode !== undefined) throw new Error(f.errorMessage ?? f.errorCode ?? 'not stored');
   await writer.flush();
   writer.close();
   await taking;

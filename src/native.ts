@@ -33,6 +33,7 @@ export type {
   ScanOptions,
   ScanResult,
   StoredFileResult,
+  StoredFiles,
   TarMember,
   WriterOptions,
   Xattr,
@@ -188,7 +189,7 @@ export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
   let next = 0;
   for (let i = 0; i < r.count; i += 1) {
     const end = r.nameEnds[i] ?? start;
-    const s = 9 * i;
+    const s = 10 * i;
     const w = 5 * i;
     const num = (k: number): number => r.stats[s + k] ?? 0;
     const wide = (k: number): bigint => r.wide[w + k] ?? 0n;
@@ -207,6 +208,7 @@ export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
       ctimeNs: wide(3),
     };
     if (num(8) !== 0) e.flags = num(8);
+    if (num(9) !== 0) e.deferred = true;
     if (wide(1) !== NO_TIME) e.atimeNs = wide(1);
     if (wide(4) !== NO_TIME) e.birthtimeNs = wide(4);
     const x = r.extras[next];
@@ -217,6 +219,70 @@ export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
     }
     out.push(e);
     start = end;
+  }
+  return out;
+}
+
+/**
+ * One file's outcome in a batch of `Writer.storeFiles` ({@link storedFiles}): a
+ * `StoredFileResult`, plus the flags, xattrs and ACLs the worker read where it was asked to.
+ */
+export interface StoredFile {
+  size: number;
+  ids: Buffer;
+  sizes: Uint32Array;
+  newChunks: number;
+  newPlain: number;
+  newStored: number;
+  stored: number;
+  status: string;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+  /** Inode flags, where the worker read the file's metadata and the file system has them. */
+  flags?: number;
+  xattrs?: binding.Xattr[];
+  aclAccess?: Buffer;
+  aclDefault?: Buffer;
+  /** What could not be read of the flags, xattrs and ACLs. */
+  metaWarnings?: binding.FsWarning[];
+}
+
+/**
+ * Unpacks `Writer.storeFiles`' columns (see `StoredFiles` in the binding) into one object per
+ * file; `ids` and `sizes` are views into the batch's buffers.
+ */
+export function storedFiles(r: binding.StoredFiles): StoredFile[] {
+  const out: StoredFile[] = [];
+  let chunk = 0;
+  let next = 0;
+  const sizes = r.sizes;
+  for (let i = 0; i < r.count; i += 1) {
+    const n = r.chunkCounts[i] ?? 0;
+    const k = 6 * i;
+    const num = (j: number): number => r.numbers[k + j] ?? 0;
+    const f: StoredFile = {
+      size: num(0),
+      stored: num(1),
+      newChunks: num(2),
+      newPlain: num(3),
+      newStored: num(4),
+      status: String.fromCharCode(r.status[i] ?? 0x45),
+      ids: r.ids.subarray(32 * chunk, 32 * (chunk + n)),
+      sizes: new Uint32Array(sizes.buffer, sizes.byteOffset + 4 * chunk, n),
+    };
+    if (num(5) >= 0) f.flags = num(5);
+    const x = r.extras[next];
+    if (x?.index === i) {
+      if (x.errorCode !== undefined && x.errorCode !== null) f.errorCode = x.errorCode;
+      if (x.errorMessage !== undefined && x.errorMessage !== null) f.errorMessage = x.errorMessage;
+      if (x.xattrs !== undefined && x.xattrs !== null) f.xattrs = x.xattrs;
+      if (x.aclAccess !== undefined && x.aclAccess !== null) f.aclAccess = x.aclAccess;
+      if (x.aclDefault !== undefined && x.aclDefault !== null) f.aclDefault = x.aclDefault;
+      if (x.metaWarnings !== undefined && x.metaWarnings !== null) f.metaWarnings = x.metaWarnings;
+      next += 1;
+    }
+    out.push(f);
+    chunk += n;
   }
   return out;
 }

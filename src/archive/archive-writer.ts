@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 
 import { ExistsError, InvalidArgumentError, LockTimeoutError } from '../errors.js';
-import { newWriter, type FilesCache, type StoredFileResult, type Writer } from '../native.js';
+import { newWriter, type FilesCache, type StoredFile, type Writer } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import { archiveName } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
@@ -14,7 +14,7 @@ import { crashPoint, testPackSize } from '../testonly.js';
 import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
 import type { Item } from './item.js';
 import { PackSink } from './pack-sink.js';
-import { storeTree } from './tree-store.js';
+import { TreeBatch } from './tree-store.js';
 
 /** How an archive's data is cut and compressed. */
 export interface ArchiveWriterOptions {
@@ -48,6 +48,8 @@ export class ArchiveWriter {
   /** The archive's totals so far. */
   readonly stats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
   private readonly sink: PackSink;
+  /** The trees, stored in batches. */
+  private readonly trees: TreeBatch;
   /** The compact generation the run started under: it must not move before the commit. */
   private readonly generation: number;
 
@@ -73,17 +75,22 @@ export class ArchiveWriter {
       filesCache,
     );
     this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);
+    this.trees = new TreeBatch(this.writer, repo.key);
   }
 
-  /** Stores a tree for `items` (split into a chain when large); returns the first part's id. */
-  async storeTree(items: Item[]): Promise<Buffer | undefined> {
-    const tree = await storeTree(this.writer, this.repo.key, items);
+  /**
+   * Stores a tree for `items` (split into pieces under a head when large) and returns its id at
+   * once: the tree is stored with a batch of others ({@link TreeBatch}), by {@link finish} at the
+   * latest.
+   */
+  storeTree(items: Item[]): Buffer | undefined {
+    const tree = this.trees.store(items);
     this.stats.chunks += tree.parts;
     return tree.id;
   }
 
   /** Puts a stored file's contents into its item and counts them. */
-  addFile(item: Item, r: StoredFileResult): void {
+  addFile(item: Item, r: StoredFile): void {
     item.size = r.size;
     item.chunks = r.ids;
     item.chunkSizes = r.sizes;
@@ -97,6 +104,7 @@ export class ArchiveWriter {
   /** Stores the last pack and waits until every pack and index object is stored. */
   async finish(): Promise<void> {
     try {
+      await this.trees.done();
       await this.writer.flush();
       this.writer.close();
       await this.sink.done;

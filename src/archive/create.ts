@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { IoError } from '../errors.js';
-import type { FilesCache, ScanOptions, StoredFileResult } from '../native.js';
+import type { FilesCache, ScanOptions, StoredFile, StoredFileResult } from '../native.js';
 import type { SyncedIndex } from '../repository/chunk-cache.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
@@ -146,12 +146,23 @@ export class Archiver {
     return { xattrs: !o.noxattrs, acls: !o.noacls, flags: !o.noflags || o.excludeNodump, atime: o.atime, birthtime: !o.nobirthtime };
   }
 
+  /**
+   * What a directory scan reads: {@link scanOptions}, but where files are stored (not a dry run)
+   * and the walk needs no flags of its own (`--exclude-nodump`), the flags, xattrs and ACLs of
+   * regular files with one link are left to the worker that stores the file, which reads them
+   * through the descriptor it reads the file with (one open and close per file fewer). Set by
+   * {@link start}, once (it is read for every directory).
+   */
+  private dirScanOptions: ScanOptions = {};
+
   /** Starts the writer and the pack sink (not for a dry run). */
   private start(): void {
     const { repo, synced, opts } = this;
+    this.dirScanOptions = this.scanOptions;
     if (opts.dryRun) return;
     this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
-    this.batcher = new FileBatcher(this.out.writer);
+    this.batcher = new FileBatcher(this.out.writer, this.scanOptions);
+    if (!opts.excludeNodump) this.dirScanOptions = { ...this.scanOptions, deferFiles: true };
   }
 
   /** The archive's totals (all zero in a dry run). */
@@ -197,8 +208,8 @@ export class Archiver {
     return item;
   }
 
-  /** Stores a tree for `items`; nothing in a dry run. */
-  private async storeTree(items: Item[]): Promise<Buffer | undefined> {
+  /** Stores a tree for `items` (in a batch: its id comes at once); nothing in a dry run. */
+  private storeTree(items: Item[]): Buffer | undefined {
     return this.out?.storeTree(items);
   }
 
@@ -268,24 +279,40 @@ export class Archiver {
       }
       item.type = '-';
       item.mode = (item.mode & 0o7777) | 0o100000;
-      return this.file(fsPath, apath, item, s);
+      return this.file(fsPath, apath, item, s, e.deferred === true);
     }
     this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
   }
 
-  private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat): Promise<Later> {
+  /** Stores a regular file; `deferred`: its scan left its flags, xattrs and ACLs to the worker. */
+  private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat, deferred: boolean): Promise<Later> {
     if (this.batcher === undefined) {
       this.opts.onItem('-', apath);
       return later(item);
     }
     await this.batcher.room();
-    return { done: quiet(this.batcher.add(fsPath, stat).then((r) => this.fileDone(apath, item, r))) };
+    return { done: quiet(this.batcher.add(fsPath, stat, deferred).then((r) => this.fileDone(apath, item, r, deferred))) };
   }
 
-  private fileDone(apath: string, item: Item, r: StoredFileResult): Item | undefined {
+  /**
+   * Puts the flags, xattrs and ACLs a worker read (for a file whose scan deferred them) into its
+   * item, as {@link baseItem} puts the scan's: in the same order, before the contents, so the
+   * item is the same as if the scan had read them.
+   */
+  private fileMeta(item: Item, r: StoredFile): void {
+    if (r.xattrs !== undefined && r.xattrs.length > 0) item.xattrs = r.xattrs;
+    if (r.aclAccess !== undefined) item.aclAccess = r.aclAccess;
+    if (r.aclDefault !== undefined) item.aclDefault = r.aclDefault;
+    if (r.flags !== undefined && r.flags !== 0 && !this.opts.noflags) item.flags = r.flags;
+    for (const w of r.metaWarnings ?? []) this.warn(`${item.name.toString('utf8')}: ${w.message}`);
+  }
+
+  /** `deferred`: the worker read the file's flags, xattrs and ACLs (its scan did not). */
+  private fileDone(apath: string, item: Item, r: StoredFile, deferred = false): Item | undefined {
     // A file that failed because the packs could not be stored ends the run with that error.
     if (this.out?.failure !== undefined) throw this.out.failure;
+    if (deferred) this.fileMeta(item, r);
     if (r.errorCode !== undefined && r.errorCode !== null) {
       this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
       this.opts.onItem('E', apath);
@@ -315,7 +342,7 @@ export class Archiver {
   private async directory(fsPath: Buffer, apath: string, item: Item, dev: number, read?: Promise<ScannedEntry[]>): Promise<Later> {
     let entries: ScannedEntry[];
     try {
-      entries = await (read ?? scanDirectory(fsPath, this.scanOptions));
+      entries = await (read ?? scanDirectory(fsPath, this.dirScanOptions));
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
       this.opts.onItem('E', apath);
@@ -345,17 +372,17 @@ export class Archiver {
         const j = next;
         next += 1;
         const c = entries[j] as ScannedEntry;
-        if (this.walksInto(c, paths[j] as string, dev)) ahead.set(j, quiet(scanDirectory(joinPath(fsPath, c.name), this.scanOptions)));
+        if (this.walksInto(c, paths[j] as string, dev)) ahead.set(j, quiet(scanDirectory(joinPath(fsPath, c.name), this.dirScanOptions)));
       }
       const read = ahead.get(i);
       ahead.delete(i);
       children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
     }
     return {
-      done: quiet(Promise.all(children).then(async (items) => {
+      done: quiet(Promise.all(children).then((items) => {
         const kept = items.filter((i): i is Item => i !== undefined);
         if (excluded && kept.length === 0) return undefined;
-        const tree = await this.storeTree(kept);
+        const tree = this.storeTree(kept);
         if (tree !== undefined) item.tree = tree;
         if (excluded) item.implied = true;
         return item;
@@ -477,11 +504,11 @@ export class Archiver {
         if (k !== undefined) kids.push(k);
       }
       if (own !== undefined && own.type === 'd' && own.tree === undefined) {
-        own.tree = await this.storeTree(kids);
+        own.tree = this.storeTree(kids);
         return own;
       }
       const implied: Item = { name: Buffer.from(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
-      const tree = await this.storeTree(kids);
+      const tree = this.storeTree(kids);
       if (tree !== undefined) implied.tree = tree;
       return implied;
     };

@@ -1,4 +1,4 @@
-import type { StoredFileResult, Writer } from '../native.js';
+import { storedFiles, type ScanOptions, type StoredFile, type Writer } from '../native.js';
 
 /** A file's stat as the walk saw it, for the files cache. */
 export interface FileStat {
@@ -42,7 +42,9 @@ interface Pending {
   path: Buffer;
   /** For the files cache; its size also counts toward the batch's bytes. */
   stat: FileStat;
-  resolve: (r: StoredFileResult) => void;
+  /** Whether the worker reads the file's flags, xattrs and ACLs (the scan deferred them). */
+  meta: boolean;
+  resolve: (r: StoredFile) => void;
   reject: (e: unknown) => void;
 }
 
@@ -57,13 +59,24 @@ export class FileBatcher {
   private outstanding = 0;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly writer: Writer) {}
+  /**
+   * `meta`: what to read of the files whose scan deferred their flags, xattrs and ACLs (see
+   * {@link add}).
+   */
+  constructor(
+    private readonly writer: Writer,
+    private readonly meta?: ScanOptions,
+  ) {}
 
-  /** Queues a file with its stat; resolves with what storing it produced. */
-  add(path: Buffer, stat: FileStat): Promise<StoredFileResult> {
+  /**
+   * Queues a file with its stat; resolves with what storing it produced. With `meta` (a file the
+   * scan marked `deferred`), the worker also reads its flags, xattrs and ACLs, as the batcher's
+   * options ask, through the descriptor it reads the file with.
+   */
+  add(path: Buffer, stat: FileStat, meta = false): Promise<StoredFile> {
     this.outstanding += 1;
-    const p = new Promise<StoredFileResult>((resolve, reject) => {
-      this.queue.push({ path, stat, resolve, reject });
+    const p = new Promise<StoredFile>((resolve, reject) => {
+      this.queue.push({ path, stat, meta, resolve, reject });
     });
     this.queuedBytes += stat.size;
     if (this.queue.length >= BATCH_FILES || this.queuedBytes >= BATCH_BYTES) this.pump();
@@ -97,8 +110,10 @@ export class FileBatcher {
     }
     this.queuedBytes -= bytes;
     this.running += 1;
-    this.writer.storeFiles(batch.map((p) => p.path), packStats(batch.map((p) => p.stat))).then(
-      (results) => {
+    const metaFor = this.meta !== undefined && batch.some((p) => p.meta) ? Buffer.from(batch.map((p) => (p.meta ? 1 : 0))) : undefined;
+    this.writer.storeFiles(batch.map((p) => p.path), packStats(batch.map((p) => p.stat)), metaFor && this.meta, metaFor).then(
+      (packed) => {
+        const results = storedFiles(packed);
         batch.forEach((p, i) => {
           const r = results[i];
           if (r === undefined) p.reject(new Error('missing result'));

@@ -218,7 +218,7 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
       const own = node.item;
       if (own !== undefined && own.type !== 'd') return own;
       const dir: Item = own ?? { name, type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
-      const tree = await out.storeTree(kids);
+      const tree = out.storeTree(kids);
       if (tree !== undefined) dir.tree = tree;
       return dir;
     };

@@ -3,10 +3,15 @@ import { lstatPath, scanDirectory as scanNative, scanEntries, type FsEntry, type
 /** One directory entry with its metadata as the walk sees it (`errorCode` set when it could not be read). */
 export type ScannedEntry = FsEntry;
 
-/** Joins a directory path and an entry name, both raw bytes. */
+/** Joins a directory path and an entry name, both raw bytes (one new buffer, called per entry). */
 export function joinPath(dir: Buffer, name: Buffer): Buffer {
   if (dir.length === 0) return name;
-  return dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
+  const slash = dir[dir.length - 1] === 0x2f ? 0 : 1;
+  const out = Buffer.allocUnsafe(dir.length + slash + name.length);
+  dir.copy(out, 0);
+  if (slash === 1) out[dir.length] = 0x2f;
+  name.copy(out, dir.length + slash);
+  return out;
 }
 
 /** The metadata of one path (not following a final symlink); errors are reported in the entry. */

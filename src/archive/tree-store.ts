@@ -84,3 +84,73 @@ export async function storeTree(writer: Writer, key: Key, items: Item[]): Promis
   const head = await writer.storeObjects(key, ObjectType.tree, [encodeTree({ version: 2, items: [], parts: stored.ids })], TREE_COMPRESSION);
   return { id: Buffer.from(head.ids.subarray(0, 32)), parts: pieces.length + 1 };
 }
+
+/** Encoded trees per `storeObjects` call of a {@link TreeBatch}. */
+const BATCH_TREES = 64;
+/** Encoded bytes per `storeObjects` call of a {@link TreeBatch}. */
+const BATCH_BYTES = 1 << 20;
+
+/**
+ * Stores the trees of a walk in batches: {@link store} encodes a directory's tree (its pieces
+ * and head, as {@link storeTree}) and computes their ids at once (a tree's id is the chunk id of
+ * its bytes, so a parent needs no stored child to name it), and queues the objects; every
+ * {@link BATCH_TREES} objects or {@link BATCH_BYTES} bytes go to the writer in one
+ * `storeObjects` call. So a create pays one native call and one promise per batch of trees,
+ * not per directory. {@link done} sends the rest and waits until every tree is stored: call it
+ * before the writer's last flush, so that the trees are in packs before the archive names them.
+ */
+export class TreeBatch {
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private failed: { error: unknown } | undefined;
+
+  constructor(
+    private readonly writer: Writer,
+    private readonly key: Key,
+  ) {}
+
+  /** Queues the tree of `items` (sorted by name); returns its id at once (absent for no items). */
+  store(items: Item[]): StoredTree {
+    if (this.failed !== undefined) throw this.failed.error;
+    if (items.length === 0) return { id: undefined, parts: 0 };
+    const pieces = items.length > SPLIT_ITEMS ? splitItems(this.key, items) : [items];
+    const encoded = pieces.map((p) => encodeTree({ version: 1, items: p }));
+    const ids = encoded.map((e) => this.key.chunkId(e));
+    for (const e of encoded) this.add(e);
+    if (pieces.length === 1) return { id: ids[0], parts: 1 };
+    const head = encodeTree({ version: 2, items: [], parts: Buffer.concat(ids) });
+    this.add(head);
+    return { id: this.key.chunkId(head), parts: pieces.length + 1 };
+  }
+
+  /** Sends what is queued, then waits for every call; rejects with the first failure. */
+  async done(): Promise<void> {
+    this.send();
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    if (this.failed !== undefined) throw this.failed.error;
+  }
+
+  private add(encoded: Buffer): void {
+    this.queue.push(encoded);
+    this.queuedBytes += encoded.length;
+    if (this.queue.length >= BATCH_TREES || this.queuedBytes >= BATCH_BYTES) this.send();
+  }
+
+  private send(): void {
+    if (this.queue.length === 0) return;
+    const objects = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const call: Promise<unknown> = this.writer.storeObjects(this.key, ObjectType.tree, objects, TREE_COMPRESSION).then(
+      () => {
+        this.inFlight.delete(call);
+      },
+      (e: unknown) => {
+        this.inFlight.delete(call);
+        this.failed ??= { error: e };
+      },
+    );
+    this.inFlight.add(call);
+  }
+}

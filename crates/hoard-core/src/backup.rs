@@ -10,6 +10,8 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,6 +23,7 @@ use crate::codec::{self, Codec};
 use crate::envelope::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files_cache::{FileStat, FilesCache, Lookup};
+use crate::fsmeta::{FileMeta, ScanOptions, read_file_meta};
 use crate::id::ChunkId;
 use crate::pack::{FinishedPack, PackBuilder};
 use crate::pipeline::ChunkSettings;
@@ -51,6 +54,8 @@ pub struct StoredFile {
     /// Some chunk was still being stored by another file when this one met it, so `stored` lacks
     /// its length: [`Writer::settle`] counts it once it is known.
     pub unsettled: bool,
+    /// The flags, xattrs and ACLs read for a job that asked for them ([`FileJob::meta`]).
+    pub meta: Option<FileMeta>,
 }
 
 /// A file's status as borg's `create --list` shows it.
@@ -71,6 +76,10 @@ pub struct FileJob {
     pub path: PathBuf,
     /// The stat before reading; without it the files cache is not consulted.
     pub stat: Option<FileStat>,
+    /// Read the file's flags, xattrs and ACLs too, as these options ask (for a file whose scan
+    /// deferred them: `ScanOptions::defer_files`): through the descriptor opened to read it, or,
+    /// for an unchanged file, which is not read, through one opened for them.
+    pub meta: Option<ScanOptions>,
 }
 
 /// Totals of what a writer added.
@@ -366,8 +375,17 @@ impl Writer {
 
     /// Reads and stores the file at `path`.
     pub fn store_file(&self, path: &Path) -> Result<StoredFile> {
+        self.store_file_meta(path, None)
+    }
+
+    /// Reads and stores the file at `path`, and where `meta` asks, its flags, xattrs and ACLs,
+    /// read through the descriptor it is read with (before its contents).
+    fn store_file_meta(&self, path: &Path, meta: Option<&ScanOptions>) -> Result<StoredFile> {
         let file = File::open(path).map_err(|e| Error::io(path, &e))?;
-        self.store_reader(file, path)
+        let read = meta.map(|o| read_file_meta(Some(file.as_fd()), path.as_os_str().as_bytes(), o));
+        let mut out = self.store_reader(file, path)?;
+        out.meta = read;
+        Ok(out)
     }
 
     /// Stores many files on the worker pool; one result per path, in order.
@@ -425,7 +443,10 @@ impl Writer {
 
     /// Stores one file, or takes it from the files cache when unchanged; remembers it there.
     pub fn store_job(&self, job: &FileJob) -> Result<StoredFile> {
-        if let Some(hit) = self.cached(job) {
+        if let Some(mut hit) = self.cached(job) {
+            if let Some(o) = &job.meta {
+                hit.meta = Some(read_file_meta(None, job.path.as_os_str().as_bytes(), o));
+            }
             return Ok(hit);
         }
         let known = match (&job.stat, &self.files) {
@@ -435,7 +456,7 @@ impl Writer {
             ),
             _ => false,
         };
-        let mut out = self.store_file(&job.path)?;
+        let mut out = self.store_file_meta(&job.path, job.meta.as_ref())?;
         out.status = if known {
             FileStatus::Modified
         } else {

@@ -38,15 +38,20 @@ pub struct ScanOptions {
     pub atime: Option<bool>,
     /// The birth time, where the file system records one.
     pub birthtime: Option<bool>,
+    /// `scanDirectory` only: leave the flags, xattrs and ACLs of regular files with one link to
+    /// `Writer.storeFiles`, which reads them through the descriptor it reads the file with (such
+    /// entries are marked `deferred`).
+    pub defer_files: Option<bool>,
 }
 
-fn scan_options(o: Option<ScanOptions>) -> fsmeta::ScanOptions {
+pub(crate) fn scan_options(o: Option<ScanOptions>) -> fsmeta::ScanOptions {
     let o = o.unwrap_or(ScanOptions {
         xattrs: None,
         acls: None,
         flags: None,
         atime: None,
         birthtime: None,
+        defer_files: None,
     });
     fsmeta::ScanOptions {
         xattrs: o.xattrs.unwrap_or(false),
@@ -54,6 +59,7 @@ fn scan_options(o: Option<ScanOptions>) -> fsmeta::ScanOptions {
         flags: o.flags.unwrap_or(false),
         atime: o.atime.unwrap_or(false),
         birthtime: o.birthtime.unwrap_or(false),
+        defer_files: o.defer_files.unwrap_or(false),
     }
 }
 
@@ -118,12 +124,41 @@ pub struct FsEntry {
     pub flags: Option<u32>,
     /// A symlink's target.
     pub link_target: Option<Buffer>,
+    /// True where the flags, xattrs and ACLs were left to `Writer.storeFiles`
+    /// (`ScanOptions.deferFiles`).
+    pub deferred: Option<bool>,
     /// What could not be read (an xattr, the flags) though the rest was.
     pub warnings: Option<Vec<FsWarning>>,
     /// The stable code when the entry could not be read (vanished, refused).
     pub error_code: Option<String>,
     /// The message when the entry could not be read.
     pub error_message: Option<String>,
+}
+
+/// Warnings as JavaScript receives them; none is `None`.
+pub(crate) fn fs_warnings(warnings: Vec<hoard_core::Error>) -> Option<Vec<FsWarning>> {
+    (!warnings.is_empty()).then(|| {
+        warnings
+            .into_iter()
+            .map(|w| FsWarning {
+                code: w.kind.code().to_string(),
+                message: w.message,
+            })
+            .collect()
+    })
+}
+
+/// Xattrs as JavaScript receives them; none is `None`.
+pub(crate) fn js_xattrs(xattrs: Vec<fsmeta::Xattr>) -> Option<Vec<Xattr>> {
+    (!xattrs.is_empty()).then(|| {
+        xattrs
+            .into_iter()
+            .map(|x| Xattr {
+                name: Buffer::from(x.name),
+                value: Buffer::from(x.value),
+            })
+            .collect()
+    })
 }
 
 fn fs_entry(name: Vec<u8>, meta: hoard_core::Result<Meta>) -> FsEntry {
@@ -154,36 +189,21 @@ fn fs_entry(name: Vec<u8>, meta: hoard_core::Result<Meta>) -> FsEntry {
         mtime_ns: i64n(m.mtime_ns),
         ctime_ns: i64n(m.ctime_ns),
         birthtime_ns: m.birthtime_ns.map(i64n),
-        xattrs: (!m.xattrs.is_empty()).then(|| {
-            m.xattrs
-                .into_iter()
-                .map(|x| Xattr {
-                    name: Buffer::from(x.name),
-                    value: Buffer::from(x.value),
-                })
-                .collect()
-        }),
+        xattrs: js_xattrs(m.xattrs),
         acl_access: buf(m.acl_access),
         acl_default: buf(m.acl_default),
         flags: m.flags,
         link_target: buf(m.link_target),
-        warnings: (!m.warnings.is_empty()).then(|| {
-            m.warnings
-                .into_iter()
-                .map(|w| FsWarning {
-                    code: w.kind.code().to_string(),
-                    message: w.message,
-                })
-                .collect()
-        }),
+        deferred: m.deferred.then_some(true),
+        warnings: fs_warnings(m.warnings),
         error_code: None,
         error_message: None,
     }
 }
 
 /// Fields of each entry in [`ScanResult::stats`], in this order: mode, uid, gid, dev, nlink,
-/// size, rdev, blocks, flags.
-const STAT_FIELDS: usize = 9;
+/// size, rdev, blocks, flags, deferred.
+const STAT_FIELDS: usize = 10;
 /// Fields of each entry in [`ScanResult::wide`], in this order: ino, atimeNs, mtimeNs, ctimeNs,
 /// birthtimeNs.
 const WIDE_FIELDS: usize = 5;
@@ -214,9 +234,10 @@ pub struct ScanExtra {
 /// A directory's entries, packed in columns so that a directory of any size crosses the boundary
 /// as a handful of values (objects per entry cost more than the system calls). Entry `i`:
 /// - name: `names.subarray(i ? nameEnds[i - 1] : 0, nameEnds[i])`;
-/// - `stats[9 * i + k]`, k = 0..8: mode (full `st_mode`), uid, gid, dev, nlink, size, rdev,
+/// - `stats[10 * i + k]`, k = 0..9: mode (full `st_mode`), uid, gid, dev, nlink, size, rdev,
 ///   blocks (512-byte), flags (Linux `FS_*_FL`; 0 when not asked for or not a regular file or
-///   directory);
+///   directory), deferred (1 where the flags, xattrs and ACLs were left to `Writer.storeFiles`:
+///   `ScanOptions.deferFiles`, else 0);
 /// - `wide[5 * i + k]`, k = 0..4: ino (its 64 bits; `BigInt.asUintN(64, ·)`), atimeNs, mtimeNs,
 ///   ctimeNs, birthtimeNs, in ns since the epoch; `-(2n ** 63n)` where a time was not asked for
 ///   or is not recorded;
@@ -230,7 +251,7 @@ pub struct ScanResult {
     pub names: Buffer,
     /// Where each name ends in `names`.
     pub name_ends: Uint32Array,
-    /// Nine numbers per entry (see above).
+    /// Ten numbers per entry (see above).
     pub stats: Float64Array,
     /// Five 64-bit numbers per entry (see above).
     pub wide: BigInt64Array,
@@ -278,6 +299,7 @@ fn pack(entries: Vec<ScanEntry>) -> hoard_core::Result<Packed> {
             m.rdev as f64,
             m.blocks as f64,
             f64::from(m.flags.unwrap_or(0)),
+            f64::from(u8::from(m.deferred)),
         ]);
         p.wide.extend_from_slice(&[
             i64::from_ne_bytes(m.ino.to_ne_bytes()),

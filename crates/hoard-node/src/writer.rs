@@ -9,18 +9,20 @@ use hoard_core::chunker::ChunkerParams;
 use hoard_core::codec::Codec;
 use hoard_core::envelope;
 use hoard_core::files_cache::FileStat;
+use hoard_core::fsmeta::FileMeta;
 use hoard_core::index_object::{self, IndexedPack};
 use hoard_core::pack::{self, TocEntry};
 use hoard_core::pack_bytes;
 use hoard_core::pipeline::ChunkSettings;
 use hoard_core::{Error, ErrorKind};
-use napi::bindgen_prelude::{Buffer, Either, Object, Uint32Array};
+use napi::bindgen_prelude::{Buffer, Either, Float64Array, Object, Uint32Array};
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::chunk_index::ChunkIndex;
 use crate::error::{IntoNapi, array32, invalid, obj_type, to_napi, whole};
 use crate::files_cache::FilesCache;
+use crate::fsmeta::{FsWarning, ScanOptions, Xattr, fs_warnings, js_xattrs, scan_options};
 use crate::key::Key;
 use crate::task::{spawn_promise, thread_promise};
 
@@ -67,6 +69,139 @@ pub struct StoredFileResult {
     pub error_code: Option<String>,
     /// The error's message, naming the path.
     pub error_message: Option<String>,
+}
+
+/// Numbers per file in [`StoredFiles::numbers`]: size, stored, newChunks, newPlain, newStored,
+/// flags.
+const STORED_FIELDS: usize = 6;
+
+/// What `storeFiles` produced for a batch, packed in columns so that a batch crosses the boundary
+/// as a handful of values, not an object (of a dozen properties, each set through napi) per
+/// file. File `i`:
+/// - `numbers[6 * i + k]`, k = 0..5: bytes read (`size`), stored bytes of all its chunks
+///   (`stored`), chunks it added (`newChunks`), their plaintext bytes (`newPlain`), their stored
+///   bytes (`newStored`), its inode flags (where its metadata was read and the file system has
+///   them, else -1);
+/// - `status[i]`: borg's `--list` letter, `A`, `M` or `U`, or `E` where it could not be read;
+/// - `chunkCounts[i]`: its number of chunks; its ids are the next `32 * chunkCounts[i]` bytes of
+///   `ids` and its chunk lengths the next `chunkCounts[i]` numbers of `sizes`;
+/// - `extras`: in index order, one object for each file that has an error, xattrs, ACLs or
+///   metadata warnings.
+#[napi(object, object_from_js = false)]
+pub struct StoredFiles {
+    /// Files.
+    pub count: u32,
+    /// Six numbers per file (see above).
+    pub numbers: Float64Array,
+    /// One status letter per file.
+    pub status: Buffer,
+    /// Chunks per file.
+    pub chunk_counts: Uint32Array,
+    /// Every file's chunk ids, 32 bytes each, file after file.
+    pub ids: Buffer,
+    /// Every file's chunk lengths, file after file.
+    pub sizes: Uint32Array,
+    /// Details of the files that have any.
+    pub extras: Vec<StoredExtra>,
+}
+
+/// Details of one file of a [`StoredFiles`], for the files that have any.
+#[napi(object, object_from_js = false)]
+pub struct StoredExtra {
+    /// The file's index in the batch.
+    pub index: u32,
+    /// The stable error code when the file could not be read.
+    pub error_code: Option<String>,
+    /// The error's message, naming the path.
+    pub error_message: Option<String>,
+    /// Extended attributes other than the ACLs, when read and present.
+    pub xattrs: Option<Vec<Xattr>>,
+    /// The raw `system.posix_acl_access` value, when read and present.
+    pub acl_access: Option<Buffer>,
+    /// The raw `system.posix_acl_default` value, when read and present.
+    pub acl_default: Option<Buffer>,
+    /// What could not be read of the flags, xattrs and ACLs (the file itself was).
+    pub meta_warnings: Option<Vec<FsWarning>>,
+}
+
+/// [`StoredFiles`]' columns, built on the pool; only `extras` become objects one by one.
+struct PackedFiles {
+    numbers: Vec<f64>,
+    status: Vec<u8>,
+    chunk_counts: Vec<u32>,
+    ids: Vec<u8>,
+    sizes: Vec<u32>,
+    extras: Vec<(u32, Option<hoard_core::Error>, Option<FileMeta>)>,
+}
+
+fn pack_files(results: Vec<hoard_core::Result<StoredFile>>) -> PackedFiles {
+    let n = results.len();
+    let mut p = PackedFiles {
+        numbers: Vec::with_capacity(n * STORED_FIELDS),
+        status: Vec::with_capacity(n),
+        chunk_counts: Vec::with_capacity(n),
+        ids: Vec::new(),
+        sizes: Vec::new(),
+        extras: Vec::new(),
+    };
+    for (i, r) in results.into_iter().enumerate() {
+        // A batch holds far fewer than 2^32 files (the caller sends hundreds).
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        match r {
+            Ok(mut f) => {
+                let meta = f.meta.take();
+                let flags = meta.as_ref().and_then(|m| m.flags).map_or(-1.0, f64::from);
+                p.numbers.extend_from_slice(&[
+                    f.size as f64,
+                    f.stored as f64,
+                    f64::from(f.new_chunks),
+                    f.new_plain as f64,
+                    f.new_stored as f64,
+                    flags,
+                ]);
+                p.status.push(match f.status {
+                    FileStatus::Added => b'A',
+                    FileStatus::Modified => b'M',
+                    FileStatus::Unchanged => b'U',
+                });
+                p.chunk_counts
+                    .push(u32::try_from(f.ids.len()).unwrap_or(u32::MAX));
+                for id in &f.ids {
+                    p.ids.extend_from_slice(id);
+                }
+                p.sizes.extend_from_slice(&f.sizes);
+                if let Some(m) = meta
+                    && (!m.xattrs.is_empty()
+                        || m.acl_access.is_some()
+                        || m.acl_default.is_some()
+                        || !m.warnings.is_empty())
+                {
+                    p.extras.push((index, None, Some(m)));
+                }
+            }
+            Err(e) => {
+                p.numbers
+                    .extend_from_slice(&[0.0, 0.0, 0.0, 0.0, 0.0, -1.0]);
+                p.status.push(b'E');
+                p.chunk_counts.push(0);
+                p.extras.push((index, Some(e), None));
+            }
+        }
+    }
+    p
+}
+
+fn stored_extra(index: u32, err: Option<hoard_core::Error>, meta: Option<FileMeta>) -> StoredExtra {
+    let m = meta.unwrap_or_default();
+    StoredExtra {
+        index,
+        error_code: err.as_ref().map(|e| e.kind.code().to_string()),
+        error_message: err.map(|e| e.message),
+        xattrs: js_xattrs(m.xattrs),
+        acl_access: m.acl_access.map(Buffer::from),
+        acl_default: m.acl_default.map(Buffer::from),
+        meta_warnings: fs_warnings(m.warnings),
+    }
 }
 
 /// A finished pack, to be stored under `packs/`. Its bytes stay in native memory (`bytes`).
@@ -158,23 +293,7 @@ pub struct StoredObjects {
 
 pub(crate) fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
     match r {
-        Ok(f) => StoredFileResult {
-            size: f.size as f64,
-            ids: Buffer::from(f.ids.concat()),
-            sizes: Uint32Array::new(f.sizes),
-            new_chunks: f.new_chunks,
-            new_plain: f.new_plain as f64,
-            new_stored: f.new_stored as f64,
-            stored: f.stored as f64,
-            status: match f.status {
-                FileStatus::Added => "A",
-                FileStatus::Modified => "M",
-                FileStatus::Unchanged => "U",
-            }
-            .to_string(),
-            error_code: None,
-            error_message: None,
-        },
+        Ok(f) => stored_result(f),
         Err(e) => StoredFileResult {
             size: 0.0,
             ids: Buffer::from(Vec::new()),
@@ -187,6 +306,27 @@ pub(crate) fn result_of(r: hoard_core::Result<StoredFile>) -> StoredFileResult {
             error_code: Some(e.kind.code().to_string()),
             error_message: Some(e.message),
         },
+    }
+}
+
+/// A stored file's result, without its metadata.
+fn stored_result(f: StoredFile) -> StoredFileResult {
+    StoredFileResult {
+        size: f.size as f64,
+        ids: Buffer::from(f.ids.concat()),
+        sizes: Uint32Array::new(f.sizes),
+        new_chunks: f.new_chunks,
+        new_plain: f.new_plain as f64,
+        new_stored: f.new_stored as f64,
+        stored: f.stored as f64,
+        status: match f.status {
+            FileStatus::Added => "A",
+            FileStatus::Modified => "M",
+            FileStatus::Unchanged => "U",
+        }
+        .to_string(),
+        error_code: None,
+        error_message: None,
     }
 }
 
@@ -259,14 +399,31 @@ impl Writer {
     /// Reads and stores files in parallel. A path is a string or, for names that are not UTF-8,
     /// a Buffer of its bytes. `stats` (optional) holds 32 bytes per file as the walk saw it:
     /// inode, size, mtime ns and ctime ns, each 64-bit little endian; with it, unchanged files
-    /// come from the files cache. A file that cannot be read gets an error code; the batch goes on.
-    #[napi(ts_return_type = "Promise<StoredFileResult[]>")]
+    /// come from the files cache. A file that cannot be read gets status `E` and an error code; the
+    /// batch goes on. The results come packed (`StoredFiles`; `storedFiles` in src/native.ts
+    /// unpacks them).
+    /// Where `metaFor` (one byte per path) holds 1, the file's flags, xattrs and ACLs are read
+    /// too, as `meta` asks (for the entries `scanDirectory` marked `deferred`): through the
+    /// descriptor the file is read with, or for an unchanged file through one opened for them.
+    #[napi(ts_return_type = "Promise<StoredFiles>")]
     pub fn store_files<'e>(
         &self,
         env: &'e Env,
         paths: Vec<Either<String, Buffer>>,
         stats: Option<Buffer>,
+        meta: Option<ScanOptions>,
+        meta_for: Option<Buffer>,
     ) -> Result<Object<'e>> {
+        if let Some(m) = &meta_for
+            && m.len() != paths.len()
+        {
+            return Err(invalid(format!(
+                "metaFor must hold 1 byte per path: {} bytes for {} paths",
+                m.len(),
+                paths.len()
+            )));
+        }
+        let meta = meta.map(|o| scan_options(Some(o)));
         if let Some(s) = &stats
             && s.len() != paths.len() * 32
         {
@@ -296,13 +453,31 @@ impl Writer {
                     mtime: field(s, i, 2) as i64,
                     ctime: field(s, i, 3) as i64,
                 }),
+                meta: match (&meta, &meta_for) {
+                    (Some(o), Some(m)) if m.get(i).copied().unwrap_or(0) != 0 => Some(*o),
+                    _ => None,
+                },
             })
             .collect();
         let w = Arc::clone(&self.inner);
         spawn_promise(
             env,
-            move || Ok(w.store_jobs(&jobs)),
-            |results| Ok(results.into_iter().map(result_of).collect::<Vec<_>>()),
+            move || Ok(pack_files(w.store_jobs(&jobs))),
+            |p: PackedFiles| {
+                Ok(StoredFiles {
+                    count: u32::try_from(p.status.len()).unwrap_or(u32::MAX),
+                    numbers: Float64Array::new(p.numbers),
+                    status: Buffer::from(p.status),
+                    chunk_counts: Uint32Array::new(p.chunk_counts),
+                    ids: Buffer::from(p.ids),
+                    sizes: Uint32Array::new(p.sizes),
+                    extras: p
+                        .extras
+                        .into_iter()
+                        .map(|(i, e, m)| stored_extra(i, e, m))
+                        .collect(),
+                })
+            },
         )
     }
 

@@ -26,7 +26,9 @@ pub use beneath::{
 pub use exclusive::{rename_exchange, rename_no_replace};
 pub use restore::{ItemMeta, Op, Warning, apply_metadata};
 pub use rustix::fs::{Mode, OFlags};
-pub use scan::{Meta, ScanEntry, ScanOptions, Xattr, lstat_path, scan_directory};
+pub use scan::{
+    FileMeta, Meta, ScanEntry, ScanOptions, Xattr, lstat_path, read_file_meta, scan_directory,
+};
 pub use sparse::{Segment, SparseWriter, segments};
 
 use rustix::io::Errno;

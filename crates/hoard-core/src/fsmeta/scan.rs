@@ -40,6 +40,19 @@ pub struct ScanOptions {
     pub atime: bool,
     /// The birth time, where the file system records one.
     pub birthtime: bool,
+    /// Leave the flags, xattrs and ACLs of regular files with one link to the caller
+    /// ([`Meta::deferred`]), who reads them with [`read_file_meta`] on the descriptor it opens
+    /// to read the file anyway: `create` saves an open and a close per file that way. Files with
+    /// more links are read here as before (a hard link's later items take their metadata from
+    /// the scan). `lstat_path` ignores this.
+    pub defer_files: bool,
+}
+
+impl ScanOptions {
+    /// Whether any of the flags, xattrs or ACLs are asked for.
+    fn wants_file_meta(&self) -> bool {
+        self.flags || self.xattrs || self.acls
+    }
 }
 
 /// One file's metadata: the `lstat` fields and what [`ScanOptions`] asked for.
@@ -81,6 +94,9 @@ pub struct Meta {
     pub flags: Option<u32>,
     /// A symlink's target.
     pub link_target: Option<Vec<u8>>,
+    /// Whether the flags, xattrs and ACLs were left to the caller ([`ScanOptions::defer_files`]):
+    /// they are then absent here.
+    pub deferred: bool,
     /// What could not be read without making the entry useless (an xattr refused, a flag
     /// ioctl failing): each an error with its stable kind.
     pub warnings: Vec<Error>,
@@ -242,6 +258,10 @@ pub(crate) fn read_all_xattrs(
 pub fn lstat_path(path: &[u8], opts: &ScanOptions) -> Result<Meta> {
     let c = CString::new(path).map_err(|_| Error::invalid("a path holds a NUL byte"))?;
     let mut scratch = Scratch::new();
+    let opts = &ScanOptions {
+        defer_files: false,
+        ..*opts
+    };
     let (mut m, read) = read_meta(CWD, &c, &Shown(path), opts, &mut scratch)?;
     if (opts.xattrs || opts.acls) && !read {
         let set = read_xattrs(At::Path(&c), &Shown(path), opts, &mut scratch.bufs);
@@ -285,12 +305,17 @@ fn read_meta(
     if kind == FileType::Symlink {
         m.link_target = Some(read_link(dirfd, name, &mut s.link).map_err(|e| os_error(e, what))?);
     }
+    if opts.defer_files && opts.wants_file_meta() && kind == FileType::RegularFile && m.nlink == 1 {
+        // The caller reads them when it opens the file (read_file_meta): nothing by path either.
+        m.deferred = true;
+        return Ok((m, true));
+    }
     let mut xattrs_read = false;
     if opts.flags
         && matches!(kind, FileType::RegularFile | FileType::Directory)
         && let Some(fd) = open_entry(dirfd, name)
     {
-        m.flags = read_flags(&fd, what, &mut m.warnings);
+        m.flags = read_flags(fd.as_fd(), what, &mut m.warnings);
         if opts.xattrs || opts.acls {
             let set = read_xattrs(At::Fd(fd.as_fd()), what, opts, &mut s.bufs);
             m.xattrs = set.xattrs;
@@ -404,6 +429,60 @@ fn read_link(
     }
 }
 
+/// The flags, xattrs and ACLs of a file whose scan left them to the caller ([`Meta::deferred`]),
+/// read as the scan would have read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Linux inode flags, where asked for and the file system has them.
+    pub flags: Option<u32>,
+    /// Extended attributes except the ACLs, in the order the file system lists them.
+    pub xattrs: Vec<Xattr>,
+    /// The raw `system.posix_acl_access` value, if any.
+    pub acl_access: Option<Vec<u8>>,
+    /// The raw `system.posix_acl_default` value, if any.
+    pub acl_default: Option<Vec<u8>>,
+    /// What could not be read (an xattr refused, the flag ioctl failing).
+    pub warnings: Vec<Error>,
+}
+
+/// The flags, xattrs and ACLs `opts` asks for of the regular file at `path`, for a file whose
+/// scan deferred them ([`ScanOptions::defer_files`]), read as the scan reads them: through
+/// `file` where the caller has it open (to read its contents), else through a descriptor opened
+/// here as the scan opens one for the flags (when flags are asked for); where there is no
+/// descriptor, no flags, and the xattrs by path. Failures are warnings naming `path`.
+pub fn read_file_meta(file: Option<BorrowedFd<'_>>, path: &[u8], opts: &ScanOptions) -> FileMeta {
+    let mut out = FileMeta::default();
+    let what = Shown(path);
+    let opened;
+    let fd = match file {
+        Some(fd) => Some(fd),
+        None if opts.flags => {
+            opened = CString::new(path).ok().and_then(|c| open_entry(CWD, &c));
+            opened.as_ref().map(AsFd::as_fd)
+        }
+        None => None,
+    };
+    if opts.flags
+        && let Some(fd) = fd
+    {
+        out.flags = read_flags(fd, &what, &mut out.warnings);
+    }
+    if !(opts.xattrs || opts.acls) {
+        return out;
+    }
+    let mut bufs = Bufs::new();
+    let set = match (fd, CString::new(path)) {
+        (Some(fd), _) => read_xattrs(At::Fd(fd), &what, opts, &mut bufs),
+        (None, Ok(c)) => read_xattrs(At::Path(&c), &what, opts, &mut bufs),
+        (None, Err(_)) => return out,
+    };
+    out.xattrs = set.xattrs;
+    out.acl_access = set.acl_access;
+    out.acl_default = set.acl_default;
+    out.warnings.extend(set.warnings);
+    out
+}
+
 /// One entry's xattrs and ACLs, and what could not be read of them.
 #[derive(Default)]
 pub(crate) struct XattrSet {
@@ -471,7 +550,11 @@ fn open_entry(dirfd: BorrowedFd<'_>, name: &CStr) -> Option<OwnedFd> {
 
 /// The inode flags of an opened regular file or directory, or `None` where the file system has
 /// none. Other ioctl failures are warnings.
-fn read_flags(fd: &OwnedFd, what: &dyn fmt::Display, warnings: &mut Vec<Error>) -> Option<u32> {
+fn read_flags(
+    fd: BorrowedFd<'_>,
+    what: &dyn fmt::Display,
+    warnings: &mut Vec<Error>,
+) -> Option<u32> {
     match ioctl_getflags(fd) {
         Ok(f) => Some(f.bits()),
         Err(Errno::NOTTY | Errno::NOTSUP | Errno::INVAL) => None,

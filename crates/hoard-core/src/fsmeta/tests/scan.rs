@@ -349,3 +349,118 @@ fn xattrs_read_through_the_flags_descriptor_match_those_read_by_path() {
         println!("note: POSIX ACLs unsupported here");
     }
 }
+
+#[test]
+fn deferred_files_read_by_the_caller_match_the_scan() {
+    use rustix::fs::{XattrFlags, setxattr};
+    let t = TempDir::new("scandefer");
+    let p = t.path();
+    fs::write(p.join("f"), b"x").unwrap();
+    fs::write(p.join("g"), b"y").unwrap();
+    fs::write(p.join("linked"), b"z").unwrap();
+    fs::hard_link(p.join("linked"), p.join("linked2")).unwrap();
+    fs::create_dir(p.join("d")).unwrap();
+    symlink("f", p.join("l")).unwrap();
+    let xattrs = user_xattrs_work(p);
+    if xattrs {
+        let none = XattrFlags::empty();
+        setxattr(p.join("f"), "user.a", b"1", none).unwrap();
+        setxattr(p.join("f"), "user.bin", &[0, 255], none).unwrap();
+        // An ACL where the file system takes them.
+        let _ = setxattr(
+            p.join("g"),
+            "system.posix_acl_access",
+            &extended_acl(1000),
+            none,
+        );
+    }
+    for base in [
+        ScanOptions {
+            xattrs: true,
+            acls: true,
+            flags: true,
+            ..Default::default()
+        },
+        ScanOptions {
+            xattrs: true,
+            acls: true,
+            ..Default::default()
+        },
+        ScanOptions {
+            flags: true,
+            ..Default::default()
+        },
+    ] {
+        let whole = scan_directory(t.bytes(), &base).unwrap();
+        let deferring = ScanOptions {
+            defer_files: true,
+            ..base
+        };
+        let split = scan_directory(t.bytes(), &deferring).unwrap();
+        for (w, s) in whole.iter().zip(&split) {
+            let what = String::from_utf8_lossy(&w.name).into_owned();
+            let (mw, ms) = (w.meta.as_ref().unwrap(), s.meta.as_ref().unwrap());
+            // Only the regular files with one link are deferred, and have nothing read.
+            let single = matches!(&w.name[..], b"f" | b"g");
+            assert_eq!(ms.deferred, single, "{what}");
+            assert!(!mw.deferred, "{what}");
+            if !single {
+                assert_eq!(ms, mw, "{what}");
+                continue;
+            }
+            assert_eq!(
+                (&ms.flags, ms.xattrs.len(), &ms.acl_access),
+                (&None, 0, &None),
+                "{what}"
+            );
+            // What the caller reads, through its own descriptor or one opened for it, is what
+            // the scan would have read.
+            let path = p.join(OsStr::from_bytes(&w.name));
+            let file = fs::File::open(&path).unwrap();
+            let by_fd = read_file_meta(Some(file.as_fd()), path.as_os_str().as_bytes(), &base);
+            let opened = read_file_meta(None, path.as_os_str().as_bytes(), &base);
+            for m in [&by_fd, &opened] {
+                assert_eq!(m.flags, mw.flags, "{what}: flags");
+                assert_eq!(m.xattrs, mw.xattrs, "{what}: xattrs");
+                assert_eq!(
+                    (&m.acl_access, &m.acl_default),
+                    (&mw.acl_access, &mw.acl_default),
+                    "{what}: ACLs"
+                );
+                assert!(m.warnings.is_empty(), "{what}: {:?}", m.warnings);
+            }
+        }
+        if xattrs && base.xattrs {
+            let f = split.iter().find(|e| e.name == b"f").unwrap();
+            let path = p.join("f");
+            let m = read_file_meta(None, path.as_os_str().as_bytes(), &base);
+            assert!(f.meta.as_ref().unwrap().deferred);
+            assert_eq!(m.xattrs.len(), 2);
+        }
+    }
+    // A file that vanished: no flags, and its xattrs cannot be listed (a warning).
+    let gone = p.join("gone");
+    let m = read_file_meta(
+        None,
+        gone.as_os_str().as_bytes(),
+        &ScanOptions {
+            xattrs: true,
+            flags: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(m.flags, None);
+    assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+    assert_eq!(m.warnings[0].kind, ErrorKind::NotFound);
+    // lstat_path never defers.
+    let one = lstat_path(
+        p.join("f").as_os_str().as_bytes(),
+        &ScanOptions {
+            flags: true,
+            defer_files: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(!one.deferred);
+}
