@@ -27,6 +27,7 @@ import { RenameCommand } from './commands/rename.js';
 import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
+import { commandOf, diagnoseArguments, optionSpecs, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
@@ -177,7 +178,9 @@ export function joinDashValues(argv: string[]): string[] {
  * logs the code as borg does.
  */
 export async function run(rawArgv: string[], context: Partial<HoardContext> = {}): Promise<number> {
-  const argv = joinDashValues(rawArgv);
+  const joined = joinDashValues(rawArgv);
+  const match = commandOf(joined, commands);
+  const argv = match ? splitAttachedShortValues(joined, optionSpecs(match.commandClass)) : joined;
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,
@@ -199,7 +202,12 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
     rc = (await command.validateAndExecute()) ?? 0;
-  } catch (e) {
+  } catch (caught) {
+    // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
+    const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
+      ? diagnoseArguments(argv, match, optionSpecs(match.commandClass))
+      : undefined;
+    const e = diagnosis ?? caught;
     const text = describe(e, debug);
     emit('error', 'hoard', json ? text : `hoard: ${text}`, e instanceof HoardError ? e.code : undefined);
     rc = exitCodeOf(e);
