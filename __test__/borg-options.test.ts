@@ -1,4 +1,5 @@
 import test from 'ava';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -47,4 +48,105 @@ test('a short option takes its value attached, as argparse does (-Clz4, -esrc/b.
   t.deepEqual(r.stdout.trim().split('\n'), ['a1']);
   r = await hoardIn(env, ['list', '--short', '-ab*', repo]);
   t.deepEqual(r.stdout.trim().split('\n'), ['b1']);
+});
+
+test("borg 1.4's remaining options are accepted: --remote-buffer, list -P, create --exclude-dataless/--files-changed/--quick-stats, delete --quick-stats", async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 5000 });
+  let r = await hoardIn(env, ['create', '--remote-buffer', '8', '--exclude-dataless', '--files-changed', 'mtime', '--quick-stats', `${repo}::tue-1`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  // --quick-stats: this archive's row, no "All archives" and no chunk index.
+  t.regex(r.stderr, /^This archive: +5\.00 kB /m);
+  t.notRegex(r.stderr, /All archives|Chunk index/);
+  r = await hoardIn(env, ['create', '--json', '--quick-stats', `${repo}::wed-1`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout) as Record<string, unknown>;
+  t.false('cache' in json);
+  t.true('archive' in json);
+  r = await hoardIn(env, ['list', '--short', '-P', 'tue', repo]);
+  t.is(r.stdout, 'tue-1\n');
+  r = await hoardIn(env, ['list', '--short', '--prefix=we', repo]);
+  t.is(r.stdout, 'wed-1\n');
+  r = await hoardIn(env, ['list', '-P', 'tue', '-a', 'w*', repo]);
+  t.is(r.code, 2);
+  for (const argv of [
+    ['create', '--files-changed', 'size', `${repo}::x`, 'd'],
+    ['create', '--stats', '--quick-stats', `${repo}::x`, 'd'],
+    ['delete', '--stats', '--quick-stats', `${repo}::tue-1`],
+  ]) {
+    r = await hoardIn(env, argv, base);
+    t.is(r.code, 2, argv.join(' '));
+    t.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  }
+  r = await hoardIn(env, ['delete', '--quick-stats', `${repo}::wed-1`]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /^Deleted data: +-5\.00 kB /m);
+  t.notRegex(r.stderr, /All archives|Chunk index/);
+  r = await hoardIn(env, ['list', '--short', repo]);
+  t.is(r.stdout, 'tue-1\n');
+});
+
+test('create --timestamp takes a reference file (its mtime) and borg\'s year-day form; -C obfuscate is refused by name', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 100 });
+  const ref = path.join(base, 'ref');
+  fs.writeFileSync(ref, '');
+  fs.utimesSync(ref, new Date('2020-05-06T07:08:09Z'), new Date('2020-05-06T07:08:09Z'));
+  for (const [name, ts] of [['a', ref], ['b', '2024-366'], ['c', '2024-01-02 03:04']]) {
+    const r = await hoardIn(env, ['create', '--timestamp', ts ?? '', `${repo}::${name ?? ''}`, 'd'], base);
+    t.is(r.code, 0, r.stderr);
+  }
+  const r = await hoardIn(env, ['list', '--format', '{archive} {time}{NL}', repo]);
+  t.is(r.stdout, 'a Wed, 2020-05-06 07:08:09\nc Tue, 2024-01-02 03:04:00\nb Tue, 2024-12-31 00:00:00\n');
+  const before = snapshot(repo);
+  for (const [argv, msg] of [
+    [['create', '--timestamp', '2023-366', `${repo}::x`, 'd'], /^hoard: --timestamp 2023-366: 2023 has no day 366\n$/],
+    [['create', '-C', 'obfuscate,110,none', `${repo}::x`, 'd'], /^hoard: compression "obfuscate,110,none": borg's obfuscate .* not supported/],
+    [['create', '-Cauto,obfuscate,3,lz4', `${repo}::x`, 'd'], /^hoard: compression "auto,obfuscate,3,lz4": borg's obfuscate/],
+  ] as const) {
+    const bad = await hoardIn(env, [...argv], base);
+    t.is(bad.code, 2, argv.join(' '));
+    t.regex(bad.stderr, msg);
+  }
+  t.deepEqual(snapshot(repo), before);
+});
+
+test('version prints CLIENT / SERVER; help --usage-only and --epilog-only split a command\'s help', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  let r = await hoardIn(env, ['version', repo]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^1\.4\.0\+hoard\.\S+ \/ 1\.4\.0\+hoard\.\S+\n$/);
+  r = await hoardIn(env, ['version', `${repo}::a`]);
+  t.is(r.code, 2);
+  const usage = await hoardIn(env, ['help', 'rename', '--usage-only']);
+  const epilog = await hoardIn(env, ['help', '--epilog-only', 'rename']);
+  const full = await hoardIn(env, ['help', 'rename']);
+  t.is(usage.code, 0);
+  t.is(epilog.code, 0);
+  t.regex(usage.stdout, /\$ hoard rename <ARCHIVE> <NEWNAME>/);
+  t.notRegex(usage.stdout, /Details|Examples/);
+  t.regex(epilog.stdout, /^Details\n[\s\S]*Examples/);
+  t.is(usage.stdout + epilog.stdout, full.stdout);
+});
+
+test('related secrets: init --import-related-secrets and key export-related-secrets parse, then say what is unsupported (exit code 2)', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const dir = tempDir('rel');
+  const out = path.join(dir, 'secrets.json');
+  let r = await hoardIn(env, ['key', 'export-related-secrets', repo, out]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^hoard: key export-related-secrets is not supported: [^\n]+\n$/);
+  t.false(fs.existsSync(out));
+  fs.writeFileSync(out, '{"version": 1}');
+  const target = path.join(dir, 'r2');
+  r = await hoardIn(env, ['init', '-e', 'repokey', '--import-related-secrets', out, target]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^hoard: --import-related-secrets is not supported: [^\n]+\n$/);
+  t.false(fs.existsSync(target));
 });

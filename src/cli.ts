@@ -18,6 +18,7 @@ import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js';
 import { KeyExportCommand } from './commands/key-export.js';
+import { KeyExportRelatedSecretsCommand } from './commands/related-secrets.js';
 import { KeyImportCommand } from './commands/key-import.js';
 import { KeyMigrateToRepokeyCommand } from './commands/key-migrate-to-repokey.js';
 import { ListCommand } from './commands/list.js';
@@ -25,7 +26,7 @@ import { PruneCommand } from './commands/prune.js';
 import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
 import { UpgradeCommand } from './commands/upgrade.js';
-import { VersionCommand } from './commands/version.js';
+import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import { commandOf, diagnoseArguments, optionSpecs, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
@@ -38,6 +39,7 @@ export const commands: CommandClass<HoardContext>[] = [
   HelpCommand,
   Builtins.HelpCommand,
   VersionCommand,
+  VersionReportCommand,
   InitCommand,
   InfoCommand,
   CreateCommand,
@@ -56,6 +58,7 @@ export const commands: CommandClass<HoardContext>[] = [
   BenchmarkCrudCommand,
   KeyExportCommand,
   KeyImportCommand,
+  KeyExportRelatedSecretsCommand,
   KeyChangePassphraseCommand,
   KeyMigrateToRepokeyCommand,
   UpgradeCommand,

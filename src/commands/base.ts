@@ -36,7 +36,7 @@ export abstract class HoardCommand extends Command<HoardContext> {
     hidden: true,
     description: 'set network upload rate limit in kiByte/s',
   });
-  uploadBuffer = Option.String('--upload-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
+  uploadBuffer = Option.String('--upload-buffer,--remote-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
   considerPartFiles = Option.Boolean('--consider-part-files', false, { hidden: true, description: 'treat part files like normal files' });
   debugProfile = Option.String('--debug-profile', { hidden: true, description: 'write execution profile into FILE' });
   rsh = Option.String('--rsh', { hidden: true, description: 'use this command to connect to the hoard serve process' });

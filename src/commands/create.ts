@@ -59,6 +59,7 @@ export class CreateCommand extends HoardCommand {
 
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not create a backup archive' });
   stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the created archive' });
+  quickStats = Option.Boolean('--quick-stats', false, { description: 'print only archive statistics, skipping repository-wide statistics' });
   list = Option.Boolean('--list', false, { description: 'output verbose list of items (files, dirs, ...)' });
   filter = Option.String('--filter', { description: 'only display items with the given status characters' });
   json = Option.Boolean('--json', false, { description: 'output stats as JSON' });
@@ -76,6 +77,7 @@ export class CreateCommand extends HoardCommand {
   excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
   keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });
   excludeNodump = Option.Boolean('--exclude-nodump', false, { description: 'exclude files flagged NODUMP' });
+  excludeDataless = Option.Boolean('--exclude-dataless', false, { description: 'accepted for borg compatibility: macOS dataless files do not exist on Linux (no-op)' });
   oneFileSystem = Option.Boolean('-x,--one-file-system', false, { description: 'stay in the same file system' });
   numericIds = Option.Boolean('--numeric-ids,--numeric-owner', false, { description: 'only store numeric user and group identifiers' });
   noatime = Option.Boolean('--noatime', false, { description: 'do not store atime (the default)' });
@@ -87,6 +89,9 @@ export class CreateCommand extends HoardCommand {
   noxattrs = Option.Boolean('--noxattrs', false, { description: 'do not store extended attributes' });
   sparse = Option.Boolean('--sparse', false, { description: 'accepted for borg compatibility (holes are found by deduplication)' });
   filesCache = Option.String('--files-cache', 'ctime,size,inode', { description: 'files cache operation mode' });
+  filesChanged = Option.String('--files-changed', 'ctime', {
+    description: 'ctime, mtime or disabled; accepted for borg compatibility: hoard does not yet detect a file changing while it is read (as disabled)',
+  });
   readSpecial = Option.Boolean('--read-special', false, { description: 'open and read block and char device files and fifos' });
   comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
   timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
@@ -115,6 +120,10 @@ export class CreateCommand extends HoardCommand {
     }
     if ((this.contentFromCommand || (source === undefined && this.pathArgs.includes('-'))) && archivePathOf(this.stdinName) === '') {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-name ${JSON.stringify(this.stdinName)} names no file`);
+    }
+    if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
+    if (!['ctime', 'mtime', 'disabled'].includes(this.filesChanged)) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--files-changed: expected ctime, mtime or disabled, got ${JSON.stringify(this.filesChanged)}`);
     }
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
@@ -227,7 +236,7 @@ export class CreateCommand extends HoardCommand {
     await files?.save();
     const end = new Date();
     if (this.json && !this.dryRun) {
-      const all = await repositoryTotals(repo, synced.index);
+      const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.out(
         createJson({
           meta: result.meta,
@@ -241,8 +250,8 @@ export class CreateCommand extends HoardCommand {
           location: target.repo.text,
         }),
       );
-    } else if (this.stats && !this.dryRun) {
-      const all = await repositoryTotals(repo, synced.index);
+    } else if ((this.stats || this.quickStats) && !this.dryRun) {
+      const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all }));
     }
     return warnings > 0 ? 1 : 0;

@@ -48,6 +48,7 @@ export class DeleteCommand extends HoardCommand {
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not change the repository' });
   list = Option.Boolean('--list', false, { description: 'output verbose list of archives' });
   stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the deleted archives' });
+  quickStats = Option.Boolean('--quick-stats', false, { description: 'print only deletion statistics, skipping repository-wide statistics' });
   cacheOnly = Option.Boolean('--cache-only', false, { description: 'delete only the local cache for the given repository' });
   force = Option.Counter('--force', 0, { description: 'do not ask before deleting a whole repository' });
   keepSecurityInfo = Option.Boolean('--keep-security-info', false, { description: 'keep the local security info when deleting a repository' });
@@ -63,6 +64,7 @@ export class DeleteCommand extends HoardCommand {
   args = Option.Rest({ name: 'REPOSITORY_OR_ARCHIVE [ARCHIVE...]' });
 
   override async execute(): Promise<number> {
+    if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
     const [first, ...more] = this.args;
     const target = parseTarget(first, this.context.env);
     const names = target.archive !== undefined ? [target.archive, ...more] : more;
@@ -96,7 +98,7 @@ export class DeleteCommand extends HoardCommand {
   private async deleteArchives(repo: Repository, names: string[]): Promise<number> {
     await repo.refreshManifest();
     const chosen = this.choose(repo, names);
-    const report = this.stats ? await deletedDataReport(repo, chosen, this.context.env) : undefined;
+    const report = this.stats || this.quickStats ? await deletedDataReport(repo, chosen, this.context.env, this.quickStats) : undefined;
     chosen.forEach((a, i) => {
       if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})`);
     });

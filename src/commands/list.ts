@@ -3,7 +3,7 @@ import * as t from 'typanion';
 
 import { encryptionJson } from '../archive/archive-info.js';
 import { findArchive, loadArchive } from '../archive/archives.js';
-import { selectArchives } from '../archive/select.js';
+import { prefixGlob, selectArchives } from '../archive/select.js';
 import {
   ARCHIVE_KEYS,
   DEFAULT_ARCHIVE_FORMAT,
@@ -91,6 +91,7 @@ export class ListCommand extends HoardCommand {
   json = Option.Boolean('--json', false, { description: 'format archive listing as JSON' });
   jsonLines = Option.Boolean('--json-lines', false, { description: 'format file listing as JSON lines' });
   consider = Option.Boolean('--consider-checkpoints', false, { description: 'accepted (hoard has no checkpoint archives)' });
+  prefix = Option.String('-P,--prefix', { description: 'only consider archive names starting with this prefix (deprecated)' });
   globArchives = Option.String('-a,--glob-archives', { description: 'only consider archive names matching the glob' });
   sortBy = Option.String('--sort-by', 'timestamp', { description: 'comma-separated list of sorting keys' });
   first = Option.String('--first', { validator: t.isNumber(), description: 'consider first N archives' });
@@ -155,8 +156,12 @@ export class ListCommand extends HoardCommand {
   }
 
   private async listArchives(repo: Repository, location: string): Promise<number> {
+    if (this.prefix !== undefined && this.globArchives !== undefined) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '-P/--prefix and -a/--glob-archives exclude each other');
+    }
+    const glob = this.globArchives ?? (this.prefix !== undefined ? prefixGlob(this.prefix) : undefined);
     const selected = selectArchives(repo.manifest.archives, {
-      ...(this.globArchives !== undefined ? { glob: this.globArchives } : {}),
+      ...(glob !== undefined ? { glob } : {}),
       sortBy: this.sortBy,
       ...(this.first !== undefined ? { first: this.first } : {}),
       ...(this.last !== undefined ? { last: this.last } : {}),
