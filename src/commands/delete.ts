@@ -3,10 +3,10 @@ import * as fs from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
-import { archiveLine, findArchive } from '../archive/archives.js';
+import { archiveLine } from '../archive/archives.js';
 import { deletedDataReport, removeArchives } from '../archive/deletion.js';
 import { prefixGlob, selectArchives } from '../archive/select.js';
-import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { ExitCode, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { repositoryCacheDir } from '../repository/chunk-cache.js';
 import { confirm } from '../repository/confirm.js';
 import { parseTarget } from '../repository/location.js';
@@ -80,11 +80,14 @@ export class DeleteCommand extends HoardCommand {
     return this.locked(repo.storage, 'shared', () => this.deleteArchives(repo, names));
   }
 
-  /** The archives to delete, from the newest manifest generation: by name (all must exist), or by the filters. */
-  private choose(repo: Repository, names: string[]): ManifestArchive[] {
+  /**
+   * The archives to delete, from the newest manifest generation: by name (a name the manifest
+   * lacks stays a string, which borg 1.4 warns about and skips), or by the filters.
+   */
+  private choose(repo: Repository, names: string[]): (ManifestArchive | string)[] {
     if (names.length > 0) {
       const unique = [...new Set(names)];
-      return unique.map((n) => findArchive(repo, n));
+      return unique.map((n) => repo.manifest.archives.find((a) => a.name === n) ?? n);
     }
     const glob = this.globArchives ?? (this.prefix !== undefined ? prefixGlob(this.prefix) : undefined);
     return selectArchives(repo.manifest.archives, {
@@ -97,14 +100,20 @@ export class DeleteCommand extends HoardCommand {
 
   private async deleteArchives(repo: Repository, names: string[]): Promise<number> {
     await repo.refreshManifest();
-    const chosen = this.choose(repo, names);
+    const entries = this.choose(repo, names);
+    const chosen = entries.filter((a): a is ManifestArchive => typeof a !== 'string');
     const report = this.stats || this.quickStats ? await deletedDataReport(repo, chosen, this.context.env, this.quickStats) : undefined;
-    chosen.forEach((a, i) => {
-      if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})`);
+    let missing = 0;
+    entries.forEach((a, i) => {
+      const of = `(${i + 1}/${entries.length})`;
+      if (typeof a === 'string') {
+        missing += 1;
+        this.log('warning', `Archive ${a} not found ${of}.`);
+      } else if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} ${of}`);
     });
-    if (!this.dryRun) await removeArchives(repo, chosen);
+    if (!this.dryRun && chosen.length > 0) await removeArchives(repo, chosen);
     if (report !== undefined) this.logger.output('hoard.output.stats', report);
-    return 0;
+    return missing > 0 ? ExitCode.warning : ExitCode.ok;
   }
 
   /** `--cache-only`: removes this client's cache of the repository, nothing else. */
