@@ -150,3 +150,22 @@ test('related secrets: init --import-related-secrets and key export-related-secr
   t.regex(r.stderr, /^hoard: --import-related-secrets is not supported: [^\n]+\n$/);
   t.false(fs.existsSync(target));
 });
+
+test('--stats and --quick-stats under --dry-run are ignored with borg 1.4\'s warning, and no table (create, recreate)', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 1000 });
+  let r = await hoardIn(env, ['create', '--dry-run', '--stats', `${repo}::a`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, 'Ignoring --stats. It is not supported when using --dry-run.\n');
+  r = await hoardIn(env, ['create', '-n', '--quick-stats', `${repo}::a`, 'd'], base);
+  t.is(r.stderr, 'Ignoring --quick-stats. It is not supported when using --dry-run.\n');
+  await create(t, env, base, `${repo}::a`, 'd');
+  r = await hoardIn(env, ['recreate', '-n', '-s', '-C', 'zstd', `${repo}::a`]);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, 'Ignoring --stats. It is not supported when using --dry-run.\n');
+  // --error hides the warning, as any warning.
+  r = await hoardIn(env, ['create', '--error', '--dry-run', '--stats', `${repo}::b`, 'd'], base);
+  t.is(r.stderr, '');
+});

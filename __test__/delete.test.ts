@@ -88,7 +88,8 @@ test('a glob delete never touches archives outside the filter; --first/--last pi
   );
   const dryStats = await hoardIn(env, ['delete', '-n', '--stats', '-a', '*', repo]);
   t.is(dryStats.code, 0, dryStats.stderr);
-  t.regex(dryStats.stderr, /Deleted data: +-[\d.]+ kB/);
+  // As borg 1.4: a dry run has no statistics.
+  t.is(dryStats.stderr, 'Ignoring --stats. It is not supported when using --dry-run.\n');
   t.deepEqual(snapshot(repo), before, 'dry runs wrote nothing');
   const last = await hoardIn(env, ['delete', '-a', 'mon-*', '--last', '1', repo]);
   t.is(last.code, 0, last.stderr);

@@ -28,6 +28,7 @@ import { RenameCommand } from './commands/rename.js';
 import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
+import { HoardCommand } from './commands/base.js';
 import { commandOf, diagnoseArguments, optionSpecs, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
@@ -204,6 +205,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     const cli = createCli(tty && ctx.env.NO_COLOR === undefined, argv);
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
+    if (command instanceof HoardCommand) command.ignoreStatsUnderDryRun();
     rc = (await command.validateAndExecute()) ?? 0;
   } catch (caught) {
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.

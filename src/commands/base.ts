@@ -58,6 +58,23 @@ export abstract class HoardCommand extends Command<HoardContext> {
     }
   }
 
+  /**
+   * As borg 1.4 before any command runs: `--stats` and `--quick-stats` are turned off under
+   * `--dry-run` (a dry run computes no statistics), each with a warning.
+   */
+  ignoreStatsUnderDryRun(): void {
+    const self = this as unknown as { dryRun?: unknown; stats?: unknown; quickStats?: unknown };
+    if (self.dryRun !== true) return;
+    if (self.stats === true) {
+      this.log('warning', 'Ignoring --stats. It is not supported when using --dry-run.');
+      self.stats = false;
+    }
+    if (self.quickStats === true) {
+      this.log('warning', 'Ignoring --quick-stats. It is not supported when using --dry-run.');
+      self.quickStats = false;
+    }
+  }
+
   /** Writes one line to standard output. */
   protected out(line: string): void {
     this.context.stdout.write(`${line}\n`);
