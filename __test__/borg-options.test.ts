@@ -1,5 +1,6 @@
 import test from 'ava';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -168,4 +169,48 @@ test('--stats and --quick-stats under --dry-run are ignored with borg 1.4\'s war
   // --error hides the warning, as any warning.
   r = await hoardIn(env, ['create', '--error', '--dry-run', '--stats', `${repo}::b`, 'd'], base);
   t.is(r.stderr, '');
+});
+
+test('placeholders expand in every location (repository and archive parts, HOARD_REPO/BORG_REPO) and in --comment; "::" alone is the repository from the environment', async (t) => {
+  const env = testEnv();
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 1000 });
+  const host = os.hostname().split('.')[0] ?? '';
+  const year = String(new Date().getFullYear());
+  const parent = tempDir('repos');
+  let r = await hoardIn(env, ['init', '-e', 'repokey', path.join(parent, 'r-{hostname}')]);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(fs.readdirSync(parent), [`r-${host}`]);
+  const repo = path.join(parent, 'r-{hostname}');
+  r = await hoardIn(env, ['create', '--comment', 'by {user} in {now:%Y}', `${repo}::{hostname}-{now:%Y}`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  r = await hoardIn(env, ['info', '--json', `${repo}::{hostname}-{now:%Y}`]);
+  t.is(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout) as { archives: { name: string; comment: string }[] };
+  t.is(info.archives[0]?.name, `${host}-${year}`);
+  t.is(info.archives[0]?.comment, `by ${os.userInfo().username} in ${year}`);
+  for (const name of ['HOARD_REPO', 'BORG_REPO']) {
+    const fromEnv = { ...env, [name]: repo };
+    r = await hoardIn(fromEnv, ['list', '--short', '::']);
+    t.is(r.stdout, `${host}-${year}\n`, name);
+    r = await hoardIn(fromEnv, ['list', '--short', '::{hostname}-{now:%Y}']);
+    t.is(r.stdout, 'd\nd/f\n', name);
+  }
+  r = await hoardIn(env, ['list', `${repo}::{nosuchplaceholder}`]);
+  t.is(r.code, 2);
+  t.is(r.stderr.trimEnd().split('\n').length, 1);
+});
+
+test('an archive name with "/" is refused, as borg refuses it (exit code 2, nothing written)', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 1000 });
+  const before = snapshot(repo);
+  for (const argv of [['create', `${repo}::a/b`, 'd'], ['create', `${repo}::{hostname}/x`, 'd'], ['list', `${repo}::a/b`]]) {
+    const r = await hoardIn(env, argv, base);
+    t.is(r.code, 2, argv.join(' '));
+    t.regex(r.stderr, /^hoard: invalid archive name: "[^"]+\/[^"]*" \(an archive name must not contain "\/"\)\n$/);
+  }
+  t.deepEqual(snapshot(repo), before);
 });

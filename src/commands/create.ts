@@ -109,9 +109,9 @@ export class CreateCommand extends HoardCommand {
   override async execute(): Promise<number> {
     const source = this.source();
     const now = new Date();
-    const target = parseTarget(this.target, this.context.env);
+    const target = parseTarget(this.target, this.context.env, { now });
     if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
-    const name = expandPlaceholders(target.archive, { now });
+    const name = target.archive;
     const compression = parseCompression(this.compression);
     const chunkerParams = parseChunkerParams(this.chunkerParams);
     const stdinMode = Number.parseInt(this.stdinMode, 8);
@@ -186,7 +186,7 @@ export class CreateCommand extends HoardCommand {
       ...source,
       compression,
       chunkerParams,
-      comment: this.comment,
+      comment: expandPlaceholders(this.comment, { now }),
       ...(timestamp !== undefined ? { timestamp } : {}),
       commandLine: ['hoard', ...process.argv.slice(2)],
       dryRun: this.dryRun,

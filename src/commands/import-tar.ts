@@ -55,9 +55,9 @@ export class ImportTarCommand extends HoardCommand {
   override async execute(): Promise<number> {
     if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
     const now = new Date();
-    const target = parseTarget(this.target, this.context.env);
+    const target = parseTarget(this.target, this.context.env, { now });
     if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
-    const name = expandPlaceholders(target.archive, { now });
+    const name = target.archive;
     const compression = parseCompression(this.compression);
     const chunkerParams = parseChunkerParams(this.chunkerParams);
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
@@ -81,7 +81,7 @@ export class ImportTarCommand extends HoardCommand {
           name,
           compression,
           chunkerParams,
-          comment: this.comment,
+          comment: expandPlaceholders(this.comment, { now }),
           ...(timestamp !== undefined ? { timestamp } : {}),
           commandLine: ['hoard', ...process.argv.slice(2)],
           fd,

@@ -16,6 +16,7 @@ import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
+import { expandPlaceholders } from '../archive/placeholders.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { checkArchiveName } from './rename.js';
 
@@ -111,7 +112,7 @@ export class RecreateCommand extends HoardCommand {
     const filter = this.filter === undefined ? undefined : new Set(this.filter);
     const opts: Omit<RecreateOptions, 'beforeCommit'> = {
       ...(this.targetName !== undefined ? { target: this.targetName } : {}),
-      ...(this.comment !== undefined ? { comment: this.comment } : {}),
+      ...(this.comment !== undefined ? { comment: expandPlaceholders(this.comment) } : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),
       compression,
       recompress: mode,
