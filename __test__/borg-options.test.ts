@@ -1,10 +1,12 @@
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
 import { create, filesIn, snapshot } from './maintenance-helpers.js';
+import { pseudoRandom } from './helpers.js';
 
 test('an unknown option after the positionals, or a missing required one, is one line naming it, exit code 2', async (t) => {
   const env = testEnv();
@@ -213,4 +215,66 @@ test('an archive name with "/" is refused, as borg refuses it (exit code 2, noth
     t.regex(r.stderr, /^hoard: invalid archive name: "[^"]+\/[^"]*" \(an archive name must not contain "\/"\)\n$/);
   }
   t.deepEqual(snapshot(repo), before);
+});
+
+test('list --format computes the checksum keys, {dsize}/{dcsize}/{unique_chunks} and {archivename}/{archiveid} as borg 1.4', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env, 'none');
+  const base = tempDir('src');
+  const shared = pseudoRandom(300_000, 'shared');
+  const own = pseudoRandom(5_000, 'own');
+  fs.mkdirSync(path.join(base, 'd'));
+  fs.writeFileSync(path.join(base, 'd', 'own'), own);
+  fs.writeFileSync(path.join(base, 'd', 'x'), shared);
+  fs.writeFileSync(path.join(base, 'd', 'y'), shared);
+  fs.writeFileSync(path.join(base, 'd', 'empty'), '');
+  await create(t, env, base, `${repo}::a`, 'd');
+  const id = /\[([0-9a-f]{64})\]/.exec((await hoardIn(env, ['list', repo])).stdout)?.[1];
+  const hashes = ['blake2b', 'blake2s', 'md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha3_224', 'sha3_256', 'sha3_384', 'sha3_512', 'sha512'];
+  const node: Record<string, string> = { blake2b: 'blake2b512', blake2s: 'blake2s256', sha3_224: 'sha3-224', sha3_256: 'sha3-256', sha3_384: 'sha3-384', sha3_512: 'sha3-512' };
+  const format = `{path}|${hashes.map((h) => `{${h}}`).join('|')}|{xxh64}|{size}|{dsize}|{dcsize}|{unique_chunks}|{num_chunks}|{archivename}|{archiveid}{NL}`;
+  const r = await hoardIn(env, ['list', '--format', format, `${repo}::a`]);
+  t.is(r.code, 0, r.stderr);
+  const rows = new Map(r.stdout.trimEnd().split('\n').map((l) => [l.split('|')[0], l.split('|').slice(1)]));
+  for (const [name, data] of [['own', own], ['x', shared], ['empty', Buffer.alloc(0)]] as const) {
+    const row = rows.get(`d/${name}`) ?? [];
+    hashes.forEach((h, i) => t.is(row[i], createHash(node[h] ?? h).update(data).digest('hex'), `${name} ${h}`));
+    t.is(row.at(-2), 'a');
+    t.is(row.at(-1), id);
+  }
+  // XXH64 of "" is the reference value (borg's StreamingXXH64 gives the same); any other is 16 hex digits.
+  t.is(rows.get('d/empty')?.[12], 'ef46db3751d8e999');
+  t.regex(rows.get('d/x')?.[12] ?? '', /^[0-9a-f]{16}$/);
+  // own's chunks are its own; x's are y's too; a directory has no content.
+  const [ownSize, ownD, ownDc, ownUnique, ownChunks] = (rows.get('d/own') ?? []).slice(13, 18);
+  t.is(ownSize, '5000');
+  t.is(ownD, '5000');
+  t.true(Number(ownDc) > 0);
+  t.is(ownUnique, ownChunks);
+  t.deepEqual((rows.get('d/x') ?? []).slice(14, 17), ['0', '0', '0']);
+  t.deepEqual((rows.get('d') ?? []).slice(0, 13), Array(13).fill(''));
+  // A second archive references own's chunks too: they are unique no more.
+  await create(t, env, base, `${repo}::b`, 'd');
+  const again = await hoardIn(env, ['list', '--format', '{dsize} {unique_chunks}{NL}', `${repo}::a`, 'd/own']);
+  t.is(again.stdout, '0 0\n');
+});
+
+test('list --json-lines is Python json.dumps in borg\'s key order, with the --format keys added; flags as borg stores them on Linux', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env, 'none');
+  const base = tempDir('src');
+  fs.mkdirSync(path.join(base, 'd'));
+  fs.writeFileSync(path.join(base, 'd', 'f'), 'hello\n');
+  fs.symlinkSync('f', path.join(base, 'd', 'l'));
+  fs.utimesSync(path.join(base, 'd', 'f'), new Date('2026-01-02T03:04:05.5Z'), new Date('2026-01-02T03:04:05.5Z'));
+  await create(t, env, base, `${repo}::a`, 'd');
+  const user = os.userInfo();
+  const owner = `"user": "${user.username}", "group": "${(await hoardIn(env, ['list', '--format', '{group}', `${repo}::a`, 'd/f'])).stdout}", "uid": ${user.uid}, "gid": ${user.gid}`;
+  let r = await hoardIn(env, ['list', '--json-lines', `${repo}::a`, 'd/f']);
+  t.is(r.stdout, `{"type": "-", "mode": "-rw-r--r--", ${owner}, "path": "d/f", "healthy": true, "source": "", "linktarget": "", "flags": 0, "size": 6, "mtime": "2026-01-02T03:04:05.500000"}\n`);
+  r = await hoardIn(env, ['list', '--json-lines', '--format', '{archivename}{sha256}{path}', `${repo}::a`, 'd/l']);
+  t.is(r.stdout, `{"archivename": "a", "type": "l", "mode": "lrwxrwxrwx", ${owner}, "path": "d/l", "healthy": true, "source": "f", "linktarget": "f", "flags": 0, "sha256": ""}\n`);
+  const { bsdFlags } = await import('../dist/commands/list.js');
+  t.is(bsdFlags(0x80000), 0, 'extents: not a flag borg keeps');
+  t.is(bsdFlags(0x40 | 0x10 | 0x20 | 0x80000), 0x7, 'nodump, immutable, append');
 });
