@@ -278,3 +278,53 @@ test('list --json-lines is Python json.dumps in borg\'s key order, with the --fo
   t.is(bsdFlags(0x80000), 0, 'extents: not a flag borg keeps');
   t.is(bsdFlags(0x40 | 0x10 | 0x20 | 0x80000), 0x7, 'nodump, immutable, append');
 });
+
+test('create: -v logs "Creating archive at", a dry run lists every item with status "-", stdin data is root:root unless --stdin-user/--stdin-group say otherwise', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 1000, g: 10 });
+  fs.symlinkSync('f', path.join(base, 'd', 'l'));
+  let r = await hoardIn(env, ['create', '-v', '-n', '--list', '-e', 'd/g', `${repo}::{hostname}`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n');
+  t.is(lines[0], `Creating archive at "${repo}::${os.hostname().split('.')[0] ?? ''}"`);
+  t.deepEqual(lines.slice(1).sort(), ['- d', '- d/f', '- d/l', 'x d/g']);
+  const stdinCase = async (name: string, extra: string[]): Promise<string> => {
+    // A command's output is stored as standard input is (the same owner rules).
+    const child = await hoardIn(env, ['create', '--content-from-command', ...extra, `${repo}::${name}`, '--', 'printf', 'data']);
+    t.is(child.code, 0, child.stderr);
+    return (await hoardIn(env, ['list', '--format', '{user}:{group}:{uid}:{gid}', `${repo}::${name}`])).stdout;
+  };
+  t.is(await stdinCase('s1', []), 'root:root:0:0');
+  t.is(await stdinCase('s2', ['--stdin-user', 'nobody', '--stdin-group', 'staff']), 'nobody:staff:65534:50');
+  r = await hoardIn(env, ['create', '--content-from-command', '--stdin-user', 'no-such-user', `${repo}::s3`, '--', 'printf', 'data']);
+  t.is(r.code, 2);
+  t.is(r.stderr, 'hoard: no such user: no-such-user\n');
+});
+
+test('number options are checked as borg checks them: --first/--last >= 1, compact --threshold whole, init --storage-quota >= 10M, --umask octal; --sort-by archive', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 10 });
+  await create(t, env, base, `${repo}::b`, 'd');
+  await create(t, env, base, `${repo}::a`, 'd');
+  const cases: [string[], RegExp][] = [
+    [['list', '--first', '0', repo], /^hoard: --first: a positive integer is required: 0\n$/],
+    [['delete', '--last', '0', repo], /^hoard: --last: a positive integer is required: 0\n$/],
+    [['compact', '--threshold', '1.5', repo], /^hoard: Invalid value for --threshold: expected to be an integer/],
+    [['init', '-e', 'none', '--storage-quota', '9M', path.join(tempDir('q'), 'r')], /^hoard: quota is too small \(9M\)\. At least 10M are required\.\n$/],
+    [['list', '--umask', '0999', repo], /^hoard: Invalid value for --umask/],
+    [['list', '--sort-by', 'ts', repo], /^hoard: --sort-by: unknown key ts/],
+  ];
+  for (const [argv, msg] of cases) {
+    const r = await hoardIn(env, argv);
+    t.is(r.code, 2, argv.join(' '));
+    t.regex(r.stderr, msg, argv.join(' '));
+  }
+  let r = await hoardIn(env, ['list', '--short', '--sort-by', 'archive', '--umask', '0077', repo]);
+  t.is(r.stdout, 'a\nb\n');
+  r = await hoardIn(env, ['init', '-e', 'none', '--storage-quota', '10M', path.join(tempDir('q'), 'r')]);
+  t.is(r.code, 0, r.stderr);
+});

@@ -30,7 +30,7 @@ export abstract class HoardCommand extends Command<HoardContext> {
   bypassLock = Option.Boolean('--bypass-lock', false, { hidden: true, description: 'bypass locking mechanism' });
   showVersion = Option.Boolean('--show-version', false, { hidden: true, description: 'show/log the hoard version' });
   showRc = Option.Boolean('--show-rc', false, { hidden: true, description: 'show/log the return code (rc)' });
-  umask = Option.String('--umask', { hidden: true, description: 'set umask to M (local only)' });
+  umask = Option.String('--umask', { hidden: true, validator: t.cascade(t.isString(), [t.matchesRegExp(/^[0-7]{1,4}$/)]), description: 'set umask to M (local only), an octal number' });
   remotePath = Option.String('--remote-path', { hidden: true, description: 'use PATH as hoard executable on the remote' });
   uploadRatelimit = Option.String('--upload-ratelimit,--remote-ratelimit', {
     hidden: true,

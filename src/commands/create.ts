@@ -7,6 +7,7 @@ import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.j
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
+import { gidOfGroup, uidOfUser } from '../archive/user-names.js';
 import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
@@ -65,8 +66,8 @@ export class CreateCommand extends HoardCommand {
   json = Option.Boolean('--json', false, { description: 'output stats as JSON' });
   noCacheSync = Option.Boolean('--no-cache-sync', false, { description: 'accepted for borg compatibility (no-op)' });
   stdinName = Option.String('--stdin-name', 'stdin', { description: 'use NAME in archive for stdin data' });
-  stdinUser = Option.String('--stdin-user', { description: 'set user USER in archive for stdin data' });
-  stdinGroup = Option.String('--stdin-group', { description: 'set group GROUP in archive for stdin data' });
+  stdinUser = Option.String('--stdin-user', 'root', { description: 'set user USER in archive for stdin data (default: root)' });
+  stdinGroup = Option.String('--stdin-group', 'root', { description: 'set group GROUP in archive for stdin data (default: root)' });
   stdinMode = Option.String('--stdin-mode', '0660', { description: 'set mode to M in archive for stdin data' });
   exclude = Option.Array('-e,--exclude', [], { description: 'exclude paths matching PATTERN' });
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
@@ -156,6 +157,18 @@ export class CreateCommand extends HoardCommand {
     return { listedPaths: delimitedPaths(this.context.stdin as AsyncIterable<Buffer>, delimiter) };
   }
 
+  /**
+   * The owner of the file read from standard input or a command, as borg 1.4: `--stdin-user` and
+   * `--stdin-group` (default root), which must exist here, with their ids.
+   */
+  private stdinOwner(): { stdinUser: string; stdinGroup: string; stdinUid: number; stdinGid: number } {
+    const stdinUid = uidOfUser(this.stdinUser);
+    if (stdinUid === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `no such user: ${this.stdinUser}`);
+    const stdinGid = gidOfGroup(this.stdinGroup);
+    if (stdinGid === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `no such group: ${this.stdinGroup}`);
+    return { stdinUser: this.stdinUser, stdinGroup: this.stdinGroup, stdinUid, stdinGid };
+  }
+
   private async backup(
     repo: Repository,
     lock: Lock | undefined,
@@ -174,11 +187,14 @@ export class CreateCommand extends HoardCommand {
     },
   ): Promise<number> {
     const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, source, matcher, filter, now } = a;
+    // Only a run that stores standard input or a command's output needs the owner (and its names to exist).
+    const stdinOwner = this.contentFromCommand || (source === undefined && paths.includes('-')) ? this.stdinOwner() : {};
     // Read under the lock: the compact generation the run commits against.
     await repo.refreshManifest();
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
     let warnings = 0;
+    this.log('info', `Creating archive at "${target.repo.text}::${name}"`);
     const progress = this.progressSink.archive();
     const archiver: Archiver = new Archiver(repo, synced, {
       name,
@@ -206,9 +222,10 @@ export class CreateCommand extends HoardCommand {
       readSpecial: this.readSpecial,
       stdinName: this.stdinName,
       stdinMode,
-      ...(this.stdinUser !== undefined ? { stdinUser: this.stdinUser } : {}),
-      ...(this.stdinGroup !== undefined ? { stdinGroup: this.stdinGroup } : {}),
-      onItem: (status, p) => {
+      ...stdinOwner,
+      onItem: (found, p) => {
+        // As borg: a dry run reads nothing, so every item it would back up has status '-'.
+        const status = this.dryRun && found !== 'x' ? '-' : found;
         if (this.list && (filter === undefined || filter.has(status))) {
           progress.clear();
           this.logger.fileStatus(status, p);

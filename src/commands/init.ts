@@ -53,6 +53,8 @@ export class InitCommand extends HoardCommand {
     }
     const quota = this.storageQuota === undefined ? 0 : parseSize(this.storageQuota);
     if (quota === undefined) throw new UsageError(`--storage-quota: expected a size such as 5G, got "${this.storageQuota}"`);
+    // borg's floor: a quota (0 means none) of at least 10 MB.
+    if (quota !== 0 && quota < 10_000_000) throw new UsageError(`quota is too small (${this.storageQuota ?? ''}). At least 10M are required.`);
     const target = parseTarget(this.repo, this.context.env);
     if (target.archive !== undefined) throw new UsageError(`init takes a repository, not an archive: ${this.repo ?? ''}`);
     const location = target.repo;
