@@ -25,6 +25,8 @@ test('an unknown option after the positionals, or a missing required one, is one
     [['list', repo, '--format'], 'hoard: Option --format expects a value.\n'],
     [['init', '-e', 'none', path.join(tempDir('r'), 'r'), '--bogus'], 'hoard: Unsupported option name ("--bogus").\n'],
     [['init', path.join(tempDir('r'), 'r')], 'hoard: Missing required option: -e/--encryption.\n'],
+    [['compact', repo, 'extra'], 'hoard: Extraneous positional argument ("extra").\n'],
+    [['init', '-e', 'none', path.join(tempDir('r'), 'r'), 'more'], 'hoard: Extraneous positional argument ("more").\n'],
   ];
   for (const [argv, line] of cases) {
     const r = await hoardIn(env, argv);

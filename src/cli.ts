@@ -29,7 +29,7 @@ import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import { HoardCommand } from './commands/base.js';
-import { commandOf, diagnoseArguments, optionSpecs, splitAttachedShortValues } from './command-options.js';
+import { commandOf, diagnoseArguments, optionSpecs, positionalSpec, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
@@ -210,7 +210,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   } catch (caught) {
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
     const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
-      ? diagnoseArguments(argv, match, optionSpecs(match.commandClass))
+      ? diagnoseArguments(argv, match, optionSpecs(match.commandClass), positionalSpec(match.commandClass))
       : undefined;
     const e = diagnosis ?? caught;
     const text = describe(e, debug);

@@ -11,22 +11,35 @@ export interface OptionSpec {
   required: boolean;
 }
 
-const specCache = new Map<CommandClass<HoardContext>, OptionSpec[]>();
+/** How many positional arguments a command takes: at least `required`, at most `max` (no limit with a rest). */
+export interface PositionalSpec {
+  required: number;
+  max: number;
+}
+
+const specCache = new Map<CommandClass<HoardContext>, { options: OptionSpec[]; positionals: PositionalSpec }>();
 
 /**
- * The options `commandClass` declares, read the way clipanion reads them when it registers the
- * command (each option field's definition adds itself to a builder; this builder only records).
+ * The options and positionals `commandClass` declares, read the way clipanion reads them when it
+ * registers the command (each field's definition adds itself to a builder; this one only records).
  */
-export function optionSpecs(commandClass: CommandClass<HoardContext>): OptionSpec[] {
+function commandSpecs(commandClass: CommandClass<HoardContext>): { options: OptionSpec[]; positionals: PositionalSpec } {
   const cached = specCache.get(commandClass);
   if (cached) return cached;
   const specs: OptionSpec[] = [];
+  const positionals: PositionalSpec = { required: 0, max: 0 };
   const recorder = {
     addOption: (o: { names: string[]; arity?: number; required?: boolean }) => {
       specs.push({ names: o.names, arity: o.arity ?? 0, required: o.required ?? false });
     },
-    addPositional: () => undefined,
-    addRest: () => undefined,
+    addPositional: (o: { required?: boolean } = {}) => {
+      positionals.max += 1;
+      if (o.required !== false) positionals.required += 1;
+    },
+    addRest: (o: { required?: number } = {}) => {
+      positionals.required += o.required ?? 0;
+      positionals.max = Number.POSITIVE_INFINITY;
+    },
     addProxy: () => undefined,
     arity: {},
   };
@@ -35,8 +48,19 @@ export function optionSpecs(commandClass: CommandClass<HoardContext>): OptionSpe
     const value = instance[key] as { [k: symbol]: unknown; definition?: (b: unknown, key: string) => void } | null;
     if (typeof value === 'object' && value !== null && value[Command.isOption] && value.definition) value.definition(recorder, key);
   }
-  specCache.set(commandClass, specs);
-  return specs;
+  const result = { options: specs, positionals };
+  specCache.set(commandClass, result);
+  return result;
+}
+
+/** The options `commandClass` declares (see {@link commandSpecs}). */
+export function optionSpecs(commandClass: CommandClass<HoardContext>): OptionSpec[] {
+  return commandSpecs(commandClass).options;
+}
+
+/** How many positional arguments `commandClass` takes. */
+export function positionalSpec(commandClass: CommandClass<HoardContext>): PositionalSpec {
+  return commandSpecs(commandClass).positionals;
 }
 
 /** Where a command's path words are in an argument list: from `start`, `length` words. */
@@ -102,15 +126,28 @@ export function splitAttachedShortValues(argv: readonly string[], specs: readonl
  * the command does not have, one missing its value, or a required option missing. Undefined when
  * none of these explains it.
  */
-export function diagnoseArguments(argv: readonly string[], match: CommandMatch, specs: readonly OptionSpec[]): InvalidArgumentError | undefined {
+export function diagnoseArguments(
+  argv: readonly string[],
+  match: CommandMatch,
+  specs: readonly OptionSpec[],
+  positionals: PositionalSpec = { required: 0, max: Number.POSITIVE_INFINITY },
+): InvalidArgumentError | undefined {
+  const words: string[] = [];
   const byName = new Map<string, OptionSpec>();
   for (const s of specs) for (const n of s.names) byName.set(n, s);
   const seen = new Set<OptionSpec>();
   for (let i = 0; i < argv.length; i += 1) {
     if (i === match.start) i += match.length;
+    if (i >= argv.length) break;
     const a = argv[i] ?? '';
-    if (a === '--') break;
-    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) continue;
+    if (a === '--') {
+      words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) {
+      words.push(a);
+      continue;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq < 0 ? a : a.slice(0, eq);
@@ -136,6 +173,9 @@ export function diagnoseArguments(argv: readonly string[], match: CommandMatch, 
         i += 1;
       }
     }
+  }
+  if (words.length > positionals.max) {
+    return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Extraneous positional argument (${JSON.stringify(words[positionals.max])}).`);
   }
   const missing = specs.filter((s) => s.required && !seen.has(s));
   if (missing.length > 0) {
