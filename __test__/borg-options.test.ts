@@ -330,3 +330,18 @@ test('number options are checked as borg checks them: --first/--last >= 1, compa
   r = await hoardIn(env, ['init', '-e', 'none', '--storage-quota', '10M', path.join(tempDir('q'), 'r')]);
   t.is(r.code, 0, r.stderr);
 });
+
+test('--iec writes sizes in powers of 1024 (KiB, MiB), as borg; without it, decimal', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  fs.mkdirSync(path.join(base, 'd'));
+  fs.writeFileSync(path.join(base, 'd', 'f'), pseudoRandom(2_000_000, 'iec'));
+  let r = await hoardIn(env, ['create', '--iec', '--stats', '-C', 'none', `${repo}::a`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /^This archive: +1\.91 MiB +1\.91 MiB +1\.91 MiB$/m);
+  r = await hoardIn(env, ['info', repo]);
+  t.regex(r.stdout, /^All archives: +2\.00 MB /m);
+  r = await hoardIn(env, ['info', '--iec', repo]);
+  t.regex(r.stdout, /^All archives: +1\.91 MiB /m);
+});

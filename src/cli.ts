@@ -33,6 +33,7 @@ import { commandOf, diagnoseArguments, optionSpecs, positionalSpec, splitAttache
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
+import { sizeUnits } from './units.js';
 import { version } from './version.js';
 
 /** Every command hoard ships. */
@@ -206,7 +207,9 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
     if (command instanceof HoardCommand) command.ignoreStatsUnderDryRun();
-    rc = (await command.validateAndExecute()) ?? 0;
+    // --iec: the command's sizes in powers of 1024 (src/units.ts).
+    const iec = command instanceof HoardCommand && command.iec;
+    rc = (await sizeUnits.run({ iec }, () => command.validateAndExecute())) ?? 0;
   } catch (caught) {
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
     const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
