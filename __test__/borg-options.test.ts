@@ -345,3 +345,22 @@ test('--iec writes sizes in powers of 1024 (KiB, MiB), as borg; without it, deci
   r = await hoardIn(env, ['info', '--iec', repo]);
   t.regex(r.stdout, /^All archives: +1\.91 MiB /m);
 });
+
+test('a directory excluded by its tag is listed "x" also when --keep-exclude-tags keeps it, in a dry run and a real one', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 10 });
+  filesIn(base, 'd/cache', { 'CACHEDIR.TAG': 0, junk: 10 });
+  fs.writeFileSync(path.join(base, 'd', 'cache', 'CACHEDIR.TAG'), 'Signature: 8a477f597d28d172789f06886806bc55');
+  for (const dry of [['-n'], []]) {
+    const r = await hoardIn(env, ['create', ...dry, '--list', '--exclude-caches', '--keep-exclude-tags', `${repo}::a`, 'd'], base);
+    t.is(r.code, 0, r.stderr);
+    const status = new Map(r.stderr.trimEnd().split('\n').map((l) => [l.slice(2), l[0]]));
+    t.is(status.get('d/cache'), 'x', r.stderr);
+    t.is(status.get('d/cache/CACHEDIR.TAG'), dry.length > 0 ? '-' : 'A', r.stderr);
+    t.false(status.has('d/cache/junk'));
+  }
+  const r = await hoardIn(env, ['list', '--short', `${repo}::a`]);
+  t.deepEqual(r.stdout.trimEnd().split('\n').sort(), ['d', 'd/cache', 'd/cache/CACHEDIR.TAG', 'd/f']);
+});

@@ -334,7 +334,8 @@ export class Archiver {
       entries = tags;
     }
     const excluded = this.opts.match(apath) === 'exclude';
-    this.opts.onItem(excluded ? 'x' : 'd', apath);
+    // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
+    this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
     const paths = entries.map((e) => (apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`));
     // The subdirectories read ahead, by entry index; `next` is the first entry not yet considered.
