@@ -364,3 +364,14 @@ test('a directory excluded by its tag is listed "x" also when --keep-exclude-tag
   const r = await hoardIn(env, ['list', '--short', `${repo}::a`]);
   t.deepEqual(r.stdout.trimEnd().split('\n').sort(), ['d', 'd/cache', 'd/cache/CACHEDIR.TAG', 'd/f']);
 });
+
+test('recreate --target expands placeholders, as borg\'s archive name validator does', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 10 });
+  await create(t, env, base, `${repo}::a`, 'd');
+  const r = await hoardIn(env, ['recreate', '--target', '{hostname}-copy', `${repo}::a`]);
+  t.is(r.code, 0, r.stderr);
+  t.is((await hoardIn(env, ['list', '--short', repo])).stdout, `a\n${os.hostname().split('.')[0] ?? ''}-copy\n`);
+});
