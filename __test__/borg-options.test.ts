@@ -375,3 +375,16 @@ test('recreate --target expands placeholders, as borg\'s archive name validator 
   t.is(r.code, 0, r.stderr);
   t.is((await hoardIn(env, ['list', '--short', repo])).stdout, `a\n${os.hostname().split('.')[0] ?? ''}-copy\n`);
 });
+
+test("list --format {tam} is borg's TAM state: 'verified' where archives are authenticated, 'none' in mode none", async (t) => {
+  const env = testEnv();
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 10 });
+  for (const [mode, tam] of [['repokey', 'verified'], ['authenticated', 'verified'], ['none', 'none']]) {
+    const repo = await makeRepo(env, mode);
+    await create(t, env, base, `${repo}::a`, 'd');
+    const r = await hoardIn(env, ['list', '--format', '{archive} {tam}{NL}', repo]);
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, `a ${tam}\n`, mode);
+  }
+});

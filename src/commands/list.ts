@@ -264,6 +264,8 @@ export class ListCommand extends HoardCommand {
           command_line: meta.commandLine.join(' '),
           hostname: meta.hostname,
           username: meta.username,
+          // borg's TAM state: loading the archive authenticated it, except in mode none, which has no key.
+          tam: repo.config.encryption === 'none' ? 'none' : 'verified',
         });
       }
       out += fmt(values);
