@@ -388,3 +388,28 @@ test("list --format {tam} is borg's TAM state: 'verified' where archives are aut
     t.is(r.stdout, `a ${tam}\n`, mode);
   }
 });
+
+test("borg's deprecated option names work and print borg's warning first, one line each", async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'd', { f: 10 });
+  let r = await hoardIn(env, ['create', '--noatime', '--numeric-owner', '--nobsdflags', '--remote-ratelimit=100', `${repo}::tue`, 'd'], base);
+  t.is(r.code, 0, r.stderr);
+  t.is(
+    r.stderr,
+    [
+      'Warning: "--noatime" has been deprecated because it is the default now.',
+      'Warning: "--numeric-owner" has been deprecated. Use --numeric-ids instead.',
+      'Warning: "--nobsdflags" has been deprecated. Use --noflags instead.',
+      'Warning: "--remote-ratelimit" has been deprecated. Use --upload-ratelimit instead.',
+      '',
+    ].join('\n'),
+  );
+  r = await hoardIn(env, ['list', '--short', '--prefix', 'tu', repo]);
+  t.is(r.stdout, 'tue\n');
+  t.is(r.stderr, 'Warning: "--prefix" has been deprecated. Use "--glob-archives \'yourprefix*\'" (-a) instead.\n');
+  // -P (the short name) and words after "--" are not deprecated options.
+  r = await hoardIn(env, ['list', '--short', '-P', 'tu', repo]);
+  t.is(r.stderr, '');
+});

@@ -177,6 +177,24 @@ export function joinDashValues(argv: string[]): string[] {
   return out;
 }
 
+/** borg 1.4's deprecated option names, with the warning it prints to stderr for each. */
+const DEPRECATIONS: readonly (readonly [string, string])[] = [
+  ['--noatime', 'Warning: "--noatime" has been deprecated because it is the default now.'],
+  ['--nobsdflags', 'Warning: "--nobsdflags" has been deprecated. Use --noflags instead.'],
+  ['--numeric-owner', 'Warning: "--numeric-owner" has been deprecated. Use --numeric-ids instead.'],
+  ['--remote-ratelimit', 'Warning: "--remote-ratelimit" has been deprecated. Use --upload-ratelimit instead.'],
+  ['--remote-buffer', 'Warning: "--remote-buffer" has been deprecated. Use --upload-buffer instead.'],
+  ['--prefix', 'Warning: "--prefix" has been deprecated. Use "--glob-archives \'yourprefix*\'" (-a) instead.'],
+  ['--sort', 'Warning: "--sort" is deprecated. Use "--sort-by=path" instead.'],
+];
+
+/** The warnings borg prints, before it parses, for the deprecated options among `argv` (up to `--`), one per use. */
+export function deprecationWarnings(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const words = end < 0 ? argv : argv.slice(0, end);
+  return words.flatMap((a) => DEPRECATIONS.filter(([name]) => a === name || a.startsWith(`${name}=`)).map(([, warning]) => warning));
+}
+
 /**
  * Runs hoard with `argv` (without the node and script paths) and returns the exit code: 0 ok,
  * 1 warning, 2 error. Errors become one line on stderr; `--debug` adds the stack, `--show-rc`
@@ -199,6 +217,8 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   const emit = (level: LogLevel, name: string, message: string, msgid?: string): void => {
     ctx.stderr.write(json ? logMessageJson(level, name, message, msgid) : `${message}\n`);
   };
+  // As borg, plain lines whatever the log format.
+  for (const warning of deprecationWarnings(rawArgv)) ctx.stderr.write(`${warning}\n`);
   if (argv.includes('--show-version')) emit('info', 'hoard.output.show-version', `hoard version ${version}`);
   let rc: number;
   try {
