@@ -124,8 +124,12 @@ test('without a filter every archive counts; --dry-run changes no byte of the re
   );
   const dryStats = await hoardIn(env, ['prune', '-n', '--stats', '-v', '--keep-last=2', repo]);
   t.is(dryStats.code, 0, dryStats.stderr);
-  t.regex(dryStats.stderr, /^Repository contains 11 normal archives and 0 checkpoint archives\.\nApplying rules to the matching 11 archives and 0 checkpoints\.\.\.\nKeeping 2 archives and 0 checkpoints, pruning 9 archives and 0 checkpoints\.\n-{78}\n/);
-  t.regex(dryStats.stderr, /Deleted data: +-[\d.]+ kB/);
+  // As borg 1.4: a dry run has no statistics.
+  t.is(
+    dryStats.stderr,
+    'Ignoring --stats. It is not supported when using --dry-run.\nRepository contains 11 normal archives and 0 checkpoint archives.\n' +
+      'Applying rules to the matching 11 archives and 0 checkpoints...\nKeeping 2 archives and 0 checkpoints, pruning 9 archives and 0 checkpoints.\n',
+  );
   t.deepEqual(contents(repo), before, 'dry runs wrote nothing');
   t.is((await archiveNames(env, repo)).length, 11);
   // The same for real: the decision --dry-run announced.
@@ -194,15 +198,19 @@ test('prune --stats prints what the pruned archives alone held, and compact give
   }
   const quick = await hoardIn(env, ['prune', '--dry-run', '--quick-stats', '--keep-last', '1', repo]);
   t.is(quick.code, 0, quick.stderr);
+  t.is(quick.stderr, 'Ignoring --quick-stats. It is not supported when using --dry-run.\n');
+  // --quick-stats: the header and the "Deleted data" row (mon goes).
   const rule = '-'.repeat(78);
-  t.regex(quick.stderr, new RegExp(`^${rule}\n {23}Original size {6}Compressed size {4}Deduplicated size\nDeleted data: +-[\\d.]+ kB +-[\\d.]+ kB +-[\\d.]+ kB\n${rule}\n$`));
+  const real = await hoardIn(env, ['prune', '--quick-stats', '--keep-last', '2', repo]);
+  t.is(real.code, 0, real.stderr);
+  t.regex(real.stderr, new RegExp(`^${rule}\n {23}Original size {6}Compressed size {4}Deduplicated size\nDeleted data: +-250\.00 kB +-[\\d.]+ kB +-[\\d.]+ k?B\n${rule}\n$`));
   const before = packBytes(repo);
   const r = await hoardIn(env, ['prune', '-s', '--keep-last', '1', repo]);
   t.is(r.code, 0, r.stderr);
   // mon holds own-mon; tue holds own-mon and own-tue; wed (kept) holds all three. Only tue's tree is its own.
   const m = /Deleted data: +-(\d+\.\d\d) kB +-[\d.]+ kB +-([\d.]+) (k?B)\nAll archives: +(\d+\.\d\d) kB/.exec(r.stderr);
   t.truthy(m, r.stderr);
-  t.is(m?.[1], '700.00', r.stderr);
+  t.is(m?.[1], '450.00', r.stderr);
   t.is(m?.[4], '650.00', r.stderr);
   t.regex(r.stderr, /\nChunk index: +\d+ +\d+\n-{78}\n$/);
   t.deepEqual(await archiveNames(env, repo), ['wed']);

@@ -119,11 +119,11 @@ test('create --content-from-command stores exactly the command output, named and
   const base = tempDir('stdio-cfc');
   const blob = pythonBlob(7, 6_000_000);
   t.is(blob.length, 6_000_000);
-  const c = hoard(env, ['create', '--list', '--content-from-command', '--stdin-name', 'dumps/db.bin', '--stdin-mode', '0640', '--stdin-user', 'alice', '--stdin-group', 'staff', `${repo}::blob`, '--', 'python3', '-c', PY_BLOB, '7', '6000000'], base);
+  const c = hoard(env, ['create', '--list', '--content-from-command', '--stdin-name', 'dumps/db.bin', '--stdin-mode', '0640', '--stdin-user', 'nobody', '--stdin-group', 'staff', `${repo}::blob`, '--', 'python3', '-c', PY_BLOB, '7', '6000000'], base);
   t.is(c.code, 0, c.stderr);
   t.regex(c.stderr, /^A dumps\/db\.bin$/m);
   // Its parent is implied (not listed), as for PATHs.
-  t.deepEqual(items(env, `${repo}::blob`, base).map((i) => [i.path, i.type, i.mode, i.user, i.group, i.size]), [['dumps/db.bin', '-', '-rw-r-----', 'alice', 'staff', 6_000_000]]);
+  t.deepEqual(items(env, `${repo}::blob`, base).map((i) => [i.path, i.type, i.mode, i.user, i.group, i.size]), [['dumps/db.bin', '-', '-rw-r-----', 'nobody', 'staff', 6_000_000]]);
 
   const x = hoard(env, ['extract', `${repo}::blob`], base);
   t.is(x.code, 0, x.stderr);

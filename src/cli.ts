@@ -18,6 +18,7 @@ import { InfoCommand } from './commands/info.js';
 import { InitCommand } from './commands/init.js';
 import { KeyChangePassphraseCommand } from './commands/key-change-passphrase.js';
 import { KeyExportCommand } from './commands/key-export.js';
+import { KeyExportRelatedSecretsCommand } from './commands/related-secrets.js';
 import { KeyImportCommand } from './commands/key-import.js';
 import { KeyMigrateToRepokeyCommand } from './commands/key-migrate-to-repokey.js';
 import { ListCommand } from './commands/list.js';
@@ -25,11 +26,14 @@ import { PruneCommand } from './commands/prune.js';
 import { RecreateCommand } from './commands/recreate.js';
 import { RenameCommand } from './commands/rename.js';
 import { UpgradeCommand } from './commands/upgrade.js';
-import { VersionCommand } from './commands/version.js';
+import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
+import { HoardCommand } from './commands/base.js';
+import { commandOf, diagnoseArguments, optionSpecs, positionalSpec, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
+import { sizeUnits } from './units.js';
 import { version } from './version.js';
 
 /** Every command hoard ships. */
@@ -37,6 +41,7 @@ export const commands: CommandClass<HoardContext>[] = [
   HelpCommand,
   Builtins.HelpCommand,
   VersionCommand,
+  VersionReportCommand,
   InitCommand,
   InfoCommand,
   CreateCommand,
@@ -55,6 +60,7 @@ export const commands: CommandClass<HoardContext>[] = [
   BenchmarkCrudCommand,
   KeyExportCommand,
   KeyImportCommand,
+  KeyExportRelatedSecretsCommand,
   KeyChangePassphraseCommand,
   KeyMigrateToRepokeyCommand,
   UpgradeCommand,
@@ -171,13 +177,33 @@ export function joinDashValues(argv: string[]): string[] {
   return out;
 }
 
+/** borg 1.4's deprecated option names, with the warning it prints to stderr for each. */
+const DEPRECATIONS: readonly (readonly [string, string])[] = [
+  ['--noatime', 'Warning: "--noatime" has been deprecated because it is the default now.'],
+  ['--nobsdflags', 'Warning: "--nobsdflags" has been deprecated. Use --noflags instead.'],
+  ['--numeric-owner', 'Warning: "--numeric-owner" has been deprecated. Use --numeric-ids instead.'],
+  ['--remote-ratelimit', 'Warning: "--remote-ratelimit" has been deprecated. Use --upload-ratelimit instead.'],
+  ['--remote-buffer', 'Warning: "--remote-buffer" has been deprecated. Use --upload-buffer instead.'],
+  ['--prefix', 'Warning: "--prefix" has been deprecated. Use "--glob-archives \'yourprefix*\'" (-a) instead.'],
+  ['--sort', 'Warning: "--sort" is deprecated. Use "--sort-by=path" instead.'],
+];
+
+/** The warnings borg prints, before it parses, for the deprecated options among `argv` (up to `--`), one per use. */
+export function deprecationWarnings(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  const words = end < 0 ? argv : argv.slice(0, end);
+  return words.flatMap((a) => DEPRECATIONS.filter(([name]) => a === name || a.startsWith(`${name}=`)).map(([, warning]) => warning));
+}
+
 /**
  * Runs hoard with `argv` (without the node and script paths) and returns the exit code: 0 ok,
  * 1 warning, 2 error. Errors become one line on stderr; `--debug` adds the stack, `--show-rc`
  * logs the code as borg does.
  */
 export async function run(rawArgv: string[], context: Partial<HoardContext> = {}): Promise<number> {
-  const argv = joinDashValues(rawArgv);
+  const joined = joinDashValues(rawArgv);
+  const match = commandOf(joined, commands);
+  const argv = match ? splitAttachedShortValues(joined, optionSpecs(match.commandClass)) : joined;
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,
@@ -191,6 +217,8 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   const emit = (level: LogLevel, name: string, message: string, msgid?: string): void => {
     ctx.stderr.write(json ? logMessageJson(level, name, message, msgid) : `${message}\n`);
   };
+  // As borg, plain lines whatever the log format.
+  for (const warning of deprecationWarnings(rawArgv)) ctx.stderr.write(`${warning}\n`);
   if (argv.includes('--show-version')) emit('info', 'hoard.output.show-version', `hoard version ${version}`);
   let rc: number;
   try {
@@ -198,8 +226,16 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     const cli = createCli(tty && ctx.env.NO_COLOR === undefined, argv);
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
-    rc = (await command.validateAndExecute()) ?? 0;
-  } catch (e) {
+    if (command instanceof HoardCommand) command.ignoreStatsUnderDryRun();
+    // --iec: the command's sizes in powers of 1024 (src/units.ts).
+    const iec = command instanceof HoardCommand && command.iec;
+    rc = (await sizeUnits.run({ iec }, () => command.validateAndExecute())) ?? 0;
+  } catch (caught) {
+    // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
+    const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
+      ? diagnoseArguments(argv, match, optionSpecs(match.commandClass), positionalSpec(match.commandClass))
+      : undefined;
+    const e = diagnosis ?? caught;
     const text = describe(e, debug);
     emit('error', 'hoard', json ? text : `hoard: ${text}`, e instanceof HoardError ? e.code : undefined);
     rc = exitCodeOf(e);

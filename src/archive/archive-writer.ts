@@ -3,6 +3,7 @@
  * its pack sink, storing trees, counting an archive's totals, and committing the archive object
  * and the manifest in order.
  */
+import { statSync } from 'node:fs';
 import * as os from 'node:os';
 
 import { ExistsError, InvalidArgumentError, LockTimeoutError } from '../errors.js';
@@ -29,8 +30,21 @@ export function isoMicro(d: Date): string {
   return `${d.toISOString().slice(0, 23)}000`;
 }
 
-/** borg's `--timestamp`: an ISO 8601 date and time, UTC unless it names a zone. */
+/**
+ * borg's `--timestamp`: the modification time of the file or folder it names, else an ISO 8601
+ * date and time (UTC unless it names a zone), or borg's year and day of the year (`2024-366`).
+ */
 export function parseTimestamp(text: string): Date {
+  const st = statSync(text, { throwIfNoEntry: false });
+  if (st !== undefined) return st.mtime;
+  const ordinal = /^(\d{4})-(\d{3})$/.exec(text);
+  if (ordinal) {
+    const year = Number(ordinal[1]);
+    const day = Number(ordinal[2]);
+    const d = new Date(Date.UTC(year, 0, day));
+    if (day < 1 || d.getUTCFullYear() !== year) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text}: ${year} has no day ${day}`);
+    return d;
+  }
   const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
   if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text} is not a date (use yyyy-mm-ddThh:mm:ss)`);
   return d;

@@ -88,6 +88,9 @@ export interface CreateOptions {
   stdinMode: number;
   stdinUser?: string;
   stdinGroup?: string;
+  /** The uid and gid stored with stdinUser and stdinGroup (default: this process's). */
+  stdinUid?: number;
+  stdinGid?: number;
   /** Called for each item with borg's `--list` status letter and its archive path. */
   onItem: (status: string, archivePath: string) => void;
   /** Called for a file that could not be backed up (a warning: exit code 1). */
@@ -358,7 +361,8 @@ export class Archiver {
       entries = tags;
     }
     const excluded = this.opts.match(apath) === 'exclude';
-    this.opts.onItem(excluded ? 'x' : 'd', apath);
+    // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
+    this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
     const paths = entries.map((e) => (apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`));
     // The subdirectories read ahead, by entry index; `next` is the first entry not yet considered.
@@ -398,8 +402,8 @@ export class Archiver {
       name: Buffer.from(path.posix.basename(apath)),
       type: '-',
       mode: 0o100000 | (this.opts.stdinMode & 0o7777),
-      uid: me.uid,
-      gid: me.gid,
+      uid: this.opts.stdinUid ?? me.uid,
+      gid: this.opts.stdinGid ?? me.gid,
       user: this.opts.stdinUser ?? me.username,
       ...(this.opts.stdinGroup !== undefined ? { group: this.opts.stdinGroup } : {}),
       mtime: now,

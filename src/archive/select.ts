@@ -37,7 +37,8 @@ export function prefixGlob(prefix: string): string {
   return `${prefix.replace(/[[\]*?]/g, '[$&]')}*`;
 }
 
-const SORT_KEYS = new Set(['timestamp', 'name', 'id']);
+/** borg 1.4's sort keys (`archive` is its alias of `name`; its internal `ts` is not one). */
+const SORT_KEYS = new Set(['timestamp', 'archive', 'name', 'id']);
 
 /** The archives `sel` picks, in its order (by time unless `--sort-by` says otherwise). */
 export function selectArchives(archives: ManifestArchive[], sel: ArchiveSelection): ManifestArchive[] {
@@ -48,9 +49,9 @@ export function selectArchives(archives: ManifestArchive[], sel: ArchiveSelectio
   }
   const keys = (sel.sortBy ?? 'timestamp').split(',').map((k) => k.trim());
   for (const k of keys) {
-    if (!SORT_KEYS.has(k)) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--sort-by: unknown key ${k} (use timestamp, name or id)`);
+    if (!SORT_KEYS.has(k)) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--sort-by: unknown key ${k} (use timestamp, archive, name or id)`);
   }
-  const value = (a: ManifestArchive, k: string): string => (k === 'timestamp' ? a.time : k === 'name' ? a.name : a.id);
+  const value = (a: ManifestArchive, k: string): string => (k === 'timestamp' ? a.time : k === 'name' || k === 'archive' ? a.name : a.id);
   out.sort((a, b) => {
     for (const k of keys) {
       const x = value(a, k);
@@ -59,8 +60,12 @@ export function selectArchives(archives: ManifestArchive[], sel: ArchiveSelectio
     }
     return 0;
   });
+  // As borg's positive_int_validator: N must be a whole number of at least 1.
+  for (const [name, n] of [['--first', sel.first], ['--last', sel.last]] as const) {
+    if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `${name}: a positive integer is required: ${n}`);
+  }
   if (sel.first !== undefined && sel.last !== undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--first and --last cannot be combined');
   if (sel.first !== undefined) out = out.slice(0, sel.first);
-  if (sel.last !== undefined) out = sel.last === 0 ? [] : out.slice(-sel.last);
+  if (sel.last !== undefined) out = out.slice(-sel.last);
   return out;
 }

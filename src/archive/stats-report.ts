@@ -16,13 +16,18 @@ export interface RepositoryTotals {
 
 /**
  * The size table of borg's `--stats`: this archive (or the row `label` names, e.g. `delete`'s
- * "Deleted data:" with negative sizes), all archives and the chunk index.
+ * "Deleted data:" with negative sizes), all archives and the chunk index; without `all` (borg's
+ * `--quick-stats`), only the header and that row.
  */
-export function statsTable(stats: Pick<ArchiveStats, 'original' | 'compressed' | 'deduplicated'>, all: RepositoryTotals, label = 'This archive:'): string[] {
+export function statsTable(stats: Pick<ArchiveStats, 'original' | 'compressed' | 'deduplicated'>, all: RepositoryTotals | undefined, label = 'This archive:'): string[] {
   const col = (s: string): string => s.padStart(20);
-  return [
+  const head = [
     '                       Original size      Compressed size    Deduplicated size',
     `${label.padEnd(16)}${col(formatSize(stats.original))} ${col(formatSize(stats.compressed))} ${col(formatSize(stats.deduplicated))}`,
+  ];
+  if (all === undefined) return head;
+  return [
+    ...head,
     `${'All archives:'.padEnd(16)}${col(formatSize(all.original))} ${col(formatSize(all.compressed))} ${col(formatSize(all.deduplicated))}`,
     '',
     '                       Unique chunks         Total chunks',
@@ -30,7 +35,7 @@ export function statsTable(stats: Pick<ArchiveStats, 'original' | 'compressed' |
   ];
 }
 
-/** borg's `create --stats` report. */
+/** borg's `create --stats` report (`--quick-stats` without `all`: no repository-wide rows). */
 export function createReport(o: {
   repository: string;
   name: string;
@@ -38,7 +43,7 @@ export function createReport(o: {
   start: Date;
   end: Date;
   stats: ArchiveStats;
-  all: RepositoryTotals;
+  all: RepositoryTotals | undefined;
 }): string {
   return [
     RULE,
@@ -56,13 +61,13 @@ export function createReport(o: {
   ].join('\n');
 }
 
-/** borg's `create --json` (and `import-tar --json`) object for a new archive. */
+/** borg's `create --json` (and `import-tar --json`) object for a new archive; without `all` (`--quick-stats`), no `cache` member, as borg. */
 export function createJson(o: {
   meta: ArchiveMeta;
   id: string;
   start: Date;
   end: Date;
-  all: RepositoryTotals;
+  all: RepositoryTotals | undefined;
   cachePath: string;
   /** The `encryption` object (`encryptionJson`). */
   encryption: Record<string, string>;
@@ -86,17 +91,21 @@ export function createJson(o: {
           original_size: o.meta.stats.original,
         },
       },
-      cache: {
-        path: o.cachePath,
-        stats: {
-          total_chunks: o.all.totalChunks,
-          total_csize: o.all.compressed,
-          total_size: o.all.original,
-          total_unique_chunks: o.all.uniqueChunks,
-          unique_csize: o.all.deduplicated,
-          unique_size: o.all.deduplicated,
-        },
-      },
+      ...(o.all === undefined
+        ? {}
+        : {
+            cache: {
+              path: o.cachePath,
+              stats: {
+                total_chunks: o.all.totalChunks,
+                total_csize: o.all.compressed,
+                total_size: o.all.original,
+                total_unique_chunks: o.all.uniqueChunks,
+                unique_csize: o.all.deduplicated,
+                unique_size: o.all.deduplicated,
+              },
+            },
+          }),
       encryption: o.encryption,
       repository: { id: o.repositoryId, last_modified: isoMicro(o.end), location: o.location },
     },

@@ -30,13 +30,13 @@ export abstract class HoardCommand extends Command<HoardContext> {
   bypassLock = Option.Boolean('--bypass-lock', false, { hidden: true, description: 'bypass locking mechanism' });
   showVersion = Option.Boolean('--show-version', false, { hidden: true, description: 'show/log the hoard version' });
   showRc = Option.Boolean('--show-rc', false, { hidden: true, description: 'show/log the return code (rc)' });
-  umask = Option.String('--umask', { hidden: true, description: 'set umask to M (local only)' });
+  umask = Option.String('--umask', { hidden: true, validator: t.cascade(t.isString(), [t.matchesRegExp(/^[0-7]{1,4}$/)]), description: 'set umask to M (local only), an octal number' });
   remotePath = Option.String('--remote-path', { hidden: true, description: 'use PATH as hoard executable on the remote' });
   uploadRatelimit = Option.String('--upload-ratelimit,--remote-ratelimit', {
     hidden: true,
     description: 'set network upload rate limit in kiByte/s',
   });
-  uploadBuffer = Option.String('--upload-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
+  uploadBuffer = Option.String('--upload-buffer,--remote-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
   considerPartFiles = Option.Boolean('--consider-part-files', false, { hidden: true, description: 'treat part files like normal files' });
   debugProfile = Option.String('--debug-profile', { hidden: true, description: 'write execution profile into FILE' });
   rsh = Option.String('--rsh', { hidden: true, description: 'use this command to connect to the hoard serve process' });
@@ -55,6 +55,23 @@ export abstract class HoardCommand extends Command<HoardContext> {
       return await fn(lock);
     } finally {
       await lock.release();
+    }
+  }
+
+  /**
+   * As borg 1.4 before any command runs: `--stats` and `--quick-stats` are turned off under
+   * `--dry-run` (a dry run computes no statistics), each with a warning.
+   */
+  ignoreStatsUnderDryRun(): void {
+    const self = this as unknown as { dryRun?: unknown; stats?: unknown; quickStats?: unknown };
+    if (self.dryRun !== true) return;
+    if (self.stats === true) {
+      this.log('warning', 'Ignoring --stats. It is not supported when using --dry-run.');
+      self.stats = false;
+    }
+    if (self.quickStats === true) {
+      this.log('warning', 'Ignoring --quick-stats. It is not supported when using --dry-run.');
+      self.quickStats = false;
     }
   }
 

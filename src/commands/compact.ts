@@ -31,7 +31,7 @@ export class CompactCommand extends HoardCommand {
   });
 
   threshold = Option.String('--threshold', '10', {
-    validator: t.cascade(t.isNumber(), [t.isAtLeast(0), t.isAtMost(100)]),
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(0), t.isAtMost(100)]),
     description: 'rewrite packs whose unused share exceeds PERCENT (default: 10)',
   });
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'change nothing; with -v, say how much would be freed' });

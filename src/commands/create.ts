@@ -7,6 +7,7 @@ import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.j
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
+import { gidOfGroup, uidOfUser } from '../archive/user-names.js';
 import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
@@ -59,13 +60,14 @@ export class CreateCommand extends HoardCommand {
 
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not create a backup archive' });
   stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the created archive' });
+  quickStats = Option.Boolean('--quick-stats', false, { description: 'print only archive statistics, skipping repository-wide statistics' });
   list = Option.Boolean('--list', false, { description: 'output verbose list of items (files, dirs, ...)' });
   filter = Option.String('--filter', { description: 'only display items with the given status characters' });
   json = Option.Boolean('--json', false, { description: 'output stats as JSON' });
   noCacheSync = Option.Boolean('--no-cache-sync', false, { description: 'accepted for borg compatibility (no-op)' });
   stdinName = Option.String('--stdin-name', 'stdin', { description: 'use NAME in archive for stdin data' });
-  stdinUser = Option.String('--stdin-user', { description: 'set user USER in archive for stdin data' });
-  stdinGroup = Option.String('--stdin-group', { description: 'set group GROUP in archive for stdin data' });
+  stdinUser = Option.String('--stdin-user', 'root', { description: 'set user USER in archive for stdin data (default: root)' });
+  stdinGroup = Option.String('--stdin-group', 'root', { description: 'set group GROUP in archive for stdin data (default: root)' });
   stdinMode = Option.String('--stdin-mode', '0660', { description: 'set mode to M in archive for stdin data' });
   exclude = Option.Array('-e,--exclude', [], { description: 'exclude paths matching PATTERN' });
   excludeFrom = Option.Array('--exclude-from', [], { description: 'read exclude patterns from EXCLUDEFILE' });
@@ -76,6 +78,7 @@ export class CreateCommand extends HoardCommand {
   excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
   keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });
   excludeNodump = Option.Boolean('--exclude-nodump', false, { description: 'exclude files flagged NODUMP' });
+  excludeDataless = Option.Boolean('--exclude-dataless', false, { description: 'accepted for borg compatibility: macOS dataless files do not exist on Linux (no-op)' });
   oneFileSystem = Option.Boolean('-x,--one-file-system', false, { description: 'stay in the same file system' });
   numericIds = Option.Boolean('--numeric-ids,--numeric-owner', false, { description: 'only store numeric user and group identifiers' });
   noatime = Option.Boolean('--noatime', false, { description: 'do not store atime (the default)' });
@@ -87,6 +90,9 @@ export class CreateCommand extends HoardCommand {
   noxattrs = Option.Boolean('--noxattrs', false, { description: 'do not store extended attributes' });
   sparse = Option.Boolean('--sparse', false, { description: 'accepted for borg compatibility (holes are found by deduplication)' });
   filesCache = Option.String('--files-cache', 'ctime,size,inode', { description: 'files cache operation mode' });
+  filesChanged = Option.String('--files-changed', 'ctime', {
+    description: 'ctime, mtime or disabled; accepted for borg compatibility: hoard does not yet detect a file changing while it is read (as disabled)',
+  });
   readSpecial = Option.Boolean('--read-special', false, { description: 'open and read block and char device files and fifos' });
   comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
   timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
@@ -104,9 +110,9 @@ export class CreateCommand extends HoardCommand {
   override async execute(): Promise<number> {
     const source = this.source();
     const now = new Date();
-    const target = parseTarget(this.target, this.context.env);
+    const target = parseTarget(this.target, this.context.env, { now });
     if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
-    const name = expandPlaceholders(target.archive, { now });
+    const name = target.archive;
     const compression = parseCompression(this.compression);
     const chunkerParams = parseChunkerParams(this.chunkerParams);
     const stdinMode = Number.parseInt(this.stdinMode, 8);
@@ -115,6 +121,10 @@ export class CreateCommand extends HoardCommand {
     }
     if ((this.contentFromCommand || (source === undefined && this.pathArgs.includes('-'))) && archivePathOf(this.stdinName) === '') {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-name ${JSON.stringify(this.stdinName)} names no file`);
+    }
+    if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
+    if (!['ctime', 'mtime', 'disabled'].includes(this.filesChanged)) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--files-changed: expected ctime, mtime or disabled, got ${JSON.stringify(this.filesChanged)}`);
     }
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
@@ -147,6 +157,18 @@ export class CreateCommand extends HoardCommand {
     return { listedPaths: delimitedPaths(this.context.stdin as AsyncIterable<Buffer>, delimiter) };
   }
 
+  /**
+   * The owner of the file read from standard input or a command, as borg 1.4: `--stdin-user` and
+   * `--stdin-group` (default root), which must exist here, with their ids.
+   */
+  private stdinOwner(): { stdinUser: string; stdinGroup: string; stdinUid: number; stdinGid: number } {
+    const stdinUid = uidOfUser(this.stdinUser);
+    if (stdinUid === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `no such user: ${this.stdinUser}`);
+    const stdinGid = gidOfGroup(this.stdinGroup);
+    if (stdinGid === undefined) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `no such group: ${this.stdinGroup}`);
+    return { stdinUser: this.stdinUser, stdinGroup: this.stdinGroup, stdinUid, stdinGid };
+  }
+
   private async backup(
     repo: Repository,
     lock: Lock | undefined,
@@ -165,11 +187,14 @@ export class CreateCommand extends HoardCommand {
     },
   ): Promise<number> {
     const { target, name, compression, chunkerParams, stdinMode, timestamp, paths, source, matcher, filter, now } = a;
+    // Only a run that stores standard input or a command's output needs the owner (and its names to exist).
+    const stdinOwner = this.contentFromCommand || (source === undefined && paths.includes('-')) ? this.stdinOwner() : {};
     // Read under the lock: the compact generation the run commits against.
     await repo.refreshManifest();
     const synced = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
     const files = this.dryRun ? undefined : await openFilesCache(this.context.env, repo.config.id, this.filesCache, now);
     let warnings = 0;
+    this.log('info', `Creating archive at "${target.repo.text}::${name}"`);
     const progress = this.progressSink.archive();
     const archiver: Archiver = new Archiver(repo, synced, {
       name,
@@ -177,7 +202,7 @@ export class CreateCommand extends HoardCommand {
       ...source,
       compression,
       chunkerParams,
-      comment: this.comment,
+      comment: expandPlaceholders(this.comment, { now }),
       ...(timestamp !== undefined ? { timestamp } : {}),
       commandLine: ['hoard', ...process.argv.slice(2)],
       dryRun: this.dryRun,
@@ -197,9 +222,10 @@ export class CreateCommand extends HoardCommand {
       readSpecial: this.readSpecial,
       stdinName: this.stdinName,
       stdinMode,
-      ...(this.stdinUser !== undefined ? { stdinUser: this.stdinUser } : {}),
-      ...(this.stdinGroup !== undefined ? { stdinGroup: this.stdinGroup } : {}),
-      onItem: (status, p) => {
+      ...stdinOwner,
+      onItem: (found, p) => {
+        // As borg: a dry run reads nothing, so every item it would back up has status '-'.
+        const status = this.dryRun && found !== 'x' ? '-' : found;
         if (this.list && (filter === undefined || filter.has(status))) {
           progress.clear();
           this.logger.fileStatus(status, p);
@@ -227,7 +253,7 @@ export class CreateCommand extends HoardCommand {
     await files?.save();
     const end = new Date();
     if (this.json && !this.dryRun) {
-      const all = await repositoryTotals(repo, synced.index);
+      const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.out(
         createJson({
           meta: result.meta,
@@ -241,8 +267,8 @@ export class CreateCommand extends HoardCommand {
           location: target.repo.text,
         }),
       );
-    } else if (this.stats && !this.dryRun) {
-      const all = await repositoryTotals(repo, synced.index);
+    } else if ((this.stats || this.quickStats) && !this.dryRun) {
+      const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all }));
     }
     return warnings > 0 ? 1 : 0;

@@ -3,10 +3,10 @@ import * as fs from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
-import { archiveLine, findArchive } from '../archive/archives.js';
+import { archiveLine } from '../archive/archives.js';
 import { deletedDataReport, removeArchives } from '../archive/deletion.js';
 import { prefixGlob, selectArchives } from '../archive/select.js';
-import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
+import { ExitCode, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { repositoryCacheDir } from '../repository/chunk-cache.js';
 import { confirm } from '../repository/confirm.js';
 import { parseTarget } from '../repository/location.js';
@@ -48,6 +48,7 @@ export class DeleteCommand extends HoardCommand {
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'do not change the repository' });
   list = Option.Boolean('--list', false, { description: 'output verbose list of archives' });
   stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the deleted archives' });
+  quickStats = Option.Boolean('--quick-stats', false, { description: 'print only deletion statistics, skipping repository-wide statistics' });
   cacheOnly = Option.Boolean('--cache-only', false, { description: 'delete only the local cache for the given repository' });
   force = Option.Counter('--force', 0, { description: 'do not ask before deleting a whole repository' });
   keepSecurityInfo = Option.Boolean('--keep-security-info', false, { description: 'keep the local security info when deleting a repository' });
@@ -63,6 +64,7 @@ export class DeleteCommand extends HoardCommand {
   args = Option.Rest({ name: 'REPOSITORY_OR_ARCHIVE [ARCHIVE...]' });
 
   override async execute(): Promise<number> {
+    if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
     const [first, ...more] = this.args;
     const target = parseTarget(first, this.context.env);
     const names = target.archive !== undefined ? [target.archive, ...more] : more;
@@ -78,11 +80,14 @@ export class DeleteCommand extends HoardCommand {
     return this.locked(repo.storage, 'shared', () => this.deleteArchives(repo, names));
   }
 
-  /** The archives to delete, from the newest manifest generation: by name (all must exist), or by the filters. */
-  private choose(repo: Repository, names: string[]): ManifestArchive[] {
+  /**
+   * The archives to delete, from the newest manifest generation: by name (a name the manifest
+   * lacks stays a string, which borg 1.4 warns about and skips), or by the filters.
+   */
+  private choose(repo: Repository, names: string[]): (ManifestArchive | string)[] {
     if (names.length > 0) {
       const unique = [...new Set(names)];
-      return unique.map((n) => findArchive(repo, n));
+      return unique.map((n) => repo.manifest.archives.find((a) => a.name === n) ?? n);
     }
     const glob = this.globArchives ?? (this.prefix !== undefined ? prefixGlob(this.prefix) : undefined);
     return selectArchives(repo.manifest.archives, {
@@ -95,14 +100,20 @@ export class DeleteCommand extends HoardCommand {
 
   private async deleteArchives(repo: Repository, names: string[]): Promise<number> {
     await repo.refreshManifest();
-    const chosen = this.choose(repo, names);
-    const report = this.stats ? await deletedDataReport(repo, chosen, this.context.env) : undefined;
-    chosen.forEach((a, i) => {
-      if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} (${i + 1}/${chosen.length})`);
+    const entries = this.choose(repo, names);
+    const chosen = entries.filter((a): a is ManifestArchive => typeof a !== 'string');
+    const report = this.stats || this.quickStats ? await deletedDataReport(repo, chosen, this.context.env, this.quickStats) : undefined;
+    let missing = 0;
+    entries.forEach((a, i) => {
+      const of = `(${i + 1}/${entries.length})`;
+      if (typeof a === 'string') {
+        missing += 1;
+        this.log('warning', `Archive ${a} not found ${of}.`);
+      } else if (this.list) this.logger.output('hoard.output.list', `${this.dryRun ? 'Would delete' : 'Deleting'} archive: ${archiveLine(a)} ${of}`);
     });
-    if (!this.dryRun) await removeArchives(repo, chosen);
+    if (!this.dryRun && chosen.length > 0) await removeArchives(repo, chosen);
     if (report !== undefined) this.logger.output('hoard.output.stats', report);
-    return 0;
+    return missing > 0 ? ExitCode.warning : ExitCode.ok;
   }
 
   /** `--cache-only`: removes this client's cache of the repository, nothing else. */

@@ -92,9 +92,10 @@ const PLACEHOLDERS = `
 Placeholders: names that fill themselves in
 ==========================================
 
-Archive names given to create and to rename's NEWNAME, and archive globs
-(-a/--glob-archives), may hold these placeholders; hoard fills them in when the
-command runs. Comments (--comment) and repository locations are taken as given.
+As in borg, every repository or archive location of every command (REPO,
+REPO::ARCHIVE, ::ARCHIVE, and HOARD_REPO/BORG_REPO), rename's NEWNAME, archive
+globs (-a/--glob-archives) and comments (--comment) may hold these placeholders;
+hoard fills them in when the command runs.
 
   {hostname}      the short host name (up to its first dot)
   {fqdn}          the host name as the system gives it

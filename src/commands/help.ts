@@ -1,4 +1,5 @@
 import { Command, Option, UsageError } from 'clipanion';
+import { Writable } from 'node:stream';
 
 import { HoardCommand } from './base.js';
 import { HELP_TOPICS } from './help-topics.js';
@@ -22,6 +23,8 @@ export class HelpCommand extends HoardCommand {
     ],
   });
 
+  usageOnly = Option.Boolean('--usage-only', false, { description: "only a command's usage and options, without its details and examples" });
+  epilogOnly = Option.Boolean('--epilog-only', false, { description: "only a command's details and examples" });
   topic = Option.Rest();
 
   override async execute(): Promise<number> {
@@ -38,6 +41,19 @@ export class HelpCommand extends HoardCommand {
     const wanted = `${this.cli.binaryName} ${this.topic.join(' ')}`;
     const known = this.cli.definitions().some((d) => d.path === wanted);
     if (!known) throw new UsageError(`no such command or help topic: ${this.topic.join(' ')} (see 'hoard help')`);
-    return this.cli.run([...this.topic, '--help']);
+    if (!this.usageOnly && !this.epilogOnly) return this.cli.run([...this.topic, '--help']);
+    // As borg: the epilog is the text after the options (here the Details and Examples sections).
+    let page = '';
+    const capture = new Writable({
+      write: (chunk: Buffer | string, _encoding, done) => {
+        page += chunk.toString();
+        done();
+      },
+    });
+    const rc = await this.cli.run([...this.topic, '--help'], { stdout: capture });
+    const at = page.search(/^Details$/m);
+    const [usage, epilog] = at < 0 ? [page, ''] : [page.slice(0, at), page.slice(at)];
+    this.context.stdout.write(this.epilogOnly ? epilog : usage);
+    return rc;
   }
 }

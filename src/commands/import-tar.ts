@@ -9,7 +9,7 @@ import { importTar } from '../archive/import-tar.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
 import { tarFilterFor } from '../archive/tar-filter.js';
 import { createJson, createReport } from '../archive/stats-report.js';
-import { IoError, LockTimeoutError } from '../errors.js';
+import { InvalidArgumentError, IoError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
 import { saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
@@ -39,7 +39,7 @@ export class ImportTarCommand extends HoardCommand {
 
   tarFilter = Option.String('--tar-filter', 'auto', { description: 'filter program to pipe data through' });
   stats = Option.Boolean('-s,--stats', false, { description: 'print statistics for the created archive' });
-  quickStats = Option.Boolean('--quick-stats', false, { description: 'print statistics for the created archive (the same as --stats)' });
+  quickStats = Option.Boolean('--quick-stats', false, { description: 'print only archive statistics, skipping repository-wide statistics' });
   list = Option.Boolean('--list', false, { description: 'output verbose list of items (files, dirs, ...)' });
   filter = Option.String('--filter', { description: 'only display items with the given status characters' });
   json = Option.Boolean('--json', false, { description: 'output stats as JSON (implies --stats)' });
@@ -53,10 +53,11 @@ export class ImportTarCommand extends HoardCommand {
   file = Option.String({ name: 'TARFILE' });
 
   override async execute(): Promise<number> {
+    if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
     const now = new Date();
-    const target = parseTarget(this.target, this.context.env);
+    const target = parseTarget(this.target, this.context.env, { now });
     if (target.archive === undefined) throw new UsageError('an archive name is required: REPO::ARCHIVE');
-    const name = expandPlaceholders(target.archive, { now });
+    const name = target.archive;
     const compression = parseCompression(this.compression);
     const chunkerParams = parseChunkerParams(this.chunkerParams);
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
@@ -80,7 +81,7 @@ export class ImportTarCommand extends HoardCommand {
           name,
           compression,
           chunkerParams,
-          comment: this.comment,
+          comment: expandPlaceholders(this.comment, { now }),
           ...(timestamp !== undefined ? { timestamp } : {}),
           commandLine: ['hoard', ...process.argv.slice(2)],
           fd,
@@ -101,7 +102,7 @@ export class ImportTarCommand extends HoardCommand {
         });
         await saveChunkIndex(synced);
         if (this.json || this.stats || this.quickStats) {
-          const all = await repositoryTotals(repo, synced.index);
+          const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
           if (this.json) {
             this.out(
               createJson({

@@ -5,6 +5,7 @@ import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { parseSize } from '../units.js';
 import { HoardCommand } from './base.js';
+import { relatedSecretsUnsupported } from './related-secrets.js';
 
 /** `hoard init`: makes a new, empty repository. */
 export class InitCommand extends HoardCommand {
@@ -39,15 +40,21 @@ export class InitCommand extends HoardCommand {
   keyAlgorithm = Option.String('--key-algorithm', {
     description: 'the passphrase KDF: argon2 (pbkdf2 is accepted for borg compatibility and also means argon2id)',
   });
+  importRelatedSecrets = Option.String('--import-related-secrets', {
+    description: "borg 1.4's related repositories: not supported (exit code 2, see hoard help key export-related-secrets)",
+  });
   repo = Option.String({ required: false, name: 'REPO' });
 
   override async execute(): Promise<number> {
+    if (this.importRelatedSecrets !== undefined) throw relatedSecretsUnsupported('--import-related-secrets');
     const mode = encryptionMode(this.encryption);
     if (this.keyAlgorithm !== undefined && !['argon2', 'pbkdf2'].includes(this.keyAlgorithm)) {
       throw new UsageError(`--key-algorithm: expected argon2 or pbkdf2, got "${this.keyAlgorithm}"`);
     }
     const quota = this.storageQuota === undefined ? 0 : parseSize(this.storageQuota);
     if (quota === undefined) throw new UsageError(`--storage-quota: expected a size such as 5G, got "${this.storageQuota}"`);
+    // borg's floor: a quota (0 means none) of at least 10 MB.
+    if (quota !== 0 && quota < 10_000_000) throw new UsageError(`quota is too small (${this.storageQuota ?? ''}). At least 10M are required.`);
     const target = parseTarget(this.repo, this.context.env);
     if (target.archive !== undefined) throw new UsageError(`init takes a repository, not an archive: ${this.repo ?? ''}`);
     const location = target.repo;

@@ -3,11 +3,12 @@ import * as t from 'typanion';
 
 import { encryptionJson } from '../archive/archive-info.js';
 import { findArchive, loadArchive } from '../archive/archives.js';
-import { selectArchives } from '../archive/select.js';
+import { prefixGlob, selectArchives } from '../archive/select.js';
 import {
   ARCHIVE_KEYS,
   DEFAULT_ARCHIVE_FORMAT,
   DEFAULT_ITEM_FORMAT,
+  HASH_KEYS,
   ITEM_KEYS,
   SHORT_ARCHIVE_FORMAT,
   SHORT_ITEM_FORMAT,
@@ -19,6 +20,7 @@ import {
   type FormatValue,
 } from '../archive/format.js';
 import type { Item } from '../archive/item.js';
+import { chunkReferenceCounts, contentValues, needsReferenceCounts, type ContentKeyContext } from '../archive/item-content-keys.js';
 import { extractMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { walkTree } from '../archive/tree-reader.js';
 import { isoMicro } from '../archive/create.js';
@@ -27,9 +29,30 @@ import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
+import { pythonJson, type JsonValue } from './python-json.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 
-/** The `--format` values of one item. */
+/** Linux inode flags (`chattr`) that borg 1.4 maps to BSD flags on Linux, with the BSD flag of each. */
+const LINUX_TO_BSD_FLAGS: readonly (readonly [number, number])[] = [
+  [0x40, 0x1], // FS_NODUMP_FL -> UF_NODUMP
+  [0x10, 0x2], // FS_IMMUTABLE_FL -> UF_IMMUTABLE
+  [0x20, 0x4], // FS_APPEND_FL -> UF_APPEND
+];
+
+/**
+ * An item's stored Linux inode flags as borg 1.4 stores them on Linux (`bsdflags`): only nodump,
+ * immutable and append, as their BSD bits; the others (extents, ...) are 0.
+ */
+export function bsdFlags(linux: number): number {
+  let bsd = 0;
+  for (const [l, b] of LINUX_TO_BSD_FLAGS) if ((linux & l) !== 0) bsd |= b;
+  return bsd;
+}
+
+/**
+ * The `--format` values of one item that it holds itself (the checksum and unique-chunk keys
+ * come from src/archive/item-content-keys.ts, the archive keys from the archive).
+ */
 export function itemValues(path: Buffer, item: Item): Record<string, FormatValue> {
   const p = path.toString('utf8');
   const target = item.type === 'l' ? (item.target ?? Buffer.alloc(0)).toString('utf8') : item.type === 'h' ? (item.link ?? Buffer.alloc(0)).toString('utf8') : '';
@@ -48,7 +71,7 @@ export function itemValues(path: Buffer, item: Item): Record<string, FormatValue
     source: target,
     linktarget: target,
     hlid: '',
-    flags: item.flags ?? 0,
+    flags: bsdFlags(item.flags ?? 0),
     size,
     num_chunks: item.chunkSizes?.length ?? 0,
     mtime: new Timestamp(item.mtime),
@@ -61,10 +84,39 @@ export function itemValues(path: Buffer, item: Item): Record<string, FormatValue
     healthy: broken ? 0 : 1,
     extra: item.type === 'l' ? ` -> ${target}` : item.type === 'h' ? ` link to ${target}` : '',
     csize: item.csize ?? 0,
-    dsize: 0,
-    dcsize: 0,
-    unique_chunks: 0,
   };
+}
+
+/** The keys borg 1.4 computes for a format that uses them, in the order its `--json-lines` adds them. */
+const JSON_CALL_KEYS = ['size', 'csize', 'dsize', 'dcsize', 'num_chunks', 'unique_chunks', 'isomtime', 'isoctime', 'isoatime', 'mtime', 'ctime', 'atime', ...HASH_KEYS];
+
+/**
+ * One item of `list --json-lines`, as borg 1.4 builds it: `archivename`/`archiveid` when the format
+ * uses them, then type, mode, user, group, uid, gid, path, healthy, source, linktarget, flags,
+ * then the computed keys the format uses (the default format's size and mtime). Times are ISO text.
+ */
+function jsonLine(item: Item, values: Record<string, FormatValue>, keys: ReadonlySet<string>): { [key: string]: JsonValue } {
+  const o: { [key: string]: JsonValue } = {};
+  for (const k of ['archivename', 'archiveid']) if (keys.has(k)) o[k] = String(values[k]);
+  Object.assign(o, {
+    type: values.type as string,
+    mode: values.mode as string,
+    user: item.user ?? item.uid,
+    group: item.group ?? item.gid,
+    uid: item.uid,
+    gid: item.gid,
+    path: values.path as string,
+    healthy: values.healthy === 1,
+    source: values.source as string,
+    linktarget: values.linktarget as string,
+    flags: values.flags as number,
+  });
+  for (const k of JSON_CALL_KEYS) {
+    if (!keys.has(k)) continue;
+    const v = ['mtime', 'ctime', 'atime'].includes(k) ? values[`iso${k}`] : values[k];
+    o[k] = typeof v === 'number' || typeof v === 'string' ? v : String(v);
+  }
+  return o;
 }
 
 /** `hoard list REPO` / `hoard list REPO::ARCHIVE [PATH...]`: lists archives or an archive's items. */
@@ -91,6 +143,7 @@ export class ListCommand extends HoardCommand {
   json = Option.Boolean('--json', false, { description: 'format archive listing as JSON' });
   jsonLines = Option.Boolean('--json-lines', false, { description: 'format file listing as JSON lines' });
   consider = Option.Boolean('--consider-checkpoints', false, { description: 'accepted (hoard has no checkpoint archives)' });
+  prefix = Option.String('-P,--prefix', { description: 'only consider archive names starting with this prefix (deprecated)' });
   globArchives = Option.String('-a,--glob-archives', { description: 'only consider archive names matching the glob' });
   sortBy = Option.String('--sort-by', 'timestamp', { description: 'comma-separated list of sorting keys' });
   first = Option.String('--first', { validator: t.isNumber(), description: 'consider first N archives' });
@@ -124,8 +177,16 @@ export class ListCommand extends HoardCommand {
 
   private async listItems(repo: Repository, archive: string, fmt: CompiledFormat, matcher: PatternMatcher): Promise<number> {
     await repo.refreshManifest();
-    const meta = await loadArchive(repo, findArchive(repo, archive));
+    const entry = findArchive(repo, archive);
+    const meta = await loadArchive(repo, entry);
     const { index } = await syncChunkIndex(repo.storage, repo.key, this.context.env, repo.config.id);
+    const content: ContentKeyContext = {
+      repo,
+      index,
+      keys: fmt.keys,
+      refcounts: needsReferenceCounts(fmt.keys) ? await chunkReferenceCounts(repo, index) : undefined,
+    };
+    const withContent = [...fmt.keys].some((k) => HASH_KEYS.includes(k)) || content.refcounts !== undefined;
     const lines: string[] = [];
     const flush = (): void => {
       if (lines.length > 0) this.context.stdout.write(lines.join(''));
@@ -135,15 +196,14 @@ export class ListCommand extends HoardCommand {
       repo,
       index,
       meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex'),
-      ({ path, item }) => {
+      async ({ path, item }) => {
         if (item.implied) return;
         const p = path.toString('utf8');
         if (!isIncluded(matcher, p)) return;
-        const values = itemValues(path, item);
+        const values = { ...itemValues(path, item), archivename: meta.name, archiveid: entry.id };
+        if (withContent) Object.assign(values, await contentValues(item, content));
         if (this.jsonLines) {
-          const { mtime, ctime, atime, isomtime, isoctime, isoatime, extra, health, csize, dsize, dcsize, unique_chunks, bpath, num_chunks, hlid, healthy, ...rest } = values;
-          void [mtime, ctime, atime, isoctime, isoatime, extra, health, csize, dsize, dcsize, unique_chunks, bpath, num_chunks, hlid];
-          lines.push(`${JSON.stringify({ ...rest, healthy: healthy === 1, mtime: isomtime })}\n`);
+          lines.push(`${pythonJson(jsonLine(item, values, fmt.keys), false)}\n`);
         } else {
           lines.push(fmt(values));
         }
@@ -155,8 +215,12 @@ export class ListCommand extends HoardCommand {
   }
 
   private async listArchives(repo: Repository, location: string): Promise<number> {
+    if (this.prefix !== undefined && this.globArchives !== undefined) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '-P/--prefix and -a/--glob-archives exclude each other');
+    }
+    const glob = this.globArchives ?? (this.prefix !== undefined ? prefixGlob(this.prefix) : undefined);
     const selected = selectArchives(repo.manifest.archives, {
-      ...(this.globArchives !== undefined ? { glob: this.globArchives } : {}),
+      ...(glob !== undefined ? { glob } : {}),
       sortBy: this.sortBy,
       ...(this.first !== undefined ? { first: this.first } : {}),
       ...(this.last !== undefined ? { last: this.last } : {}),
@@ -200,6 +264,8 @@ export class ListCommand extends HoardCommand {
           command_line: meta.commandLine.join(' '),
           hostname: meta.hostname,
           username: meta.username,
+          // borg's TAM state: loading the archive authenticated it, except in mode none, which has no key.
+          tam: repo.config.encryption === 'none' ? 'none' : 'verified',
         });
       }
       out += fmt(values);

@@ -16,6 +16,7 @@ import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
+import { expandPlaceholders } from '../archive/placeholders.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { checkArchiveName } from './rename.js';
 
@@ -100,7 +101,9 @@ export class RecreateCommand extends HoardCommand {
     const target = parseTarget(given, this.context.env);
     const compression = parseCompression(this.compression);
     const chunkerParams = this.chunkerParams === undefined ? undefined : parseChunkerParams(this.chunkerParams === 'default' ? 'buzhash,19,23,21,4095' : this.chunkerParams);
-    if (this.targetName !== undefined) checkArchiveName(this.targetName);
+    // As borg's archive name validator: placeholders expand first.
+    const targetName = this.targetName === undefined ? undefined : expandPlaceholders(this.targetName);
+    if (targetName !== undefined) checkArchiveName(targetName);
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const filtered = this.prefix !== undefined || this.globArchives !== undefined || this.first !== undefined || this.last !== undefined;
     if (filtered && target.archive !== undefined) {
@@ -110,8 +113,8 @@ export class RecreateCommand extends HoardCommand {
     const matcher = await extractMatcher(paths, options);
     const filter = this.filter === undefined ? undefined : new Set(this.filter);
     const opts: Omit<RecreateOptions, 'beforeCommit'> = {
-      ...(this.targetName !== undefined ? { target: this.targetName } : {}),
-      ...(this.comment !== undefined ? { comment: this.comment } : {}),
+      ...(targetName !== undefined ? { target: targetName } : {}),
+      ...(this.comment !== undefined ? { comment: expandPlaceholders(this.comment) } : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),
       compression,
       recompress: mode,

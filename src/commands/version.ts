@@ -1,5 +1,7 @@
-import { Command } from 'clipanion';
+import { Command, Option } from 'clipanion';
 
+import { InvalidArgumentError } from '../errors.js';
+import { parseTarget } from '../repository/location.js';
 import { versionWord } from '../version.js';
 import { HoardCommand } from './base.js';
 
@@ -21,6 +23,33 @@ export class VersionCommand extends HoardCommand {
 
   override async execute(): Promise<number> {
     this.context.stdout.write(`hoard ${versionWord()}\n`);
+    return 0;
+  }
+}
+
+/**
+ * `hoard version [REPOSITORY]`: borg 1.4's `CLIENT / SERVER` versions. hoard has no server (every
+ * repository is a path), so both are hoard's own; a REPOSITORY given must be a repository, not an archive.
+ */
+export class VersionReportCommand extends HoardCommand {
+  static override paths = [['version']];
+  static override usage = Command.Usage({
+    description: 'display hoard client version / hoard server version',
+    details: `
+      Prints \`CLIENT / SERVER\` as borg 1.4 does, each as \`hoard --version\` writes it. hoard
+      reaches every repository as a path, with no server process, so both are this hoard's
+      version; REPOSITORY is accepted for borg compatibility and only checked to be one.
+    `,
+    examples: [['Show the versions', 'hoard version /path/to/repo']],
+  });
+
+  repo = Option.String({ required: false, name: 'REPOSITORY' });
+
+  override async execute(): Promise<number> {
+    if (this.repo !== undefined && parseTarget(this.repo, this.context.env).archive !== undefined) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `version takes a repository, not an archive: ${this.repo}`);
+    }
+    this.context.stdout.write(`${versionWord()} / ${versionWord()}\n`);
     return 0;
   }
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 
 import { envVar } from '../context.js';
+import { expandPlaceholders, type PlaceholderContext } from '../archive/placeholders.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** Where a repository is: a local path, or (later) a host reached over SSH. */
@@ -37,16 +38,20 @@ export function parseRepo(text: string): Location {
 
 /**
  * Parses `REPO`, `REPO::ARCHIVE` or `::ARCHIVE` (the repository then comes from `HOARD_REPO` or
- * `BORG_REPO`). An empty argument means the repository from the environment.
+ * `BORG_REPO`). An empty argument, or `::`, means the repository from the environment.
+ * Placeholders (`{hostname}`, `{now:%Y}`, ...) are expanded first, as `placeholders` sets them.
  */
-export function parseTarget(text: string | undefined, env: NodeJS.ProcessEnv): Target {
-  const arg = text ?? '';
+export function parseTarget(text: string | undefined, env: NodeJS.ProcessEnv, placeholders: PlaceholderContext = {}): Target {
+  // As borg: placeholders expand in the whole argument, and in the repository taken from the environment.
+  const arg = expandPlaceholders(text ?? '', placeholders);
   const at = arg.indexOf('::');
   const repoText = at < 0 ? arg : arg.slice(0, at);
-  const archive = at < 0 ? undefined : arg.slice(at + 2);
+  // `::` alone (borg's "just :: is ok") is the repository from the environment.
+  const archive = at < 0 || arg === '::' ? undefined : arg.slice(at + 2);
   if (archive === '') throw invalid(`no archive name after "::" in ${JSON.stringify(arg)}`);
+  if (archive?.includes('/') === true) throw invalid(`invalid archive name: ${JSON.stringify(archive)} (an archive name must not contain "/")`);
   const fromEnv = envVar(env, 'REPO');
-  const repo = repoText !== '' ? repoText : fromEnv;
+  const repo = repoText !== '' ? repoText : fromEnv === undefined ? undefined : expandPlaceholders(fromEnv, placeholders);
   if (repo === undefined || repo === '') {
     throw invalid('no repository given: name one (REPO or REPO::ARCHIVE) or set HOARD_REPO');
   }

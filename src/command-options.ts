@@ -1,0 +1,191 @@
+import type { CommandClass } from 'clipanion';
+import { Command } from 'clipanion';
+
+import type { HoardContext } from './context.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** One option a command declares: its names (`-C`, `--compression`), how many values it takes, and whether it is required. */
+export interface OptionSpec {
+  names: string[];
+  arity: number;
+  required: boolean;
+}
+
+/** How many positional arguments a command takes: at least `required`, at most `max` (no limit with a rest). */
+export interface PositionalSpec {
+  required: number;
+  max: number;
+}
+
+const specCache = new Map<CommandClass<HoardContext>, { options: OptionSpec[]; positionals: PositionalSpec }>();
+
+/**
+ * The options and positionals `commandClass` declares, read the way clipanion reads them when it
+ * registers the command (each field's definition adds itself to a builder; this one only records).
+ */
+function commandSpecs(commandClass: CommandClass<HoardContext>): { options: OptionSpec[]; positionals: PositionalSpec } {
+  const cached = specCache.get(commandClass);
+  if (cached) return cached;
+  const specs: OptionSpec[] = [];
+  const positionals: PositionalSpec = { required: 0, max: 0 };
+  const recorder = {
+    addOption: (o: { names: string[]; arity?: number; required?: boolean }) => {
+      specs.push({ names: o.names, arity: o.arity ?? 0, required: o.required ?? false });
+    },
+    addPositional: (o: { required?: boolean } = {}) => {
+      positionals.max += 1;
+      if (o.required !== false) positionals.required += 1;
+    },
+    addRest: (o: { required?: number } = {}) => {
+      positionals.required += o.required ?? 0;
+      positionals.max = Number.POSITIVE_INFINITY;
+    },
+    addProxy: () => undefined,
+    arity: {},
+  };
+  const instance = new (commandClass as unknown as new () => Record<string, unknown>)();
+  for (const key of Object.keys(instance)) {
+    const value = instance[key] as { [k: symbol]: unknown; definition?: (b: unknown, key: string) => void } | null;
+    if (typeof value === 'object' && value !== null && value[Command.isOption] && value.definition) value.definition(recorder, key);
+  }
+  const result = { options: specs, positionals };
+  specCache.set(commandClass, result);
+  return result;
+}
+
+/** The options `commandClass` declares (see {@link commandSpecs}). */
+export function optionSpecs(commandClass: CommandClass<HoardContext>): OptionSpec[] {
+  return commandSpecs(commandClass).options;
+}
+
+/** How many positional arguments `commandClass` takes. */
+export function positionalSpec(commandClass: CommandClass<HoardContext>): PositionalSpec {
+  return commandSpecs(commandClass).positionals;
+}
+
+/** Where a command's path words are in an argument list: from `start`, `length` words. */
+export interface CommandMatch {
+  commandClass: CommandClass<HoardContext>;
+  start: number;
+  length: number;
+}
+
+/**
+ * The command among `classes` whose path is the longest run of words of `argv` from the first
+ * place where any path starts (common options may come before the command words).
+ */
+export function commandOf(argv: readonly string[], classes: readonly CommandClass<HoardContext>[]): CommandMatch | undefined {
+  for (let start = 0; start < argv.length; start += 1) {
+    if (argv[start] === '--') return undefined;
+    let best: CommandMatch | undefined;
+    for (const c of classes) {
+      for (const path of c.paths ?? []) {
+        if (path.length === 0 || start + path.length > argv.length) continue;
+        if (path.some((w, i) => argv[start + i] !== w)) continue;
+        if (best === undefined || path.length > best.length) best = { commandClass: c, start, length: path.length };
+      }
+    }
+    if (best) return best;
+  }
+  return undefined;
+}
+
+/**
+ * argparse (borg) takes a short option's value attached to it (`-Clz4`, `-esrc/b.bin`), also after
+ * short flags that take none (`-vClz4`); clipanion does not. For the command's options, such an
+ * argument becomes the flags and `-C=lz4`. Arguments after the command path's `--` stay as they are.
+ */
+export function splitAttachedShortValues(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
+  const arityOf = new Map<string, number>();
+  for (const s of specs) for (const n of s.names) if (/^-[^-]$/.test(n)) arityOf.set(n[1] ?? '', s.arity);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i] ?? '';
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (!/^-[a-zA-Z]./.test(a) || a[2] === '=') {
+      out.push(a);
+      continue;
+    }
+    // Walk the letters: flags (arity 0) stay together; the first letter that takes a value takes the rest.
+    let j = 1;
+    while (j < a.length && arityOf.get(a[j] ?? '') === 0) j += 1;
+    const letter = a[j] ?? '';
+    if (j < a.length - 1 && arityOf.get(letter) === 1) {
+      if (j > 1) out.push(a.slice(0, j));
+      out.push(`-${letter}=${a.slice(j + 1)}`);
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
+ * Why clipanion could not match `argv` to the command whose path words `match` locates: an option
+ * the command does not have, one missing its value, or a required option missing. Undefined when
+ * none of these explains it.
+ */
+export function diagnoseArguments(
+  argv: readonly string[],
+  match: CommandMatch,
+  specs: readonly OptionSpec[],
+  positionals: PositionalSpec = { required: 0, max: Number.POSITIVE_INFINITY },
+): InvalidArgumentError | undefined {
+  const words: string[] = [];
+  const byName = new Map<string, OptionSpec>();
+  for (const s of specs) for (const n of s.names) byName.set(n, s);
+  const seen = new Set<OptionSpec>();
+  for (let i = 0; i < argv.length; i += 1) {
+    if (i === match.start) i += match.length;
+    if (i >= argv.length) break;
+    const a = argv[i] ?? '';
+    if (a === '--') {
+      words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) {
+      words.push(a);
+      continue;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq < 0 ? a : a.slice(0, eq);
+      const spec = byName.get(name);
+      if (spec === undefined) return unsupported(name);
+      seen.add(spec);
+      if (spec.arity > 0 && eq < 0) {
+        if (i + 1 >= argv.length) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Option ${name} expects a value.`);
+        i += 1;
+      }
+      continue;
+    }
+    // Short options, possibly several flags together, or one with its value bound by `=`.
+    const eq = a.indexOf('=');
+    const letters = eq < 0 ? a.slice(1) : a.slice(1, eq);
+    for (let k = 0; k < letters.length; k += 1) {
+      const name = `-${letters[k] ?? ''}`;
+      const spec = byName.get(name);
+      if (spec === undefined) return unsupported(name);
+      seen.add(spec);
+      if (spec.arity > 0 && k === letters.length - 1 && eq < 0) {
+        if (i + 1 >= argv.length) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Option ${name} expects a value.`);
+        i += 1;
+      }
+    }
+  }
+  if (words.length > positionals.max) {
+    return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Extraneous positional argument (${JSON.stringify(words[positionals.max])}).`);
+  }
+  const missing = specs.filter((s) => s.required && !seen.has(s));
+  if (missing.length > 0) {
+    const names = missing.map((s) => s.names.join('/')).join(', ');
+    return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Missing required option: ${names}.`);
+  }
+  return undefined;
+}
+
+/** The error for an option the command does not have (clipanion's wording, which it uses where it can tell). */
+function unsupported(name: string): InvalidArgumentError {
+  return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Unsupported option name ("${name}").`);
+}
