@@ -105,6 +105,10 @@ export const newFilesCache = guard((mode: string, ttl: number, startNs: number):
 export const loadFilesCache = guard(
   (path: string, mode: string, ttl: number, startNs: number): Promise<FilesCache> => binding.FilesCache.load(path, mode, ttl, startNs),
 );
+/** A streaming XXH64 (seed 0) for `list --format {xxh64}`: `update`, then `hexDigest`. */
+export type Xxh64 = binding.Xxh64;
+/** An XXH64 hasher over no bytes yet. */
+export const newXxh64 = (): Xxh64 => new binding.Xxh64();
 /** Marks over `index`, none set yet. */
 export const newMarks = guard((index: ChunkIndex): Marks => new binding.Marks(index));
 /** A repacker sealing new packs' tables with a new session of `key`. */

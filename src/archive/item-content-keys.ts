@@ -5,16 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { ChunkIndex } from '../native.js';
+import { newXxh64, type ChunkIndex } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
 import { fileContents } from './chunk-contents.js';
 import { HASH_KEYS, ITEM_KEYS_NEEDING_CACHE, type FormatValue } from './format.js';
 import type { Item } from './item.js';
 import { walkTree } from './tree-reader.js';
-import { Xxh64 } from './xxh64.js';
 
-/** node's names of borg's (Python hashlib's) checksum names; xxh64 is {@link Xxh64}. */
+/** node's names of borg's (Python hashlib's) checksum names; xxh64 is hoard-core's (`newXxh64`). */
 const NODE_HASH: Readonly<Record<string, string>> = {
   blake2b: 'blake2b512',
   blake2s: 'blake2s256',
@@ -75,14 +74,14 @@ export async function contentValues(item: Item, ctx: ContentKeyContext): Promise
   if (hashes.length > 0) {
     if (ids === undefined) for (const k of hashes) out[k] = '';
     else {
-      const hashers = hashes.map((k) => (k === 'xxh64' ? new Xxh64() : createHash(NODE_HASH[k] ?? k)));
+      const hashers = hashes.map((k) => (k === 'xxh64' ? newXxh64() : createHash(NODE_HASH[k] ?? k)));
       const sizes = item.chunkSizes ?? new Uint32Array(0);
       for await (const pieces of fileContents(ctx.repo, ctx.index, ids, sizes)) {
         for (const piece of pieces) for (const h of hashers) h.update(piece);
       }
       hashes.forEach((k, i) => {
         const h = hashers[i];
-        out[k] = h instanceof Xxh64 ? h.hexDigest() : (h?.digest('hex') ?? '');
+        out[k] = h === undefined ? '' : 'hexDigest' in h ? h.hexDigest() : h.digest('hex');
       });
     }
   }

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod bench;
 pub mod cache_file;
 pub mod check;
+pub mod checksum;
 pub mod chunk_index;
 pub mod chunker;
 pub mod error;

@@ -6,6 +6,7 @@
 
 mod bench;
 mod check;
+mod checksum;
 mod chunk_index;
 mod chunking;
 mod codec;
