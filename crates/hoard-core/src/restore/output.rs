@@ -19,12 +19,12 @@ use std::os::unix::fs::FileExt;
 
 use crate::direct_write::{ALIGN, EINVAL, set_direct};
 
-/// Chunks at least this long are written with `O_DIRECT` where that works: every chunk of a large
-/// file (the default chunker cuts at least 512 KiB) and files of a quarter MiB or more, not small
-/// files, whose direct writes would each wait for the device. On the VM the benchmarks run on, a
-/// buffered write of 256 KiB costs about as much system time (fresh page-cache pages) as a direct
-/// one waits, and above that the direct write wins (see benchmarks/README.md).
-pub const DIRECT_MIN: usize = 256 << 10;
+/// Chunks at least this long are written with `O_DIRECT` where that works: the chunks of large
+/// files (the default chunker cuts at least 512 KiB), not small files, whose direct writes would
+/// each wait for the device. 256 KiB was tried (medium files and every chunk of a large file
+/// direct): the same system time on a quiet disk, more wall time on a busy one (see
+/// benchmarks/README.md).
+pub const DIRECT_MIN: usize = 1 << 20;
 
 /// A worker's buffers for opening chunks, grown to the largest chunk and reused.
 #[derive(Default)]
