@@ -194,8 +194,8 @@ mod tests {
             let mut out = Output::new(&file);
             let mut buf = Vec::new();
             // Lined up with the offset (whole blocks go directly), then not lined up (all
-            // through the page cache), then short (below `DIRECT_MIN`), then lined up again,
-            // at offsets inside blocks.
+            // through the page cache), then two short ones (below `DIRECT_MIN`, so through the
+            // page cache too), at offsets inside blocks.
             let places = [
                 (0u64, 1_500_001usize),
                 (1_500_001, 1_200_000),
