@@ -18,6 +18,7 @@ import type { Item } from './item.js';
 import { owners } from './owners.js';
 import { RestoreBatcher } from './restore-batcher.js';
 import { walkTree } from './tree-reader.js';
+import { limitHeapGrowth } from './heap-growth.js';
 
 /** What `extract` is asked for. */
 export interface ExtractOptions {
@@ -75,6 +76,7 @@ const asRoot = process.getuid?.() === 0;
 
 /** Extracts (part of) an archive into the current directory; problems with single items are warnings. */
 export async function extractArchive(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: ExtractOptions): Promise<void> {
+  limitHeapGrowth();
   const root = Buffer.from(process.cwd());
   const made = new Set<string>();
   let dirsToMake: Buffer[] = [];

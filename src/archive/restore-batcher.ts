@@ -20,6 +20,13 @@ const SLAB_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
  * and take room in the slab.
  */
 const BATCH_GAP = 64 << 10;
+/**
+ * The most bytes of gaps a batch reads (smallest gaps first): so its ranges and gaps fit a slab
+ * of `SLAB_BYTES` unless its chunks alone take more. Without it, a batch of a thousand small
+ * files scattered over a pack read up to 64 KiB around each, and the slabs grew to 20 MiB and
+ * more (and stayed that size).
+ */
+const GAP_BUDGET = SLAB_BYTES - BATCH_BYTES;
 /** Pieces per native call. */
 const BATCH_PIECES = 1024;
 /** Batches fetched or being written at once. */
@@ -155,7 +162,7 @@ export class RestoreBatcher {
     const fetched: Promise<FetchedRange[]> =
       batch.length === 0
         ? Promise.resolve([])
-        : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), (bytes) => this.slab(bytes, used), BATCH_GAP);
+        : fetchRanges(this.storage, this.index, batch.flatMap((q) => q.places), (bytes) => this.slab(bytes, used), BATCH_GAP, GAP_BUDGET);
     fetched.catch(() => {});
     const job = this.written.then(async () => {
       for (const step of before) await step();

@@ -44,12 +44,55 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
   return out;
 }
 
+/** A byte range of one pack: [offset, end). */
+export interface PackRange {
+  pack: number;
+  offset: number;
+  end: number;
+}
+
+/**
+ * The ranges to read for `places`: blobs that overlap or touch are always read together, and two
+ * ranges of one pack at most `gap` bytes apart are read as one (the gap read for nothing), the
+ * smallest gaps first, as long as all the gaps so read come to at most `budget` bytes. In pack
+ * and offset order.
+ */
+export function mergeRanges(places: readonly BlobPlace[], gap: number, budget = Infinity): PackRange[] {
+  const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
+  const tight: PackRange[] = [];
+  for (const p of sorted) {
+    const last = tight[tight.length - 1];
+    if (last !== undefined && last.pack === p.pack && p.offset <= last.end) last.end = Math.max(last.end, p.offset + p.length);
+    else tight.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
+  }
+  const gapBefore = (i: number): number => (tight[i]?.offset ?? 0) - (tight[i - 1]?.end ?? 0);
+  const joins: number[] = [];
+  for (let i = 1; i < tight.length; i += 1) {
+    if (tight[i]?.pack === tight[i - 1]?.pack && gapBefore(i) <= gap) joins.push(i);
+  }
+  joins.sort((i, j) => gapBefore(i) - gapBefore(j));
+  const joined = new Set<number>();
+  let spent = 0;
+  for (const i of joins) {
+    if (spent + gapBefore(i) > budget) break;
+    spent += gapBefore(i);
+    joined.add(i);
+  }
+  const out: PackRange[] = [];
+  tight.forEach((r, i) => {
+    const last = out[out.length - 1];
+    if (last !== undefined && joined.has(i)) last.end = r.end;
+    else out.push(r);
+  });
+  return out;
+}
+
 /**
  * Fetches the pack ranges that hold `places`, merging blobs that lie closer than `gap` in one pack
- * into one read, with a few reads in flight. Given `slabFor`, which is called once with the bytes
- * the merged ranges take and returns a buffer, the ranges are read into consecutive parts of that
- * buffer, as far as they fit, instead of into new buffers (the caller reuses it once the ranges
- * are no longer needed).
+ * into one read (see `mergeRanges`: at most `gapBudget` bytes of gaps in all), with a few reads
+ * in flight. Given `slabFor`, which is called once with the bytes the merged ranges take and
+ * returns a buffer, the ranges are read into consecutive parts of that buffer, as far as they
+ * fit, instead of into new buffers (the caller reuses it once the ranges are no longer needed).
  */
 export async function fetchRanges(
   storage: Storage,
@@ -57,17 +100,9 @@ export async function fetchRanges(
   places: BlobPlace[],
   slabFor?: (bytes: number) => Buffer,
   gap = MERGE_GAP,
+  gapBudget = Infinity,
 ): Promise<FetchedRange[]> {
-  const sorted = [...places].sort((a, b) => a.pack - b.pack || a.offset - b.offset);
-  const wanted: { pack: number; offset: number; end: number }[] = [];
-  for (const p of sorted) {
-    const last = wanted[wanted.length - 1];
-    if (last !== undefined && last.pack === p.pack && p.offset <= last.end + gap) {
-      last.end = Math.max(last.end, p.offset + p.length);
-    } else {
-      wanted.push({ pack: p.pack, offset: p.offset, end: p.offset + p.length });
-    }
-  }
+  const wanted = mergeRanges(places, gap, gapBudget);
   // One storage call per pack, a few packs at once.
   const byPack = new Map<number, { offset: number; end: number }[]>();
   for (const w of wanted) {

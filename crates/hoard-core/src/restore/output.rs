@@ -21,7 +21,9 @@ use crate::direct_write::{ALIGN, EINVAL, set_direct};
 
 /// Chunks at least this long are written with `O_DIRECT` where that works: the chunks of large
 /// files (the default chunker cuts at least 512 KiB), not small files, whose direct writes would
-/// each wait for the device.
+/// each wait for the device. 256 KiB was tried (medium files and every chunk of a large file
+/// direct): the same system time on a quiet disk, more wall time on a busy one (see
+/// benchmarks/README.md).
 pub const DIRECT_MIN: usize = 1 << 20;
 
 /// A worker's buffers for opening chunks, grown to the largest chunk and reused.
@@ -192,11 +194,13 @@ mod tests {
             let mut out = Output::new(&file);
             let mut buf = Vec::new();
             // Lined up with the offset (whole blocks go directly), then not lined up (all
-            // through the page cache), then short, at offsets inside blocks.
+            // through the page cache), then two short ones (below `DIRECT_MIN`, so through the
+            // page cache too), at offsets inside blocks.
             let places = [
                 (0u64, 1_500_001usize),
                 (1_500_001, 1_200_000),
-                (2_700_001, 299_999),
+                (2_700_001, 99_999),
+                (2_800_000, 200_000),
             ];
             for (i, &(at, len)) in places.iter().enumerate() {
                 let skew = if i == 1 { skew_of(at) + 1 } else { skew_of(at) };
@@ -209,6 +213,34 @@ mod tests {
             drop(file);
             let got = std::fs::read(&path).expect("read");
             assert!(got == data, "{dir:?}: contents differ");
+            std::fs::remove_dir_all(&dir).expect("clean up");
+        }
+    }
+
+    #[test]
+    fn direct_writes_start_at_direct_min() {
+        for dir in crate::direct_write::test_dirs("output-min") {
+            let file = std::fs::File::create(dir.join("f")).expect("create");
+            let mut out = Output::new(&file);
+            let mut buf = Vec::new();
+            let room = aligned(&mut buf, 0, DIRECT_MIN - ALIGN);
+            room.fill(1);
+            out.write(room, 0).expect("write");
+            assert!(!out.direct, "{dir:?}: a short write went directly");
+            let at = (DIRECT_MIN - ALIGN) as u64;
+            let room = aligned(&mut buf, 0, DIRECT_MIN);
+            room.fill(2);
+            out.write(room, at).expect("write");
+            // Directly, unless this file system refuses `O_DIRECT`.
+            assert!(
+                out.direct || out.refused,
+                "{dir:?}: a long write went buffered"
+            );
+            drop(file);
+            let got = std::fs::read(dir.join("f")).expect("read");
+            assert_eq!(got.len(), 2 * DIRECT_MIN - ALIGN);
+            assert!(got[..DIRECT_MIN - ALIGN].iter().all(|&b| b == 1));
+            assert!(got[DIRECT_MIN - ALIGN..].iter().all(|&b| b == 2));
             std::fs::remove_dir_all(&dir).expect("clean up");
         }
     }

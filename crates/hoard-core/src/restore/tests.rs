@@ -335,7 +335,7 @@ fn large_chunks() -> Vec<Vec<u8>> {
     vec![
         noise(1_234_567, 1),
         text(2_000_003, 2),
-        noise(700_001, 3),
+        noise(200_003, 3),
         noise(3_145_739, 4),
         text(1_048_577, 5),
         zeros_inside,
