@@ -4,7 +4,7 @@
  */
 import * as binding from '../binding/index.js';
 import { envVar } from './context.js';
-import { fromNative, InvalidArgumentError } from './errors.js';
+import { fromNative } from './errors.js';
 
 export type {
   Argon2Params,
@@ -133,19 +133,8 @@ export const verifyPackBlobs = guard(binding.verifyPackBlobs);
 export const compress = guard(binding.compress);
 /** See the generated binding: decompression with a size limit. */
 export const decompress = guard(binding.decompress);
-const nativeParseCompression = guard(binding.parseCompression);
-/**
- * The canonical form of a compression spec (see the generated binding). borg's `obfuscate`
- * (size padding, `-C obfuscate,110,none` or `auto,obfuscate,...`) is refused by name: hoard's
- * packs do not pad.
- */
-export function parseCompression(spec: string): string {
-  const fields = spec.split(',');
-  if (fields[0] === 'obfuscate' || (fields[0] === 'auto' && fields[1] === 'obfuscate')) {
-    throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `compression "${spec}": borg's obfuscate (padding of stored sizes) is not supported by hoard`);
-  }
-  return nativeParseCompression(spec);
-}
+/** See the generated binding: the canonical form of a compression spec (borg's `obfuscate` is refused by name). */
+export const parseCompression = guard(binding.parseCompression);
 /** See the generated binding: the canonical form of chunker parameters. */
 export const parseChunkerParams = guard(binding.parseChunkerParams);
 /** See the generated binding: cut a buffer into chunks. */

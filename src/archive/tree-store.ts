@@ -77,12 +77,10 @@ export function splitItems(key: Key, items: Item[]): Item[][] {
  * repository has already are not stored again.
  */
 export async function storeTree(writer: Writer, key: Key, items: Item[]): Promise<StoredTree> {
-  if (items.length === 0) return { id: undefined, parts: 0 };
-  const pieces = items.length > SPLIT_ITEMS ? splitItems(key, items) : [items];
-  const stored = await writer.storeObjects(key, ObjectType.tree, pieces.map((p) => encodeTree({ version: 1, items: p })), TREE_COMPRESSION);
-  if (pieces.length === 1) return { id: Buffer.from(stored.ids.subarray(0, 32)), parts: 1 };
-  const head = await writer.storeObjects(key, ObjectType.tree, [encodeTree({ version: 2, items: [], parts: stored.ids })], TREE_COMPRESSION);
-  return { id: Buffer.from(head.ids.subarray(0, 32)), parts: pieces.length + 1 };
+  const batch = new TreeBatch(writer, key);
+  const tree = batch.store(items);
+  await batch.done();
+  return tree;
 }
 
 /** Encoded trees per `storeObjects` call of a {@link TreeBatch}. */

@@ -92,6 +92,12 @@ impl FromStr for Codec {
 
     fn from_str(spec: &str) -> Result<Self, Error> {
         let fields: Vec<&str> = spec.split(',').map(str::trim).collect();
+        if fields[0] == "obfuscate" || (fields[0] == "auto" && fields.get(1) == Some(&"obfuscate"))
+        {
+            return Err(Error::invalid(format!(
+                "compression {spec:?}: borg's obfuscate (padding of stored sizes) is not supported by hoard"
+            )));
+        }
         let simple = |name: &str, lvl: Option<&str>, extra: usize| -> Result<Codec, Error> {
             if extra > 0 {
                 return Err(Error::invalid(format!(

@@ -139,6 +139,23 @@ fn specs_parse_print_and_reject() {
 }
 
 #[test]
+fn borgs_obfuscate_is_refused_by_name() {
+    for spec in [
+        "obfuscate,110,none",
+        "obfuscate,3,lz4",
+        "auto,obfuscate,3,lz4",
+    ] {
+        let e = spec.parse::<Codec>().expect_err(spec);
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(
+            e.message.contains("borg's obfuscate"),
+            "{spec}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
 fn corrupt_frames_are_errors_not_panics() {
     for spec in SPECS {
         let f = compress(codec(spec), &text(5000)).expect("compress");
