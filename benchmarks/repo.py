@@ -9,7 +9,8 @@ size after the first create. Runs are interleaved across the tools; the table sh
 the ratio tool / borg 1.2 (below 1.00: faster or smaller than borg 1.2).
 
 Usage: benchmarks/repo.py [--quick] [--runs N] [--work DIR] [--tools LIST] [--corpus LIST]
-                          [--seed N] [--verify] [--json] [--settle S] [--native FILE]
+                          [--seed N] [--verify] [--json] [--fs auto|image|here] [--settle S]
+                          [--native FILE]
 Needs: python3 (stdlib only), the tools to compare (benchmarks/repo.sh installs them), and for
 hoard a release build (`npm run build`). A tool that is missing is skipped with a note.
 """
@@ -27,6 +28,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import scratch_fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSPHRASE = "hoard-bench-passphrase"
@@ -739,6 +742,10 @@ def report(results, tools, args):
         out += table("repository MB", [("after first create", lambda m: m["repo_bytes_first"]),
                                        ("after all 3 creates", lambda m: m["repo_bytes_final"])], shown, med,
                      lambda v: f"{v / 1e6:.1f}")
+    out.append("")
+    where = {"image": "a journaled ext4 in a loop-mounted image", "here": "the work folder's file system"}
+    out.append(f"repositories and extracts on {where[results['args']['fs']]}; "
+               f"extracts started {results['args']['settle']:.0f} s after the last removal")
     skipped = [t for t in tools if not t.available]
     if skipped:
         out.append("")
@@ -748,6 +755,20 @@ def report(results, tools, args):
         out.append("")
         out.append("restic: its own chunker (not buzhash,19,23,21,4095) and its default --compression auto (zstd).")
     return "\n".join(out)
+
+
+def run_corpora(corpora, active, work, args, results):
+    """Runs every tool on every corpus args.runs times and adds each corpus's runs to results."""
+    for corpus, _ in corpora:
+        runs = []
+        for run in range(1, args.runs + 1):
+            # Interleaved, and the order rotates so no tool always follows the same one.
+            k = (run - 1) % len(active)
+            for tool in active[k:] + active[:k]:
+                runs.append(one_run(tool, corpus, run, work, args.seed, args.verify, args.settle))
+        results["corpora"].append({"name": corpus.name, "label": corpus.label, "tree": corpus.tree,
+                                   "stats": corpus.meta["stats"], "runs": runs,
+                                   "medians": summarize(runs, active)})
 
 
 def main():
@@ -768,9 +789,13 @@ def main():
     ap.add_argument("--verify", action="store_true", help="also compare every extract byte for byte (untimed)")
     ap.add_argument("--refresh", action="store_true", help="build the corpora again even if cached")
     ap.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
-    ap.add_argument("--settle", type=float, default=65,
-                    help="seconds between removing a run's folder and the next extract (default 65; ext4's "
-                         "inode allocator skips inodes freed in the last minute)")
+    ap.add_argument("--fs", choices=("auto", "image", "here"), default="auto",
+                    help="where repositories and extracts live: 'image' is a journaled ext4 loop-mounted on "
+                         "WORK/runs (needs root), 'here' the work folder's own file system; 'auto' (default) "
+                         "picks 'image' when run as root on ext4 without a journal (see benchmarks/scratch_fs.py)")
+    ap.add_argument("--settle", type=float,
+                    help="seconds between removing a run's folder and the next extract (default 65 on ext4 "
+                         "without a journal, whose inode allocator skips inodes freed in the last minute; else 0)")
     ap.add_argument("--native", help="hoard addon to load (NAPI_RS_NATIVE_LIBRARY_PATH); default binding/")
     args = ap.parse_args()
     if args.runs < 1:
@@ -789,6 +814,13 @@ def main():
     work = os.path.abspath(args.work)
     for d in ("corpora", "runs", "logs"):
         os.makedirs(os.path.join(work, d), exist_ok=True)
+    fs = args.fs
+    if fs == "auto":
+        fs = "image" if os.geteuid() == 0 and scratch_fs.ext4_without_journal(work) else "here"
+    if fs == "image" and os.geteuid() != 0:
+        ap.error("--fs image needs root (mkfs, losetup, mount)")
+    if args.settle is None:
+        args.settle = 65.0 if fs == "here" and scratch_fs.ext4_without_journal(work) else 0.0
 
     tools = []
     for cls in TOOLS:
@@ -822,15 +854,19 @@ def main():
     }
     for corpus, params in corpora:
         corpus.prepare(params, args.refresh)
-        runs = []
-        for run in range(1, args.runs + 1):
-            # Interleaved, and the order rotates so no tool always follows the same one.
-            k = (run - 1) % len(active)
-            for tool in active[k:] + active[:k]:
-                runs.append(one_run(tool, corpus, run, work, args.seed, args.verify, args.settle))
-        results["corpora"].append({"name": corpus.name, "label": corpus.label, "tree": corpus.tree,
-                                   "stats": corpus.meta["stats"], "runs": runs,
-                                   "medians": summarize(runs, active)})
+    results["args"]["fs"] = fs
+    scratch = None
+    if fs == "image":
+        # Room for the largest corpus's extract and three archives' repository, with a margin.
+        largest = max(c.meta["stats"]["bytes"] for c, _ in corpora)
+        size = (3 * largest + (4 << 30) + (1 << 30) - 1) // (1 << 30) << 30
+        scratch = scratch_fs.ScratchFs(os.path.join(work, "runs.img"), os.path.join(work, "runs"), size).open()
+        log(f"runs on a journaled ext4 of {size >> 30} GiB ({scratch.loop} on {scratch.mountpoint})")
+    try:
+        run_corpora(corpora, active, work, args, results)
+    finally:
+        if scratch:
+            scratch.close()
     text = report(results, tools, args)
     if args.json:
         print(text, file=sys.stderr)
