@@ -8,7 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { startPipedCommand, type PipedCommand } from './command-input.js';
-import { FileBatcher, type FileStat } from './file-batcher.js';
+import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
@@ -73,6 +73,12 @@ export interface CreateOptions {
   nobirthtime: boolean;
   readSpecial: boolean;
   excludeNodump: boolean;
+  /**
+   * borg's `--files-changed`: the time (`ctime` or `mtime`) that, moved between the walk's stat
+   * and the end of reading a file, makes it status `C` with borg's warning; or `disabled`.
+   * Default `ctime`.
+   */
+  filesChanged?: FilesChanged;
   noflags: boolean;
   noxattrs: boolean;
   noacls: boolean;
@@ -164,7 +170,7 @@ export class Archiver {
     this.dirScanOptions = this.scanOptions;
     if (opts.dryRun) return;
     this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
-    this.batcher = new FileBatcher(this.out.writer, this.scanOptions);
+    this.batcher = new FileBatcher(this.out.writer, this.scanOptions, opts.filesChanged);
     if (!opts.excludeNodump) this.dirScanOptions = { ...this.scanOptions, deferFiles: true };
   }
 
@@ -323,6 +329,8 @@ export class Archiver {
     }
     this.out?.addFile(item, r);
     this.opts.onFile?.(apath, r.size);
+    // As borg: the archive keeps what was read, with a warning (exit 1) that it may be torn.
+    if (r.status === 'C') this.warn(`${apath}: file changed while we backed it up`);
     this.opts.onItem(r.status, apath);
     return item;
   }

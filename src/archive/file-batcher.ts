@@ -1,5 +1,11 @@
 import { storedFiles, type ScanOptions, type StoredFile, type Writer } from '../native.js';
 
+/** borg's `create --files-changed`: which time, moved while a file was read, marks it `C`. */
+export type FilesChanged = (typeof FILES_CHANGED)[number];
+
+/** The values of `--files-changed`. */
+export const FILES_CHANGED = ['ctime', 'mtime', 'disabled'] as const;
+
 /** A file's stat as the walk saw it, for the files cache. */
 export interface FileStat {
   ino: bigint;
@@ -61,11 +67,12 @@ export class FileBatcher {
 
   /**
    * `meta`: what to read of the files whose scan deferred their flags, xattrs and ACLs (see
-   * {@link add}).
+   * {@link add}). `filesChanged`: see {@link FilesChanged}.
    */
   constructor(
     private readonly writer: Writer,
     private readonly meta?: ScanOptions,
+    private readonly filesChanged: FilesChanged = 'ctime',
   ) {}
 
   /**
@@ -111,7 +118,7 @@ export class FileBatcher {
     this.queuedBytes -= bytes;
     this.running += 1;
     const metaFor = this.meta !== undefined && batch.some((p) => p.meta) ? Buffer.from(batch.map((p) => (p.meta ? 1 : 0))) : undefined;
-    this.writer.storeFiles(batch.map((p) => p.path), packStats(batch.map((p) => p.stat)), metaFor && this.meta, metaFor).then(
+    this.writer.storeFiles(batch.map((p) => p.path), packStats(batch.map((p) => p.stat)), metaFor && this.meta, metaFor, this.filesChanged).then(
       (packed) => {
         const results = storedFiles(packed);
         batch.forEach((p, i) => {

@@ -4,6 +4,7 @@ import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
 import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.js';
+import { FILES_CHANGED, type FilesChanged } from '../archive/file-batcher.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
@@ -91,7 +92,7 @@ export class CreateCommand extends HoardCommand {
   sparse = Option.Boolean('--sparse', false, { description: 'accepted for borg compatibility (holes are found by deduplication)' });
   filesCache = Option.String('--files-cache', 'ctime,size,inode', { description: 'files cache operation mode' });
   filesChanged = Option.String('--files-changed', 'ctime', {
-    description: 'ctime, mtime or disabled; accepted for borg compatibility: hoard does not yet detect a file changing while it is read (as disabled)',
+    description: 'which time, moved while a file was read, gives it status C and a warning: ctime, mtime or disabled',
   });
   readSpecial = Option.Boolean('--read-special', false, { description: 'open and read block and char device files and fifos' });
   comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
@@ -106,6 +107,15 @@ export class CreateCommand extends HoardCommand {
   pathsDelimiter = Option.String('--paths-delimiter', { description: 'set path delimiter for --paths-from-stdin and --paths-from-command (default: \\n)' });
   target = Option.String({ name: 'ARCHIVE' });
   pathArgs = Option.Rest({ name: 'PATH' });
+
+  /** `--files-changed`, checked. */
+  private filesChangedMode(): FilesChanged {
+    const mode = FILES_CHANGED.find((v) => v === this.filesChanged);
+    if (mode === undefined) {
+      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--files-changed: expected ctime, mtime or disabled, got ${JSON.stringify(this.filesChanged)}`);
+    }
+    return mode;
+  }
 
   override async execute(): Promise<number> {
     const source = this.source();
@@ -123,9 +133,7 @@ export class CreateCommand extends HoardCommand {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--stdin-name ${JSON.stringify(this.stdinName)} names no file`);
     }
     if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
-    if (!['ctime', 'mtime', 'disabled'].includes(this.filesChanged)) {
-      throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--files-changed: expected ctime, mtime or disabled, got ${JSON.stringify(this.filesChanged)}`);
-    }
+    this.filesChangedMode();
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
     const paths = source === undefined ? [...this.pathArgs, ...matcher.roots] : [];
@@ -209,6 +217,7 @@ export class CreateCommand extends HoardCommand {
       match: (p) => matcher.match(p),
       oneFileSystem: this.oneFileSystem,
       excludeNodump: this.excludeNodump,
+      filesChanged: this.filesChangedMode(),
       noflags: this.noflags,
       noxattrs: this.noxattrs,
       noacls: this.noacls,

@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -68,6 +69,23 @@ pub enum FileStatus {
     Modified,
     /// Unchanged: not read (`U`).
     Unchanged,
+    /// Read, but its ctime (or mtime, as [`FileJob::changed`] says) moved between the walk's stat
+    /// and the end of reading: its contents may mix two versions (`C`, with borg's warning). It
+    /// is not remembered in the files cache, so the next backup reads it again.
+    Changed,
+}
+
+/// Which time of a file, seen again after reading it, tells that it changed meanwhile (borg's
+/// `create --files-changed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChangeCheck {
+    /// The inode's change time (borg's default): any write, truncation, chmod or xattr change.
+    #[default]
+    Ctime,
+    /// The modification time, for file systems whose ctime moves without a change of contents.
+    Mtime,
+    /// No check.
+    Disabled,
 }
 
 /// A file to store: where to read it, and the stat the walk saw (for the files cache).
@@ -80,6 +98,14 @@ pub struct FileJob {
     /// deferred them: `ScanOptions::defer_files`): through the descriptor opened to read it, or,
     /// for an unchanged file, which is not read, through one opened for them.
     pub meta: Option<ScanOptions>,
+    /// Which time, compared with `stat`'s after the file is read, marks it [`FileStatus::Changed`].
+    pub changed: ChangeCheck,
+}
+
+/// A file's change and modification times in ns, as [`FileStat`] holds them.
+fn times_ns(m: &std::fs::Metadata) -> (i64, i64) {
+    let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+    (ns(m.ctime(), m.ctime_nsec()), ns(m.mtime(), m.mtime_nsec()))
 }
 
 /// Totals of what a writer added.
@@ -381,11 +407,27 @@ impl Writer {
     /// Reads and stores the file at `path`, and where `meta` asks, its flags, xattrs and ACLs,
     /// read through the descriptor it is read with (before its contents).
     fn store_file_meta(&self, path: &Path, meta: Option<&ScanOptions>) -> Result<StoredFile> {
+        self.store_file_seen(path, meta, false).map(|(f, _)| f)
+    }
+
+    /// [`Writer::store_file_meta`]; with `restat`, also the file's ctime and mtime in ns (see
+    /// [`times_ns`]) through its descriptor once every byte is read.
+    fn store_file_seen(
+        &self,
+        path: &Path,
+        meta: Option<&ScanOptions>,
+        restat: bool,
+    ) -> Result<(StoredFile, Option<(i64, i64)>)> {
         let file = File::open(path).map_err(|e| Error::io(path, &e))?;
         let read = meta.map(|o| read_file_meta(Some(file.as_fd()), path.as_os_str().as_bytes(), o));
-        let mut out = self.store_reader(file, path)?;
+        let mut out = self.store_reader(&file, path)?;
         out.meta = read;
-        Ok(out)
+        let after = if restat {
+            Some(times_ns(&file.metadata().map_err(|e| Error::io(path, &e))?))
+        } else {
+            None
+        };
+        Ok((out, after))
     }
 
     /// Stores many files on the worker pool; one result per path, in order.
@@ -456,16 +498,24 @@ impl Writer {
             ),
             _ => false,
         };
-        let mut out = self.store_file_meta(&job.path, job.meta.as_ref())?;
-        out.status = if known {
+        let check = job.stat.is_some() && job.changed != ChangeCheck::Disabled;
+        let (mut out, after) = self.store_file_seen(&job.path, job.meta.as_ref(), check)?;
+        let changed = match (&job.stat, after, job.changed) {
+            (Some(s), Some((ctime, _)), ChangeCheck::Ctime) => ctime != s.ctime,
+            (Some(s), Some((_, mtime)), ChangeCheck::Mtime) => mtime != s.mtime,
+            _ => false,
+        };
+        out.status = if changed {
+            FileStatus::Changed
+        } else if known {
             FileStatus::Modified
         } else {
             FileStatus::Added
         };
         if let (Some(stat), Some(files)) = (&job.stat, &self.files) {
             // What was read is remembered under the stat seen before reading; a file that grew
-            // or shrank meanwhile is not.
-            if out.size == stat.size {
+            // or shrank meanwhile, or changed while it was read, is not.
+            if out.size == stat.size && !changed {
                 lock(files).remember(
                     job.path.as_os_str().as_encoded_bytes(),
                     stat,

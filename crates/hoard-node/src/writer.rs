@@ -4,7 +4,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hoard_core::backup::{self, FileJob, FileStatus, Staging, StoredFile, WriterConfig};
+use hoard_core::backup::{
+    self, ChangeCheck, FileJob, FileStatus, Staging, StoredFile, WriterConfig,
+};
 use hoard_core::chunker::ChunkerParams;
 use hoard_core::codec::Codec;
 use hoard_core::envelope;
@@ -163,6 +165,7 @@ fn pack_files(results: Vec<hoard_core::Result<StoredFile>>) -> PackedFiles {
                     FileStatus::Added => b'A',
                     FileStatus::Modified => b'M',
                     FileStatus::Unchanged => b'U',
+                    FileStatus::Changed => b'C',
                 });
                 p.chunk_counts
                     .push(u32::try_from(f.ids.len()).unwrap_or(u32::MAX));
@@ -323,6 +326,7 @@ fn stored_result(f: StoredFile) -> StoredFileResult {
             FileStatus::Added => "A",
             FileStatus::Modified => "M",
             FileStatus::Unchanged => "U",
+            FileStatus::Changed => "C",
         }
         .to_string(),
         error_code: None,
@@ -405,6 +409,9 @@ impl Writer {
     /// Where `metaFor` (one byte per path) holds 1, the file's flags, xattrs and ACLs are read
     /// too, as `meta` asks (for the entries `scanDirectory` marked `deferred`): through the
     /// descriptor the file is read with, or for an unchanged file through one opened for them.
+    /// `filesChanged` (borg's `create --files-changed`: `ctime`, the default, `mtime` or
+    /// `disabled`) names the time that, seen again through the descriptor once the file is read
+    /// and unequal to `stats`', gives it status `C`: changed while it was backed up.
     #[napi(ts_return_type = "Promise<StoredFiles>")]
     pub fn store_files<'e>(
         &self,
@@ -413,7 +420,18 @@ impl Writer {
         stats: Option<Buffer>,
         meta: Option<ScanOptions>,
         meta_for: Option<Buffer>,
+        files_changed: Option<String>,
     ) -> Result<Object<'e>> {
+        let changed = match files_changed.as_deref() {
+            None | Some("ctime") => ChangeCheck::Ctime,
+            Some("mtime") => ChangeCheck::Mtime,
+            Some("disabled") => ChangeCheck::Disabled,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "filesChanged must be ctime, mtime or disabled, not {other:?}"
+                )));
+            }
+        };
         if let Some(m) = &meta_for
             && m.len() != paths.len()
         {
@@ -457,6 +475,7 @@ impl Writer {
                     (Some(o), Some(m)) if m.get(i).copied().unwrap_or(0) != 0 => Some(*o),
                     _ => None,
                 },
+                changed,
             })
             .collect();
         let w = Arc::clone(&self.inner);

@@ -503,3 +503,56 @@ fn packs_are_staged_while_the_reserve_is_free_and_an_abort_leaves_no_staging_fil
     assert!(packs.iter().all(|p| p.file.is_none() && !p.data.is_empty()));
     assert_eq!(files(&staging), 0);
 }
+
+/// The stat a walk would have seen of `path`, with `ctime_shift` ns added to its ctime (as if the
+/// file changed after the walk).
+fn seen(path: &Path, ctime_shift: i64) -> FileStat {
+    let m = std::fs::metadata(path).expect("stat");
+    let (ctime, mtime) = times_ns(&m);
+    FileStat {
+        inode: m.ino(),
+        size: m.len(),
+        mtime,
+        ctime: ctime + ctime_shift,
+    }
+}
+
+#[test]
+fn a_file_whose_time_moved_while_it_was_read_is_changed_and_not_remembered() {
+    let dir = Dir::new("changed-while-read");
+    let path = dir.0.join("f");
+    std::fs::write(&path, data("changed", 100_000)).expect("write");
+    let files = Arc::new(Mutex::new(FilesCache::new(
+        "ctime,size,inode".parse().expect("mode"),
+        20,
+        i64::MAX,
+    )));
+    let index = Arc::new(Mutex::new(ChunkIndex::default()));
+    let mut w = writer(index, 1 << 20);
+    w.files = Some(Arc::clone(&files));
+    let job = |shift: i64, changed: ChangeCheck| FileJob {
+        path: path.clone(),
+        stat: Some(seen(&path, shift)),
+        meta: None,
+        changed,
+    };
+    let key = path.as_os_str().as_encoded_bytes();
+    // The walk saw another ctime than the descriptor shows after reading: `C`, not remembered.
+    let out = w.store_job(&job(-1, ChangeCheck::Ctime)).expect("store");
+    assert_eq!(out.status, FileStatus::Changed);
+    assert_eq!(out.size, 100_000);
+    let stat = seen(&path, -1);
+    assert!(matches!(lock(&files).lookup(key, &stat), Lookup::Unknown));
+    // With mtime as the witness, the same ctime difference is no change; the file is remembered
+    // under the walk's stat.
+    let out = w.store_job(&job(-1, ChangeCheck::Mtime)).expect("store");
+    assert_eq!(out.status, FileStatus::Added);
+    assert!(matches!(lock(&files).lookup(key, &stat), Lookup::Hit(..)));
+    // Disabled: no check at all.
+    let out = w.store_job(&job(-7, ChangeCheck::Disabled)).expect("store");
+    assert_ne!(out.status, FileStatus::Changed);
+    // An untouched file is not changed.
+    std::fs::write(&path, data("changed again", 100_000)).expect("write");
+    let out = w.store_job(&job(0, ChangeCheck::Ctime)).expect("store");
+    assert_eq!(out.status, FileStatus::Modified);
+}
