@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +7,12 @@ import * as path from 'node:path';
 import { HoardError, NotFoundError } from '../dist/errors.js';
 import { LocalStorage } from '../dist/storage/local.js';
 import { makeDirs } from '../dist/storage/make-dirs.js';
+
+/** This process's umask, as the kernel reports it (`process.umask()` without a value is deprecated). */
+function umask(): number {
+  const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number.parseInt(line?.[1] ?? '22', 8);
+}
 
 function storage(): { s: LocalStorage; dir: string } {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
@@ -27,13 +33,31 @@ test('put, get, getRange, list and delete on real files', async (t) => {
   t.deepEqual(await s.list('missing'), []);
   await s.put('config', Buffer.from('{"v":2}'));
   t.deepEqual(await s.get('config'), Buffer.from('{"v":2}'));
-  t.is(statSync(path.join(dir, 'config')).mode & 0o777, 0o600);
   await s.delete('config');
   await s.delete('config');
   await t.throwsAsync(s.get('config'), { instanceOf: NotFoundError });
   // No temporary files are left behind, and stray ones are not listed.
   writeFileSync(path.join(dir, 'packs', 'ab', '.tmp-deadbeef'), 'partial');
   t.deepEqual(await s.list('packs/ab'), ['abcdef']);
+});
+
+// Serial: it changes the process's umask, which the other tests' modes depend on.
+test.serial("new files and folders get 0666 and 0777 less the umask (borg's --umask); a private store's get 0600 and 0700", async (t) => {
+  const { s, dir } = storage();
+  const keys = new LocalStorage(path.join(path.dirname(dir), 'keys'), { private: true });
+  const before = process.umask(0o027);
+  try {
+    await s.put('packs/ab/abcdef', Buffer.from('0123456789'));
+    await s.createExclusive('config', Buffer.from('{}'));
+    await keys.put('k', Buffer.from('secret'));
+  } finally {
+    process.umask(before);
+  }
+  t.is(statSync(path.join(dir, 'config')).mode & 0o777, 0o640);
+  t.is(statSync(path.join(dir, 'packs', 'ab', 'abcdef')).mode & 0o777, 0o640);
+  t.is(statSync(path.join(dir, 'packs', 'ab')).mode & 0o777, 0o750);
+  t.is(statSync(path.join(keys.location, 'k')).mode & 0o777, 0o600);
+  t.is(statSync(keys.location).mode & 0o777, 0o700);
 });
 
 test('createExclusive creates once and never replaces', async (t) => {
@@ -57,7 +81,7 @@ test('replaceExisting replaces an existing object only: a missing one stays miss
   await s.put('locks/a', Buffer.from('first'));
   t.true(await s.replaceExisting('locks/a', Buffer.from('second')));
   t.deepEqual(await s.get('locks/a'), Buffer.from('second'));
-  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o600);
+  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o666 & ~umask());
   t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
   // Racing a delete: in either order the object ends up gone (a delete first is never undone by
   // the replacement; a delete after removes the new one), and no temporary file is left.
@@ -166,7 +190,7 @@ test('makeDirs makes missing parents once, reports the first, and fails (never l
   const deep = path.join(base, 'a', 'b', 'c');
   t.is(await makeDirs(deep), path.join(base, 'a'));
   t.true(statSync(deep).isDirectory());
-  t.is(statSync(path.join(base, 'a', 'b')).mode & 0o777, 0o700);
+  t.is(statSync(path.join(base, 'a', 'b')).mode & 0o777, 0o777 & ~umask());
   t.is(await makeDirs(deep), undefined);
   t.is(await makeDirs(path.join(deep, 'd')), path.join(deep, 'd'));
   writeFileSync(path.join(base, 'file'), 'x');

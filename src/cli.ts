@@ -33,6 +33,7 @@ import { commandOf, diagnoseArguments, optionSpecs, positionalSpec, splitAttache
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
+import { umaskOf } from './umask.js';
 import { sizeUnits } from './units.js';
 import { version } from './version.js';
 
@@ -198,9 +199,10 @@ export function deprecationWarnings(argv: readonly string[]): string[] {
 /**
  * Runs hoard with `argv` (without the node and script paths) and returns the exit code: 0 ok,
  * 1 warning, 2 error. Errors become one line on stderr; `--debug` adds the stack, `--show-rc`
- * logs the code as borg does.
+ * logs the code as borg does. `options.setUmask`: set the process's umask from `--umask` (borg's
+ * 0077 by default); the executable does, tests that run hoard in their own process do not.
  */
-export async function run(rawArgv: string[], context: Partial<HoardContext> = {}): Promise<number> {
+export async function run(rawArgv: string[], context: Partial<HoardContext> = {}, options: { setUmask?: boolean } = {}): Promise<number> {
   const joined = joinDashValues(rawArgv);
   const match = commandOf(joined, commands);
   const argv = match ? splitAttachedShortValues(joined, optionSpecs(match.commandClass)) : joined;
@@ -229,6 +231,8 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     if (command instanceof HoardCommand) command.ignoreStatsUnderDryRun();
     // --iec: the command's sizes in powers of 1024 (src/units.ts).
     const iec = command instanceof HoardCommand && command.iec;
+    // --umask for the process (a bad value is refused, with its message, as the command validates).
+    if (options.setUmask === true) process.umask(umaskOf(command instanceof HoardCommand ? command.umask : undefined));
     rc = (await sizeUnits.run({ iec }, () => command.validateAndExecute())) ?? 0;
   } catch (caught) {
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.

@@ -20,7 +20,7 @@ export async function writeExportFile(file: string, text: string): Promise<void>
   if (st?.isDirectory() === true) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `'${file}' must be a file, not a directory`);
   const parent = await fs.stat(path.dirname(full)).catch(() => undefined);
   if (parent?.isDirectory() !== true) throw new NotFoundError('HOARD_NOT_FOUND', `${path.dirname(file)}: no such directory`);
-  await new LocalStorage(path.dirname(full)).put(path.basename(full), Buffer.from(text));
+  await new LocalStorage(path.dirname(full), { private: true }).put(path.basename(full), Buffer.from(text));
 }
 
 /** `hoard key export [--paper | --qr-html] [REPOSITORY] [PATH]`: a backup of the repository's sealed key. */

@@ -104,7 +104,7 @@ export async function openForRepository(repo: KeyedRepository, sealed: SealedKey
 
 /** Writes `text` over the key file at `file`, atomically (a temporary file renamed over it, mode 0600). */
 async function replaceKeyFile(file: string, text: string): Promise<void> {
-  await new LocalStorage(path.dirname(file)).put(path.basename(file), Buffer.from(text));
+  await new LocalStorage(path.dirname(file), { private: true }).put(path.basename(file), Buffer.from(text));
 }
 
 /**

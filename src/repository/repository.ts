@@ -45,7 +45,7 @@ export function storageFor(location: Location): Storage {
 export async function writeKeyFile(env: NodeJS.ProcessEnv, location: Location, text: string): Promise<string> {
   const explicit = envVar(env, 'KEY_FILE');
   const dir = explicit === undefined ? keysDir(env) : path.dirname(path.resolve(explicit));
-  const folder = new LocalStorage(dir);
+  const folder = new LocalStorage(dir, { private: true });
   const base = explicit === undefined ? path.basename(location.path).replace(/[^A-Za-z0-9_-][^A-Za-z0-9._-]*/g, '_') || 'repository' : path.basename(explicit);
   for (let i = 0; ; i += 1) {
     const name = i === 0 ? base : `${base}.${i + 1}`;

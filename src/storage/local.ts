@@ -20,9 +20,12 @@ function ioError(e: unknown, file: string): HoardError | unknown {
   return code === undefined ? e : new IoError('HOARD_IO', `${file}: ${what}`);
 }
 
-/** Creates `file` (mode 0600; it must not exist), writes `data` and fsyncs it; a failed write removes it. */
-async function writeNew(file: string, data: Buffer): Promise<void> {
-  const handle = await fs.open(file, 'wx', 0o600);
+/**
+ * Creates `file` with `mode` less the umask (borg's `--umask`; it must not exist), writes `data`
+ * and fsyncs it; a failed write removes it.
+ */
+async function writeNew(file: string, data: Buffer, mode: number): Promise<void> {
+  const handle = await fs.open(file, 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -55,11 +58,18 @@ export class LocalStorage implements Storage {
   /**
    * `options.hardLinks: false` makes exclusive creates rename without replacing instead of trying
    * a hard link first (what a file system without hard links gets; tests use it).
+   * `options.private: true` (for key files) makes files 0600 and folders 0700 whatever the
+   * umask; otherwise they are made 0666 and 0777 and the umask (borg's `--umask`) narrows them.
    */
   constructor(
     readonly location: string,
-    private readonly options: { hardLinks?: boolean } = {},
+    private readonly options: { hardLinks?: boolean; private?: boolean } = {},
   ) {}
+
+  /** The mode new files are made with, before the umask. */
+  private get fileMode(): number {
+    return this.options.private === true ? 0o600 : 0o666;
+  }
 
   private file(name: string): string {
     checkName(name);
@@ -132,7 +142,7 @@ export class LocalStorage implements Storage {
    */
   private async tempBeside(file: string): Promise<string> {
     const dir = path.dirname(file);
-    const made = await makeDirs(dir);
+    const made = await makeDirs(dir, this.options.private === true ? 0o700 : 0o777);
     if (made !== undefined) {
       for (let d = dir; d.length >= made.length; d = path.dirname(d)) await fsyncDir(path.dirname(d));
     }
@@ -145,12 +155,12 @@ export class LocalStorage implements Storage {
    */
   private async writeTemp(file: string, data: Buffer): Promise<string> {
     const temp = await this.tempBeside(file);
-    await writeNew(temp, data);
+    await writeNew(temp, data, this.fileMode);
     return temp;
   }
 
   async put(name: string, data: Buffer): Promise<void> {
-    await this.putFrom(name, data.length, (temp) => writeNew(temp, data));
+    await this.putFrom(name, data.length, (temp) => writeNew(temp, data, this.fileMode));
   }
 
   async putFrom(name: string, _size: number, fill: (tempPath: string) => Promise<void>): Promise<void> {

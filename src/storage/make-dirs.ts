@@ -7,9 +7,10 @@ import { errnoOf, IoError, NotFoundError, PermissionDeniedError, type HoardError
  * Creates folder `dir` and its missing parents, as `mkdir -p` does, with `mode`; returns the first
  * folder it created, or undefined where `dir` already was a folder. Node's own recursive
  * `fs.mkdir` loops forever where a parent exists but refuses new entries with ENOENT (`/proc`);
- * this makes each missing folder once. A folder it cannot make is a typed error naming it.
+ * this makes each missing folder once. A folder it cannot make is a typed error naming it. The
+ * default mode, 0777, is narrowed by the umask (borg's `--umask`, 0077 unless given).
  */
-export async function makeDirs(dir: string, mode = 0o700): Promise<string | undefined> {
+export async function makeDirs(dir: string, mode = 0o777): Promise<string | undefined> {
   const missing: string[] = [];
   let at = path.resolve(dir);
   let first: string | undefined;

@@ -335,11 +335,6 @@ fn ensure_folder(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(Error::io(dir, &e)),
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    }
     if let Some(parent) = dir.parent() {
         File::open(parent)
             .and_then(|f| f.sync_all())
@@ -368,8 +363,6 @@ impl PackBuilder {
         let path = dir.join(format!(".tmp-{}", crate::restore::hex(&random_id()?[..8])));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| Error::io(&path, &e))?;
         STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staged = StagedPack {
