@@ -178,11 +178,20 @@ export class RestoreBatcher {
   }
 
   /**
-   * A spare fetch buffer of at least `bytes`, noted in `used` (a smaller spare is dropped for a
-   * larger one).
+   * The smallest spare fetch buffer of at least `bytes`, noted in `used`; if none is that large,
+   * a new one takes the place of the smallest spare. So the spares only ever grow to the largest
+   * batch, and a spare that would fit is never dropped for a new buffer (each dropped one stays
+   * until V8 collects it: on /usr/lib, where batches of one large chunk are many, 30 to 40 MB).
    */
   private slab(bytes: number, used: Buffer[]): Buffer {
-    const spare = this.slabs.pop();
+    let fit = -1;
+    let smallest = -1;
+    this.slabs.forEach((s, i) => {
+      if (s.length >= bytes && (fit < 0 || s.length < (this.slabs[fit]?.length ?? 0))) fit = i;
+      if (smallest < 0 || s.length < (this.slabs[smallest]?.length ?? 0)) smallest = i;
+    });
+    const taken = fit >= 0 ? fit : smallest;
+    const spare = taken >= 0 ? this.slabs.splice(taken, 1)[0] : undefined;
     const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(bytes, SLAB_BYTES));
     used.push(slab);
     return slab;
