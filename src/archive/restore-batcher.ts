@@ -2,6 +2,7 @@ import { errorFor } from '../errors.js';
 import { restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
+import { takeSlab } from './fetch-slabs.js';
 
 /**
  * Stored bytes of chunks fetched and written per native call (more only when one chunk is
@@ -177,22 +178,9 @@ export class RestoreBatcher {
     while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
   }
 
-  /**
-   * The smallest spare fetch buffer of at least `bytes`, noted in `used`; if none is that large,
-   * a new one takes the place of the smallest spare. So the spares only ever grow to the largest
-   * batch, and a spare that would fit is never dropped for a new buffer (each dropped one stays
-   * until V8 collects it: on /usr/lib, where batches of one large chunk are many, 30 to 40 MB).
-   */
+  /** A spare fetch buffer of at least `bytes` (see `takeSlab`), noted in `used`. */
   private slab(bytes: number, used: Buffer[]): Buffer {
-    let fit = -1;
-    let smallest = -1;
-    this.slabs.forEach((s, i) => {
-      if (s.length >= bytes && (fit < 0 || s.length < (this.slabs[fit]?.length ?? 0))) fit = i;
-      if (smallest < 0 || s.length < (this.slabs[smallest]?.length ?? 0)) smallest = i;
-    });
-    const taken = fit >= 0 ? fit : smallest;
-    const spare = taken >= 0 ? this.slabs.splice(taken, 1)[0] : undefined;
-    const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(bytes, SLAB_BYTES));
+    const slab = takeSlab(this.slabs, bytes, SLAB_BYTES);
     used.push(slab);
     return slab;
   }

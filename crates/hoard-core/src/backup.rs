@@ -182,10 +182,10 @@ fn note_file_size(size: u64) {
     if run == SMALL_RUN_RELEASE {
         for cell in [&BUFFER, &BODY] {
             cell.with(|b| {
-                if let Ok(mut b) = b.try_borrow_mut() {
-                    if b.capacity() > KEPT_BUFFER {
-                        *b = Vec::new();
-                    }
+                if let Ok(mut b) = b.try_borrow_mut()
+                    && b.capacity() > KEPT_BUFFER
+                {
+                    *b = Vec::new();
                 }
             });
         }

@@ -508,7 +508,11 @@ fn packs_are_staged_while_the_reserve_is_free_and_an_abort_leaves_no_staging_fil
 fn a_run_of_small_files_frees_the_large_buffers_and_a_large_file_grows_them_again() {
     // Fixed 4 MiB chunks: a large file needs a read buffer of 5 MiB, past what a run of small
     // files keeps. The test's own thread cuts the files, so its buffers are the ones measured.
-    let w = writer_cutting("fixed,4194304", Arc::new(Mutex::new(ChunkIndex::new())), 1 << 20);
+    let w = writer_cutting(
+        "fixed,4194304",
+        Arc::new(Mutex::new(ChunkIndex::new())),
+        1 << 20,
+    );
     let large = data("large", 10 << 20);
     let first = w
         .store_reader(std::io::Cursor::new(&large), Path::new("large"))
@@ -534,7 +538,10 @@ fn a_run_of_small_files_frees_the_large_buffers_and_a_large_file_grows_them_agai
         one(i);
     }
     let (read, body) = buffer_capacities();
-    assert!(read > KEPT_BUFFER && body > KEPT_BUFFER, "kept until the run is long enough");
+    assert!(
+        read > KEPT_BUFFER && body > KEPT_BUFFER,
+        "kept until the run is long enough"
+    );
     one(SMALL_RUN_RELEASE);
     let (read, body) = buffer_capacities();
     assert!(read <= KEPT_BUFFER && body <= KEPT_BUFFER, "{read} {body}");
