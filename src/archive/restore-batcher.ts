@@ -2,7 +2,6 @@ import { errorFor } from '../errors.js';
 import { restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
-import { takeSlab } from './fetch-slabs.js';
 
 /**
  * Stored bytes of chunks fetched and written per native call (more only when one chunk is
@@ -178,9 +177,13 @@ export class RestoreBatcher {
     while (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
   }
 
-  /** A spare fetch buffer of at least `bytes` (see `takeSlab`), noted in `used`. */
+  /**
+   * A spare fetch buffer of at least `bytes`, noted in `used` (a smaller spare is dropped for a
+   * larger one).
+   */
   private slab(bytes: number, used: Buffer[]): Buffer {
-    const slab = takeSlab(this.slabs, bytes, SLAB_BYTES);
+    const spare = this.slabs.pop();
+    const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafe(Math.max(bytes, SLAB_BYTES));
     used.push(slab);
     return slab;
   }
