@@ -4,7 +4,6 @@ import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
 import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.js';
-import { limitHeapGrowth } from '../archive/heap-growth.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
@@ -197,7 +196,6 @@ export class CreateCommand extends HoardCommand {
     let warnings = 0;
     this.log('info', `Creating archive at "${target.repo.text}::${name}"`);
     const progress = this.progressSink.archive();
-    limitHeapGrowth();
     const archiver: Archiver = new Archiver(repo, synced, {
       name,
       paths,
