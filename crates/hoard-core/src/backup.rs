@@ -6,7 +6,7 @@
 //! backend) while the workers go on; when the queue is full the workers wait, so memory stays
 //! bounded whatever the size of the tree.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
@@ -179,6 +179,52 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Space in which a blob's frame is built and sealed.
     static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Files in a row this thread has cut that were at most [`SMALL_FILE`] bytes long.
+    static SMALL_RUN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A file this long or shorter needs at most this much of a thread's read and blob buffers.
+pub const SMALL_FILE: u64 = 1 << 20;
+
+/// After this many small files in a row, a thread frees read and blob buffers larger than
+/// [`KEPT_BUFFER`]: the large chunks of the files before them are not needed for the small files
+/// that follow (a tree's many small files would otherwise hold each worker's 9 MiB read buffer
+/// and up to 8 MiB blob buffer), and a run this long makes the fault-in of a new buffer, when the
+/// next large file comes, rare.
+pub const SMALL_RUN_RELEASE: u32 = 64;
+
+/// The largest read or blob buffer a thread keeps through a run of small files.
+pub const KEPT_BUFFER: usize = 2 * crate::pipeline::READ_SIZE;
+
+/// Counts a file of `size` bytes cut on this thread; frees its large buffers once
+/// [`SMALL_RUN_RELEASE`] small files came in a row (see there). A buffer in use is left alone.
+fn note_file_size(size: u64) {
+    let run = if size <= SMALL_FILE {
+        SMALL_RUN.with(Cell::get).saturating_add(1)
+    } else {
+        0
+    };
+    SMALL_RUN.with(|c| c.set(run));
+    if run == SMALL_RUN_RELEASE {
+        for cell in [&BUFFER, &BODY] {
+            cell.with(|b| {
+                if let Ok(mut b) = b.try_borrow_mut()
+                    && b.capacity() > KEPT_BUFFER
+                {
+                    *b = Vec::new();
+                }
+            });
+        }
+    }
+}
+
+/// The capacities of this thread's read and blob buffers (for tests).
+#[cfg(test)]
+fn buffer_capacities() -> (usize, usize) {
+    (
+        BUFFER.with(|b| b.borrow().capacity()),
+        BODY.with(|b| b.borrow().capacity()),
+    )
 }
 
 impl Writer {

@@ -46,7 +46,9 @@ thread_local! {
 
 /// Reads everything from `reader`, cuts it with `chunker`, and calls `each` with every chunk in
 /// order, whatever sizes the reads return; resolves to the bytes read. `buf` is reused across
-/// calls; it grows to the chunker's maximum plus `read_size`. Read errors go through `io_error`.
+/// calls: it starts at twice `read_size` and grows to the chunker's maximum plus `read_size`
+/// only once a chunk needs more (so the small files of a tree never touch more), never doubled.
+/// Read errors go through `io_error`.
 pub fn for_each_chunk<R: Read, E>(
     mut reader: R,
     chunker: &mut Chunker,
@@ -56,8 +58,9 @@ pub fn for_each_chunk<R: Read, E>(
     mut each: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<u64, E> {
     let cap = chunker.max_size() + read_size;
-    if buf.len() < cap {
-        buf.resize(cap, 0);
+    let first = cap.min(read_size.saturating_mul(2));
+    if buf.len() < first {
+        buf.resize(first, 0);
     }
     let (mut start, mut end, mut eof, mut size) = (0usize, 0usize, false, 0u64);
     loop {
@@ -72,6 +75,13 @@ pub fn for_each_chunk<R: Read, E>(
             buf.copy_within(start..end, 0);
             end -= start;
             start = 0;
+        }
+        // The chunk being cut is longer than the buffer holds with a read's room: grow to the
+        // most a chunk needs. Every read then has at least `read_size` bytes of room, so a read
+        // of 0 bytes means the end of the input.
+        if buf.len() - end < read_size && buf.len() < cap {
+            buf.reserve_exact(cap - buf.len());
+            buf.resize(cap, 0);
         }
         match reader.read(&mut buf[end..]) {
             Ok(0) => eof = true,

@@ -361,6 +361,9 @@ impl Writer {
                 }
                 end
             })
-            .map(|size| tally.finish(self, size))
+            .map(|size| {
+                super::note_file_size(size);
+                tally.finish(self, size)
+            })
     }
 }

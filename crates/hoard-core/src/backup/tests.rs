@@ -556,3 +556,60 @@ fn a_file_whose_time_moved_while_it_was_read_is_changed_and_not_remembered() {
     let out = w.store_job(&job(0, ChangeCheck::Ctime)).expect("store");
     assert_eq!(out.status, FileStatus::Modified);
 }
+
+#[test]
+fn a_run_of_small_files_frees_the_large_buffers_and_a_large_file_grows_them_again() {
+    // Fixed 4 MiB chunks: a large file needs a read buffer of 5 MiB, past what a run of small
+    // files keeps. The test's own thread cuts the files, so its buffers are the ones measured.
+    let w = writer_cutting(
+        "fixed,4194304",
+        Arc::new(Mutex::new(ChunkIndex::new())),
+        1 << 20,
+    );
+    let large = data("large", 10 << 20);
+    let first = w
+        .store_reader(std::io::Cursor::new(&large), Path::new("large"))
+        .expect("large");
+    assert_eq!(first.sizes, [4 << 20, 4 << 20, 2 << 20]);
+    // A blob of 3 MiB compressed and sealed on this thread: its blob buffer is as large.
+    let blob = data("blob", 3 << 20);
+    let id = w.config.chunking.ids.id(&blob);
+    assert!(w.store(CHUNK_TYPE, &id, &blob).expect("store").is_some());
+    let (read, body) = buffer_capacities();
+    assert!(read > KEPT_BUFFER && body > KEPT_BUFFER, "{read} {body}");
+
+    let small = data("small", SMALL_FILE as usize);
+    let one = |i: u32| {
+        let d = &small[..(i as usize * 997) % small.len() + 1];
+        let got = w
+            .store_reader(std::io::Cursor::new(d), Path::new("small"))
+            .expect("small");
+        assert_eq!(got.size, d.len() as u64);
+        assert_eq!(got.ids, [w.config.chunking.ids.id(d)]);
+    };
+    for i in 1..SMALL_RUN_RELEASE {
+        one(i);
+    }
+    let (read, body) = buffer_capacities();
+    assert!(
+        read > KEPT_BUFFER && body > KEPT_BUFFER,
+        "kept until the run is long enough"
+    );
+    one(SMALL_RUN_RELEASE);
+    let (read, body) = buffer_capacities();
+    assert!(read <= KEPT_BUFFER && body <= KEPT_BUFFER, "{read} {body}");
+    // More small files keep the buffers small: none needs more.
+    for i in 0..10 {
+        one(SMALL_RUN_RELEASE + 1 + i);
+    }
+    let (read, _) = buffer_capacities();
+    assert!(read <= KEPT_BUFFER, "{read}");
+
+    // The next large file grows the read buffer again and is cut as before.
+    let again = w
+        .store_reader(std::io::Cursor::new(&large), Path::new("large"))
+        .expect("large again");
+    assert_eq!((again.ids, again.sizes), (first.ids, first.sizes));
+    assert!(buffer_capacities().0 > KEPT_BUFFER);
+    drain(&w);
+}
