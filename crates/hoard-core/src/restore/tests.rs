@@ -494,7 +494,11 @@ fn files_keeping_the_process_owner_come_out_with_exact_modes_and_groups() {
             .path()
             .join(String::from_utf8_lossy(&p.item.path).as_ref());
         let m = fs::symlink_metadata(&path).unwrap();
-        assert_eq!(m.permissions().mode() & 0o7777, p.item.mode.unwrap(), "{path:?}");
+        assert_eq!(
+            m.permissions().mode() & 0o7777,
+            p.item.mode.unwrap(),
+            "{path:?}"
+        );
         assert_eq!(m.mtime_nsec(), 3, "{path:?}");
         assert_eq!(fs::read(&path).unwrap(), b"contents");
         assert_eq!((m.uid(), m.gid()), (uid, gid), "{path:?}");
