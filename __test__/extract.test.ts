@@ -1,6 +1,6 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -142,5 +142,52 @@ test('large files of many chunks come back byte for byte, with holes under --spa
     const allocated = statSync(path.join(out, 'src', 'holes')).blocks * 512;
     if (sparse) t.true(allocated < holesSize / 2, `${allocated} bytes allocated`);
     else t.true(allocated >= holesSize, `${allocated} bytes allocated`);
+  }
+});
+
+test('modes the umask would cut, folder modes and owners come back exactly, also in a setgid folder of another group', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = path.join(base, 'src');
+  // Files made whole in one piece get their permission bits when created, so each mode here
+  // must survive the umask (0o666, 0o777, 0o664), forbid writing (0o444), or need fchmod (set-id).
+  const files: Record<string, number> = { 'rw-all': 0o666, 'rwx-all': 0o777, 'group-rw': 0o664, 'read-only': 0o444, plain: 0o644, setgid: 0o2755 };
+  const folders: Record<string, number> = { open: 0o777, private: 0o700, sticky: 0o1777, 'setgid-folder': 0o2775 };
+  for (const [dir, dirMode] of Object.entries(folders)) {
+    mkdirSync(path.join(src, dir), { recursive: true });
+    for (const [name, mode] of Object.entries(files)) {
+      const file = path.join(src, dir, name);
+      writeFileSync(file, `${dir}/${name}\n`);
+      chmodSync(file, mode);
+      utimesSync(file, 1_500_000_000.5, 1_600_000_000.25);
+    }
+    chmodSync(path.join(src, dir), dirMode);
+  }
+  const c = await hoardIn(env, ['create', `${repo}::a`, 'src'], base);
+  t.is(c.code, 0, c.stderr);
+
+  const out = tempDir('out');
+  const asRoot = process.getuid?.() === 0;
+  // As root, the target is a setgid folder of another group: what is made in it gets that group
+  // until extract sets the archived one.
+  if (asRoot) {
+    chownSync(out, 0, 4322);
+    chmodSync(out, 0o2755);
+  }
+  const x = await hoardIn(env, ['extract', `${repo}::a`], out);
+  t.is(x.code, 0, x.stderr);
+  const owner = (p: string): [number, number] => {
+    const st = lstatSync(p);
+    return [st.uid, st.gid];
+  };
+  for (const dir of Object.keys(folders)) {
+    t.is(lstatSync(path.join(out, 'src', dir)).mode & 0o7777, lstatSync(path.join(src, dir)).mode & 0o7777, dir);
+    t.deepEqual(owner(path.join(out, 'src', dir)), owner(path.join(src, dir)), dir);
+    for (const name of Object.keys(files)) {
+      const rel = path.join('src', dir, name);
+      t.deepEqual(state(path.join(out, rel)), state(path.join(base, rel)), rel);
+      t.deepEqual(owner(path.join(out, rel)), owner(path.join(base, rel)), rel);
+    }
   }
 });

@@ -170,11 +170,30 @@ fn shown(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
 }
 
-/// Opens the file of a piece in its directory: a first piece makes a new empty file of mode 0600
-/// (`O_EXCL`; whatever non-directory was there, a file or a symlink, is unlinked first and the
-/// create tried once more), later pieces open it for writing. `O_NOFOLLOW` everywhere: the name
-/// is one component, so nothing is ever opened through a symlink.
-fn open_piece(dir: BorrowedFd<'_>, name: &CStr, piece: &FilePiece) -> Result<File> {
+/// The permission bits a piece's file is created with: 0600, or the file's own permission bits
+/// (not set-id or sticky) when the piece is the whole file and the file will keep the owner it
+/// gets here (its item's owner is the process's, and the directory's group is the process's, so
+/// that neither a setgid directory nor a `grpid` mount gives it another group). Then the file
+/// usually needs no `fchmod` (see [`fsmeta::restore::apply_to_file`], which compares): its
+/// contents are never readable by anyone its final mode and owner would not let read them.
+/// A file written in several pieces is created 0600, since later pieces open it again for
+/// writing.
+fn create_mode(piece: &FilePiece, own_group: bool, ids: (u32, u32)) -> u32 {
+    let item = &piece.item;
+    let keeps_owner = item.uid.is_none_or(|u| u == ids.0) && item.gid.is_none_or(|g| g == ids.1);
+    match item.mode {
+        Some(mode) if piece.create && piece.final_size.is_some() && own_group && keeps_owner => {
+            mode & 0o777
+        }
+        _ => 0o600,
+    }
+}
+
+/// Opens the file of a piece in its directory: a first piece makes a new empty file of mode
+/// `mode` (`O_EXCL`; whatever non-directory was there, a file or a symlink, is unlinked first and
+/// the create tried once more), later pieces open it for writing. `O_NOFOLLOW` everywhere: the
+/// name is one component, so nothing is ever opened through a symlink.
+fn open_piece(dir: BorrowedFd<'_>, name: &CStr, piece: &FilePiece, mode: u32) -> Result<File> {
     let shown_path = || shown(&piece.item.path);
     let os = |e: rustix::io::Errno| {
         Error::io(
@@ -187,7 +206,7 @@ fn open_piece(dir: BorrowedFd<'_>, name: &CStr, piece: &FilePiece) -> Result<Fil
             dir,
             name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
+            Mode::from_raw_mode(mode),
         )
     };
     let fd = if piece.create {
@@ -228,8 +247,9 @@ fn write_piece(
     dir: BorrowedFd<'_>,
     name: &CStr,
     piece: &FilePiece,
+    mode: u32,
 ) -> Result<PieceDone> {
-    let file = open_piece(dir, name, piece)?;
+    let file = open_piece(dir, name, piece, mode)?;
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
     let mut out = Output::new(&file);
@@ -309,12 +329,15 @@ fn write_sparse(out: &mut Output<'_>, data: &[u8], at: u64) -> std::io::Result<O
 struct Parents {
     /// Each distinct parent directory, or the error opening it.
     dirs: Vec<Result<OwnedFd>>,
+    /// Per directory: whether its group is the process's effective group (`fstat`), so that a
+    /// file made in it gets that group whatever the setgid bit and mount options say.
+    own_group: Vec<bool>,
     /// Per piece: its directory's index in `dirs` and its name, or why its path is refused.
     places: Vec<Result<(usize, CString)>>,
 }
 
 impl Parents {
-    fn open(root: BorrowedFd<'_>, pieces: &[FilePiece]) -> Self {
+    fn open(root: BorrowedFd<'_>, pieces: &[FilePiece], egid: u32) -> Self {
         let use_openat2 = fsmeta::beneath::have_openat2();
         let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut dirs = Vec::new();
@@ -340,19 +363,35 @@ impl Parents {
                 Ok((index, name))
             })
             .collect();
-        Self { dirs, places }
+        let own_group = dirs
+            .iter()
+            .map(|d| {
+                d.as_ref()
+                    .is_ok_and(|d| rustix::fs::fstat(d).is_ok_and(|st| st.st_gid == egid))
+            })
+            .collect();
+        Self {
+            dirs,
+            own_group,
+            places,
+        }
     }
 
-    /// Where piece `i` goes: its directory and name, or `None` if its directory would not
-    /// open (the caller resolves it again, for the piece's own error).
-    fn place(&self, i: usize) -> Result<Option<(BorrowedFd<'_>, &CStr)>> {
+    /// Where piece `i` goes: its directory, name and whether the directory has the process's
+    /// group, or `None` if its directory would not open (the caller resolves it again, for the
+    /// piece's own error).
+    fn place(&self, i: usize) -> Result<Option<(BorrowedFd<'_>, &CStr, bool)>> {
         let (index, name) = match self.places.get(i) {
             Some(Ok(p)) => p,
             Some(Err(e)) => return Err(e.clone()),
             None => return Err(Error::invalid("no such piece")),
         };
         Ok(match self.dirs.get(*index) {
-            Some(Ok(dir)) => Some((dir.as_fd(), name.as_c_str())),
+            Some(Ok(dir)) => Some((
+                dir.as_fd(),
+                name.as_c_str(),
+                self.own_group.get(*index).copied().unwrap_or(false),
+            )),
             _ => None,
         })
     }
@@ -370,16 +409,24 @@ pub fn write_pieces(
 ) -> Result<Vec<Result<PieceDone>>> {
     let root = fsmeta::open_root(root)?;
     let root = root.as_fd();
-    let parents = Parents::open(root, pieces);
+    let ids = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let parents = Parents::open(root, pieces, ids.1);
     Ok(pool().install(|| {
         pieces
             .par_iter()
             .enumerate()
             .map(|(i, p)| match parents.place(i)? {
-                Some((dir, name)) => write_piece(opener, locate, fetched, dir, name, p),
+                Some((dir, name, own_group)) => {
+                    let mode = create_mode(p, own_group, ids);
+                    write_piece(opener, locate, fetched, dir, name, p, mode)
+                }
                 None => {
                     let parent = fsmeta::resolve_parent(root, &p.item.path)?;
-                    write_piece(opener, locate, fetched, parent.dir.as_fd(), &parent.name, p)
+                    let dir = parent.dir.as_fd();
+                    write_piece(opener, locate, fetched, dir, &parent.name, p, 0o600)
                 }
             })
             .collect()

@@ -11,7 +11,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{
-    AtFlags, CWD, FileType, Gid, IFlags, Mode, OFlags, Timespec, Timestamps, UTIME_OMIT, Uid,
+    AtFlags, CWD, FileType, Gid, IFlags, Mode, OFlags, Stat, Timespec, Timestamps, UTIME_OMIT, Uid,
     XattrFlags, chmodat, chownat, fchmod, fchown, fsetxattr, fstat, futimens, ioctl_getflags,
     ioctl_setflags, openat, statat, utimensat,
 };
@@ -169,13 +169,17 @@ fn apply_one(
         Ok(fd) => fd,
         Err(e) => return warn(Op::Open, os_error(e, &rel)),
     };
-    let kind = match fstat(&entry) {
-        Ok(st) => FileType::from_raw_mode(st.st_mode),
+    let st = match fstat(&entry) {
+        Ok(st) => st,
         Err(e) => return warn(Op::Open, os_error(e, &rel)),
     };
+    let kind = FileType::from_raw_mode(st.st_mode);
     let symlink = kind == FileType::Symlink;
 
-    if item.uid.is_some() || item.gid.is_some() {
+    // Owner and mode only where they differ (a directory made by the extract has the process's
+    // owner, and usually its mode).
+    let chowned = owner_differs(item, Some(&st));
+    if chowned {
         let uid = item.uid.map(Uid::from_raw_unchecked);
         let gid = item.gid.map(Gid::from_raw_unchecked);
         if let Err(e) = chownat(&entry, c"", uid, gid, AtFlags::EMPTY_PATH) {
@@ -184,6 +188,7 @@ fn apply_one(
     }
 
     if let Some(mode) = item.mode.filter(|_| !symlink)
+        && mode_differs(mode, Some(&st), chowned)
         && let Err(e) = chmod(&entry, dir, name, mode, have_proc)
     {
         warn(Op::Chmod, os_error(e, format_args!("{rel}: chmod")));
@@ -249,15 +254,41 @@ fn timestamps(item: &ItemMeta) -> Option<Timestamps> {
     })
 }
 
+/// Whether `item`'s owner differs from `st`'s: a chown that would change nothing is left out (it
+/// costs a journaled inode update; a new file already has the process's owner).
+fn owner_differs(item: &ItemMeta, st: Option<&Stat>) -> bool {
+    match st {
+        Some(st) => {
+            item.uid.is_some_and(|u| u != st.st_uid) || item.gid.is_some_and(|g| g != st.st_gid)
+        }
+        None => item.uid.is_some() || item.gid.is_some(),
+    }
+}
+
+/// Whether `mode` (permission bits, set-id and sticky) differs from `st`'s; after a chown it
+/// always does (a chown may clear set-id bits).
+fn mode_differs(mode: u32, st: Option<&Stat>, chowned: bool) -> bool {
+    chowned || st.is_none_or(|st| st.st_mode & 0o7777 != mode & 0o7777)
+}
+
 /// Sets `item`'s metadata on the regular file that `file` has open (for writing, or read-only),
 /// through the descriptor: the same steps in the same order as [`apply_metadata`], without
 /// resolving any path. Call it after the file's last write (a write by an unprivileged process
 /// clears set-id bits, and moves the mtime); the descriptor keeps its access, so a file whose
-/// mode forbids writing was still written. Returns the steps that failed.
+/// mode forbids writing was still written. The owner and mode are read first (`fstat`) and set
+/// only where they differ: a new file already has the process's owner, and often its mode (see
+/// `restore::open_piece`). Returns the steps that failed.
 pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> {
     let rel = Shown(&item.path);
     let mut failed = Vec::new();
-    if item.uid.is_some() || item.gid.is_some() {
+    let wants_owner = item.uid.is_some() || item.gid.is_some();
+    let st = if wants_owner || item.mode.is_some() {
+        fstat(file).ok()
+    } else {
+        None
+    };
+    let chowned = wants_owner && owner_differs(item, st.as_ref());
+    if chowned {
         let uid = item.uid.map(Uid::from_raw_unchecked);
         let gid = item.gid.map(Gid::from_raw_unchecked);
         if let Err(e) = fchown(file, uid, gid) {
@@ -265,6 +296,7 @@ pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> 
         }
     }
     if let Some(mode) = item.mode
+        && mode_differs(mode, st.as_ref(), chowned)
         && let Err(e) = fchmod(file, Mode::from_raw_mode(mode & 0o7777))
     {
         failed.push((Op::Chmod, os_error(e, format_args!("{rel}: chmod"))));

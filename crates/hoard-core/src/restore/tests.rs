@@ -424,3 +424,89 @@ fn a_worker_reuses_its_buffers_for_chunks_of_every_size() {
         );
     }
 }
+
+#[test]
+fn a_whole_file_is_created_with_its_own_mode_only_when_it_keeps_its_owner() {
+    let ids = (1000, 1000);
+    let mut p = whole("f", &[0], 1);
+    p.item.mode = Some(0o4755);
+    // Set-id and sticky bits are left to fchmod; permission bits are given at once.
+    assert_eq!(create_mode(&p, true, ids), 0o755);
+    p.item.uid = Some(1000);
+    p.item.gid = Some(1000);
+    assert_eq!(create_mode(&p, true, ids), 0o755);
+    // A directory of another group (setgid, or a grpid mount) would give the file that group.
+    assert_eq!(create_mode(&p, false, ids), 0o600);
+    // An owner to be set afterwards: nobody else reads the contents meanwhile.
+    p.item.gid = Some(1001);
+    assert_eq!(create_mode(&p, true, ids), 0o600);
+    p.item.gid = Some(1000);
+    p.item.uid = Some(0);
+    assert_eq!(create_mode(&p, true, ids), 0o600);
+    // A file in pieces is opened again for writing by the later ones.
+    p.item.uid = Some(1000);
+    p.final_size = None;
+    assert_eq!(create_mode(&p, true, ids), 0o600);
+    p.final_size = Some(1);
+    p.create = false;
+    assert_eq!(create_mode(&p, true, ids), 0o600);
+}
+
+#[test]
+fn files_keeping_the_process_owner_come_out_with_exact_modes_and_groups() {
+    let t = TempDir::new("own");
+    let (uid, gid) = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    fs::create_dir(t.path().join("d")).unwrap();
+    // A setgid directory of another group: its files get that group until chowned back.
+    fs::create_dir(t.path().join("g")).unwrap();
+    let other_group = is_root()
+        && std::os::unix::fs::chown(t.path().join("g"), None, Some(4322)).is_ok()
+        && fs::set_permissions(t.path().join("g"), fs::Permissions::from_mode(0o2777)).is_ok();
+    let store = Store::new(&[b"contents".to_vec()]);
+    let with = |path: &str, mode: u32| {
+        let mut p = whole(path, &[0], 8);
+        p.item.mode = Some(mode);
+        p.item.mtime_ns = Some(1_600_000_000_000_000_003);
+        if is_root() {
+            p.item.uid = Some(uid);
+            p.item.gid = Some(gid);
+        }
+        p
+    };
+    // Modes the umask would cut (0o666, 0o777), that forbid writing (0o444, 0), with set-id bits,
+    // and a plain one.
+    let pieces = vec![
+        with("d/rw-all", 0o666),
+        with("d/rwx-all", 0o777),
+        with("d/read-only", 0o444),
+        with("d/nothing", 0o000),
+        with("d/setgid", 0o2755),
+        with("d/plain", 0o644),
+        with("g/in-setgid-dir", 0o640),
+    ];
+    for (p, r) in pieces.iter().zip(store.write(t.path(), &pieces)) {
+        let done = r.expect("written");
+        assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+        let path = t
+            .path()
+            .join(String::from_utf8_lossy(&p.item.path).as_ref());
+        let m = fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            m.permissions().mode() & 0o7777,
+            p.item.mode.unwrap(),
+            "{path:?}"
+        );
+        assert_eq!(m.mtime_nsec(), 3, "{path:?}");
+        assert_eq!(fs::read(&path).unwrap(), b"contents");
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{path:?}");
+    }
+    if other_group {
+        // The directory really did hand its group down (so the check above meant something).
+        let probe = t.path().join("g/probe");
+        fs::write(&probe, b"").unwrap();
+        assert_eq!(fs::metadata(&probe).unwrap().gid(), 4322);
+    }
+}
