@@ -388,7 +388,10 @@ export class Archiver {
     for (let i = 0; i < entries.length; i += 1) {
       const e = entries[i] as ScannedEntry;
       const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
-      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, ahead.get(i))).done);
+      const read = ahead.get(i);
+      // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
+      ahead.delete(i);
+      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
     }
     return {
       done: quiet(Promise.all(children).then((items) => {

@@ -54,6 +54,8 @@ export const BATCH_ENTRIES = 4096;
  * walk waits for a directory: what bounds the read-ahead's memory.
  */
 export const AHEAD_ENTRIES = 2 * BATCH_ENTRIES;
+/** The most directories a batch reads past {@link AHEAD_ENTRIES}: those the walk waits for, and the next in the queue. */
+export const FULL_BATCH_DIRS = 32;
 
 /** A directory as the walk takes it: its entries, and its subdirectories already being read. */
 export interface ScannedDir {
@@ -76,10 +78,12 @@ export interface AheadDir {
   batch?: ScanBatch;
   from: number;
   to: number;
-  ahead: Map<number, AheadDir>;
-  /** Settled when read: rejected if the directory could not be. */
-  read: Promise<void>;
-  settle: (e?: Error) => void;
+  /** Its subdirectories being read ahead, by entry index (none: undefined). */
+  ahead?: Map<number, AheadDir>;
+  /** Why it could not be read. */
+  error?: Error;
+  /** Wakes the walk waiting for it. */
+  waiter?: () => void;
 }
 
 /**
@@ -100,7 +104,9 @@ export interface DirReader {
  * the queued directories the walk reaches first (depth first, as the walk goes), up to
  * {@link BATCH_DIRS} directories or {@link BATCH_ENTRIES} entries. The walk still takes each
  * directory on its own, in its order: a directory that cannot be read fails alone, when the walk
- * takes it. At most {@link AHEAD_ENTRIES} entries (and one batch) wait to be taken, packed.
+ * takes it. Past {@link AHEAD_ENTRIES} entries waiting to be taken (packed), a batch starts only
+ * when the walk waits, and reads what it waits for and the few directories next in the queue
+ * ({@link FULL_BATCH_DIRS}).
  */
 export class DirScanner {
   /** Directories to read, the next one last. */
@@ -132,37 +138,60 @@ export class DirScanner {
       this.stack.push(d);
     }
     this.pump();
-    await d.read;
+    if (d.state !== 2) {
+      await new Promise<void>((resolve) => {
+        d.waiter = resolve;
+      });
+    }
+    if (d.error !== undefined) throw d.error;
     const b = d.batch;
-    if (b === undefined) return { entries: [], ahead: d.ahead };
+    const ahead = d.ahead ?? new Map<number, AheadDir>();
+    if (b === undefined) return { entries: [], ahead };
     // Objects only now, so that what waits to be taken holds packed columns only.
     const entries = scanEntries(b.entries, d.from, d.to);
     this.backlog -= d.to - d.from;
     d.batch = undefined;
+    d.ahead = undefined;
     this.pump();
-    return { entries, ahead: d.ahead };
+    return { entries, ahead };
   }
 
   private ahead(path: Buffer, apath: string, dev: number): AheadDir {
-    let settle: (e?: Error) => void = () => {};
-    const read = new Promise<void>((resolve, reject) => {
-      settle = (e) => (e === undefined ? resolve() : reject(e));
-    });
-    // Handled where the walk awaits it; a directory the walk never takes must not end the process.
-    read.catch(() => {});
-    return { path, apath, dev, state: 0, wanted: false, from: 0, to: 0, ahead: new Map(), read, settle };
+    return { path, apath, dev, state: 0, wanted: false, from: 0, to: 0 };
+  }
+
+  /** Marks `d` read (or failed with `error`) and wakes the walk if it waits for it. */
+  private settle(d: AheadDir, error?: Error): void {
+    d.state = 2;
+    if (error !== undefined) d.error = error;
+    const w = d.waiter;
+    d.waiter = undefined;
+    w?.();
   }
 
   /** Starts a batch if none is running and the walk waits or the read-ahead has room. */
   private pump(): void {
-    if (this.busy || (this.backlog >= AHEAD_ENTRIES && this.wanted === 0)) return;
+    const full = this.backlog >= AHEAD_ENTRIES;
+    if (this.busy || (full && this.wanted === 0)) return;
     const batch: AheadDir[] = [];
-    while (batch.length < BATCH_DIRS && this.stack.length > 0) {
-      const d = this.stack.pop() as AheadDir;
-      if (d.state !== 0) continue;
+    const add = (d: AheadDir): void => {
       d.state = 1;
       if (d.wanted) this.wanted -= 1;
       batch.push(d);
+    };
+    if (full) {
+      // What the walk waits for (its places in the queue are skipped later), with the few next
+      // in the queue: as the walk goes, those come next, before what filled the read-ahead
+      // (siblings of folders further up, which the walk reaches last).
+      for (let i = this.stack.length - 1; i >= 0 && batch.length < BATCH_DIRS; i -= 1) {
+        const d = this.stack[i] as AheadDir;
+        if (d.state === 0 && d.wanted) add(d);
+      }
+    }
+    const most = full ? FULL_BATCH_DIRS : BATCH_DIRS;
+    while (batch.length < most && this.stack.length > 0) {
+      const d = this.stack.pop() as AheadDir;
+      if (d.state === 0) add(d);
     }
     if (batch.length === 0) return;
     this.busy = true;
@@ -174,10 +203,7 @@ export class DirScanner {
     ).then(
       (b) => this.finish(batch, b),
       (e: unknown) => {
-        for (const d of batch) {
-          d.state = 2;
-          d.settle(e instanceof Error ? e : new Error(String(e)));
-        }
+        for (const d of batch) this.settle(d, e instanceof Error ? e : new Error(String(e)));
         this.busy = false;
         this.pump();
       },
@@ -197,10 +223,9 @@ export class DirScanner {
     const errors = new Map(b.errors.map((e) => [e.index, e]));
     for (let i = read - 1; i >= 0; i -= 1) {
       const d = batch[i] as AheadDir;
-      d.state = 2;
       const err = errors.get(i);
       if (err !== undefined) {
-        d.settle(errorFor(err.code, err.message));
+        this.settle(d, errorFor(err.code, err.message));
         continue;
       }
       d.batch = b;
@@ -208,7 +233,7 @@ export class DirScanner {
       d.to = b.dirEnds[i] ?? d.from;
       this.backlog += d.to - d.from;
       this.queueSubdirectories(d, b);
-      d.settle();
+      this.settle(d);
     }
     this.busy = false;
     this.pump();
@@ -234,6 +259,7 @@ export class DirScanner {
       const apath = d.apath === '' ? name.toString('utf8') : `${d.apath}/${name.toString('utf8')}`;
       if (!this.reader.enters(stats[10 * i] ?? 0, dev, stats[10 * i + 8] ?? 0, apath, d.dev)) continue;
       const sub = this.ahead(joinPath(d.path, name), apath, dev);
+      d.ahead ??= new Map();
       d.ahead.set(i - d.from, sub);
       subs.push(sub);
     }
