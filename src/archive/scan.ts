@@ -46,9 +46,9 @@ export async function scanDirectory(dir: Buffer, options: ScanOptions): Promise<
 }
 
 /** The most directories one `scanDirectories` call reads. */
-export const BATCH_DIRS = 256;
+export const BATCH_DIRS = 64;
 /** A batch stops after the directory that brings its entries to this many. */
-export const BATCH_ENTRIES = 4096;
+export const BATCH_ENTRIES = 1024;
 /**
  * Entries read ahead but not yet taken by the walk, past which no batch is started unless the
  * walk waits for a directory: what bounds the read-ahead's memory.
