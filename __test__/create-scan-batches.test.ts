@@ -5,13 +5,14 @@
  * fails alone.
  */
 import test from 'ava';
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 
 import { findArchive, loadArchive } from '../dist/archive/archives.js';
 import { Archiver, type CreateOptions } from '../dist/archive/create.js';
 import { BATCH_DIRS } from '../dist/archive/scan.js';
+import { scanDirectories, scanDirectory, scanEntries } from '../dist/native.js';
 import { syncChunkIndex } from '../dist/repository/chunk-cache.js';
 import { parseRepo } from '../dist/repository/location.js';
 import { Repository } from '../dist/repository/repository.js';
@@ -56,6 +57,37 @@ function scanCalls(stderr: string): number {
   if (m === null) throw new Error(`no scan count in: ${stderr}`);
   return Number(m[1]);
 }
+
+test('scanDirectories packs each folder as scanDirectory does, a failed one alone, up to its entry budget', async (t) => {
+  const base = tempDir('scanbatch');
+  const dirs: string[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    const d = path.join(base, `d${i}`);
+    mkdirSync(d);
+    for (let j = 0; j <= i; j += 1) writeFileSync(path.join(d, `f${j}`), 'x'.repeat(j));
+    // Symlinks carry their targets in `extras`, numbered through the whole batch.
+    symlinkSync(`target-${i}`, path.join(d, 'link'));
+    dirs.push(d);
+  }
+  dirs.splice(2, 0, path.join(base, 'gone'));
+  const b = await scanDirectories(dirs, { xattrs: true }, 1_000_000);
+  t.is(b.dirs, dirs.length);
+  t.deepEqual(b.errors.map((e) => [e.index, e.code]), [[2, 'HOARD_NOT_FOUND']]);
+  t.regex(b.errors[0]?.message ?? '', /gone/);
+  for (let i = 0; i < dirs.length; i += 1) {
+    const from = i > 0 ? (b.dirEnds[i - 1] ?? 0) : 0;
+    const to = b.dirEnds[i] ?? 0;
+    if (i === 2) {
+      t.is(to, from, 'a failed folder has no entries');
+      continue;
+    }
+    t.deepEqual(scanEntries(b.entries, from, to), scanEntries(await scanDirectory(dirs[i] as string, { xattrs: true })));
+  }
+  // d0 has 2 entries, d1 3: a budget of 4 stops after d1.
+  const some = await scanDirectories(dirs, {}, 4);
+  t.is(some.dirs, 2);
+  t.is(some.entries.count, 5);
+});
 
 test('many folders are read in a few native calls, the archive in walk order with excludes and tags decided per folder', async (t) => {
   const env = testEnv();

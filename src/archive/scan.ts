@@ -1,5 +1,5 @@
 import { errorFor } from '../errors.js';
-import { lstatPath, scanDirectories, scanDirectory as scanNative, scanEntries, type FsEntry, type ScanBatch, type ScanOptions } from '../native.js';
+import { lstatPath, scanDirectories, scanEntries, type FsEntry, type ScanBatch, type ScanOptions } from '../native.js';
 
 /** One directory entry with its metadata as the walk sees it (`errorCode` set when it could not be read). */
 export type ScannedEntry = FsEntry;
@@ -38,11 +38,6 @@ export async function statPath(p: Buffer, options: ScanOptions): Promise<Scanned
       errorMessage: e instanceof Error ? e.message : String(e),
     };
   }
-}
-
-/** The entries of directory `dir`, sorted by name bytes, each with its metadata, in one native call. */
-export async function scanDirectory(dir: Buffer, options: ScanOptions): Promise<ScannedEntry[]> {
-  return scanEntries(await scanNative(dir, options));
 }
 
 /** The most directories one `scanDirectories` call reads. */
