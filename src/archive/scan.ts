@@ -41,16 +41,16 @@ export async function statPath(p: Buffer, options: ScanOptions): Promise<Scanned
 }
 
 /** The most directories one `scanDirectories` call reads. */
-export const BATCH_DIRS = 64;
+export const BATCH_DIRS = 32;
 /** A batch stops after the directory that brings its entries to this many. */
-export const BATCH_ENTRIES = 1024;
+export const BATCH_ENTRIES = 512;
 /**
  * Entries read ahead but not yet taken by the walk, past which no batch is started unless the
  * walk waits for a directory: what bounds the read-ahead's memory.
  */
 export const AHEAD_ENTRIES = 2 * BATCH_ENTRIES;
 /** The most directories a batch reads past {@link AHEAD_ENTRIES}: those the walk waits for, and the next in the queue. */
-export const FULL_BATCH_DIRS = 32;
+export const FULL_BATCH_DIRS = 16;
 
 /** A directory as the walk takes it: its entries, and its subdirectories already being read. */
 export interface ScannedDir {
