@@ -229,11 +229,13 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);
     if (command instanceof HoardCommand) command.ignoreStatsUnderDryRun();
-    // --iec: the command's sizes in powers of 1024 (src/units.ts).
+    // --iec: the command's sizes in powers of 1024 (src/units.ts). Only then inside the store:
+    // entering an AsyncLocalStorage turns on Node 20's promise hooks for the process, a cost on
+    // every promise (about 0.4 s of CPU in a create of /usr/lib); outside it, sizes are decimal.
     const iec = command instanceof HoardCommand && command.iec;
     // --umask for the process (a bad value is refused, with its message, as the command validates).
     if (options.setUmask === true) process.umask(umaskOf(command instanceof HoardCommand ? command.umask : undefined));
-    rc = (await sizeUnits.run({ iec }, () => command.validateAndExecute())) ?? 0;
+    rc = (await (iec ? sizeUnits.run({ iec }, () => command.validateAndExecute()) : command.validateAndExecute())) ?? 0;
   } catch (caught) {
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
     const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'

@@ -29,6 +29,8 @@ export type {
   RepackResult,
   RestorePiece,
   RestoreResult,
+  ScanBatch,
+  ScanDirError,
   ScanExtra,
   ScanOptions,
   ScanResult,
@@ -155,6 +157,8 @@ export const benchmarkCpu = guard(binding.benchmarkCpu);
 export const workerThreads = guard(binding.workerThreads);
 /** See the generated binding: one directory's entries with their metadata, packed (Linux). */
 export const scanDirectory = guard(binding.scanDirectory);
+/** See the generated binding: several directories' entries in one call, packed, up to an entry budget (Linux). */
+export const scanDirectories = guard(binding.scanDirectories);
 /** See the generated binding: one path's metadata, not following a final symlink (Linux). */
 export const lstatPath = guard(binding.lstatPath);
 /** See the generated binding: restore metadata on a batch of items beneath a root (Linux). */
@@ -186,12 +190,22 @@ export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {
 /** `ScanResult.wide`'s value for a time not asked for or not recorded. */
 const NO_TIME = -(2n ** 63n);
 
-/** The entries of a packed `scanDirectory` result as objects (the layout is `ScanResult`'s). */
-export function scanEntries(r: binding.ScanResult): binding.FsEntry[] {
+/**
+ * The entries `from` to `to` (not included) of a packed `scanDirectory` result, or of a
+ * `scanDirectories` batch's `entries`, as objects (the layout is `ScanResult`'s).
+ */
+export function scanEntries(r: binding.ScanResult, from = 0, to = r.count): binding.FsEntry[] {
   const out: binding.FsEntry[] = [];
-  let start = 0;
+  let start = from > 0 ? (r.nameEnds[from - 1] ?? 0) : 0;
+  // The first extra at or after `from` (extras are in index order).
   let next = 0;
-  for (let i = 0; i < r.count; i += 1) {
+  let hi = r.extras.length;
+  while (next < hi) {
+    const mid = (next + hi) >>> 1;
+    if ((r.extras[mid]?.index ?? 0) < from) next = mid + 1;
+    else hi = mid;
+  }
+  for (let i = from; i < to; i += 1) {
     const end = r.nameEnds[i] ?? start;
     const s = 10 * i;
     const w = 5 * i;

@@ -22,7 +22,7 @@ export function formatGB(bytes: number): string {
 
 /**
  * How the running command writes sizes: under borg's `--iec`, in powers of 1024. src/cli.ts runs
- * each command inside it; outside any command (and by default) sizes are decimal.
+ * a command inside it only under `--iec`; outside it (by default) sizes are decimal.
  */
 export const sizeUnits = new AsyncLocalStorage<{ iec: boolean }>();
 

@@ -11,19 +11,13 @@ import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
-import { joinPath, scanDirectory, statPath, type ScannedEntry } from './scan.js';
+import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
 
 /** What a walk decides for a path: borg's pattern actions. */
 export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
 
 /** Linux's "no dump" file flag (`chattr +d`), which `--exclude-nodump` honours. */
 const FS_NODUMP_FL = 0x40;
-
-/**
- * Directories whose reading a walk starts ahead, per directory being walked: each is read on the
- * walk thread while the walk handles the entries before it, so the walk seldom waits for a read.
- */
-const READ_AHEAD = 2;
 
 /** The CACHEDIR.TAG signature (https://bford.info/cachedir/). */
 export const CACHEDIR_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
@@ -164,14 +158,34 @@ export class Archiver {
    */
   private dirScanOptions: ScanOptions = {};
 
+  /**
+   * Reads the walk's directories ahead of it, in batches (see {@link DirScanner}), deciding as
+   * {@link walksInto} and {@link excludedByTags} do which to read. Made by {@link start}.
+   */
+  private scanner: DirScanner | undefined;
+
+  /** Native directory reads the walk made (batches of directories). */
+  get scanCalls(): number {
+    return this.scanner?.calls ?? 0;
+  }
+
   /** Starts the writer and the pack sink (not for a dry run). */
   private start(): void {
     const { repo, synced, opts } = this;
     this.dirScanOptions = this.scanOptions;
-    if (opts.dryRun) return;
-    this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
-    this.batcher = new FileBatcher(this.out.writer, this.scanOptions, opts.filesChanged);
-    if (!opts.excludeNodump) this.dirScanOptions = { ...this.scanOptions, deferFiles: true };
+    if (!opts.dryRun) {
+      this.out = new ArchiveWriter(repo, synced, { compression: opts.compression, chunkerParams: opts.chunkerParams, ...(opts.onPack ? { onPack: opts.onPack } : {}) }, this.filesCache);
+      this.batcher = new FileBatcher(this.out.writer, this.scanOptions, opts.filesChanged);
+      if (!opts.excludeNodump) this.dirScanOptions = { ...this.scanOptions, deferFiles: true };
+    }
+    // A name that may be a tag, compared as excludedByTags does (CACHEDIR.TAG's signature is not
+    // read here): that directory's subdirectories are read only when the walk asks for them.
+    const tags = new Set(opts.excludeIfPresent);
+    if (opts.excludeCaches) tags.add('CACHEDIR.TAG');
+    this.scanner = new DirScanner(this.dirScanOptions, {
+      enters: (mode, dev, flags, apath, parentDev) => this.walksInto(mode, dev, flags, apath, parentDev),
+      mayExclude: tags.size === 0 ? () => false : (name) => tags.has(name.toString('utf8')),
+    });
   }
 
   /** The archive's totals (all zero in a dry run). */
@@ -227,18 +241,19 @@ export class Archiver {
    * {@link entry} makes before it calls {@link directory}, so that a directory is read ahead only
    * if it is walked (never one that a pattern, `--exclude-nodump` or `--one-file-system` keeps out).
    */
-  private walksInto(e: ScannedEntry, apath: string, parentDev: number): boolean {
-    if (this.flat || e.errorCode !== undefined || (e.mode & 0o170000) !== 0o040000) return false;
+  private walksInto(mode: number, dev: number, flags: number, apath: string, parentDev: number): boolean {
+    // An entry that could not be read has mode 0: not a directory.
+    if (this.flat || (mode & 0o170000) !== 0o040000) return false;
     if (this.opts.match(apath) === 'exclude-norecurse') return false;
-    if (this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) return false;
-    return !(this.opts.oneFileSystem && e.dev !== parentDev);
+    if (this.opts.excludeNodump && (flags & FS_NODUMP_FL) !== 0) return false;
+    return !(this.opts.oneFileSystem && dev !== parentDev);
   }
 
   /**
    * Backs up one entry at `fsPath` (archive path `apath`); resolves to its item, or undefined.
-   * `read` is the directory's entries when they are being read already (see {@link walksInto}).
+   * `read` is the directory when it is being read ahead already (see {@link walksInto}).
    */
-  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined, read?: Promise<ScannedEntry[]>): Promise<Later> {
+  private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined, read?: AheadDir): Promise<Later> {
     if (e.errorCode !== undefined) {
       this.warn(`${apath}: ${e.errorMessage ?? e.errorCode}`);
       this.opts.onItem('E', apath);
@@ -350,10 +365,12 @@ export class Archiver {
     return tags.length > 0 ? tags : undefined;
   }
 
-  private async directory(fsPath: Buffer, apath: string, item: Item, dev: number, read?: Promise<ScannedEntry[]>): Promise<Later> {
+  private async directory(fsPath: Buffer, apath: string, item: Item, dev: number, read?: AheadDir): Promise<Later> {
     let entries: ScannedEntry[];
+    let ahead: Map<number, AheadDir>;
+    const scanner = this.scanner as DirScanner;
     try {
-      entries = await (read ?? scanDirectory(fsPath, this.dirScanOptions));
+      ({ entries, ahead } = await (read !== undefined ? scanner.take(read) : scanner.scan(fsPath, apath, dev)));
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
       this.opts.onItem('E', apath);
@@ -367,26 +384,20 @@ export class Archiver {
         return later(undefined);
       }
       entries = tags;
+      // Never a read-ahead for another entry (a tagged directory has none: see start()).
+      ahead = new Map();
     }
     const excluded = this.opts.match(apath) === 'exclude';
     // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
     this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
-    const paths = entries.map((e) => (apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`));
-    // The subdirectories read ahead, by entry index; `next` is the first entry not yet considered.
-    const ahead = new Map<number, Promise<ScannedEntry[]>>();
-    let next = 0;
+    // With --keep-exclude-tags, `entries` are a tagged directory's tags, whose indices differ:
+    // that directory's subdirectories were not read ahead (`ahead` is empty).
     for (let i = 0; i < entries.length; i += 1) {
       const e = entries[i] as ScannedEntry;
-      const childPath = paths[i] as string;
-      next = Math.max(next, i + 1);
-      while (ahead.size < READ_AHEAD && next < entries.length) {
-        const j = next;
-        next += 1;
-        const c = entries[j] as ScannedEntry;
-        if (this.walksInto(c, paths[j] as string, dev)) ahead.set(j, quiet(scanDirectory(joinPath(fsPath, c.name), this.dirScanOptions)));
-      }
+      const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
       const read = ahead.get(i);
+      // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
       ahead.delete(i);
       children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
     }

@@ -258,6 +258,7 @@ export class CreateCommand extends HoardCommand {
     } finally {
       progress.finish();
     }
+    this.log('debug', `the walk read its directories in ${archiver.scanCalls} native calls`);
     if (!this.dryRun) await saveChunkIndex(synced);
     await files?.save();
     const end = new Date();

@@ -268,21 +268,33 @@ struct Packed {
     extras: Vec<(u32, Meta, Option<hoard_core::Error>)>,
 }
 
+impl Packed {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            names: Vec::with_capacity(n * 16),
+            name_ends: Vec::with_capacity(n),
+            stats: Vec::with_capacity(n * STAT_FIELDS),
+            wide: Vec::with_capacity(n * WIDE_FIELDS),
+            extras: Vec::new(),
+        }
+    }
+}
+
 fn pack(entries: Vec<ScanEntry>) -> hoard_core::Result<Packed> {
-    let n = entries.len();
-    let mut p = Packed {
-        names: Vec::with_capacity(n * 16),
-        name_ends: Vec::with_capacity(n),
-        stats: Vec::with_capacity(n * STAT_FIELDS),
-        wide: Vec::with_capacity(n * WIDE_FIELDS),
-        extras: Vec::new(),
-    };
+    let mut p = Packed::with_capacity(entries.len());
+    pack_into(&mut p, entries)?;
+    Ok(p)
+}
+
+/// Appends `entries` to `p`, numbered on from the entries already there.
+fn pack_into(p: &mut Packed, entries: Vec<ScanEntry>) -> hoard_core::Result<()> {
+    let first = p.name_ends.len();
     for (i, e) in entries.into_iter().enumerate() {
-        let index = u32::try_from(i)
-            .map_err(|_| hoard_core::Error::invalid("a directory with over 2^32 entries"))?;
+        let index = u32::try_from(first + i)
+            .map_err(|_| hoard_core::Error::invalid("a scan with over 2^32 entries"))?;
         p.names.extend_from_slice(&e.name);
         let end = u32::try_from(p.names.len())
-            .map_err(|_| hoard_core::Error::invalid("a directory's names exceed 4 GiB"))?;
+            .map_err(|_| hoard_core::Error::invalid("a scan's names exceed 4 GiB"))?;
         p.name_ends.push(end);
         let (m, err) = match e.meta {
             Ok(m) => (m, None),
@@ -318,7 +330,7 @@ fn pack(entries: Vec<ScanEntry>) -> hoard_core::Result<Packed> {
             p.extras.push((index, m, err));
         }
     }
-    Ok(p)
+    Ok(())
 }
 
 fn scan_extra(index: u32, m: Meta, err: Option<hoard_core::Error>) -> ScanExtra {
@@ -350,18 +362,113 @@ pub fn scan_directory(
     walk_promise(
         env,
         move || pack(fsmeta::scan_directory(&path, &opts)?),
-        |p: Packed| {
-            Ok(ScanResult {
-                count: u32::try_from(p.name_ends.len()).unwrap_or(u32::MAX),
-                names: Buffer::from(p.names),
-                name_ends: Uint32Array::new(p.name_ends),
-                stats: Float64Array::new(p.stats),
-                wide: BigInt64Array::new(p.wide),
-                extras: p
-                    .extras
+        |p: Packed| Ok(scan_result(p)),
+    )
+}
+
+/// A directory of a `scanDirectories` batch that could not be opened or listed (it vanished, is
+/// refused, is no longer a directory): it has no entries.
+#[napi(object, object_from_js = false)]
+pub struct ScanDirError {
+    /// The directory's index in the batch.
+    pub index: u32,
+    /// The stable code, e.g. `HOARD_NOT_FOUND`.
+    pub code: String,
+    /// The message, naming the directory.
+    pub message: String,
+}
+
+/// Several directories' entries, packed as one [`ScanResult`] (entries numbered through the whole
+/// batch, directory after directory) with where each directory's entries end.
+#[napi(object, object_from_js = false)]
+pub struct ScanBatch {
+    /// The directories scanned: the first `dirs` of those asked for (the rest are to be asked
+    /// again: the batch stopped at its entry budget).
+    pub dirs: u32,
+    /// Where each scanned directory's entries end: directory `d` has entries
+    /// `dirEnds[d - 1] .. dirEnds[d]` (from 0 for the first).
+    pub dir_ends: Uint32Array,
+    /// The scanned directories that could not be read, in index order.
+    pub errors: Vec<ScanDirError>,
+    /// The entries of all scanned directories, laid out as [`ScanResult`]'s.
+    pub entries: ScanResult,
+}
+
+/// [`Packed`] entries of several directories, and each directory's end or error.
+struct PackedBatch {
+    packed: Packed,
+    dir_ends: Vec<u32>,
+    errors: Vec<(u32, hoard_core::Error)>,
+}
+
+fn pack_batch(dirs: Vec<hoard_core::Result<Vec<ScanEntry>>>) -> hoard_core::Result<PackedBatch> {
+    let total = dirs.iter().map(|d| d.as_ref().map_or(0, Vec::len)).sum();
+    let mut b = PackedBatch {
+        packed: Packed::with_capacity(total),
+        dir_ends: Vec::with_capacity(dirs.len()),
+        errors: Vec::new(),
+    };
+    for (d, dir) in dirs.into_iter().enumerate() {
+        // Batches come from a JS array, so indices fit.
+        let index = u32::try_from(d).unwrap_or(u32::MAX);
+        match dir {
+            Ok(entries) => pack_into(&mut b.packed, entries)?,
+            Err(e) => b.errors.push((index, e)),
+        }
+        let end = u32::try_from(b.packed.name_ends.len())
+            .map_err(|_| hoard_core::Error::invalid("a scan with over 2^32 entries"))?;
+        b.dir_ends.push(end);
+    }
+    Ok(b)
+}
+
+fn scan_result(p: Packed) -> ScanResult {
+    ScanResult {
+        count: u32::try_from(p.name_ends.len()).unwrap_or(u32::MAX),
+        names: Buffer::from(p.names),
+        name_ends: Uint32Array::new(p.name_ends),
+        stats: Float64Array::new(p.stats),
+        wide: BigInt64Array::new(p.wide),
+        extras: p
+            .extras
+            .into_iter()
+            .map(|(i, m, err)| scan_extra(i, m, err))
+            .collect(),
+    }
+}
+
+/// `scanDirectory` of several directories in one call, in order: a walk crosses into Rust once
+/// per batch instead of once per directory. Stops after the directory that brings the entries
+/// read to `maxEntries` or more (at least one directory is scanned); `dirs` says how many were.
+/// A directory that cannot be opened or listed gets its entry in `errors` and no entries; the
+/// promise rejects only for a malformed call.
+#[napi(ts_return_type = "Promise<ScanBatch>")]
+pub fn scan_directories(
+    env: &Env,
+    paths: Vec<Either<String, Buffer>>,
+    options: Option<ScanOptions>,
+    max_entries: u32,
+) -> Result<Object<'_>> {
+    let paths: Vec<Vec<u8>> = paths.into_iter().map(path_bytes).collect();
+    let opts = scan_options(options);
+    let max = usize::try_from(max_entries).unwrap_or(usize::MAX);
+    walk_promise(
+        env,
+        move || pack_batch(fsmeta::scan_directories(&paths, &opts, max)),
+        |b: PackedBatch| {
+            Ok(ScanBatch {
+                dirs: u32::try_from(b.dir_ends.len()).unwrap_or(u32::MAX),
+                dir_ends: Uint32Array::new(b.dir_ends),
+                errors: b
+                    .errors
                     .into_iter()
-                    .map(|(i, m, err)| scan_extra(i, m, err))
+                    .map(|(index, e)| ScanDirError {
+                        index,
+                        code: e.kind.code().to_string(),
+                        message: e.message,
+                    })
                     .collect(),
+                entries: scan_result(b.packed),
             })
         },
     )

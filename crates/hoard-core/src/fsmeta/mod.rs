@@ -27,7 +27,8 @@ pub use exclusive::{rename_exchange, rename_no_replace};
 pub use restore::{ItemMeta, Op, Warning, apply_metadata};
 pub use rustix::fs::{Mode, OFlags};
 pub use scan::{
-    FileMeta, Meta, ScanEntry, ScanOptions, Xattr, lstat_path, read_file_meta, scan_directory,
+    FileMeta, Meta, ScanEntry, ScanOptions, Xattr, lstat_path, read_file_meta, scan_directories,
+    scan_directory,
 };
 pub use sparse::{Segment, SparseWriter, segments};
 

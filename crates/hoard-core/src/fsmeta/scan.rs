@@ -1,5 +1,6 @@
-//! Reading metadata for `hoard create`: one directory per call ([`scan_directory`]), or one path
-//! ([`lstat_path`]).
+//! Reading metadata for `hoard create`: one directory per call ([`scan_directory`]), several
+//! ([`scan_directories`]: a bounded batch, so that a walk crosses into Rust once per batch, not
+//! once per directory), or one path ([`lstat_path`]).
 //!
 //! A scan opens the directory once (`O_DIRECTORY | O_NOFOLLOW`) and reads every entry relative to
 //! that descriptor: `statx` (or `fstatat` where `statx` is missing) without following symlinks,
@@ -203,6 +204,28 @@ pub fn scan_directory(path: &[u8], opts: &ScanOptions) -> Result<Vec<ScanEntry>>
         }
     }
     Ok(out)
+}
+
+/// [`scan_directory`] of each of `paths` in order, each directory's outcome on its own (one that
+/// vanished or cannot be read fails alone), stopping after the directory that brings the entries
+/// read to `max_entries` or more: at least one directory is scanned, and the caller asks again
+/// for the rest. So a batch holds at most `max_entries` entries plus one directory's.
+pub fn scan_directories(
+    paths: &[Vec<u8>],
+    opts: &ScanOptions,
+    max_entries: usize,
+) -> Vec<Result<Vec<ScanEntry>>> {
+    let mut out = Vec::with_capacity(paths.len());
+    let mut entries = 0usize;
+    for path in paths {
+        let dir = scan_directory(path, opts);
+        entries += dir.as_ref().map_or(0, Vec::len);
+        out.push(dir);
+        if entries >= max_entries {
+            break;
+        }
+    }
+    out
 }
 
 /// Whether `path` no longer names the directory opened as `dir`.

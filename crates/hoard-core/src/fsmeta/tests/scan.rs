@@ -464,3 +464,49 @@ fn deferred_files_read_by_the_caller_match_the_scan() {
     .unwrap();
     assert!(!one.deferred);
 }
+
+#[test]
+fn a_batch_scans_each_directory_alone_and_stops_at_its_entry_budget() {
+    let t = TempDir::new("batch");
+    let p = t.path();
+    // Directory i holds i + 1 files.
+    let mut paths: Vec<Vec<u8>> = Vec::new();
+    for i in 0..6 {
+        let d = p.join(format!("d{i}"));
+        fs::create_dir(&d).unwrap();
+        for j in 0..=i {
+            fs::write(d.join(format!("f{j}")), b"x").unwrap();
+        }
+        paths.push(d.as_os_str().as_bytes().to_vec());
+    }
+    // One that vanished and one that is a file, among readable ones.
+    paths.insert(2, p.join("gone").as_os_str().as_bytes().to_vec());
+    fs::write(p.join("file"), b"").unwrap();
+    paths.insert(4, p.join("file").as_os_str().as_bytes().to_vec());
+    let opts = ScanOptions::default();
+
+    let all = scan_directories(&paths, &opts, usize::MAX);
+    assert_eq!(all.len(), paths.len());
+    for (path, got) in paths.iter().zip(&all) {
+        match scan_directory(path, &opts) {
+            Ok(want) => assert_eq!(got.as_ref().unwrap(), &want),
+            Err(want) => assert_eq!(got.as_ref().unwrap_err().kind, want.kind),
+        }
+    }
+    assert_eq!(all[2].as_ref().unwrap_err().kind, ErrorKind::NotFound);
+    assert!(all[2].as_ref().unwrap_err().message.contains("gone"));
+    assert!(all[4].is_err());
+    assert_eq!(
+        all[5].as_ref().unwrap().len(),
+        4,
+        "the batch goes on after a failure (d3)"
+    );
+
+    // d0 (1) + d1 (2) = 3 < 4, + gone (0), + d2 (3) = 6 >= 4: stops there.
+    let some = scan_directories(&paths, &opts, 4);
+    assert_eq!(some.len(), 4);
+    assert_eq!(some[3].as_ref().unwrap().len(), 3);
+    // At least one directory, whatever the budget.
+    assert_eq!(scan_directories(&paths, &opts, 0).len(), 1);
+    assert!(scan_directories(&[], &opts, 4).is_empty());
+}
