@@ -2,6 +2,7 @@
 import type { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 
@@ -83,4 +84,10 @@ export function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer,
  */
 export async function pastFilesCacheGuard(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1100));
+}
+
+/** This process's umask, as the kernel reports it (`process.umask()` without a value is deprecated). */
+export function processUmask(): number {
+  const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number.parseInt(line?.[1] ?? '22', 8);
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -8,11 +8,7 @@ import { HoardError, NotFoundError } from '../dist/errors.js';
 import { LocalStorage } from '../dist/storage/local.js';
 import { makeDirs } from '../dist/storage/make-dirs.js';
 
-/** This process's umask, as the kernel reports it (`process.umask()` without a value is deprecated). */
-function umask(): number {
-  const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return Number.parseInt(line?.[1] ?? '22', 8);
-}
+import { processUmask } from './helpers.js';
 
 function storage(): { s: LocalStorage; dir: string } {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'hoard-storage-')), 'repo');
@@ -81,7 +77,7 @@ test('replaceExisting replaces an existing object only: a missing one stays miss
   await s.put('locks/a', Buffer.from('first'));
   t.true(await s.replaceExisting('locks/a', Buffer.from('second')));
   t.deepEqual(await s.get('locks/a'), Buffer.from('second'));
-  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o666 & ~umask());
+  t.is(statSync(path.join(dir, 'locks', 'a')).mode & 0o777, 0o666 & ~processUmask());
   t.deepEqual(readdirSync(path.join(dir, 'locks')), ['a']);
   // Racing a delete: in either order the object ends up gone (a delete first is never undone by
   // the replacement; a delete after removes the new one), and no temporary file is left.
@@ -190,7 +186,7 @@ test('makeDirs makes missing parents once, reports the first, and fails (never l
   const deep = path.join(base, 'a', 'b', 'c');
   t.is(await makeDirs(deep), path.join(base, 'a'));
   t.true(statSync(deep).isDirectory());
-  t.is(statSync(path.join(base, 'a', 'b')).mode & 0o777, 0o777 & ~umask());
+  t.is(statSync(path.join(base, 'a', 'b')).mode & 0o777, 0o777 & ~processUmask());
   t.is(await makeDirs(deep), undefined);
   t.is(await makeDirs(path.join(deep, 'd')), path.join(deep, 'd'));
   writeFileSync(path.join(base, 'file'), 'x');
