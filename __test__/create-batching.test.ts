@@ -12,13 +12,13 @@ import { PassThrough } from 'node:stream';
 import { findArchive, loadArchive } from '../dist/archive/archives.js';
 import type { Item } from '../dist/archive/item.js';
 import { readTrees } from '../dist/archive/tree-reader.js';
-import { lstatPath, scanDirectory, scanEntries } from '../dist/native.js';
+import { lstatPath, scanEntries } from '../dist/native.js';
 import { syncChunkIndex } from '../dist/repository/chunk-cache.js';
 import { parseRepo } from '../dist/repository/location.js';
 import { Repository } from '../dist/repository/repository.js';
 
 import { hoardIn, makeRepo, tempDir, testEnv, walk } from './archive-helpers.js';
-import { pastFilesCacheGuard } from './helpers.js';
+import { pastFilesCacheGuard, scanOne } from './helpers.js';
 
 /** `system.posix_acl_access` in the kernel's form: owner rw, user 1000 rw, group r, mask rw, other r. */
 const ACL = '\\x02\\x00\\x00\\x00\\x01\\x00\\x06\\x00\\xff\\xff\\xff\\xff\\x02\\x00\\x06\\x00\\xe8\\x03\\x00\\x00\\x04\\x00\\x04\\x00\\xff\\xff\\xff\\xff\\x10\\x00\\x06\\x00\\xff\\xff\\xff\\xff\\x20\\x00\\x04\\x00\\xff\\xff\\xff\\xff';
@@ -87,7 +87,7 @@ test('a scan with deferFiles leaves only single-link regular files to the worker
   const dir = tempDir('defer');
   makeMetaTree(dir);
   const opts = { xattrs: true, acls: true, flags: true, deferFiles: true };
-  const entries = scanEntries(await scanDirectory(Buffer.from(dir), opts));
+  const entries = scanEntries(await scanOne(Buffer.from(dir), opts));
   const deferred = entries.filter((e) => e.deferred === true).map((e) => e.name.toString());
   t.deepEqual(deferred, ['acl', 'both', 'nodump', 'plain', 'xattrs']);
   for (const e of entries.filter((x) => x.deferred === true)) t.true(e.flags === undefined && e.xattrs === undefined && e.aclAccess === undefined, e.name.toString());
@@ -96,7 +96,7 @@ test('a scan with deferFiles leaves only single-link regular files to the worker
   t.deepEqual(linked?.xattrs?.map((x) => x.name.toString()), ['user.l']);
   t.not((await lstatPath(Buffer.from(path.join(dir, 'xattrs')), opts)).deferred, true);
   // Without flags, xattrs or ACLs to read there is nothing to defer.
-  const none = scanEntries(await scanDirectory(Buffer.from(dir), { deferFiles: true }));
+  const none = scanEntries(await scanOne(Buffer.from(dir), { deferFiles: true }));
   t.true(none.every((e) => e.deferred === undefined));
 });
 

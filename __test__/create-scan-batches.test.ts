@@ -12,12 +12,13 @@ import { PassThrough } from 'node:stream';
 import { findArchive, loadArchive } from '../dist/archive/archives.js';
 import { Archiver, type CreateOptions } from '../dist/archive/create.js';
 import { BATCH_DIRS } from '../dist/archive/scan.js';
-import { scanDirectories, scanDirectory, scanEntries } from '../dist/native.js';
+import { scanDirectories, scanEntries } from '../dist/native.js';
 import { syncChunkIndex } from '../dist/repository/chunk-cache.js';
 import { parseRepo } from '../dist/repository/location.js';
 import { Repository } from '../dist/repository/repository.js';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
+import { HOARD_BIN, scanOne } from './helpers.js';
 
 const SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55\n';
 
@@ -58,7 +59,7 @@ function scanCalls(stderr: string): number {
   return Number(m[1]);
 }
 
-test('scanDirectories packs each folder as scanDirectory does, a failed one alone, up to its entry budget', async (t) => {
+test('scanDirectories packs each folder as a one-folder scan does, a failed one alone, up to its entry budget', async (t) => {
   const base = tempDir('scanbatch');
   const dirs: string[] = [];
   for (let i = 0; i < 5; i += 1) {
@@ -81,7 +82,7 @@ test('scanDirectories packs each folder as scanDirectory does, a failed one alon
       t.is(to, from, 'a failed folder has no entries');
       continue;
     }
-    t.deepEqual(scanEntries(b.entries, from, to), scanEntries(await scanDirectory(dirs[i] as string, { xattrs: true })));
+    t.deepEqual(scanEntries(b.entries, from, to), scanEntries(await scanOne(dirs[i] as string, { xattrs: true })));
   }
   // d0 has 2 entries, d1 3: a budget of 4 stops after d1.
   const some = await scanDirectories(dirs, {}, 4);
@@ -215,7 +216,6 @@ test('a folder that cannot be read is a warning (exit 1) and the rest is backed 
   }
   chmodSync(path.join(src, 'd030', 's'), 0);
   const { spawn } = await import('node:child_process');
-  const { HOARD_BIN } = await import('./helpers.js');
   const run = (argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, [HOARD_BIN, ...argv], { cwd: base, env: { ...env, HOME: base }, stdio: ['ignore', 'pipe', 'pipe'], ...(root ? { uid: 65534, gid: 65534 } : {}) });

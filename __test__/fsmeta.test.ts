@@ -29,10 +29,10 @@ import {
   makeHardLink,
   makeSpecial,
   makeSymlink,
-  scanDirectory,
   scanEntries,
 } from '../dist/native.js';
 import type { FsEntry } from '../dist/native.js';
+import { scanOne } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -64,7 +64,7 @@ function sameAsLstat(t: ExecutionContext, e: FsEntry, p: string | Buffer, what: 
   if (s.birthtimeNs > 0n) t.is(e.birthtimeNs, s.birthtimeNs, `${what}: birthtime`);
 }
 
-test('scanDirectory matches lstat for every kind of entry, sorted by name bytes', async (t) => {
+test('a folder scan matches lstat for every kind of entry, sorted by name bytes', async (t) => {
   const dir = tempDir(t, 'scan');
   writeFileSync(path.join(dir, 'file'), Buffer.alloc(10_000, 7));
   mkdirSync(path.join(dir, 'dir'));
@@ -79,7 +79,7 @@ test('scanDirectory matches lstat for every kind of entry, sorted by name bytes'
   await new Promise<void>((resolve) => server.listen(path.join(dir, 'sock'), resolve));
   try {
     const opts = { atime: true, birthtime: true, xattrs: true, acls: true, flags: true };
-    const packed = await scanDirectory(dir, opts);
+    const packed = await scanOne(dir, opts);
     const entries = scanEntries(packed);
     t.is(packed.count, entries.length);
     const expected = readdirSync(dir, { encoding: 'buffer' }).sort(Buffer.compare);
@@ -102,7 +102,7 @@ test('scanDirectory matches lstat for every kind of entry, sorted by name bytes'
       if (!s.isFile() && !s.isDirectory()) t.is(e.flags, undefined, `${what}: no flags`);
     }
     // Without the options, no atime, birthtime or flags.
-    const bare = scanEntries(await scanDirectory(Buffer.from(dir)));
+    const bare = scanEntries(await scanOne(Buffer.from(dir)));
     t.true(bare.every((e) => e.atimeNs === undefined && e.birthtimeNs === undefined && e.flags === undefined));
   } finally {
     server.close();
@@ -120,8 +120,8 @@ test('lstatPath reads one path; failures are typed', async (t) => {
   t.deepEqual(l.linkTarget, Buffer.from('f'));
   t.true(lstatSync(path.join(dir, 'l')).isSymbolicLink() && (l.mode & 0o170000) === 0o120000);
   await t.throwsAsync(lstatPath(path.join(dir, 'missing')), { instanceOf: NotFoundError });
-  await t.throwsAsync(scanDirectory(path.join(dir, 'missing')), { instanceOf: NotFoundError });
-  await t.throwsAsync(scanDirectory(path.join(dir, 'l')), { instanceOf: InvalidArgumentError });
+  await t.throwsAsync(scanOne(path.join(dir, 'missing')), { instanceOf: NotFoundError });
+  await t.throwsAsync(scanOne(path.join(dir, 'l')), { instanceOf: InvalidArgumentError });
 });
 
 test('applyMetadata sets mode, owner, ns times and xattrs; lstat sees them', async (t) => {
@@ -169,7 +169,7 @@ test('applyMetadata sets mode, owner, ns times and xattrs; lstat sees them', asy
   t.deepEqual([l.uid, l.gid], [BigInt(uid), BigInt(gid)]);
   t.is(lstatSync(path.join(dir, 'target')).mode & 0o777, 0o644 & ~process.umask());
   if (unsupported.length === 0) {
-    const entries = scanEntries(await scanDirectory(dir, { xattrs: true }));
+    const entries = scanEntries(await scanOne(dir, { xattrs: true }));
     const fe = entries.find((e) => e.name.equals(Buffer.from('f')));
     t.deepEqual(fe?.xattrs, [{ name: Buffer.from('user.hoard'), value: Buffer.from([0, 1, 2]) }]);
   }

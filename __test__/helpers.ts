@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 
 import { run } from '../dist/cli.js';
+import { errorFor } from '../dist/errors.js';
+import { scanDirectories } from '../dist/native.js';
+import type { ScanOptions, ScanResult } from '../dist/native.js';
 
 /** The built `hoard` executable. */
 export const HOARD_BIN = fileURLToPath(new URL('../dist/hoard.mjs', import.meta.url));
@@ -90,4 +93,15 @@ export async function pastFilesCacheGuard(): Promise<void> {
 export function processUmask(): number {
   const line = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return Number.parseInt(line?.[1] ?? '22', 8);
+}
+
+/**
+ * One directory's entries, packed, through a one-folder `scanDirectories` call; a folder that
+ * cannot be read rejects with its typed error (as the walk reports it).
+ */
+export async function scanOne(dir: string | Buffer, options?: ScanOptions): Promise<ScanResult> {
+  const b = await scanDirectories([dir], options, 2 ** 32 - 1);
+  const err = b.errors[0];
+  if (err !== undefined) throw errorFor(err.code, err.message);
+  return b.entries;
 }

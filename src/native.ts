@@ -155,8 +155,6 @@ export const openWithKey = guard(binding.openWithKey);
 export const benchmarkCpu = guard(binding.benchmarkCpu);
 /** See the generated binding: threads in the worker pool. */
 export const workerThreads = guard(binding.workerThreads);
-/** See the generated binding: one directory's entries with their metadata, packed (Linux). */
-export const scanDirectory = guard(binding.scanDirectory);
 /** See the generated binding: several directories' entries in one call, packed, up to an entry budget (Linux). */
 export const scanDirectories = guard(binding.scanDirectories);
 /** See the generated binding: one path's metadata, not following a final symlink (Linux). */
@@ -191,8 +189,8 @@ export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {
 const NO_TIME = -(2n ** 63n);
 
 /**
- * The entries `from` to `to` (not included) of a packed `scanDirectory` result, or of a
- * `scanDirectories` batch's `entries`, as objects (the layout is `ScanResult`'s).
+ * The entries `from` to `to` (not included) of a packed `scanDirectories` batch's
+ * `entries`, as objects (the layout is `ScanResult`'s).
  */
 export function scanEntries(r: binding.ScanResult, from = 0, to = r.count): binding.FsEntry[] {
   const out: binding.FsEntry[] = [];

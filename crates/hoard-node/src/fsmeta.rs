@@ -25,7 +25,7 @@ fn path_bytes(p: Either<String, Buffer>) -> Vec<u8> {
     }
 }
 
-/// What `scanDirectory` and `lstatPath` read besides the `lstat` fields (all off by default).
+/// What `scanDirectories` and `lstatPath` read besides the `lstat` fields (all off by default).
 #[napi(object)]
 pub struct ScanOptions {
     /// Extended attributes (all but the two POSIX ACL ones).
@@ -38,7 +38,7 @@ pub struct ScanOptions {
     pub atime: Option<bool>,
     /// The birth time, where the file system records one.
     pub birthtime: Option<bool>,
-    /// `scanDirectory` only: leave the flags, xattrs and ACLs of regular files with one link to
+    /// `scanDirectories` only: leave the flags, xattrs and ACLs of regular files with one link to
     /// `Writer.storeFiles`, which reads them through the descriptor it reads the file with (such
     /// entries are marked `deferred`).
     pub defer_files: Option<bool>,
@@ -280,12 +280,6 @@ impl Packed {
     }
 }
 
-fn pack(entries: Vec<ScanEntry>) -> hoard_core::Result<Packed> {
-    let mut p = Packed::with_capacity(entries.len());
-    pack_into(&mut p, entries)?;
-    Ok(p)
-}
-
 /// Appends `entries` to `p`, numbered on from the entries already there.
 fn pack_into(p: &mut Packed, entries: Vec<ScanEntry>) -> hoard_core::Result<()> {
     let first = p.name_ends.len();
@@ -345,25 +339,6 @@ fn scan_extra(index: u32, m: Meta, err: Option<hoard_core::Error>) -> ScanExtra 
         error_code: err.as_ref().map(|e| e.kind.code().to_string()),
         error_message: err.map(|e| e.message),
     }
-}
-
-/// Every entry of the directory at `path` (not `.` and `..`), sorted by name bytes, with its
-/// `lstat` fields and what `options` asks for, read relative to the opened directory; packed
-/// (see `ScanResult`). An entry that cannot be read (vanished, refused) carries `errorCode` in
-/// `extras`; a directory that cannot be opened or listed (or is a symlink) rejects the promise.
-#[napi(ts_return_type = "Promise<ScanResult>")]
-pub fn scan_directory(
-    env: &Env,
-    path: Either<String, Buffer>,
-    options: Option<ScanOptions>,
-) -> Result<Object<'_>> {
-    let path = path_bytes(path);
-    let opts = scan_options(options);
-    walk_promise(
-        env,
-        move || pack(fsmeta::scan_directory(&path, &opts)?),
-        |p: Packed| Ok(scan_result(p)),
-    )
 }
 
 /// A directory of a `scanDirectories` batch that could not be opened or listed (it vanished, is
@@ -437,8 +412,11 @@ fn scan_result(p: Packed) -> ScanResult {
     }
 }
 
-/// `scanDirectory` of several directories in one call, in order: a walk crosses into Rust once
-/// per batch instead of once per directory. Stops after the directory that brings the entries
+/// Every entry of each directory in `paths` (not `.` and `..`), sorted by name bytes, with its
+/// `lstat` fields and what `options` asks for, read relative to the opened directory; packed
+/// (see `ScanResult`). An entry that cannot be read (vanished, refused) carries `errorCode` in
+/// `extras`. Several directories go in one call, in order: a walk crosses into Rust once per
+/// batch instead of once per directory. Stops after the directory that brings the entries
 /// read to `maxEntries` or more (at least one directory is scanned); `dirs` says how many were.
 /// A directory that cannot be opened or listed gets its entry in `errors` and no entries; the
 /// promise rejects only for a malformed call.

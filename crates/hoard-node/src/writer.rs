@@ -407,7 +407,7 @@ impl Writer {
     /// batch goes on. The results come packed (`StoredFiles`; `storedFiles` in src/native.ts
     /// unpacks them).
     /// Where `metaFor` (one byte per path) holds 1, the file's flags, xattrs and ACLs are read
-    /// too, as `meta` asks (for the entries `scanDirectory` marked `deferred`): through the
+    /// too, as `meta` asks (for the entries `scanDirectories` marked `deferred`): through the
     /// descriptor the file is read with, or for an unchanged file through one opened for them.
     /// `filesChanged` (borg's `create --files-changed`: `ctime`, the default, `mtime` or
     /// `disabled`) names the time that, seen again through the descriptor once the file is read
