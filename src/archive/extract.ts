@@ -19,6 +19,8 @@ import { owners } from './owners.js';
 import { RestoreBatcher } from './restore-batcher.js';
 import { walkTree } from './tree-reader.js';
 import { limitHeapGrowth } from './heap-growth.js';
+import { ByteArena } from './byte-arena.js';
+import { PathSet } from './path-set.js';
 
 /** What `extract` is asked for. */
 export interface ExtractOptions {
@@ -78,14 +80,21 @@ const asRoot = process.getuid?.() === 0;
 export async function extractArchive(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: ExtractOptions): Promise<void> {
   limitHeapGrowth();
   const root = Buffer.from(process.cwd());
-  const made = new Set<string>();
+  /** The directories made or queued (relative paths). */
+  const made = new PathSet();
   let dirsToMake: Buffer[] = [];
-  const dirMeta: { item: MetadataItem; path: string }[] = [];
   /**
-   * The archive paths (latin1) of the regular files extracted so far, which a later hard link
-   * may name; where such a file went is worked out again from its path (`extractPath`).
+   * The directories' metadata, set last; each path is a copy in `kept` (the walk's are views of
+   * Node's shared 8 KiB pool blocks, and keeping one would keep its whole block: see ByteArena).
    */
-  const extracted = new Set<string>();
+  const dirMeta: { item: MetadataItem; path: Buffer }[] = [];
+  const kept = new ByteArena();
+  /**
+   * The archive paths of the regular files extracted so far, which a later hard link may name;
+   * where such a file went is worked out again from its path (`extractPath`). Outside V8's heap
+   * (see PathSet), as is `made`.
+   */
+  const extracted = new PathSet();
   const warn = (path: string, e: unknown): void => opts.onWarning(`${path}: ${e instanceof Error ? e.message : String(e)}`);
   /** A file that `check --repair` found chunks of lost is extracted with zeros there, and named. */
   const warnBroken = (path: string, item: Item): void => {
@@ -117,11 +126,12 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
 
   const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
 
-  const apply = async (batch: { item: MetadataItem; path: string }[]): Promise<void> => {
+  /** Sets the metadata of `batch`; `path` is each item's archive path, for warnings. */
+  const apply = async (batch: { item: MetadataItem; path: string | Buffer }[]): Promise<void> => {
     if (batch.length === 0) return;
     for (const w of await applyMetadata(root, batch.map((b) => b.item))) {
       const b = batch[w.index];
-      if (b !== undefined) warnSteps(b.path, [w]);
+      if (b !== undefined) warnSteps(typeof b.path === 'string' ? b.path : b.path.toString('utf8'), [w]);
     }
   };
 
@@ -155,10 +165,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     const slash = rel.lastIndexOf(0x2f);
     if (slash <= 0) return;
     const parent = rel.subarray(0, slash);
-    const key = parent.toString('latin1');
-    if (made.has(key)) return;
-    made.add(key);
-    dirsToMake.push(parent);
+    if (made.add(parent)) dirsToMake.push(parent);
   };
 
   await walkTree(
@@ -186,17 +193,15 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       try {
         switch (item.type) {
           case 'd': {
-            const key = rel.toString('latin1');
-            if (!made.has(key)) {
-              made.add(key);
-              dirsToMake.push(rel);
-            }
-            dirMeta.push({ item: metadataOf(rel, item), path: text });
+            if (made.add(rel)) dirsToMake.push(rel);
+            // `rel` is the end of the archive path `path`.
+            const copy = kept.copy(path);
+            dirMeta.push({ item: metadataOf(copy.subarray(copy.length - rel.length), item), path: copy });
             break;
           }
           case '-': {
             makeDirs();
-            extracted.add(path.toString('latin1'));
+            extracted.add(path);
             await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, attrsOf(item), (error, warnings) => {
               if (error !== undefined) warn(text, error);
               else {
@@ -208,7 +213,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           }
           case 'h': {
             const link = item.link;
-            const source = link !== undefined && extracted.has(link.toString('latin1')) ? extractPath(link, opts.stripComponents) : undefined;
+            const source = link !== undefined && extracted.has(link) ? extractPath(link, opts.stripComponents) : undefined;
             if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to was not extracted');
             makeDirs();
             // After the batches before it, so that its source is written.
