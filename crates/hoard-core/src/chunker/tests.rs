@@ -252,3 +252,19 @@ proptest! {
         prop_assert_eq!(lens, whole);
     }
 }
+
+/// Buzhash tests four window ends a step: cuts at every place in a step, and in the bytes left
+/// after the last whole step, are the definition's.
+#[test]
+fn buzhash_cuts_at_every_place_of_its_steps() {
+    let d = data(200_000, "buzhash-steps");
+    let (min, w) = (64, 61);
+    let fast = Chunker::new(&params("buzhash,6,12,6,61"), &SEED).cut_all(&d);
+    assert_eq!(fast, naive_buzhash(&d, min, 4096, 6, w));
+    // Where the scan starts (at `lo`), every residue of the cut offset modulo 4 occurs.
+    let mut seen = [false; 4];
+    for &len in &fast[..fast.len() - 1] {
+        seen[(len - min.max(w)) % 4] = true;
+    }
+    assert_eq!(seen, [true; 4]);
+}

@@ -266,3 +266,82 @@ fn frames_written_in_a_reused_buffer_are_those_compress_makes() {
         }
     }
 }
+
+/// The frame lz4 gives without the sample test: liblz4's block where it is smaller, else none.
+fn lz4_whole(data: &[u8]) -> Vec<u8> {
+    let block = lz4::block::compress(data, None, false).expect("lz4");
+    if block.len() < data.len() {
+        [&[ID_LZ4, 0][..], &(data.len() as u32).to_le_bytes(), &block].concat()
+    } else {
+        [&[ID_NONE, 0][..], &(data.len() as u32).to_le_bytes(), data].concat()
+    }
+}
+
+/// Random data in which `len` bytes of text start at `at`.
+fn random_with_text(total: usize, at: usize, len: usize) -> Vec<u8> {
+    let mut d = random(total);
+    d[at..at + len].copy_from_slice(&text(len));
+    d
+}
+
+#[test]
+fn incompressible_chunks_skip_lz4_and_are_stored_as_they_were() {
+    let mut buf = Vec::new();
+    for len in [SAMPLED_MIN, SAMPLED_MIN + 1, 2 << 20, (8 << 20) - 3] {
+        let d = random(len);
+        assert!(looks_incompressible(&d), "{len}");
+        // What lz4 on the whole chunk decided: stored as is.
+        let whole = lz4_whole(&d);
+        assert_eq!(whole[0], ID_NONE);
+        assert_eq!(compress(Codec::Lz4, &d).expect("compress"), whole);
+        let n = compress_frame_in(Codec::Lz4, &d, &mut buf).expect("compress");
+        assert_eq!(&buf[..n], &whole[..]);
+        assert_eq!(decompress(&buf[..n], len).expect("decompress"), d);
+        // auto's lz4 test agrees.
+        assert_eq!(compress(codec("auto,zstd,3"), &d).expect("auto"), whole);
+    }
+}
+
+#[test]
+fn data_that_compresses_anywhere_a_sample_falls_is_compressed_as_before() {
+    let total = 2 << 20;
+    let mut buf = Vec::new();
+    // Text at the start, the end, and between the first samples, twice the spacing long: more
+    // than the distance between two samples plus a sample, so one lies wholly inside it.
+    let span = 2 * SAMPLE_SPACING;
+    for at in [0, total - span, 12_345, SAMPLE_SPACING / 2] {
+        let d = random_with_text(total, at, span);
+        assert!(!looks_incompressible(&d), "{at}");
+        let whole = lz4_whole(&d);
+        assert_eq!(whole[0], ID_LZ4, "{at}");
+        assert_eq!(compress(Codec::Lz4, &d).expect("compress"), whole);
+        let n = compress_frame_in(Codec::Lz4, &d, &mut buf).expect("compress");
+        assert_eq!(&buf[..n], &whole[..]);
+        assert_eq!(decompress(&buf[..n], total).expect("decompress"), d);
+    }
+    // Text, and short inputs, which are never sampled (random ones are tried and stored as is).
+    for d in [
+        text(3 << 20),
+        text(SAMPLED_MIN),
+        random(SAMPLED_MIN - 1),
+        random(1000),
+    ] {
+        assert!(!looks_incompressible(&d));
+        assert_eq!(compress(Codec::Lz4, &d).expect("compress"), lz4_whole(&d));
+    }
+}
+
+#[test]
+fn text_between_the_samples_is_what_the_test_can_miss() {
+    // Shorter than the spacing and between two samples: lz4 on the whole would shrink it, but
+    // the samples see only random bytes, so it is stored as is (and still round-trips).
+    let total = 1 << 20;
+    let samples = total / SAMPLE_SPACING;
+    let step = (total - SAMPLE_LEN) / (samples - 1);
+    let d = random_with_text(total, SAMPLE_LEN + 100, step - SAMPLE_LEN - 200);
+    assert!(looks_incompressible(&d));
+    assert_eq!(lz4_whole(&d)[0], ID_LZ4);
+    let frame = compress(Codec::Lz4, &d).expect("compress");
+    assert_eq!(frame[0], ID_NONE);
+    assert_eq!(decompress(&frame, total).expect("decompress"), d);
+}
