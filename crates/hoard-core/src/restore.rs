@@ -332,6 +332,22 @@ fn write_sparse(out: &mut Output<'_>, data: &[u8], at: u64) -> std::io::Result<O
     Ok(written)
 }
 
+/// Files of one batch in one directory from which that directory's flags are read (see
+/// [`Parents::open`]).
+const FLAGS_READ_FROM: usize = 3;
+
+/// Whether the directory `dir` (opened `O_PATH`) has no user-modifiable inode flags; false where
+/// it cannot be opened for reading or has no flags to read.
+fn dir_flags_clear(dir: &OwnedFd) -> bool {
+    rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .is_ok_and(|d| fsmeta::restore::flags_clear(d.as_fd()))
+}
+
 /// The parent directories of a batch's pieces, each opened once beneath the root (as
 /// [`fsmeta::resolve_parent`] does: no `..`, no absolute path, no symlink on the way).
 struct Parents {
@@ -352,7 +368,7 @@ impl Parents {
         let use_openat2 = fsmeta::beneath::have_openat2();
         let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut dirs = Vec::new();
-        let places = pieces
+        let places: Vec<Result<(usize, CString)>> = pieces
             .iter()
             .map(|p| {
                 let rel = &p.item.path;
@@ -381,12 +397,19 @@ impl Parents {
                     .is_ok_and(|d| rustix::fs::fstat(d).is_ok_and(|st| st.st_gid == egid))
             })
             .collect();
+        // Reading a directory's flags takes an open of it for reading (the kept descriptor is
+        // `O_PATH`), an `ioctl` and a close: worth it only for a directory that several of the
+        // batch's files go to, each of which then needs no `ioctl` of its own.
+        let mut files_in = vec![0usize; dirs.len()];
+        for (i, _) in places.iter().flatten() {
+            if let Some(n) = files_in.get_mut(*i) {
+                *n += 1;
+            }
+        }
         let flags_clear = dirs
             .iter()
-            .map(|d| {
-                d.as_ref()
-                    .is_ok_and(|d| fsmeta::restore::flags_clear(d.as_fd()))
-            })
+            .zip(&files_in)
+            .map(|(d, &n)| n >= FLAGS_READ_FROM && d.as_ref().is_ok_and(dir_flags_clear))
             .collect();
         Self {
             dirs,

@@ -545,19 +545,39 @@ fn flags_are_exact_whether_the_directory_passes_some_on_or_not() {
         p.item.flags = Some(flags);
         p
     };
+    // Several files per folder, so that the batch reads each folder's flags.
     let pieces = [
         piece("plain/none", EXTENTS),
         piece("plain/marked", EXTENTS | NODUMP),
+        piece("plain/none2", 0),
         piece("nodump/none", EXTENTS),
         piece("nodump/marked", NODUMP),
+        piece("nodump/none2", 0),
     ];
     for r in store.write(t.path(), &pieces) {
         assert!(r.expect("written").warnings.is_empty());
     }
+    // What decides whether a file's flags need an ioctl: read through a descriptor opened for
+    // reading (an `O_PATH` one cannot read them, and then every file gets its ioctl).
+    let path_fd = |d: &str| {
+        rustix::fs::open(
+            t.path().join(d),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap()
+    };
+    assert!(dir_flags_clear(&path_fd("plain")));
+    assert!(!dir_flags_clear(&path_fd("nodump")));
+    assert!(!crate::fsmeta::restore::flags_clear(
+        path_fd("plain").as_fd()
+    ));
     let user = |p: &str| flags_at(&t.path().join(p)).expect("flags") & USER_MODIFIABLE_FLAGS;
     assert_eq!(user("plain/none"), 0);
     assert_eq!(user("plain/marked"), NODUMP);
+    assert_eq!(user("plain/none2"), 0);
     assert_eq!(user("nodump/none"), 0, "the inherited mark is cleared");
+    assert_eq!(user("nodump/none2"), 0, "the inherited mark is cleared");
     assert_eq!(user("nodump/marked"), NODUMP);
     assert_eq!(user("nodump"), NODUMP);
 }
