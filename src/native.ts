@@ -15,6 +15,7 @@ export type {
   FileAttrs,
   FsEntry,
   FsWarning,
+  Locations,
   MarkTotals,
   Measurement,
   MetadataItem,
