@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { mergeRanges, type BlobPlace } from '../dist/repository/objects.js';
+import { mergeRanges, placesOf, type BlobPlace } from '../dist/repository/objects.js';
 
 const at = (pack: number, offset: number, length: number): BlobPlace => ({ pack, offset, length });
 
@@ -44,4 +44,17 @@ test('a gap budget reads through the smallest gaps first and stops where the nex
   t.is(gapsRead(some), 15);
   t.is(gapsRead(mergeRanges(places, 100, 134)), 45);
   t.deepEqual(mergeRanges(places, 100, 135), [{ pack: 0, offset: 0, end: 185 }]);
+});
+
+test('placesOf gives one file its slice of a directory-wide lookup, and names its own missing chunk', (t) => {
+  const ids = Buffer.concat([Buffer.alloc(32, 1), Buffer.alloc(32, 2), Buffer.alloc(32, 3), Buffer.alloc(32, 4)]);
+  const loc = {
+    packs: new Uint32Array([5, 5, 0xffffffff, 6]),
+    offsets: new Uint32Array([0, 100, 0, 7]),
+    lengths: new Uint32Array([100, 20, 0, 9]),
+  };
+  t.deepEqual(placesOf(loc, ids, 0, 2), [at(5, 0, 100), at(5, 100, 20)]);
+  t.deepEqual(placesOf(loc, ids, 3, 4), [at(6, 7, 9)]);
+  t.deepEqual(placesOf(loc, ids, 2, 2), []);
+  t.throws(() => placesOf(loc, ids, 1, 3), { message: `object ${'03'.repeat(32)} is missing from the repository` });
 });

@@ -37,6 +37,30 @@ test('put, get, getRange, list and delete on real files', async (t) => {
   t.deepEqual(await s.list('packs/ab'), ['abcdef']);
 });
 
+test('getRanges reads into given buffers, and a replaced or deleted object reads as it is now', async (t) => {
+  const { s } = storage();
+  await s.put('packs/ab/abcdef', Buffer.from('0123456789'));
+  const slab = Buffer.alloc(6, 0x2e);
+  const got = await s.getRanges(
+    'packs/ab/abcdef',
+    [
+      { offset: 1, length: 2 },
+      { offset: 6, length: 3 },
+      { offset: 9, length: 4 },
+    ],
+    [slab.subarray(0, 2), slab.subarray(2, 5)],
+  );
+  t.deepEqual(got, [Buffer.from('12'), Buffer.from('678'), Buffer.from('9')]);
+  t.is(got[0]?.buffer, slab.buffer);
+  t.deepEqual(slab, Buffer.from('12678.'));
+  // The pack was read just now (its descriptor is kept): a put over it is read, not the old one.
+  await s.put('packs/ab/abcdef', Buffer.from('abcdefghij'));
+  t.deepEqual(await s.getRange('packs/ab/abcdef', 2, 3), Buffer.from('cde'));
+  await s.delete('packs/ab/abcdef');
+  const e = await t.throwsAsync(s.getRange('packs/ab/abcdef', 0, 1), { instanceOf: NotFoundError });
+  t.regex(e?.message ?? '', /abcdef: no such file or directory$/);
+});
+
 // Serial: it changes the process's umask, which the other tests' modes depend on.
 test.serial("new files and folders get 0666 and 0777 less the umask (borg's --umask); a private store's get 0600 and 0700", async (t) => {
   const { s, dir } = storage();

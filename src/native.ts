@@ -15,6 +15,7 @@ export type {
   FileAttrs,
   FsEntry,
   FsWarning,
+  Locations,
   MarkTotals,
   Measurement,
   MetadataItem,
@@ -58,6 +59,8 @@ export type Repacker = binding.Repacker;
 export type TarImport = binding.TarImport;
 /** A finished pack's bytes, held natively until written to a file or taken (`PackOut.bytes`). */
 export type PackBytes = binding.PackBytes;
+/** Files kept open for reading ranges of them (a local repository's packs). */
+export type OpenFiles = binding.OpenFiles;
 
 /** Calls `fn` with typed errors, whether it throws or returns a rejected promise. */
 function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -76,7 +79,7 @@ function guard<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R
   };
 }
 
-for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype, binding.PackBytes.prototype] as object[]) {
+for (const proto of [binding.Key.prototype, binding.Session.prototype, binding.ChunkIndex.prototype, binding.Writer.prototype, binding.FilesCache.prototype, binding.Marks.prototype, binding.Repacker.prototype, binding.TarImport.prototype, binding.PackBytes.prototype, binding.OpenFiles.prototype] as object[]) {
   for (const name of Object.getOwnPropertyNames(proto)) {
     const desc = Object.getOwnPropertyDescriptor(proto, name);
     if (name !== 'constructor' && typeof desc?.value === 'function') {
@@ -111,6 +114,8 @@ export const loadFilesCache = guard(
 export type Xxh64 = binding.Xxh64;
 /** An XXH64 hasher over no bytes yet. */
 export const newXxh64 = (): Xxh64 => new binding.Xxh64();
+/** Keeps at most `capacity` files open for reading ranges of them. */
+export const newOpenFiles = guard((capacity: number): OpenFiles => new binding.OpenFiles(capacity));
 /** Marks over `index`, none set yet. */
 export const newMarks = guard((index: ChunkIndex): Marks => new binding.Marks(index));
 /** A repacker sealing new packs' tables with a new session of `key`. */

@@ -9,9 +9,11 @@ import {
   makeSymlink,
   type ChunkIndex,
   type FileAttrs,
+  type Locations,
   type MetadataItem,
   type MetadataWarning,
 } from '../native.js';
+import { placesOf, type BlobPlace } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import type { Item } from './item.js';
@@ -126,6 +128,33 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
 
   const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
 
+  /**
+   * Where the chunks of the regular files of the directories the walk has entered lie: looked
+   * up in one chunk index call per directory (a call per file cost about as much as the rest of
+   * a small file's work on the JS thread). A file's missing chunk is still its own warning.
+   */
+  const located = new WeakMap<Item, () => BlobPlace[]>();
+  const locateFiles = (items: readonly Item[]): void => {
+    if (opts.dryRun) return;
+    // A malformed chunk list is left to the file's own lookup, which makes it that file's warning.
+    const files = items.filter((it) => it.type === '-' && it.chunks !== undefined && it.chunks.length > 0 && it.chunks.length % 32 === 0);
+    if (files.length < 2) return;
+    const ids = Buffer.concat(files.map((it) => it.chunks as Buffer));
+    let loc: Locations;
+    try {
+      loc = index.locate(ids);
+    } catch {
+      return;
+    }
+    let at = 0;
+    for (const it of files) {
+      const from = at;
+      at += (it.chunks as Buffer).length / 32;
+      const to = at;
+      located.set(it, () => placesOf(loc, ids, from, to));
+    }
+  };
+
   /** Sets the metadata of `batch`; `path` is each item's archive path, for warnings. */
   const apply = async (batch: { item: MetadataItem; path: string | Buffer }[]): Promise<void> => {
     if (batch.length === 0) return;
@@ -202,13 +231,22 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           case '-': {
             makeDirs();
             extracted.add(path);
-            await batcher.add(rel, item.chunks ?? Buffer.alloc(0), item.chunkSizes ?? new Uint32Array(0), item.size, opts.sparse, attrsOf(item), (error, warnings) => {
-              if (error !== undefined) warn(text, error);
-              else {
-                warnSteps(text, warnings);
-                warnBroken(text, item);
-              }
-            });
+            await batcher.add(
+              rel,
+              item.chunks ?? Buffer.alloc(0),
+              item.chunkSizes ?? new Uint32Array(0),
+              item.size,
+              opts.sparse,
+              attrsOf(item),
+              (error, warnings) => {
+                if (error !== undefined) warn(text, error);
+                else {
+                  warnSteps(text, warnings);
+                  warnBroken(text, item);
+                }
+              },
+              located.get(item),
+            );
             break;
           }
           case 'h': {
@@ -246,6 +284,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       }
     },
     ({ path }) => opts.mayContain(path.toString('utf8')),
+    locateFiles,
   );
   makeDirs();
   await batcher.drain();

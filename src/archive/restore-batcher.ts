@@ -95,6 +95,7 @@ export class RestoreBatcher {
    * Queues the file at `path` (relative to the root) with chunks `ids` of plaintext lengths
    * `sizes` and `size` bytes in all, and the metadata `attrs` to set once it is whole; `done` is
    * called then, with the metadata steps that failed, or with the error that stopped it.
+   * `located`, if given, returns where the chunks lie (else they are looked up here).
    */
   async add(
     path: Buffer,
@@ -104,11 +105,12 @@ export class RestoreBatcher {
     sparse: boolean,
     attrs: FileAttrs,
     done: (error: Error | undefined, warnings: MetadataWarning[]) => void,
+    located?: () => BlobPlace[],
   ): Promise<void> {
     // A step queued to run after this batch makes something at the same path (possible with
     // --strip-components): what comes later in the archive must win, so that batch goes first.
     if (this.afterPaths.size > 0 && this.afterPaths.has(path.toString('latin1'))) await this.send();
-    const places = locate(this.index, ids);
+    const places = located !== undefined ? located() : locate(this.index, ids);
     const file: FileState = { done };
     let start = 0;
     let offset = 0;

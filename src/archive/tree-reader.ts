@@ -58,7 +58,8 @@ const TREES_PER_READ = 64;
  * directory's first group is read as soon as the walk enters the directory, while it visits the
  * items before that group's first member, and each next group as soon as the walk descends into
  * the group before it: so the walk seldom waits for a read (about 5,000 of them on /usr/lib). It
- * holds at most two groups per level of its path.
+ * holds at most two groups per level of its path. `enter`, if given, is called with each
+ * directory's items (the root's too) before any of them is visited.
  */
 export async function walkTree(
   repo: Repository,
@@ -66,11 +67,13 @@ export async function walkTree(
   root: Buffer | undefined,
   visit: (p: PathItem) => Promise<void> | void,
   descend: (p: PathItem) => boolean = () => true,
+  enter?: (items: readonly Item[]) => void,
 ): Promise<void> {
   if (root === undefined) return;
   const [top] = await readTrees(repo, index, [root]);
   const slash = Buffer.from('/');
   const walk = async (prefix: Buffer, items: Item[]): Promise<void> => {
+    enter?.(items);
     const pathOf = (item: Item): Buffer => (prefix.length === 0 ? item.name : Buffer.concat([prefix, slash, item.name]));
     // Which directories are descended into, asked before any visit (as documented).
     const descended = items.map((item) => item.type === 'd' && item.tree !== undefined && descend({ item, path: pathOf(item) }));

@@ -1,5 +1,5 @@
 import { CorruptDataError, HoardError, errorFor } from '../errors.js';
-import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type PackOut, type PackToc } from '../native.js';
+import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type Locations, type PackOut, type PackToc } from '../native.js';
 import type { Storage } from '../storage/storage.js';
 
 /** The object name of pack `id` (hex): `packs/<first two hex digits>/<id>`. */
@@ -31,9 +31,17 @@ export interface BlobPlace {
 
 /** Where each of `ids` (32 bytes each) lies; throws naming the first that the index lacks. */
 export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
-  const loc = index.locate(ids);
+  return placesOf(index.locate(ids), ids, 0, ids.length / 32);
+}
+
+/**
+ * The places of ids `from` to `to` (exclusive) of `ids` from `loc`, the chunk index's answer for
+ * all of `ids` (one native call for many files costs what one call per file cost each); throws
+ * naming the first of them that the index lacks.
+ */
+export function placesOf(loc: Locations, ids: Buffer, from: number, to: number): BlobPlace[] {
   const out: BlobPlace[] = [];
-  for (let i = 0; i < loc.packs.length; i += 1) {
+  for (let i = from; i < to; i += 1) {
     const pack = loc.packs[i] ?? 0xffffffff;
     if (pack === 0xffffffff) {
       const id = ids.subarray(i * 32, i * 32 + 32).toString('hex');

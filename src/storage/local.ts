@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { errnoOf, HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
-import { renameExchange, renameNoReplace } from '../native.js';
+import { newOpenFiles, renameExchange, renameNoReplace, type OpenFiles } from '../native.js';
 import { crashPoint } from '../testonly.js';
 import { makeDirs } from './make-dirs.js';
 import { checkName, type ObjectInfo, type Storage } from './storage.js';
@@ -51,10 +51,20 @@ async function fsyncDir(dir: string): Promise<void> {
  * same directory, fsyncs it, renames (or, for an exclusive create, hard-links) it into place and
  * fsyncs the directory, so a crash leaves either the old object or the new one, never a part.
  */
+/**
+ * Files (packs) kept open for reading ranges: an extract reads each of a batch's packs in one
+ * native call that opens nothing when the pack was read lately (a name that now leads to another
+ * file, or none, is opened anew, so nothing stale is read).
+ */
+const KEPT_FILES = 16;
+
 /** What `link(2)` fails with where the file system has no hard links. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 
 export class LocalStorage implements Storage {
+  /** The files whose ranges were read last, kept open (see `getRanges`). */
+  private openFiles: OpenFiles | undefined;
+
   /**
    * `options.hardLinks: false` makes exclusive creates rename without replacing instead of trying
    * a hard link first (what a file system without hard links gets; tests use it).
@@ -113,26 +123,16 @@ export class LocalStorage implements Storage {
 
   async getRanges(name: string, ranges: readonly { offset: number; length: number }[], into?: readonly Buffer[]): Promise<Buffer[]> {
     const file = this.file(name);
-    let handle: fs.FileHandle | undefined;
+    const bufs = ranges.map(({ length }, i) => {
+      const given = into?.[i];
+      return given !== undefined && given.length === length ? given : Buffer.allocUnsafe(length);
+    });
     try {
-      handle = await fs.open(file, 'r');
-      const out: Buffer[] = [];
-      for (const [i, { offset, length }] of ranges.entries()) {
-        const given = into?.[i];
-        const buf = given !== undefined && given.length === length ? given : Buffer.allocUnsafe(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        out.push(buf.subarray(0, got));
-      }
-      return out;
+      this.openFiles ??= newOpenFiles(KEPT_FILES);
+      const got = await this.openFiles.readRanges(file, ranges.map((r) => r.offset), bufs);
+      return bufs.map((b, i) => b.subarray(0, got[i] ?? 0));
     } catch (e) {
       throw ioError(e, file);
-    } finally {
-      await handle?.close();
     }
   }
 

@@ -28,6 +28,7 @@ pub mod index_object;
 pub mod kdf;
 pub mod keys;
 pub mod marks;
+pub mod open_files;
 pub mod pack;
 pub mod pack_bytes;
 pub mod pipeline;

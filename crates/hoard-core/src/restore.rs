@@ -238,6 +238,14 @@ fn open_piece(dir: BorrowedFd<'_>, name: &CStr, piece: &FilePiece, mode: u32) ->
     Ok(File::from(fd))
 }
 
+/// How a piece's file is made: the permission bits it is created with ([`create_mode`]), and
+/// whether its directory has no user-modifiable inode flags (so neither has the new file).
+#[derive(Clone, Copy)]
+struct Creation {
+    mode: u32,
+    flags_clear: bool,
+}
+
 /// Writes one piece into file `name` of `dir`; with the last piece, sets the file's metadata through the same
 /// descriptor.
 fn write_piece(
@@ -247,9 +255,9 @@ fn write_piece(
     dir: BorrowedFd<'_>,
     name: &CStr,
     piece: &FilePiece,
-    mode: u32,
+    how: Creation,
 ) -> Result<PieceDone> {
-    let file = open_piece(dir, name, piece, mode)?;
+    let file = open_piece(dir, name, piece, how.mode)?;
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
     let mut out = Output::new(&file);
@@ -285,7 +293,7 @@ fn write_piece(
         if size > 0 && end != Some(size) {
             file.set_len(size).map_err(io)?;
         }
-        warnings = fsmeta::restore::apply_to_file(file.as_fd(), &piece.item);
+        warnings = fsmeta::restore::apply_to_file(file.as_fd(), &piece.item, how.flags_clear);
     }
     Ok(PieceDone {
         written: at - piece.offset,
@@ -324,6 +332,22 @@ fn write_sparse(out: &mut Output<'_>, data: &[u8], at: u64) -> std::io::Result<O
     Ok(written)
 }
 
+/// Files of one batch in one directory from which that directory's flags are read (see
+/// [`Parents::open`]).
+const FLAGS_READ_FROM: usize = 3;
+
+/// Whether the directory `dir` (opened `O_PATH`) has no user-modifiable inode flags; false where
+/// it cannot be opened for reading or has no flags to read.
+fn dir_flags_clear(dir: &OwnedFd) -> bool {
+    rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .is_ok_and(|d| fsmeta::restore::flags_clear(d.as_fd()))
+}
+
 /// The parent directories of a batch's pieces, each opened once beneath the root (as
 /// [`fsmeta::resolve_parent`] does: no `..`, no absolute path, no symlink on the way).
 struct Parents {
@@ -332,6 +356,9 @@ struct Parents {
     /// Per directory: whether its group is the process's effective group (`fstat`), so that a
     /// file made in it gets that group whatever the setgid bit and mount options say.
     own_group: Vec<bool>,
+    /// Per directory: whether it has no user-modifiable inode flags, so that neither have the
+    /// files made in it ([`fsmeta::restore::flags_clear`]).
+    flags_clear: Vec<bool>,
     /// Per piece: its directory's index in `dirs` and its name, or why its path is refused.
     places: Vec<Result<(usize, CString)>>,
 }
@@ -341,7 +368,7 @@ impl Parents {
         let use_openat2 = fsmeta::beneath::have_openat2();
         let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut dirs = Vec::new();
-        let places = pieces
+        let places: Vec<Result<(usize, CString)>> = pieces
             .iter()
             .map(|p| {
                 let rel = &p.item.path;
@@ -370,17 +397,32 @@ impl Parents {
                     .is_ok_and(|d| rustix::fs::fstat(d).is_ok_and(|st| st.st_gid == egid))
             })
             .collect();
+        // Reading a directory's flags takes an open of it for reading (the kept descriptor is
+        // `O_PATH`), an `ioctl` and a close: worth it only for a directory that several of the
+        // batch's files go to, each of which then needs no `ioctl` of its own.
+        let mut files_in = vec![0usize; dirs.len()];
+        for (i, _) in places.iter().flatten() {
+            if let Some(n) = files_in.get_mut(*i) {
+                *n += 1;
+            }
+        }
+        let flags_clear = dirs
+            .iter()
+            .zip(&files_in)
+            .map(|(d, &n)| n >= FLAGS_READ_FROM && d.as_ref().is_ok_and(dir_flags_clear))
+            .collect();
         Self {
             dirs,
             own_group,
+            flags_clear,
             places,
         }
     }
 
-    /// Where piece `i` goes: its directory, name and whether the directory has the process's
-    /// group, or `None` if its directory would not open (the caller resolves it again, for the
-    /// piece's own error).
-    fn place(&self, i: usize) -> Result<Option<(BorrowedFd<'_>, &CStr, bool)>> {
+    /// Where piece `i` goes: its directory, name, whether the directory has the process's group
+    /// and whether it has no user-modifiable flags, or `None` if its directory would not open
+    /// (the caller resolves it again, for the piece's own error).
+    fn place(&self, i: usize) -> Result<Option<(BorrowedFd<'_>, &CStr, bool, bool)>> {
         let (index, name) = match self.places.get(i) {
             Some(Ok(p)) => p,
             Some(Err(e)) => return Err(e.clone()),
@@ -391,6 +433,7 @@ impl Parents {
                 dir.as_fd(),
                 name.as_c_str(),
                 self.own_group.get(*index).copied().unwrap_or(false),
+                self.flags_clear.get(*index).copied().unwrap_or(false),
             )),
             _ => None,
         })
@@ -419,14 +462,19 @@ pub fn write_pieces(
             .par_iter()
             .enumerate()
             .map(|(i, p)| match parents.place(i)? {
-                Some((dir, name, own_group)) => {
+                Some((dir, name, own_group, flags_clear)) => {
                     let mode = create_mode(p, own_group, ids);
-                    write_piece(opener, locate, fetched, dir, name, p, mode)
+                    let how = Creation { mode, flags_clear };
+                    write_piece(opener, locate, fetched, dir, name, p, how)
                 }
                 None => {
                     let parent = fsmeta::resolve_parent(root, &p.item.path)?;
                     let dir = parent.dir.as_fd();
-                    write_piece(opener, locate, fetched, dir, &parent.name, p, 0o600)
+                    let how = Creation {
+                        mode: 0o600,
+                        flags_clear: false,
+                    };
+                    write_piece(opener, locate, fetched, dir, &parent.name, p, how)
                 }
             })
             .collect()

@@ -18,6 +18,7 @@ mod kdf;
 mod key;
 mod malloc;
 mod marks;
+mod open_files;
 mod pipe;
 mod reader;
 mod recompress;

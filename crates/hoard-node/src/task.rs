@@ -86,6 +86,22 @@ where
     settle_on(env, job, finish, |run| on_queue(&READ, "hoard-read", run))
 }
 
+/// The queue of the pack-reading thread, started by the first [`pack_promise`].
+static PACKS: Mutex<Option<Sender<Job>>> = Mutex::new(None);
+
+/// Like [`spawn_promise`], but runs `job` on the one "hoard-packs" thread, jobs in call order: for
+/// reading ranges of a local repository's packs (`OpenFiles.readRanges`), one call per pack and
+/// batch instead of an open, a read per range and a close through libuv's threads.
+pub fn pack_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
+where
+    T: Send + 'static,
+    R: ToNapiValue + 'static,
+    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
+    F: FnOnce(T) -> Result<R> + Send + 'static,
+{
+    settle_on(env, job, finish, |run| on_queue(&PACKS, "hoard-packs", run))
+}
+
 /// Hands `run` to the thread of `queue`, starting it (named `name`) on first use.
 fn on_queue(queue: &Mutex<Option<Sender<Job>>>, name: &str, run: Job) -> Result<()> {
     let mut thread = queue

@@ -345,3 +345,24 @@ fn text_between_the_samples_is_what_the_test_can_miss() {
     assert_eq!(frame[0], ID_NONE);
     assert_eq!(decompress(&frame, total).expect("decompress"), d);
 }
+
+#[test]
+fn lz4_blocks_of_lz4_flex_decode_and_a_wrong_declared_length_is_an_error() {
+    // Repositories written before compression moved to liblz4 hold lz4_flex's blocks.
+    for data in [text(200_000), random(70_000), vec![0u8; 1 << 20], vec![9u8]] {
+        let block = lz4_flex::block::compress(&data);
+        let mut frame = vec![ID_LZ4, 0];
+        frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&block);
+        assert_eq!(decompress(&frame, DEFAULT_LIMIT).expect("decodes"), data);
+        let mut out = vec![0u8; data.len()];
+        decompress_to(&frame, &mut out).expect("decodes in place");
+        assert!(out == data);
+        // A header that claims one byte more or less than the block holds.
+        for claim in [data.len() + 1, data.len() - 1] {
+            frame[2..6].copy_from_slice(&(claim as u32).to_le_bytes());
+            let e = decompress(&frame, DEFAULT_LIMIT).expect_err("wrong length");
+            assert_eq!(e.kind, ErrorKind::Corrupt, "{}", e.message);
+        }
+    }
+}

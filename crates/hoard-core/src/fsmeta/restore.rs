@@ -277,8 +277,11 @@ fn mode_differs(mode: u32, st: Option<&Stat>, chowned: bool) -> bool {
 /// clears set-id bits, and moves the mtime); the descriptor keeps its access, so a file whose
 /// mode forbids writing was still written. The owner and mode are read first (`fstat`) and set
 /// only where they differ: a new file already has the process's owner, and often its mode (see
-/// `restore::open_piece`). Returns the steps that failed.
-pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> {
+/// `restore::open_piece`). `flags_clear` says that the file has none of
+/// [`USER_MODIFIABLE_FLAGS`] (it was just made in a directory that has none, and a new file's
+/// flags come from its directory's): then wanting none of them needs no `ioctl`. Returns the
+/// steps that failed.
+pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta, flags_clear: bool) -> Vec<(Op, Error)> {
     let rel = Shown(&item.path);
     let mut failed = Vec::new();
     let wants_owner = item.uid.is_some() || item.gid.is_some();
@@ -325,6 +328,7 @@ pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> 
         }
     }
     if let Some(flags) = item.flags
+        && !(flags_clear && flags & USER_MODIFIABLE_FLAGS == 0)
         && let Err(e) = set_flags_of(file, flags)
     {
         failed.push((
@@ -333,6 +337,12 @@ pub fn apply_to_file(file: BorrowedFd<'_>, item: &ItemMeta) -> Vec<(Op, Error)> 
         ));
     }
     failed
+}
+
+/// Whether the directory `dir` has none of [`USER_MODIFIABLE_FLAGS`] (false where its flags
+/// cannot be read), so that the files made in it have none either (see [`apply_to_file`]).
+pub fn flags_clear(dir: BorrowedFd<'_>) -> bool {
+    ioctl_getflags(dir).is_ok_and(|f| f.bits() & USER_MODIFIABLE_FLAGS == 0)
 }
 
 /// `chmod` of the entry opened `O_PATH` as `entry`: through `/proc/self/fd` (the very inode),

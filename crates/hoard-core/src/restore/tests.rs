@@ -12,6 +12,7 @@ use super::*;
 use crate::codec::Codec;
 use crate::envelope::Session;
 // A directory under /var/tmp (a disk file system, for holes and xattrs), removed when dropped.
+use crate::fsmeta::restore::USER_MODIFIABLE_FLAGS;
 use crate::fsmeta::tests::{TempDir, is_root};
 use crate::keys::Suite;
 
@@ -509,4 +510,74 @@ fn files_keeping_the_process_owner_come_out_with_exact_modes_and_groups() {
         fs::write(&probe, b"").unwrap();
         assert_eq!(fs::metadata(&probe).unwrap().gid(), 4322);
     }
+}
+
+/// The inode flags of the file at `path` (`None` where the file system has none).
+fn flags_at(path: &Path) -> Option<u32> {
+    let f = fs::File::open(path).unwrap();
+    rustix::fs::ioctl_getflags(&f).ok().map(|f| f.bits())
+}
+
+#[test]
+fn flags_are_exact_whether_the_directory_passes_some_on_or_not() {
+    const NODUMP: u32 = 0x40;
+    const EXTENTS: u32 = 0x8_0000;
+    let t = TempDir::new("flags");
+    for d in ["plain", "nodump"] {
+        fs::create_dir(t.path().join(d)).unwrap();
+    }
+    // Files made in a folder marked nodump get the mark too (ext4, xfs, btrfs).
+    let dir = fs::File::open(t.path().join("nodump")).unwrap();
+    let Ok(f) = rustix::fs::ioctl_getflags(&dir) else {
+        return; // no inode flags here
+    };
+    if rustix::fs::ioctl_setflags(
+        &dir,
+        rustix::fs::IFlags::from_bits_retain(f.bits() | NODUMP),
+    )
+    .is_err()
+    {
+        return;
+    }
+    let store = Store::new(&[b"some bytes".to_vec()]);
+    let piece = |path: &str, flags: u32| {
+        let mut p = whole(path, &[0], 10);
+        p.item.flags = Some(flags);
+        p
+    };
+    // Several files per folder, so that the batch reads each folder's flags.
+    let pieces = [
+        piece("plain/none", EXTENTS),
+        piece("plain/marked", EXTENTS | NODUMP),
+        piece("plain/none2", 0),
+        piece("nodump/none", EXTENTS),
+        piece("nodump/marked", NODUMP),
+        piece("nodump/none2", 0),
+    ];
+    for r in store.write(t.path(), &pieces) {
+        assert!(r.expect("written").warnings.is_empty());
+    }
+    // What decides whether a file's flags need an ioctl: read through a descriptor opened for
+    // reading (an `O_PATH` one cannot read them, and then every file gets its ioctl).
+    let path_fd = |d: &str| {
+        rustix::fs::open(
+            t.path().join(d),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap()
+    };
+    assert!(dir_flags_clear(&path_fd("plain")));
+    assert!(!dir_flags_clear(&path_fd("nodump")));
+    assert!(!crate::fsmeta::restore::flags_clear(
+        path_fd("plain").as_fd()
+    ));
+    let user = |p: &str| flags_at(&t.path().join(p)).expect("flags") & USER_MODIFIABLE_FLAGS;
+    assert_eq!(user("plain/none"), 0);
+    assert_eq!(user("plain/marked"), NODUMP);
+    assert_eq!(user("plain/none2"), 0);
+    assert_eq!(user("nodump/none"), 0, "the inherited mark is cleared");
+    assert_eq!(user("nodump/none2"), 0, "the inherited mark is cleared");
+    assert_eq!(user("nodump/marked"), NODUMP);
+    assert_eq!(user("nodump"), NODUMP);
 }

@@ -1,0 +1,68 @@
+//! Pack files kept open for reading byte ranges (see `hoard_core::open_files`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hoard_core::open_files;
+use napi::bindgen_prelude::{Buffer, Object};
+use napi::{Env, Result};
+use napi_derive::napi;
+
+use crate::error::{invalid, whole};
+use crate::task::pack_promise;
+
+/// Files kept open for reading ranges of them: the few most recently read (a local repository's
+/// packs), so that reading ranges of a pack again opens nothing. Closed as newer files push them
+/// out, and when this object is collected.
+#[napi]
+pub struct OpenFiles {
+    inner: Arc<open_files::OpenFiles>,
+}
+
+#[napi]
+impl OpenFiles {
+    /// Keeps at most `capacity` files open.
+    #[napi(constructor)]
+    pub fn new(capacity: f64) -> Result<Self> {
+        let capacity = whole(capacity, "capacity", 1 << 16)? as usize;
+        Ok(Self {
+            inner: Arc::new(open_files::OpenFiles::new(capacity)),
+        })
+    }
+
+    /// Reads ranges of the file at `path` into `into`, each buffer filled from its offset in
+    /// `offsets` (one per buffer), on a thread of its own; resolves to the bytes read into each
+    /// (fewer than its length only where the file ends). The buffers must not be used until then.
+    #[napi(ts_return_type = "Promise<number[]>")]
+    pub fn read_ranges<'e>(
+        &self,
+        env: &'e Env,
+        path: String,
+        offsets: Vec<f64>,
+        into: Vec<Buffer>,
+    ) -> Result<Object<'e>> {
+        if offsets.len() != into.len() {
+            return Err(invalid("one offset per buffer"));
+        }
+        let offsets = offsets
+            .into_iter()
+            .map(|o| whole(o, "offset", 1 << 53))
+            .collect::<Result<Vec<_>>>()?;
+        let files = Arc::clone(&self.inner);
+        pack_promise(
+            env,
+            move || {
+                let path = Path::new(&path);
+                let file = files.open(path)?;
+                let mut into = into;
+                // One buffer at a time: a caller's buffers never alias while one is written.
+                offsets
+                    .iter()
+                    .zip(into.iter_mut())
+                    .map(|(&offset, buf)| files.read_at(path, &file, offset, buf.as_mut()))
+                    .collect::<hoard_core::Result<Vec<usize>>>()
+            },
+            |got| Ok(got.into_iter().map(|n| n as f64).collect::<Vec<f64>>()),
+        )
+    }
+}
