@@ -15,7 +15,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::error::{invalid, whole};
-use crate::task::{spawn_promise, walk_promise};
+use crate::task::{WALK, queued_promise, spawn_promise};
 
 /// A path from JavaScript (a string, or a Buffer of its raw bytes) as bytes.
 fn path_bytes(p: Either<String, Buffer>) -> Vec<u8> {
@@ -430,8 +430,9 @@ pub fn scan_directories(
     let paths: Vec<Vec<u8>> = paths.into_iter().map(path_bytes).collect();
     let opts = scan_options(options);
     let max = usize::try_from(max_entries).unwrap_or(usize::MAX);
-    walk_promise(
+    queued_promise(
         env,
+        &WALK,
         move || pack_batch(fsmeta::scan_directories(&paths, &opts, max)),
         |b: PackedBatch| {
             Ok(ScanBatch {
@@ -461,8 +462,9 @@ pub fn lstat_path(
 ) -> Result<Object<'_>> {
     let path = path_bytes(path);
     let opts = scan_options(options);
-    walk_promise(
+    queued_promise(
         env,
+        &WALK,
         move || fsmeta::lstat_path(&path, &opts).map(|m| (path, m)),
         |(path, m)| Ok(fs_entry(path, Ok(m))),
     )

@@ -9,7 +9,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::error::{invalid, whole};
-use crate::task::pack_promise;
+use crate::task::{PACKS, queued_promise};
 
 /// Files kept open for reading ranges of them: the few most recently read (a local repository's
 /// packs), so that reading ranges of a pack again opens nothing. Closed as newer files push them
@@ -49,8 +49,9 @@ impl OpenFiles {
             .map(|o| whole(o, "offset", 1 << 53))
             .collect::<Result<Vec<_>>>()?;
         let files = Arc::clone(&self.inner);
-        pack_promise(
+        queued_promise(
             env,
+            &PACKS,
             move || {
                 let path = Path::new(&path);
                 let file = files.open(path)?;

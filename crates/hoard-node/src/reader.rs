@@ -13,7 +13,7 @@ use crate::chunk_index::{ChunkIndex, ids_of, lock};
 use crate::error::{obj_type, whole};
 use crate::fsmeta::{FileAttrs, MetadataWarning, item_meta, metadata_warning};
 use crate::key::Key;
-use crate::task::{read_promise, spawn_promise};
+use crate::task::{READ, queued_promise, spawn_promise};
 
 /// Bytes of a pack that the caller fetched.
 #[napi(object)]
@@ -93,8 +93,9 @@ pub fn read_objects<'e>(
     let owned = owned_ranges(ranges);
     // On the read thread, not the pool: an extract reads the trees it walks while the pool
     // writes a batch of files, and a job queued on the pool would wait for the whole batch.
-    read_promise(
+    queued_promise(
         env,
+        &READ,
         move || {
             let fetched = Fetched::new(owned.iter().map(|(p, o, d)| (*p, *o, &d[..])).collect());
             let locs = restore::snapshot(&lock(&ix), &ids);

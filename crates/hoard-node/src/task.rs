@@ -49,62 +49,62 @@ where
     })
 }
 
-/// A job for the walk thread.
+/// A job for a kept thread.
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// The queue of the walk thread, started by the first [`walk_promise`].
-static WALK: Mutex<Option<Sender<Job>>> = Mutex::new(None);
+/// One kept thread that runs its jobs in call order, started (named `name`) by the first
+/// [`queued_promise`] on it, and started again if it is gone.
+pub struct Queue {
+    name: &'static str,
+    jobs: Mutex<Option<Sender<Job>>>,
+}
 
-/// Like [`spawn_promise`], but runs `job` on the one "hoard-walk" thread, jobs in call order: for
-/// the metadata reads of `create`'s walk (a directory scan per call). On the pool, a scan would
-/// wait until the workers had finished the batch of files they were storing, and the walk, which
-/// waits for each scan, could not run ahead to give them the next one.
-pub fn walk_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
+impl Queue {
+    const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            jobs: Mutex::new(None),
+        }
+    }
+}
+
+/// The "hoard-walk" thread: the metadata reads of `create`'s walk (a batch of directory scans
+/// per call). On the pool, a scan would wait until the workers had finished the batch of files
+/// they were storing, and the walk, which waits for each scan, could not run ahead to give them
+/// the next one.
+pub static WALK: Queue = Queue::new("hoard-walk");
+
+/// The "hoard-read" thread: opening metadata objects (`readObjects`) while the pool writes a
+/// batch of files, where a job queued on the pool would wait for the whole batch. One thread
+/// kept for them, not one started per call: an extract of /usr/lib reads trees in some 5,000
+/// calls.
+pub static READ: Queue = Queue::new("hoard-read");
+
+/// The "hoard-packs" thread: reading ranges of a local repository's packs
+/// (`OpenFiles.readRanges`), one call per pack and batch instead of an open, a read per range
+/// and a close through libuv's threads.
+pub static PACKS: Queue = Queue::new("hoard-packs");
+
+/// Like [`spawn_promise`], but runs `job` on `queue`'s one thread, jobs in call order.
+pub fn queued_promise<'e, T, R, J, F>(
+    env: &'e Env,
+    queue: &'static Queue,
+    job: J,
+    finish: F,
+) -> Result<Object<'e>>
 where
     T: Send + 'static,
     R: ToNapiValue + 'static,
     J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
     F: FnOnce(T) -> Result<R> + Send + 'static,
 {
-    settle_on(env, job, finish, |run| on_queue(&WALK, "hoard-walk", run))
+    settle_on(env, job, finish, |run| on_queue(queue, run))
 }
 
-/// The queue of the read thread, started by the first [`read_promise`].
-static READ: Mutex<Option<Sender<Job>>> = Mutex::new(None);
-
-/// Like [`spawn_promise`], but runs `job` on the one "hoard-read" thread, jobs in call order: for
-/// opening metadata objects (`readObjects`) while the pool writes a batch of files, where a job
-/// queued on the pool would wait for the whole batch. One thread kept for them, not one started
-/// per call: an extract of /usr/lib reads trees in some 5,000 calls.
-pub fn read_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
-where
-    T: Send + 'static,
-    R: ToNapiValue + 'static,
-    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
-    F: FnOnce(T) -> Result<R> + Send + 'static,
-{
-    settle_on(env, job, finish, |run| on_queue(&READ, "hoard-read", run))
-}
-
-/// The queue of the pack-reading thread, started by the first [`pack_promise`].
-static PACKS: Mutex<Option<Sender<Job>>> = Mutex::new(None);
-
-/// Like [`spawn_promise`], but runs `job` on the one "hoard-packs" thread, jobs in call order: for
-/// reading ranges of a local repository's packs (`OpenFiles.readRanges`), one call per pack and
-/// batch instead of an open, a read per range and a close through libuv's threads.
-pub fn pack_promise<T, R, J, F>(env: &Env, job: J, finish: F) -> Result<Object<'_>>
-where
-    T: Send + 'static,
-    R: ToNapiValue + 'static,
-    J: FnOnce() -> hoard_core::Result<T> + Send + 'static,
-    F: FnOnce(T) -> Result<R> + Send + 'static,
-{
-    settle_on(env, job, finish, |run| on_queue(&PACKS, "hoard-packs", run))
-}
-
-/// Hands `run` to the thread of `queue`, starting it (named `name`) on first use.
-fn on_queue(queue: &Mutex<Option<Sender<Job>>>, name: &str, run: Job) -> Result<()> {
+/// Hands `run` to the thread of `queue`, starting it on first use.
+fn on_queue(queue: &Queue, run: Job) -> Result<()> {
     let mut thread = queue
+        .jobs
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // A thread that is gone (it cannot panic: every job is caught) is started again.
@@ -117,7 +117,7 @@ fn on_queue(queue: &Mutex<Option<Sender<Job>>>, name: &str, run: Job) -> Result<
     };
     let (tx, rx) = channel::<Job>();
     std::thread::Builder::new()
-        .name(name.into())
+        .name(queue.name.into())
         .spawn(move || {
             for job in rx {
                 job();
@@ -132,7 +132,7 @@ fn on_queue(queue: &Mutex<Option<Sender<Job>>>, name: &str, run: Job) -> Result<
     tx.send(run).map_err(|_| {
         to_napi(Error::new(
             ErrorKind::Internal,
-            format!("the {name} thread stopped at once"),
+            format!("the {} thread stopped at once", queue.name),
         ))
     })?;
     *thread = Some(tx);
