@@ -1,5 +1,5 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -59,6 +59,38 @@ test('getRanges reads into given buffers, and a replaced or deleted object reads
   await s.delete('packs/ab/abcdef');
   const e = await t.throwsAsync(s.getRange('packs/ab/abcdef', 0, 1), { instanceOf: NotFoundError });
   t.regex(e?.message ?? '', /abcdef: no such file or directory$/);
+});
+
+/** This process's open descriptors on files under `dir` (a deleted file's link ends in ` (deleted)`). */
+function openUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) out.push(target);
+    } catch {
+      // Closed between the listing and the read.
+    }
+  }
+  return out.sort();
+}
+
+test('kept pack descriptors are closed when the object is deleted or replaced, and by close()', async (t) => {
+  const { s, dir } = storage();
+  for (const n of ['a', 'b', 'c']) await s.put(`packs/ab/${n}`, Buffer.from(`0123456789${n}`));
+  for (const n of ['a', 'b', 'c']) await s.getRange(`packs/ab/${n}`, 10, 1);
+  const file = (n: string): string => path.join(dir, 'packs', 'ab', n);
+  t.deepEqual(openUnder(dir), [file('a'), file('b'), file('c')]);
+  // A deleted pack's space is not held by a kept descriptor; a replaced one's old file neither.
+  await s.delete('packs/ab/a');
+  await s.put('packs/ab/b', Buffer.from('new'));
+  t.deepEqual(openUnder(dir), [file('c')]);
+  t.deepEqual(await s.getRange('packs/ab/b', 0, 3), Buffer.from('new'));
+  t.deepEqual(openUnder(dir), [file('b'), file('c')]);
+  s.close();
+  t.deepEqual(openUnder(dir), []);
+  // Closed is not unusable: the next read opens again.
+  t.deepEqual(await s.getRange('packs/ab/c', 10, 1), Buffer.from('c'));
 });
 
 // Serial: it changes the process's umask, which the other tests' modes depend on.

@@ -46,7 +46,13 @@ export abstract class HoardCommand extends Command<HoardContext> {
    * `--bypass-lock` skips it). The lock is released however `fn` ends.
    */
   protected async locked<T>(storage: Storage, kind: LockKind, fn: (lock: Lock | undefined) => Promise<T>): Promise<T> {
-    if (this.bypassLock) return fn(undefined);
+    if (this.bypassLock) {
+      try {
+        return await fn(undefined);
+      } finally {
+        storage.close?.();
+      }
+    }
     const lock = await acquireLock(storage, kind, {
       waitSeconds: this.lockWait ?? 1,
       log: (line) => this.log('warning', line),
@@ -54,6 +60,7 @@ export abstract class HoardCommand extends Command<HoardContext> {
     try {
       return await fn(lock);
     } finally {
+      storage.close?.();
       await lock.release();
     }
   }

@@ -172,6 +172,7 @@ export class LocalStorage implements Storage {
       crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
       await fs.rename(temp, file);
       temp = undefined;
+      this.openFiles?.forget(file);
       await fsyncDir(path.dirname(file));
     } catch (e) {
       if (temp !== undefined) await fs.rm(temp, { force: true });
@@ -238,7 +239,10 @@ export class LocalStorage implements Storage {
           temp = undefined;
         }
       }
-      if (swapped) await fsyncDir(path.dirname(file));
+      if (swapped) {
+        this.openFiles?.forget(file);
+        await fsyncDir(path.dirname(file));
+      }
       return swapped;
     } catch (e) {
       throw ioError(e, file);
@@ -251,6 +255,7 @@ export class LocalStorage implements Storage {
   async delete(name: string): Promise<void> {
     const file = this.file(name);
     try {
+      this.openFiles?.forget(file);
       await fs.rm(file, { force: true });
     } catch (e) {
       throw ioError(e, file);
@@ -324,7 +329,12 @@ export class LocalStorage implements Storage {
     return swept;
   }
 
+  close(): void {
+    this.openFiles?.clear();
+  }
+
   async destroy(): Promise<void> {
+    this.close();
     try {
       await fs.rm(this.location, { recursive: true, force: true });
       await fsyncDir(path.dirname(this.location)).catch(() => undefined);

@@ -67,6 +67,12 @@ export interface Storage {
   /** Removes the whole store: whatever objects and folders are left, and the store itself. */
   destroy(): Promise<void>;
   /**
+   * Closes what the backend keeps open between calls (a local repository's pack descriptors), so
+   * that nothing holds a deleted file's space or the file system once a command is done; the
+   * next call opens again.
+   */
+  close?(): void;
+  /**
    * Bytes that new objects may still take (on a file system: the space free to this user), or
    * undefined where the backend cannot tell; the space rules (src/repository/space.ts) then apply
    * only the storage quota.

@@ -96,6 +96,14 @@ impl OpenFiles {
         files.retain(|(p, _, _)| p != path);
     }
 
+    /// Closes every kept file (once no read uses it).
+    pub fn clear(&self) {
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// How many files are kept open.
     pub fn len(&self) -> usize {
         self.files

@@ -66,4 +66,17 @@ impl OpenFiles {
             |got| Ok(got.into_iter().map(|n| n as f64).collect::<Vec<f64>>()),
         )
     }
+
+    /// Closes the kept descriptor of the file at `path`, if any (a read in progress keeps it
+    /// until it ends): for a file deleted or replaced, whose space a kept descriptor would hold.
+    #[napi]
+    pub fn forget(&self, path: String) {
+        self.inner.forget(Path::new(&path));
+    }
+
+    /// Closes every kept descriptor (as `forget` does each).
+    #[napi]
+    pub fn clear(&self) {
+        self.inner.clear();
+    }
 }
