@@ -255,8 +255,9 @@ export class LocalStorage implements Storage {
   async delete(name: string): Promise<void> {
     const file = this.file(name);
     try {
-      this.openFiles?.forget(file);
       await fs.rm(file, { force: true });
+      // After the removal: a read queued before it may have kept the file open meanwhile.
+      this.openFiles?.forget(file);
     } catch (e) {
       throw ioError(e, file);
     }

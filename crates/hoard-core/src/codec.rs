@@ -262,6 +262,10 @@ pub fn looks_incompressible(data: &[u8]) -> bool {
 /// write past `out` or read past `payload` is an error, never a partial decode.
 fn lz4_into(payload: &[u8], out: &mut [u8]) -> std::io::Result<usize> {
     let size = i32::try_from(out.len()).map_err(|_| std::io::Error::other("frame too large"))?;
+    // liblz4 takes the payload's length as a C int: a longer one must not wrap.
+    if i32::try_from(payload.len()).is_err() {
+        return Err(std::io::Error::other("frame too large"));
+    }
     lz4::block::decompress_to_buffer(payload, Some(size), out)
 }
 

@@ -122,7 +122,7 @@ impl OpenFiles {
 fn io_error(path: &Path, e: &std::io::Error) -> Error {
     let shown = path.display();
     match e.kind() {
-        std::io::ErrorKind::NotFound => Error::new(
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => Error::new(
             ErrorKind::NotFound,
             format!("{shown}: no such file or directory"),
         ),
