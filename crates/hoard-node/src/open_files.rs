@@ -53,15 +53,12 @@ impl OpenFiles {
             env,
             &PACKS,
             move || {
-                let path = Path::new(&path);
-                let file = files.open(path)?;
                 let mut into = into;
-                // One buffer at a time: a caller's buffers never alias while one is written.
-                offsets
-                    .iter()
-                    .zip(into.iter_mut())
-                    .map(|(&offset, buf)| files.read_at(path, &file, offset, buf.as_mut()))
-                    .collect::<hoard_core::Result<Vec<usize>>>()
+                let mut ranges: Vec<(u64, &mut [u8])> = offsets
+                    .into_iter()
+                    .zip(into.iter_mut().map(|b| b.as_mut()))
+                    .collect();
+                files.read_ranges(Path::new(&path), &mut ranges)
             },
             |got| Ok(got.into_iter().map(|n| n as f64).collect::<Vec<f64>>()),
         )
