@@ -16,7 +16,10 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::Mutex;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+
+mod blocks;
 
 /// The alignment of the bounce buffer, of the file offsets and of the lengths written directly.
 pub const ALIGN: usize = 4096;
@@ -25,9 +28,10 @@ pub const ALIGN: usize = 4096;
 /// (measured with `dd oflag=direct`: 1, 2 and 8 MiB blocks alike).
 const BOUNCE: usize = 1 << 20;
 
-/// Bounce buffers kept for later writes; at most [`KEEP`] (two packs are written at once).
+/// Bounce buffers kept for later writes; at most [`KEEP`]: one being filled, the blocks queued
+/// for the writing thread and the one it writes ([`blocks`]), and one for a pack written whole.
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-const KEEP: usize = 2;
+const KEEP: usize = 5;
 
 fn take_bounce() -> Vec<u8> {
     let spare = SPARE
@@ -99,34 +103,38 @@ fn write_direct(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
     result
 }
 
-/// A new file written front to back through an aligned buffer of [`BOUNCE`] bytes: each time the
-/// buffer is full it goes to the file with `O_DIRECT` (the file offset stays a multiple of
-/// [`BOUNCE`]), so the file's bytes are never all in memory nor copied into the page cache. Where
-/// `O_DIRECT` is refused, or a direct write fails with `EINVAL` or writes less, the rest goes
-/// through the page cache. [`DirectWriter::finish`] writes the tail (less than the buffer)
-/// through the page cache; the caller fsyncs the file.
+/// A new file written front to back through aligned buffers of [`BOUNCE`] bytes: each full
+/// buffer goes to the file with `O_DIRECT` on the "hoard-pack-io" thread ([`blocks`]), at its
+/// offset (a multiple of [`BOUNCE`]), while the caller fills the next; so the file's bytes are
+/// never all in memory nor copied into the page cache, and appending never waits for the device
+/// unless it is behind by several blocks. Where `O_DIRECT` is refused, or a direct write fails
+/// with `EINVAL` or writes less, the rest goes through the page cache. A failed write is reported
+/// by the next [`DirectWriter::write_all`] or by [`DirectWriter::finish`], which waits for the
+/// queued blocks and writes the tail (less than a buffer) through the page cache; the caller
+/// fsyncs the file.
 pub struct DirectWriter {
-    file: File,
+    file: Arc<File>,
     bounce: Bounce,
-    /// Where the aligned part of `bounce` starts.
-    at: usize,
-    /// Bytes waiting in the aligned part.
+    /// Bytes waiting in `bounce`.
     filled: usize,
+    /// Where `bounce`'s bytes start in the file.
+    offset: u64,
+    /// Whether the descriptor was given `O_DIRECT`.
     direct: bool,
+    tracker: Arc<blocks::Tracker>,
 }
 
 impl DirectWriter {
-    /// Writes `file` (new and empty, at offset 0) through a bounce buffer.
+    /// Writes `file` (new and empty) through bounce buffers.
     pub fn new(file: File) -> Self {
-        let bounce = Bounce(take_bounce());
-        let at = bounce.0.as_ptr().align_offset(ALIGN);
-        let direct = at < ALIGN && set_direct(&file, true);
+        let direct = set_direct(&file, true);
         Self {
-            file,
-            bounce,
-            at: at.min(ALIGN),
+            file: Arc::new(file),
+            bounce: Bounce::take(),
             filled: 0,
+            offset: 0,
             direct,
+            tracker: blocks::Tracker::new(direct),
         }
     }
 
@@ -134,62 +142,77 @@ impl DirectWriter {
     pub fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let n = (BOUNCE - self.filled).min(data.len());
-            let start = self.at + self.filled;
-            self.bounce.0[start..start + n].copy_from_slice(&data[..n]);
+            self.bounce.block_mut()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             data = &data[n..];
             if self.filled == BOUNCE {
-                self.flush_block()?;
+                self.send_block()?;
             }
         }
         Ok(())
     }
 
-    /// Writes the full buffer, directly where that works.
-    fn flush_block(&mut self) -> std::io::Result<()> {
-        let block = &self.bounce.0[self.at..self.at + BOUNCE];
-        let mut done = 0;
-        while self.direct && done < BOUNCE {
-            match self.file.write(&block[done..]) {
-                Ok(k) if k == BOUNCE - done => done = BOUNCE,
-                Ok(k) => {
-                    // A short direct write: the rest through the page cache.
-                    done += k;
-                    self.direct = false;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.raw_os_error() == Some(EINVAL) => self.direct = false,
-                Err(e) => return Err(e),
-            }
+    /// Queues the full buffer for the writing thread and takes a fresh one; fails with the error
+    /// of an earlier block's write, if one failed.
+    fn send_block(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.tracker.take_error() {
+            return Err(e);
         }
-        if done < BOUNCE {
-            if !set_direct(&self.file, false) {
-                return Err(std::io::Error::other("could not turn O_DIRECT off again"));
-            }
-            self.file.write_all(&block[done..])?;
-        }
+        blocks::submit(blocks::Block {
+            file: Arc::clone(&self.file),
+            bounce: std::mem::replace(&mut self.bounce, Bounce::take()),
+            offset: self.offset,
+            tracker: Arc::clone(&self.tracker),
+        });
+        self.offset += BOUNCE as u64;
         self.filled = 0;
         Ok(())
     }
 
-    /// Writes what is left in the buffer through the page cache and returns the file (not yet
-    /// fsynced).
-    pub fn finish(mut self) -> std::io::Result<File> {
+    /// Waits for the queued blocks, writes what is left in the buffer through the page cache and
+    /// returns the file (not yet fsynced).
+    pub fn finish(self) -> std::io::Result<File> {
+        self.tracker.wait_all()?;
         if self.direct && !set_direct(&self.file, false) {
             return Err(std::io::Error::other("could not turn O_DIRECT off again"));
         }
         self.file
-            .write_all(&self.bounce.0[self.at..self.at + self.filled])?;
-        Ok(self.file)
+            .write_all_at(&self.bounce.block()[..self.filled], self.offset)?;
+        // Every queued block dropped its reference before it counted as written.
+        Arc::try_unwrap(self.file).or_else(|shared| shared.try_clone())
     }
 }
 
-/// A bounce buffer, given back for later writes when dropped.
-struct Bounce(Vec<u8>);
+/// A bounce buffer: [`BOUNCE`] bytes at an address aligned to [`ALIGN`], given back for later
+/// writes when dropped.
+pub(crate) struct Bounce {
+    buf: Vec<u8>,
+    /// Where the aligned block starts in `buf`.
+    at: usize,
+}
+
+impl Bounce {
+    /// A kept buffer, or a new one.
+    fn take() -> Self {
+        let buf = take_bounce();
+        // `buf` has ALIGN bytes to spare, so an aligned block of BOUNCE bytes starts in them.
+        let at = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+        Self { buf, at }
+    }
+
+    /// The aligned block.
+    pub(crate) fn block(&self) -> &[u8] {
+        &self.buf[self.at..self.at + BOUNCE]
+    }
+
+    fn block_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.at..self.at + BOUNCE]
+    }
+}
 
 impl Drop for Bounce {
     fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.0));
+        give_back(std::mem::take(&mut self.buf));
     }
 }
 
@@ -321,6 +344,48 @@ mod tests {
             file.sync_all().expect("ok");
             drop(file);
             assert_eq!(std::fs::read(&path).expect("ok"), expected);
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[test]
+    fn writers_on_several_threads_each_get_their_own_bytes() {
+        for d in test_dirs("threads") {
+            std::thread::scope(|scope| {
+                for t in 0..4u8 {
+                    let d = &d;
+                    scope.spawn(move || {
+                        let path = d.join(format!("f{t}"));
+                        let mut w = DirectWriter::new(File::create_new(&path).expect("ok"));
+                        let mut expected = Vec::new();
+                        for i in 0..40usize {
+                            let n = (i * 97_531 + usize::from(t) * 13) % (BOUNCE / 2) + 1;
+                            let piece: Vec<u8> = (0..n)
+                                .map(|j| (j as u8).wrapping_mul(t + 3) ^ i as u8)
+                                .collect();
+                            w.write_all(&piece).expect("ok");
+                            expected.extend_from_slice(&piece);
+                        }
+                        drop(w.finish().expect("ok"));
+                        assert_eq!(std::fs::read(&path).expect("ok"), expected, "file {t}");
+                    });
+                }
+            });
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[test]
+    fn a_failed_block_write_is_reported() {
+        for d in test_dirs("fails") {
+            let path = d.join("f");
+            File::create_new(&path).expect("ok");
+            // Opened for reading only: every write of a block fails (EBADF).
+            let mut w = DirectWriter::new(File::open(&path).expect("ok"));
+            let block = vec![7u8; BOUNCE];
+            let appended = (0..3).try_for_each(|_| w.write_all(&block));
+            let outcome = appended.and_then(|()| w.finish().map(drop));
+            assert!(outcome.is_err());
             std::fs::remove_dir_all(&d).expect("ok");
         }
     }
