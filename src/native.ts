@@ -184,6 +184,8 @@ export const renameExchange = guard(binding.renameExchange);
 export const makeDirectories = guard(binding.makeDirectories);
 /** See the generated binding: an anonymous pipe, both ends close-on-exec (for a child's output). */
 export const makePipe = guard(binding.makePipe);
+/** Frees the whole pages of a buffer from a byte offset on (they read as zeros until written again). */
+export const discardPages = guard(binding.discardPages);
 
 /** argon2id costs for new keys: the real ones, or the cheapest under `HOARD_TESTONLY_WEAKEN_KDF=1`. */
 export function kdfParams(env: NodeJS.ProcessEnv): binding.Argon2Params {

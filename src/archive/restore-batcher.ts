@@ -1,5 +1,5 @@
 import { errorFor } from '../errors.js';
-import { restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
+import { discardPages, restorePieces, type ChunkIndex, type FetchedRange, type FileAttrs, type Key, type MetadataWarning, type RestorePiece } from '../native.js';
 import { fetchRanges, locate, type BlobPlace } from '../repository/objects.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -77,6 +77,11 @@ export class RestoreBatcher {
    * so memory stays at a few slabs instead of growing with garbage until V8 collects it.
    */
   private slabs: Buffer[] = [];
+  /**
+   * Slabs a batch filled past `SLAB_BYTES` (a large chunk): their pages past that go back to the
+   * system once the batch is written, so a slab does not keep the most any batch ever put in it.
+   */
+  private overfilled = new WeakSet<Buffer>();
   private failure: unknown;
   /** Steps to run before the pieces of the batch being gathered are written. */
   private before: (() => Promise<void>)[] = [];
@@ -195,6 +200,7 @@ export class RestoreBatcher {
   private slab(bytes: number, used: Buffer[]): Buffer {
     const spare = this.slabs.pop();
     const slab = spare !== undefined && spare.length >= bytes ? spare : Buffer.allocUnsafeSlow(Math.max(bytes, SLAB_SPACE));
+    if (bytes > SLAB_BYTES) this.overfilled.add(slab);
     used.push(slab);
     return slab;
   }
@@ -202,6 +208,9 @@ export class RestoreBatcher {
   /** Writes the pieces of `batch` from `fetched` (read into the buffers `used`, which go back to the spares). */
   private async write(batch: Queued[], used: Buffer[], fetched: FetchedRange[]): Promise<void> {
     const results = await restorePieces(this.key, this.index, this.root, batch.map((q) => q.piece), fetched).finally(() => {
+      for (const slab of used) {
+        if (this.overfilled.delete(slab)) discardPages(slab, SLAB_BYTES);
+      }
       this.slabs.push(...used);
     });
     batch.forEach((q, i) => {

@@ -19,6 +19,7 @@ mod key;
 mod malloc;
 mod marks;
 mod open_files;
+mod pages;
 mod pipe;
 mod reader;
 mod recompress;
