@@ -15,7 +15,6 @@
 //! file (which also writes its size and the tail).
 
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
@@ -50,57 +49,31 @@ fn give_back(buf: Vec<u8>) {
     }
 }
 
-/// Writes all of `data` to `file` at its current offset, which must be 0 (a new file), the whole
-/// 4 KiB blocks with `O_DIRECT` where the file system takes it. Returns how many bytes went
-/// directly (a multiple of [`ALIGN`]). The file is left without `O_DIRECT`; the caller fsyncs it.
+/// Writes all of `data` to `file` (new and empty), the whole 4 KiB blocks with `O_DIRECT` where
+/// the file system takes it, block by block through a bounce buffer as [`blocks`] writes them.
+/// Returns how many bytes went directly (a multiple of [`ALIGN`]). The file is left without
+/// `O_DIRECT`; the caller fsyncs it.
 pub fn write_all(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
     let whole = data.len() - data.len() % ALIGN;
-    let direct = if whole > 0 && set_direct(file, true) {
-        let done = write_direct(file, &data[..whole]);
-        // The rest goes through the page cache, which needs the flag off again.
-        if !set_direct(file, false) {
+    let mut direct = whole > 0 && set_direct(file, true);
+    let mut done = 0;
+    let mut sent = 0;
+    if direct {
+        let mut bounce = Bounce::take();
+        while done < whole {
+            let n = BOUNCE.min(whole - done);
+            let block = &mut bounce.block_mut()[..n];
+            block.copy_from_slice(&data[done..done + n]);
+            sent += blocks::write_block(file, block, done as u64, &mut direct)?;
+            done += n;
+        }
+        // A refused direct write turned the flag off already.
+        if direct && !set_direct(file, false) {
             return Err(std::io::Error::other("could not turn O_DIRECT off again"));
         }
-        done?
-    } else {
-        0
-    };
-    file.write_all(&data[direct..])?;
-    Ok(direct)
-}
-
-/// Writes `data` (a multiple of [`ALIGN`] long) through the bounce buffer; returns how many bytes
-/// were written, stopping early (without an error) where direct writes are refused or one wrote
-/// less than asked.
-fn write_direct(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
-    let mut bounce = take_bounce();
-    let at = bounce.as_ptr().align_offset(ALIGN);
-    if at >= ALIGN {
-        give_back(bounce);
-        return Ok(0);
     }
-    let buf = &mut bounce[at..at + BOUNCE];
-    let mut done = 0;
-    let result = loop {
-        if done == data.len() {
-            break Ok(done);
-        }
-        let n = BOUNCE.min(data.len() - done);
-        buf[..n].copy_from_slice(&data[done..done + n]);
-        match file.write(&buf[..n]) {
-            Ok(k) => {
-                done += k;
-                if k < n {
-                    break Ok(done);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if e.raw_os_error() == Some(EINVAL) => break Ok(done),
-            Err(e) => break Err(e),
-        }
-    };
-    give_back(bounce);
-    result
+    file.write_all_at(&data[done..], done as u64)?;
+    Ok(sent)
 }
 
 /// A new file written front to back through aligned buffers of [`BOUNCE`] bytes: each full

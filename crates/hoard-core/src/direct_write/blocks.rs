@@ -114,7 +114,7 @@ impl Block {
         let result = if skip {
             Ok(())
         } else {
-            write_block(&file, bounce.block(), offset, &mut direct)
+            write_block(&file, bounce.block(), offset, &mut direct).map(drop)
         };
         // The file and the buffer go before the block counts as written, so that the writer
         // that waits for it then holds the only reference to the file.
@@ -158,8 +158,13 @@ fn sender() -> Option<&'static SyncSender<Block>> {
 
 /// Writes `data` at `offset` of `file`, with `O_DIRECT` while `direct` holds; a direct write that
 /// is refused (`EINVAL`) or writes less turns the flag off for good (`direct` becomes false) and
-/// the rest goes through the page cache.
-fn write_block(file: &File, data: &[u8], offset: u64, direct: &mut bool) -> std::io::Result<()> {
+/// the rest goes through the page cache. Returns how many bytes went directly.
+pub(super) fn write_block(
+    file: &File,
+    data: &[u8],
+    offset: u64,
+    direct: &mut bool,
+) -> std::io::Result<usize> {
     let was_direct = *direct;
     let mut done = 0;
     while *direct && done < data.len() {
@@ -180,5 +185,5 @@ fn write_block(file: &File, data: &[u8], offset: u64, direct: &mut bool) -> std:
         }
         file.write_all_at(&data[done..], offset + done as u64)?;
     }
-    Ok(())
+    Ok(done)
 }
