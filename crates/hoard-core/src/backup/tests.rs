@@ -93,8 +93,9 @@ fn files_round_trip_through_packs_and_an_index_object() {
     assert!(packs.len() >= 3, "{} packs", packs.len());
     let totals = w.totals();
     assert_eq!(totals.packs, packs.len() as u64);
-    // b shares a's first 200 KB: some of its chunks are not new.
-    assert!(res[1].new_chunks < res[1].ids.len() as u32);
+    // b shares a's first 200 KB: those chunks are stored once. a and b are stored at once, so
+    // either file may be the one that stores them: the pair adds fewer chunks than it names.
+    assert!(res[0].new_chunks + res[1].new_chunks < (res[0].ids.len() + res[1].ids.len()) as u32);
     assert_eq!(
         totals.plain,
         res.iter().map(|r| r.new_plain).sum::<u64>(),
