@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 
 import { CorruptDataError } from '../errors.js';
 import type { Xattr } from '../native.js';
+import { encodeMsgpack } from './tree-encoder.js';
 
 /**
  * The kind of an item, as the one letter `list` prints first in its mode: `-` regular file,
@@ -92,22 +93,13 @@ export function treeParts(tree: Tree): Buffer[] {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint', variableMapSize: true });
 
-function clean(item: Item): Record<string, unknown> {
-  // for-in instead of Object.entries: no array per key (the JS thread encodes every item of a
-  // create here). Items are plain object literals, so for-in sees their own keys only, in order.
-  const fields = item as unknown as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k in fields) {
-    const v = fields[k];
-    if (v !== undefined) out[k] = v instanceof Uint32Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
-  }
-  return out;
-}
-
-/** Serialises a tree object: a head (version 2) when it has `parts`, else version 1. */
+/**
+ * Serialises a tree object: a head (version 2) when it has `parts`, else version 1. The bytes
+ * are msgpackr's for the same map with undefined fields left out ({@link encodeMsgpack}).
+ */
 export function encodeTree(tree: Tree): Buffer {
-  if (tree.parts !== undefined) return packr.pack({ version: 2, parts: tree.parts });
-  return packr.pack({ version: 1, items: tree.items.map(clean), ...(tree.next ? { next: tree.next } : {}) });
+  if (tree.parts !== undefined) return encodeMsgpack({ version: 2, parts: tree.parts });
+  return encodeMsgpack({ version: 1, items: tree.items, next: tree.next });
 }
 
 /** Parses a tree object, checking its shape. */
