@@ -52,6 +52,27 @@ function arrayHeader(n: number): void {
   }
 }
 
+/**
+ * Writes `n` (below 2^32) as type byte `t8` and 1 byte, `t8 + 1` and 2 bytes or `t8 + 2` and 4
+ * bytes (big endian), the fewest that hold it: MessagePack's uint 8/16/32 and bin 8/16/32. The
+ * caller has made room for 5 bytes.
+ */
+function sized(n: number, t8: number): void {
+  const b = out.buf;
+  if (n < 0x100) {
+    b[out.pos++] = t8;
+    b[out.pos++] = n;
+  } else if (n < 0x10000) {
+    b[out.pos++] = t8 + 1;
+    b[out.pos++] = n >> 8;
+    b[out.pos++] = n & 0xff;
+  } else {
+    b[out.pos++] = t8 + 2;
+    out.view.setUint32(out.pos, n);
+    out.pos += 4;
+  }
+}
+
 function writeString(s: string): void {
   // Room for the longest UTF-8 (3 bytes a UTF-16 unit) and the longest header.
   out.room(s.length * 3 + 5);
@@ -101,18 +122,7 @@ function writeNumber(v: number): void {
   const b = out.buf;
   if (v >>> 0 === v) {
     if (v < 0x80) b[out.pos++] = v;
-    else if (v < 0x100) {
-      b[out.pos++] = 0xcc;
-      b[out.pos++] = v;
-    } else if (v < 0x10000) {
-      b[out.pos++] = 0xcd;
-      b[out.pos++] = v >> 8;
-      b[out.pos++] = v & 0xff;
-    } else {
-      b[out.pos++] = 0xce;
-      out.view.setUint32(out.pos, v);
-      out.pos += 4;
-    }
+    else sized(v, 0xcc);
   } else if (v >> 0 === v) {
     if (v >= -0x20) b[out.pos++] = 0x100 + v;
     else if (v >= -0x80) {
@@ -156,19 +166,7 @@ const LOOP_COPY = 256;
 function writeBytes(v: ArrayBufferView): void {
   const n = v.byteLength;
   out.room(n + 5);
-  const b = out.buf;
-  if (n < 0x100) {
-    b[out.pos++] = 0xc4;
-    b[out.pos++] = n;
-  } else if (n < 0x10000) {
-    b[out.pos++] = 0xc5;
-    b[out.pos++] = n >> 8;
-    b[out.pos++] = n & 0xff;
-  } else {
-    b[out.pos++] = 0xc6;
-    out.view.setUint32(out.pos, n);
-    out.pos += 4;
-  }
+  sized(n, 0xc4);
   // Every source a Buffer: the copy loop then sees one kind of array and stays fast.
   copyBytes(Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, n));
 }
