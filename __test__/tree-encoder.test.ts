@@ -30,7 +30,8 @@ function rng(seed: number): () => number {
 
 const TYPES: ItemType[] = ['-', 'd', 'l', 'h', 'p', 'c', 'b', 's'];
 // UTF-8 lengths around each string header's limits (32, 256, 65,536 bytes), and lone surrogates.
-const STRINGS = ['', 'root', 'a'.repeat(31), 'b'.repeat(32), 'ü', 'größe', '用户', '\u{1f600}x', 'x\ud800y', '\udfff', 'c'.repeat(200), 'é'.repeat(100), 'é'.repeat(200), 'z'.repeat(300), 'y'.repeat(65535), 'ÿ'.repeat(40000)];
+// Short strings whose UTF-8 is 32 bytes or more (16 'é', 11 CJK) leave the ASCII fast path.
+const STRINGS = ['', 'root', 'a'.repeat(31), 'b'.repeat(32), 'ü', 'größe', '用户', '用'.repeat(11), 'é'.repeat(15), 'é'.repeat(16), '\u{1f600}x', 'x\ud800y', '\udfff', 'c'.repeat(200), 'c'.repeat(255), 'c'.repeat(256), 'é'.repeat(100), 'é'.repeat(127) + 'c', 'é'.repeat(128), 'é'.repeat(200), 'z'.repeat(300), 'y'.repeat(65535), 'ÿ'.repeat(40000)];
 const NUMBERS = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000, 2 ** 53 - 1, -1, -0x20, -0x21, -0x80, -0x81, -0x8000, -0x8001, -(2 ** 31), -(2 ** 31) - 1, 0.5, -2.25, 1e300, -0];
 const BIGINTS = [0n, 1n, -1n, 1_700_000_000_123_456_789n, -(1n << 63n), (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
 
@@ -38,9 +39,16 @@ function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)] as T;
 }
 
+/** `n` bytes from `r`, so that a failing tree can be made again. */
+function seeded(r: () => number, n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i += 1) b[i] = Math.floor(r() * 256);
+  return b;
+}
+
 function bytes(r: () => number): Buffer {
   const sizes = [0, 1, 32, 255, 256, 65535, 65536, 70000];
-  return randomBytes(r() < 0.98 ? Math.floor(r() * 40) : pick(r, sizes));
+  return seeded(r, r() < 0.98 ? Math.floor(r() * 40) : pick(r, sizes));
 }
 
 /** An item with a random choice of fields, values at the edges of each MessagePack form. */
@@ -52,15 +60,19 @@ function randomItem(r: () => number): Item {
   if (r() < 0.3) item.atime = pick(r, BIGINTS);
   if (r() < 0.5) {
     const n = Math.floor(r() * 20);
-    item.chunks = randomBytes(32 * n);
+    item.chunks = seeded(r, 32 * n);
     item.chunkSizes = new Uint32Array(Array.from({ length: n }, () => Math.floor(r() * 2 ** 32)));
   }
   if (r() < 0.2) item.target = bytes(r);
   if (r() < 0.2) item.xattrs = Array.from({ length: Math.floor(r() * 18) }, () => ({ name: bytes(r), value: bytes(r) }));
   if (r() < 0.2) item.implied = r() < 0.5;
-  if (r() < 0.2) item.tree = r() < 0.5 ? undefined : randomBytes(32);
+  if (r() < 0.2) item.tree = r() < 0.5 ? undefined : seeded(r, 32);
   if (r() < 0.2) item.rdev = pick(r, NUMBERS);
   if (r() < 0.2) item.csize = pick(r, NUMBERS);
+  if (r() < 0.1) {
+    // A wide item (16 fields or more: a map 16 header), among narrow ones.
+    Object.assign(item, { user: pick(r, STRINGS), group: pick(r, STRINGS), ctime: 1n, atime: 2n, birthtime: 3n, rdev: 4, flags: 5, csize: 6, target: bytes(r), link: bytes(r) });
+  }
   return item;
 }
 
