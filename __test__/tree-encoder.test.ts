@@ -110,6 +110,7 @@ test('a tree with more than 15 fields in an item, a next pointer, and a head of 
 test('values a tree cannot hold are refused, and the encoder stays usable after', (t) => {
   t.throws(() => encodeMsgpack({ when: new Date(0) }), { instanceOf: TypeError });
   t.throws(() => encodeMsgpack({ f: () => 1 }), { instanceOf: TypeError });
+  t.throws(() => encodeMsgpack({ o: Object.create(null) as object }), { instanceOf: TypeError, message: /cannot hold \[object Object\]/ });
   t.throws(() => encodeMsgpack({ big: 1n << 64n }), { instanceOf: RangeError });
   t.deepEqual(encodeMsgpack({ a: [1, undefined, null, true, 'x'] }), packr.pack({ a: [1, undefined, null, true, 'x'] }));
 });

@@ -25,11 +25,10 @@ class Out {
     this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
-  /** A copy of the bytes written, and a reset for the next object. */
+  /** A copy of the bytes written. */
   take(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);
     this.buf.copy(out, 0, 0, this.pos);
-    this.pos = 0;
     return out;
   }
 }
@@ -245,7 +244,7 @@ function writeValue(v: unknown): void {
         arrayHeader(v.length);
         for (const e of v) writeValue(e);
       } else if (Object.getPrototypeOf(v) === Object.prototype) writeObject(v as Record<string, unknown>);
-      else throw new TypeError(`a tree cannot hold a ${(v as object).constructor.name}`);
+      else throw new TypeError(`a tree cannot hold ${Object.prototype.toString.call(v)}`);
       return;
     default:
       throw new TypeError(`a tree cannot hold a ${typeof v}`);
@@ -257,11 +256,8 @@ function writeValue(v: unknown): void {
  * are undefined are left out, as msgpackr's `skipValues: [undefined]` would.
  */
 export function encodeMsgpack(value: unknown): Buffer {
+  // From the start of the scratch area, whatever a call that threw left in it.
   out.pos = 0;
-  try {
-    writeValue(value);
-    return out.take();
-  } finally {
-    out.pos = 0;
-  }
+  writeValue(value);
+  return out.take();
 }

@@ -6,8 +6,8 @@
 //! direct writes and another tenth waiting for that lock. Now full blocks queue for [`WRITERS`]
 //! kept threads ("hoard-pack-io") that write each at its offset (`pwrite`), so the order of the
 //! writes does not matter; at most [`QUEUED`] wait, so a device slower than the workers still
-//! holds them back, and memory stays a few blocks. [`Tracker`] counts one file's blocks still queued and keeps
-//! the first error, which the next append or the finish reports.
+//! holds them back, and memory stays a few blocks. [`Tracker`] counts one file's blocks still
+//! queued and keeps the first error, which the next append or the finish reports.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -65,9 +65,8 @@ impl Tracker {
         self.lock().error.take()
     }
 
-    /// Waits until every queued block is written; returns whether `O_DIRECT` is still on, or the
-    /// first error.
-    pub(super) fn wait_all(&self) -> std::io::Result<bool> {
+    /// Waits until every queued block is written; fails with the first error.
+    pub(super) fn wait_all(&self) -> std::io::Result<()> {
         let mut p = self.lock();
         while p.pending > 0 {
             p = self
@@ -77,7 +76,7 @@ impl Tracker {
         }
         match p.error.take() {
             Some(e) => Err(e),
-            None => Ok(p.direct),
+            None => Ok(()),
         }
     }
 
