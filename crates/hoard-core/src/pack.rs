@@ -13,11 +13,11 @@
 //! count, then per blob its type (1 byte), id (32), offset (u32 LE), length (u32 LE) and plaintext
 //! length (u32 LE, the bytes the blob's compression frame decompresses to).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::codec;
-use crate::direct_write::DirectWriter;
+use crate::direct_write::{Closing, DirectWriter};
 use crate::envelope::{Opener, Session};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ChunkId, ID_LEN};
@@ -224,9 +224,18 @@ impl FinishedPack {
 /// A pack's staging file: a temporary file (named `.tmp-...`, which `compact` sweeps if a crash
 /// leaves it) holding the pack's bytes, not yet fsynced. Dropping it removes the file unless it
 /// was moved to its object's place ([`StagedPack::move_to`]).
+///
+/// A pack is finished without waiting for the device: its last blocks may still be on their way
+/// to the file ([`Closing`]) until the file is moved or read, which waits for them first
+/// ([`StagedPack::complete`]). So the worker that finished it goes on filling the next pack,
+/// and the wait falls on the thread that stores the pack.
 pub struct StagedPack {
     path: PathBuf,
+    /// The writes still on their way, until [`StagedPack::complete`] waits for them.
+    closing: Option<Closing>,
     file: Option<File>,
+    /// Why the file is not whole (a write failed), once [`StagedPack::complete`] found it.
+    broken: Option<Error>,
     len: usize,
 }
 
@@ -278,7 +287,23 @@ impl StagedPack {
         }
     }
 
+    /// Waits for the writes still on their way to the file; fails (then and every later time)
+    /// if one failed.
+    fn complete(&mut self) -> Result<()> {
+        if let Some(closing) = self.closing.take() {
+            match closing.wait() {
+                Ok(file) => self.file = Some(file),
+                Err(e) => self.broken = Some(Error::io(&self.path, &e)),
+            }
+        }
+        match &self.broken {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
     fn place(&mut self, path: &Path) -> Result<()> {
+        self.complete()?;
         if path.exists() {
             return Err(Error::io(
                 path,
@@ -310,7 +335,8 @@ impl StagedPack {
     }
 
     /// Reads the whole file, then removes it.
-    pub fn into_bytes(self) -> Result<Vec<u8>> {
+    pub fn into_bytes(mut self) -> Result<Vec<u8>> {
+        self.complete()?;
         std::fs::read(&self.path).map_err(|e| Error::io(&self.path, &e))
     }
 }
@@ -361,16 +387,15 @@ impl PackBuilder {
     pub fn staged(id: ChunkId, dir: &Path) -> Result<Self> {
         ensure_folder(dir)?;
         let path = dir.join(format!(".tmp-{}", crate::restore::hex(&random_id()?[..8])));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        let file = options.open(&path).map_err(|e| Error::io(&path, &e))?;
+        let mut out = DirectWriter::create(&path).map_err(|e| Error::io(&path, &e))?;
         STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staged = StagedPack {
             path,
+            closing: None,
             file: None,
+            broken: None,
             len: 0,
         };
-        let mut out = DirectWriter::new(file);
         out.write_all(MAGIC)
             .map_err(|e| Error::io(&staged.path, &e))?;
         Ok(Self {
@@ -444,8 +469,8 @@ impl PackBuilder {
         let (data, file) = match self.body {
             Body::Memory(data) => (data, None),
             Body::File(out, mut staged) => {
-                let file = out.finish().map_err(|e| Error::io(&staged.path, &e))?;
-                staged.file = Some(file);
+                let closing = out.close().map_err(|e| Error::io(&staged.path, &e))?;
+                staged.closing = Some(closing);
                 staged.len = self.len;
                 (Vec::new(), Some(staged))
             }
