@@ -317,7 +317,7 @@ impl Writer {
         replace: bool,
     ) -> Result<u32> {
         let len: usize = pieces.iter().map(|p| p.len()).sum();
-        let (loc, full) = {
+        let (loc, full, ready) = {
             let mut cur = lock(&self.current);
             if cur.is_none() {
                 // After a failure no new pack (nor staging file) is started.
@@ -335,7 +335,7 @@ impl Writer {
             let Some(pack) = cur.as_mut() else {
                 return Err(Error::new(ErrorKind::Internal, "no pack to append to"));
             };
-            let e = match pack.push(obj_type, id, plain, pieces) {
+            let e = match pack.push_held(obj_type, id, plain, pieces) {
                 Ok(e) => e,
                 Err(e) => {
                     // The staging file may hold part of the blob: the pack is given up, and with
@@ -351,13 +351,17 @@ impl Writer {
                 offset: e.offset,
                 length: e.length,
             };
+            // The blocks this blob filled are queued once the lock is released: queueing waits
+            // while the device is behind, and the other workers need the lock meanwhile.
+            let ready = pack.take_ready();
             let full = if pack.len() >= self.config.pack_size {
                 cur.take()
             } else {
                 None
             };
-            (loc, full)
+            (loc, full, ready)
         };
+        drop(ready);
         if replace {
             lock(&self.index).replace(id, loc);
         } else {

@@ -28,10 +28,14 @@ pub const ALIGN: usize = 4096;
 /// (measured with `dd oflag=direct`: 1, 2 and 8 MiB blocks alike).
 const BOUNCE: usize = 1 << 20;
 
-/// Bounce buffers kept for later writes; at most [`KEEP`]: one being filled, the blocks queued
-/// for the writing threads and the ones they write ([`blocks`]), and one for a pack written whole.
+/// Full blocks [`DirectWriter::append`] holds at most; it queues older ones at once.
+const HELD: usize = 1;
+
+/// Bounce buffers kept for later writes; at most [`KEEP`]: one being filled, the blocks held
+/// ([`HELD`]) and queued for the writing threads and the ones they write ([`blocks`]), and one
+/// for a pack written whole.
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-const KEEP: usize = 2 + blocks::QUEUED + blocks::WRITERS;
+const KEEP: usize = 2 + HELD + blocks::QUEUED + blocks::WRITERS;
 
 fn take_bounce() -> Vec<u8> {
     let spare = SPARE
@@ -93,6 +97,8 @@ pub struct DirectWriter {
     /// The same file without `O_DIRECT`, for the tail.
     tail: Arc<File>,
     bounce: Bounce,
+    /// Full blocks counted as pending but not yet queued ([`DirectWriter::append`]).
+    ready: Ready,
     /// Bytes waiting in `bounce`.
     filled: usize,
     /// Where `bounce`'s bytes start in the file.
@@ -123,33 +129,56 @@ impl DirectWriter {
             file: Arc::new(file),
             tail: Arc::new(tail),
             bounce: Bounce::take(),
+            ready: Ready(Vec::new()),
             filled: 0,
             offset: 0,
             tracker: blocks::Tracker::new(direct),
         }
     }
 
-    /// Appends `data`.
-    pub fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+    /// Appends `data`, queueing each block it fills.
+    pub fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.append(data)?;
+        drop(self.take_ready());
+        Ok(())
+    }
+
+    /// Appends `data`, holding the blocks it fills (the last [`HELD`]) until
+    /// [`DirectWriter::take_ready`] (or the close) hands them over: a caller that appends under a
+    /// lock queues them after releasing it, so that waiting for room in the queue does not hold
+    /// the lock. Held blocks already count as pending, so a [`Closing`] waits for them whoever
+    /// queues them.
+    pub fn append(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let n = (BOUNCE - self.filled).min(data.len());
             self.bounce.block_mut()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             data = &data[n..];
             if self.filled == BOUNCE {
-                self.send_block()?;
+                self.hold_block()?;
             }
         }
         Ok(())
     }
 
-    /// Queues the full buffer for the writing thread and takes a fresh one; fails with the error
-    /// of an earlier block's write, if one failed.
-    fn send_block(&mut self) -> std::io::Result<()> {
+    /// The blocks [`DirectWriter::append`] filled since the last call; dropping them queues them.
+    pub fn take_ready(&mut self) -> Ready {
+        Ready(std::mem::take(&mut self.ready.0))
+    }
+
+    /// Holds the full buffer as a pending block and takes a fresh one; fails with the error of
+    /// an earlier block's write, if one failed.
+    fn hold_block(&mut self) -> std::io::Result<()> {
         if let Some(e) = self.tracker.take_error() {
             return Err(e);
         }
-        blocks::submit(blocks::Block {
+        self.tracker.add_pending();
+        // A blob larger than the blocks held fills more: the oldest go now, so that memory stays
+        // a few blocks per worker.
+        if self.ready.0.len() >= HELD {
+            blocks::submit(self.ready.0.remove(0));
+        }
+        self.ready.0.push(blocks::Block {
             file: Arc::clone(&self.file),
             bounce: std::mem::replace(&mut self.bounce, Bounce::take()),
             len: BOUNCE,
@@ -165,13 +194,15 @@ impl DirectWriter {
     /// Queues what is left in the buffer, to be written through the page cache at its place
     /// after the full blocks (which may still be on their way); [`Closing::wait`] waits for all
     /// of them. Fails with the error of a block's write that failed already.
-    pub fn close(self) -> std::io::Result<Closing> {
+    pub fn close(mut self) -> std::io::Result<Closing> {
+        drop(self.take_ready());
         if let Some(e) = self.tracker.take_error() {
             return Err(e);
         }
         // Not written here: ext4 makes a buffered write that extends a file wait for the direct
         // writes in flight to it (a `/usr/lib` first create's workers waited 0.9 s in all).
         if self.filled > 0 {
+            self.tracker.add_pending();
             blocks::submit(blocks::Block {
                 file: Arc::clone(&self.tail),
                 bounce: self.bounce,
@@ -185,6 +216,25 @@ impl DirectWriter {
             file: self.tail,
             tracker: self.tracker,
         })
+    }
+}
+
+/// Full blocks of a [`DirectWriter`] not yet queued for the writing threads (see
+/// [`DirectWriter::append`]); dropping them queues them.
+pub struct Ready(Vec<blocks::Block>);
+
+impl Ready {
+    /// No blocks (for a pack built in memory).
+    pub fn none() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        for block in self.0.drain(..) {
+            blocks::submit(block);
+        }
     }
 }
 
@@ -392,6 +442,34 @@ mod tests {
                     });
                 }
             });
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[test]
+    fn a_close_waits_for_blocks_another_thread_still_holds() {
+        for d in test_dirs("held") {
+            let path = d.join("f");
+            let data: Vec<u8> = (0..3 * BOUNCE + 777).map(|j| (j % 241) as u8).collect();
+            let mut w = DirectWriter::create(&path).expect("ok");
+            w.append(&data).expect("ok");
+            // As a worker that pushed a blob under the pack's lock: it holds the blocks it
+            // filled while another worker closes the pack.
+            let held = w.take_ready();
+            let closing = w.close().expect("ok");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                tx.send(()).expect("ok");
+                drop(held);
+            });
+            let file = closing.wait().expect("ok");
+            assert!(
+                rx.try_recv().is_ok(),
+                "the wait ended before the held blocks were queued"
+            );
+            drop(file);
+            assert_eq!(std::fs::read(&path).expect("ok"), data);
             std::fs::remove_dir_all(&d).expect("ok");
         }
     }

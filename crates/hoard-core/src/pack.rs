@@ -17,7 +17,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::codec;
-use crate::direct_write::{Closing, DirectWriter};
+use crate::direct_write::{Closing, DirectWriter, Ready};
 use crate::envelope::{Opener, Session};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::{ChunkId, ID_LEN};
@@ -422,14 +422,30 @@ impl PackBuilder {
     }
 
     fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.append(piece)?;
+        drop(self.take_ready());
+        Ok(())
+    }
+
+    /// Appends `piece`; a staged pack holds the blocks it fills (see [`PackBuilder::take_ready`]).
+    fn append(&mut self, piece: &[u8]) -> Result<()> {
         match &mut self.body {
             Body::Memory(data) => data.extend_from_slice(piece),
-            Body::File(out, staged) => out
-                .write_all(piece)
-                .map_err(|e| Error::io(&staged.path, &e))?,
+            Body::File(out, staged) => {
+                out.append(piece).map_err(|e| Error::io(&staged.path, &e))?
+            }
         }
         self.len += piece.len();
         Ok(())
+    }
+
+    /// The full blocks of a staged pack that [`PackBuilder::push_held`] filled and that are not
+    /// yet queued for writing; dropping them queues them.
+    pub fn take_ready(&mut self) -> Ready {
+        match &mut self.body {
+            Body::Memory(_) => Ready::none(),
+            Body::File(out, _) => out.take_ready(),
+        }
     }
 
     /// Appends a sealed blob given as pieces; returns its table entry. The caller keeps the pack
@@ -441,9 +457,25 @@ impl PackBuilder {
         plain: u32,
         pieces: &[&[u8]],
     ) -> Result<TocEntry> {
+        let e = self.push_held(obj_type, id, plain, pieces)?;
+        drop(self.take_ready());
+        Ok(e)
+    }
+
+    /// [`PackBuilder::push`], but the full blocks of a staged pack are held until
+    /// [`PackBuilder::take_ready`]: a caller that pushes under a lock queues them (which may wait
+    /// for the device) after releasing it. They are queued at the latest when the pack is
+    /// finished.
+    pub fn push_held(
+        &mut self,
+        obj_type: u8,
+        id: &ChunkId,
+        plain: u32,
+        pieces: &[&[u8]],
+    ) -> Result<TocEntry> {
         let offset = self.len;
         for p in pieces {
-            self.write(p)?;
+            self.append(p)?;
         }
         let e = TocEntry {
             obj_type,

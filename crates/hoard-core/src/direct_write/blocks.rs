@@ -65,6 +65,12 @@ impl Tracker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Counts one more block as queued or being written (before it is queued, see
+    /// [`submit`]).
+    pub(super) fn add_pending(&self) {
+        self.lock().pending += 1;
+    }
+
     /// The error of a write that failed since the last call, if any.
     pub(super) fn take_error(&self) -> Option<std::io::Error> {
         self.lock().error.take()
@@ -143,9 +149,9 @@ impl Block {
     }
 }
 
-/// Queues `block` for the writing thread (or, where it could not be started, writes it here).
+/// Queues `block` for the writing threads (or, where none could be started, writes it here);
+/// its tracker counts it already ([`Tracker::add_pending`]).
 pub(super) fn submit(block: Block) {
-    block.tracker.lock().pending += 1;
     match sender() {
         Some(tx) => {
             if let Err(back) = tx.send(block) {
