@@ -154,6 +154,10 @@ pub struct FilePiece {
     pub final_size: Option<u64>,
     /// Whether all-zero chunks become holes instead of being written.
     pub sparse: bool,
+    /// The plaintext length of each chunk, as the item lists them, if known: the chunks of the
+    /// piece are then written in parallel, each at its offset (a chunk of another length is an
+    /// error), instead of one after another by one worker.
+    pub sizes: Option<Vec<u32>>,
 }
 
 /// What writing one piece did.
@@ -260,25 +264,31 @@ fn write_piece(
     let file = open_piece(dir, name, piece, how.mode)?;
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
-    let mut out = Output::new(&file);
-    let mut at = piece.offset;
-    // Where this piece's last write ended.
-    let mut end = None;
-    for id in &piece.ids {
-        let len = with_scratch(|scratch| -> Result<u64> {
-            let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
-            if piece.sparse {
-                if let Some(e) = write_sparse(&mut out, data, at).map_err(io)? {
-                    end = Some(e);
-                }
-            } else if !data.is_empty() {
-                out.write(data, at).map_err(io)?;
-                end = Some(at + data.len() as u64);
+    // Where the piece ends, and where its last write ended.
+    // Only a file its owner may write can be opened again for the other tasks.
+    let (at, end) = match piece.sizes.as_deref() {
+        Some(sizes)
+            if sizes.len() == piece.ids.len() && sizes.len() > 1 && how.mode & 0o200 != 0 =>
+        {
+            write_chunks_parallel(opener, locate, fetched, dir, name, piece, sizes, &file)?
+        }
+        _ => {
+            let mut out = Output::new(&file);
+            let mut at = piece.offset;
+            let mut end = None;
+            for id in &piece.ids {
+                let len = with_scratch(|scratch| -> Result<u64> {
+                    let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
+                    end = write_chunk(&mut out, data, at, piece.sparse)
+                        .map_err(io)?
+                        .or(end);
+                    Ok(data.len() as u64)
+                })?;
+                at += len;
             }
-            Ok(data.len() as u64)
-        })?;
-        at += len;
-    }
+            (at, end)
+        }
+    };
     let mut warnings = Vec::new();
     if let Some(size) = piece.final_size {
         if size != at {
@@ -299,6 +309,101 @@ fn write_piece(
         written: at - piece.offset,
         warnings,
     })
+}
+
+/// Writes chunk `data` at `at` (skipping aligned zero blocks if `sparse`); returns where the write
+/// ended, if anything was written.
+fn write_chunk(
+    out: &mut Output<'_>,
+    data: &[u8],
+    at: u64,
+    sparse: bool,
+) -> std::io::Result<Option<u64>> {
+    if sparse {
+        write_sparse(out, data, at)
+    } else if data.is_empty() {
+        Ok(None)
+    } else {
+        out.write(data, at)?;
+        Ok(Some(at + data.len() as u64))
+    }
+}
+
+/// Writes the chunks of `piece`, of plaintext lengths `sizes`, on the pool, each at its offset;
+/// returns where the piece ends and where its last write ended. A chunk of another length is an
+/// error. Each task writes through a descriptor of its own (opened again by name, as a later
+/// piece is): `O_DIRECT` is turned on and off per open file, and two writers sharing one would
+/// turn it off under each other's direct writes. The first descriptor, `file`, is one of them.
+#[allow(clippy::too_many_arguments)]
+fn write_chunks_parallel(
+    opener: &Opener,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
+    fetched: &Fetched<'_>,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    piece: &FilePiece,
+    sizes: &[u32],
+    file: &File,
+) -> Result<(u64, Option<u64>)> {
+    let mut starts = Vec::with_capacity(sizes.len());
+    let mut at = piece.offset;
+    for &size in sizes {
+        starts.push(at);
+        at += u64::from(size);
+    }
+    let shown_path = shown(&piece.item.path);
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{shown_path}: {e}"));
+    let later = FilePiece {
+        create: false,
+        item: ItemMeta {
+            path: piece.item.path.clone(),
+            ..ItemMeta::default()
+        },
+        ids: Vec::new(),
+        offset: 0,
+        final_size: None,
+        sparse: false,
+        sizes: None,
+    };
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let ends = piece
+        .ids
+        .par_iter()
+        .zip(&starts)
+        .zip(sizes)
+        .map_init(
+            || -> Result<Option<File>> {
+                if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                open_piece(dir, name, &later, 0).map(Some)
+            },
+            |own, ((id, &at), &size)| -> Result<Option<u64>> {
+                let own = match own {
+                    Ok(f) => f.as_ref().unwrap_or(file),
+                    Err(e) => return Err(e.clone()),
+                };
+                with_scratch(|scratch| {
+                    let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
+                    if data.len() != size as usize {
+                        return Err(Error::corrupt(format!(
+                            "{shown_path}: chunk {} has {} bytes, the item says {size}",
+                            hex(id),
+                            data.len()
+                        )));
+                    }
+                    // The descriptor serves this task's next chunk too.
+                    let mut out = Output::new(own);
+                    let end = write_chunk(&mut out, data, at, piece.sparse);
+                    let released = out.release();
+                    let end = end.map_err(io)?;
+                    released.map_err(io)?;
+                    Ok(end)
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    Ok((at, ends.into_iter().flatten().max()))
 }
 
 /// Blocks of zeros at least this long (and aligned to it in the file) become holes.

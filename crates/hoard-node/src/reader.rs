@@ -41,6 +41,9 @@ pub struct RestorePiece {
     pub final_size: Option<f64>,
     /// Whether all-zero chunks become holes.
     pub sparse: bool,
+    /// The plaintext length of each chunk as the item lists them, 4 bytes each in the machine's
+    /// byte order (a `Uint32Array`'s bytes): the piece's chunks are then written in parallel.
+    pub sizes: Option<Buffer>,
     /// With the last piece: the metadata to set once the file is whole, through the descriptor
     /// that wrote it, in `applyMetadata`'s order.
     pub attrs: Option<FileAttrs>,
@@ -138,6 +141,13 @@ pub fn restore_pieces<'e>(
                 .map(|s| whole(s, "final size", 1 << 53))
                 .transpose()?,
             sparse: p.sparse,
+            sizes: p.sizes.map(|b| {
+                b.as_chunks::<4>()
+                    .0
+                    .iter()
+                    .map(|w| u32::from_ne_bytes(*w))
+                    .collect()
+            }),
         });
     }
     let root = bytes_of(root);

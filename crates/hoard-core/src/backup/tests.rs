@@ -182,6 +182,7 @@ fn files_round_trip_through_packs_and_an_index_object() {
             create: true,
             final_size: Some(d.len() as u64),
             sparse: true,
+            sizes: None,
         })
         .collect();
     let root = out.0.as_os_str().as_encoded_bytes();

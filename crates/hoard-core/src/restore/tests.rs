@@ -82,6 +82,7 @@ fn whole(path: &str, ids: &[u8], size: u64) -> FilePiece {
         create: true,
         final_size: Some(size),
         sparse: false,
+        sizes: None,
     }
 }
 
@@ -345,57 +346,115 @@ fn large_chunks() -> Vec<Vec<u8>> {
     ]
 }
 
+/// The plaintext lengths of chunks `ids` of `chunks`, as an item lists them.
+fn sizes_of(chunks: &[Vec<u8>], ids: &[u8]) -> Option<Vec<u32>> {
+    Some(
+        ids.iter()
+            .map(|&n| u32::try_from(chunks[n as usize].len()).expect("small"))
+            .collect(),
+    )
+}
+
 #[test]
 fn large_files_in_many_chunks_and_pieces_round_trip_byte_for_byte() {
-    for codec in [Codec::None, Codec::Lz4] {
-        for sparse in [false, true] {
-            let t = TempDir::new("large");
-            let chunks = large_chunks();
-            let store = Store::with_codec(&chunks, codec);
-            let want: Vec<u8> = chunks.concat();
-            let size = want.len() as u64;
-            // The whole file in one piece, and the same in three pieces (each its own call).
-            let mut one = whole("one", &[0, 1, 2, 3, 4, 5, 6, 7], size);
-            one.sparse = sparse;
-            let cuts: [&[u8]; 3] = [&[0, 1], &[2, 3, 4], &[5, 6, 7]];
-            let mut offset = 0;
-            let mut pieces = Vec::new();
-            for (i, ids) in cuts.iter().enumerate() {
-                let mut p = whole("three", ids, size);
-                p.create = i == 0;
-                p.offset = offset;
-                p.sparse = sparse;
-                if i < 2 {
-                    p.final_size = None;
-                }
-                offset += ids
-                    .iter()
-                    .map(|&n| chunks[n as usize].len() as u64)
-                    .sum::<u64>();
-                pieces.push(p);
+    // With the chunks' sizes given, a piece's chunks are written in parallel.
+    for (codec, sparse, with_sizes) in [Codec::None, Codec::Lz4]
+        .into_iter()
+        .flat_map(|c| [false, true].map(|s| (c, s)))
+        .flat_map(|(c, s)| [false, true].map(|z| (c, s, z)))
+    {
+        let t = TempDir::new("large");
+        let chunks = large_chunks();
+        let store = Store::with_codec(&chunks, codec);
+        let want: Vec<u8> = chunks.concat();
+        let size = want.len() as u64;
+        let sizes = |ids: &[u8]| sizes_of(&chunks, ids).filter(|_| with_sizes);
+        // The whole file in one piece, and the same in three pieces (each its own call).
+        let mut one = whole("one", &[0, 1, 2, 3, 4, 5, 6, 7], size);
+        one.sparse = sparse;
+        one.sizes = sizes(&[0, 1, 2, 3, 4, 5, 6, 7]);
+        let cuts: [&[u8]; 3] = [&[0, 1], &[2, 3, 4], &[5, 6, 7]];
+        let mut offset = 0;
+        let mut pieces = Vec::new();
+        for (i, ids) in cuts.iter().enumerate() {
+            let mut p = whole("three", ids, size);
+            p.create = i == 0;
+            p.offset = offset;
+            p.sparse = sparse;
+            p.sizes = sizes(ids);
+            if i < 2 {
+                p.final_size = None;
             }
-            store.write(t.path(), &[one])[0].as_ref().expect("written");
-            for p in pieces {
-                store.write(t.path(), &[p])[0].as_ref().expect("piece");
-            }
-            for name in ["one", "three"] {
-                let path = t.path().join(name);
-                let got = fs::read(&path).unwrap();
-                assert_eq!(got.len(), want.len(), "{name} {codec:?} sparse={sparse}");
-                assert!(
-                    got == want,
-                    "{name} {codec:?} sparse={sparse}: contents differ"
-                );
-                let m = fs::metadata(&path).unwrap();
-                if sparse {
-                    // The zero runs (1.1 MB inside a chunk, a whole chunk of 1.3 MB) stay holes.
-                    assert!(m.blocks() * 512 < size - 2_000_000, "{} blocks", m.blocks());
-                } else {
-                    assert!(m.blocks() * 512 >= size, "{} blocks", m.blocks());
-                }
+            offset += ids
+                .iter()
+                .map(|&n| chunks[n as usize].len() as u64)
+                .sum::<u64>();
+            pieces.push(p);
+        }
+        store.write(t.path(), &[one])[0].as_ref().expect("written");
+        for p in pieces {
+            store.write(t.path(), &[p])[0].as_ref().expect("piece");
+        }
+        for name in ["one", "three"] {
+            let path = t.path().join(name);
+            let got = fs::read(&path).unwrap();
+            let case = format!("{name} {codec:?} sparse={sparse} sizes={with_sizes}");
+            assert_eq!(got.len(), want.len(), "{case}");
+            assert!(got == want, "{case}: contents differ");
+            let m = fs::metadata(&path).unwrap();
+            if sparse {
+                // The zero runs (1.1 MB inside a chunk, a whole chunk of 1.3 MB) stay holes.
+                assert!(m.blocks() * 512 < size - 2_000_000, "{} blocks", m.blocks());
+            } else {
+                assert!(m.blocks() * 512 >= size, "{} blocks", m.blocks());
             }
         }
     }
+}
+
+#[test]
+fn parallel_chunks_after_a_direct_write_ending_on_a_block_go_through_the_same_descriptor() {
+    // Large chunks that end on a 4 KiB boundary (their last write is direct, so `O_DIRECT` is
+    // still on), each followed by a short one of an odd length (written through the page cache):
+    // a task that writes both through its descriptor must turn `O_DIRECT` off in between.
+    let mut chunks = Vec::new();
+    let mut at = 0usize;
+    for n in 0..6u64 {
+        let end = (at + 1_200_000).div_ceil(ALIGN_TEST) * ALIGN_TEST;
+        chunks.push(noise(end - at, 20 + n));
+        chunks.push(noise(5_000, 40 + n));
+        at = end + 5_000;
+    }
+    let ids: Vec<u8> = (0..u8::try_from(chunks.len()).expect("few")).collect();
+    for codec in [Codec::None, Codec::Lz4] {
+        let t = TempDir::new("odd");
+        let store = Store::with_codec(&chunks, codec);
+        let want = chunks.concat();
+        let mut p = whole("f", &ids, want.len() as u64);
+        p.sizes = sizes_of(&chunks, &ids);
+        store.write(t.path(), &[p])[0].as_ref().expect("written");
+        assert!(fs::read(t.path().join("f")).unwrap() == want, "{codec:?}");
+    }
+}
+
+/// The block size direct writes are aligned to.
+const ALIGN_TEST: usize = crate::direct_write::ALIGN;
+
+#[test]
+fn a_chunk_of_another_length_than_its_item_says_fails_its_piece() {
+    let t = TempDir::new("sizes");
+    let chunks = large_chunks();
+    let store = Store::new(&chunks);
+    let size = chunks[..3].iter().map(|c| c.len() as u64).sum();
+    let mut p = whole("f", &[0, 1, 2], size);
+    let mut sizes = sizes_of(&chunks, &[0, 1, 2]).expect("sizes");
+    // The same total, split differently: the bytes would land at the wrong offsets.
+    sizes[0] += 1;
+    sizes[1] -= 1;
+    p.sizes = Some(sizes);
+    let e = store.write(t.path(), &[p]).remove(0).expect_err("an error");
+    assert_eq!(e.kind, ErrorKind::Corrupt, "{e:?}");
+    assert!(e.message.contains("the item says"), "{}", e.message);
 }
 
 #[test]
