@@ -15,7 +15,7 @@
 //! file (which also writes its size and the tail).
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +28,9 @@ pub const ALIGN: usize = 4096;
 /// (measured with `dd oflag=direct`: 1, 2 and 8 MiB blocks alike).
 const BOUNCE: usize = 1 << 20;
 
-/// Full blocks [`DirectWriter::append`] holds at most; it queues older ones at once.
+/// Full blocks [`DirectWriter::append`] holds at most; it queues older ones at once, so a blob
+/// of more than a block queues all but its last block under the caller's lock (a lock wait
+/// only while the device is behind), and memory stays a block per appending thread.
 const HELD: usize = 1;
 
 /// Bounce buffers kept for later writes; at most [`KEEP`]: one being filled, the blocks held
@@ -85,14 +87,19 @@ pub fn write_all(file: &mut File, data: &[u8]) -> std::io::Result<usize> {
 /// buffer goes to the file with `O_DIRECT` on the "hoard-pack-io" threads ([`blocks`]), at its
 /// offset (a multiple of [`BOUNCE`]), while the caller fills the next; so the file's bytes are
 /// never all in memory nor copied into the page cache, and appending never waits for the device
-/// unless it is behind by several blocks. Where `O_DIRECT` is refused, or a direct write fails
-/// with `EINVAL` or writes less, the rest goes through the page cache. Closing does not wait for
-/// the device either: the tail (less than a buffer) is queued too, to be written through a second
-/// descriptor without `O_DIRECT`, and [`Closing::wait`], called by whoever needs the file whole,
-/// waits for every queued write. A failed write is reported by the next
-/// [`DirectWriter::write_all`], by [`DirectWriter::close`], or by [`Closing::wait`]; the caller
-/// fsyncs the file.
+/// unless it is behind by several blocks. [`DirectWriter::write_all`] queues each buffer it
+/// fills at once; [`DirectWriter::append`] holds the last one until the caller hands it over
+/// ([`DirectWriter::take_ready`]), for a caller that appends under a lock. Where `O_DIRECT` is
+/// refused, or a direct write fails with `EINVAL` or writes less, the rest goes through the page
+/// cache. Closing does not wait for the device either: the tail (less than a buffer) is queued
+/// too, to be written through a second descriptor without `O_DIRECT`, and [`Closing::wait`],
+/// called by whoever needs the file whole, waits for every write. A failed write is reported by
+/// the next append, by [`DirectWriter::close`], or by [`Closing::wait`]; the caller fsyncs the
+/// file. A writer or [`Closing`] dropped instead gives the file up: its blocks not yet written
+/// are skipped.
 pub struct DirectWriter {
+    /// Dropped first: a writer dropped without [`DirectWriter::close`] gives the file up.
+    abandon: AbandonOnDrop,
     file: Arc<File>,
     /// The same file without `O_DIRECT`, for the tail.
     tail: Arc<File>,
@@ -111,7 +118,13 @@ impl DirectWriter {
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         // `O_DIRECT` belongs to the open file, so the tail needs a descriptor of its own.
-        match OpenOptions::new().write(true).open(path) {
+        // Not through a symlink put at the name meanwhile.
+        let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+        match OpenOptions::new()
+            .write(true)
+            .custom_flags(nofollow)
+            .open(path)
+        {
             Ok(tail) => Ok(Self::with_tail(file, tail)),
             Err(e) => {
                 drop(file);
@@ -125,14 +138,16 @@ impl DirectWriter {
     /// descriptor of the same file.
     fn with_tail(file: File, tail: File) -> Self {
         let direct = set_direct(&file, true);
+        let tracker = blocks::Tracker::new(direct);
         Self {
+            abandon: AbandonOnDrop(Some(Arc::clone(&tracker))),
             file: Arc::new(file),
             tail: Arc::new(tail),
             bounce: Bounce::take(),
             ready: Ready(Vec::new()),
             filled: 0,
             offset: 0,
-            tracker: blocks::Tracker::new(direct),
+            tracker,
         }
     }
 
@@ -195,6 +210,7 @@ impl DirectWriter {
     /// after the full blocks (which may still be on their way); [`Closing::wait`] waits for all
     /// of them. Fails with the error of a block's write that failed already.
     pub fn close(mut self) -> std::io::Result<Closing> {
+        self.abandon.0 = None;
         drop(self.take_ready());
         if let Some(e) = self.tracker.take_error() {
             return Err(e);
@@ -213,7 +229,7 @@ impl DirectWriter {
             });
         }
         Ok(Closing {
-            file: self.tail,
+            file: Some(self.tail),
             tracker: self.tracker,
         })
     }
@@ -233,24 +249,56 @@ impl Ready {
 impl Drop for Ready {
     fn drop(&mut self) {
         for block in self.0.drain(..) {
-            blocks::submit(block);
+            if block.tracker.is_abandoned() {
+                // Skipped at once: counted done without waiting for room in the queue.
+                block.write();
+            } else {
+                blocks::submit(block);
+            }
         }
     }
 }
 
 /// A file whose writes may still be queued (see [`DirectWriter::close`]).
+/// Dropped without [`Closing::wait`], it gives the file up: its writes still queued are skipped.
 pub struct Closing {
-    file: Arc<File>,
+    /// `None` once waited for.
+    file: Option<Arc<File>>,
     tracker: Arc<blocks::Tracker>,
 }
 
 impl Closing {
     /// Waits until every write is done and returns the file (not yet fsynced); fails with the
     /// first failed write's error.
-    pub fn wait(self) -> std::io::Result<File> {
+    pub fn wait(mut self) -> std::io::Result<File> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| std::io::Error::other("the file was waited for already"))?;
         self.tracker.wait_all()?;
         // Every queued write dropped its reference to the file before it counted as done.
-        Arc::try_unwrap(self.file).or_else(|shared| shared.try_clone())
+        Arc::try_unwrap(file).or_else(|shared| shared.try_clone())
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.tracker.abandon();
+        }
+    }
+}
+
+/// Gives a file up ([`blocks::Tracker::abandon`]) when dropped armed: a [`DirectWriter`] dropped
+/// without being closed (a pack given up) leaves its held and queued blocks unwritten, and does
+/// not wait for room in the queue for them.
+struct AbandonOnDrop(Option<Arc<blocks::Tracker>>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(tracker) = self.0.take() {
+            tracker.abandon();
+        }
     }
 }
 
@@ -470,6 +518,27 @@ mod tests {
             );
             drop(file);
             assert_eq!(std::fs::read(&path).expect("ok"), data);
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[test]
+    fn a_writer_dropped_without_closing_leaves_its_held_block_unwritten() {
+        for d in test_dirs("dropped") {
+            let path = d.join("f");
+            let mut w = DirectWriter::create(&path).expect("ok");
+            w.append(&vec![9u8; 3 * BOUNCE]).expect("ok");
+            // The third block is held (as by a worker between the pack's lock and the queue)
+            // when the pack is given up.
+            let held = w.take_ready();
+            let tracker = Arc::clone(&w.tracker);
+            drop(w);
+            drop(held);
+            // Every block is done with (written or skipped) once nothing is pending.
+            let _ = tracker.wait_all();
+            // The queued blocks may be written or skipped; the held one, at 2 MiB, is skipped.
+            let len = std::fs::metadata(&path).expect("ok").len();
+            assert!(len <= 2 * BOUNCE as u64, "{len} bytes");
             std::fs::remove_dir_all(&d).expect("ok");
         }
     }

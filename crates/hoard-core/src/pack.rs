@@ -228,7 +228,8 @@ impl FinishedPack {
 /// A pack is finished without waiting for the device: its last blocks may still be on their way
 /// to the file ([`Closing`]) until the file is moved or read, which waits for them first
 /// ([`StagedPack::complete`]). So the worker that finished it goes on filling the next pack,
-/// and the wait falls on the thread that stores the pack.
+/// and the wait falls on whoever moves or reads the file (a backup's `PackBytes.writeTo`, on a
+/// thread of its own).
 pub struct StagedPack {
     path: PathBuf,
     /// The writes still on their way, until [`StagedPack::complete`] waits for them.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
@@ -265,13 +265,14 @@ fn write_piece(
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
     // Where the piece ends, and where its last write ended.
-    // Only a file its owner may write can be opened again for the other tasks.
-    let (at, end) = match piece.sizes.as_deref() {
-        Some(sizes)
-            if sizes.len() == piece.ids.len() && sizes.len() > 1 && how.mode & 0o200 != 0 =>
-        {
-            write_chunks_parallel(opener, locate, fetched, dir, name, piece, sizes, &file)?
+    let parallel = match piece.sizes.as_deref() {
+        Some(sizes) if sizes.len() == piece.ids.len() && sizes.len() > 1 => {
+            write_chunks_parallel(opener, locate, fetched, piece, sizes, &file)?
         }
+        _ => None,
+    };
+    let (at, end) = match parallel {
+        Some(done) => done,
         _ => {
             let mut out = Output::new(&file);
             let mut at = piece.offset;
@@ -329,22 +330,37 @@ fn write_chunk(
     }
 }
 
-/// Writes the chunks of `piece`, of plaintext lengths `sizes`, on the pool, each at its offset;
-/// returns where the piece ends and where its last write ended. A chunk of another length is an
-/// error. Each task writes through a descriptor of its own (opened again by name, as a later
-/// piece is): `O_DIRECT` is turned on and off per open file, and two writers sharing one would
-/// turn it off under each other's direct writes. The first descriptor, `file`, is one of them.
-#[allow(clippy::too_many_arguments)]
+/// A second descriptor of `file`, for writing, opened through `/proc/self/fd`: the same file
+/// whatever is at its name by now (unlike opening the name again), and only if its mode lets this
+/// process write it. `None` where it cannot be opened.
+fn reopen(file: &File) -> Option<File> {
+    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .ok()
+        .map(File::from)
+}
+
+/// Writes the chunks of `piece`, of plaintext lengths `sizes`, on the pool, each at its offset,
+/// dealt in turn to as many lanes as the pool has threads (at most one per chunk), each lane with
+/// a descriptor of its own: `file` and others from [`reopen`] (`O_DIRECT` is set per open file,
+/// so two writers sharing one would turn it off under each other's direct writes). Returns where
+/// the piece ends and where its last write ended, or `None`, having written nothing, where no
+/// second descriptor could be opened (the caller then writes the chunks one after another). A
+/// chunk of another length than `sizes` says is an error.
 fn write_chunks_parallel(
     opener: &Opener,
     locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
     fetched: &Fetched<'_>,
-    dir: BorrowedFd<'_>,
-    name: &CStr,
     piece: &FilePiece,
     sizes: &[u32],
     file: &File,
-) -> Result<(u64, Option<u64>)> {
+) -> Result<Option<(u64, Option<u64>)>> {
+    let lanes = pool().current_num_threads().min(piece.ids.len());
+    let others: Vec<File> = (1..lanes).map_while(|_| reopen(file)).collect();
+    if others.is_empty() {
+        return Ok(None);
+    }
+    let files: Vec<&File> = std::iter::once(file).chain(&others).collect();
     let mut starts = Vec::with_capacity(sizes.len());
     let mut at = piece.offset;
     for &size in sizes {
@@ -353,57 +369,38 @@ fn write_chunks_parallel(
     }
     let shown_path = shown(&piece.item.path);
     let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{shown_path}: {e}"));
-    let later = FilePiece {
-        create: false,
-        item: ItemMeta {
-            path: piece.item.path.clone(),
-            ..ItemMeta::default()
-        },
-        ids: Vec::new(),
-        offset: 0,
-        final_size: None,
-        sparse: false,
-        sizes: None,
-    };
-    let first = std::sync::atomic::AtomicBool::new(true);
-    let ends = piece
-        .ids
-        .par_iter()
-        .zip(&starts)
-        .zip(sizes)
-        .map_init(
-            || -> Result<Option<File>> {
-                if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
-                    return Ok(None);
+    let lane_count = files.len();
+    let ends = pool().install(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(lane, own)| -> Result<Option<u64>> {
+                let mut out = Output::new(own);
+                let mut end = None;
+                for i in (lane..piece.ids.len()).step_by(lane_count) {
+                    let (Some(id), Some(&at), Some(&size)) =
+                        (piece.ids.get(i), starts.get(i), sizes.get(i))
+                    else {
+                        break;
+                    };
+                    let wrote = with_scratch(|scratch| -> Result<Option<u64>> {
+                        let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
+                        if data.len() != size as usize {
+                            return Err(Error::corrupt(format!(
+                                "{shown_path}: chunk {} has {} bytes, the item says {size}",
+                                hex(id),
+                                data.len()
+                            )));
+                        }
+                        write_chunk(&mut out, data, at, piece.sparse).map_err(io)
+                    })?;
+                    end = end.max(wrote);
                 }
-                open_piece(dir, name, &later, 0).map(Some)
-            },
-            |own, ((id, &at), &size)| -> Result<Option<u64>> {
-                let own = match own {
-                    Ok(f) => f.as_ref().unwrap_or(file),
-                    Err(e) => return Err(e.clone()),
-                };
-                with_scratch(|scratch| {
-                    let data = open_chunk(opener, locate, fetched, id, at, scratch)?;
-                    if data.len() != size as usize {
-                        return Err(Error::corrupt(format!(
-                            "{shown_path}: chunk {} has {} bytes, the item says {size}",
-                            hex(id),
-                            data.len()
-                        )));
-                    }
-                    // The descriptor serves this task's next chunk too.
-                    let mut out = Output::new(own);
-                    let end = write_chunk(&mut out, data, at, piece.sparse);
-                    let released = out.release();
-                    let end = end.map_err(io)?;
-                    released.map_err(io)?;
-                    Ok(end)
-                })
-            },
-        )
-        .collect::<Result<Vec<_>>>()?;
-    Ok((at, ends.into_iter().flatten().max()))
+                Ok(end)
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok(Some((at, ends.into_iter().flatten().max())))
 }
 
 /// Blocks of zeros at least this long (and aligned to it in the file) become holes.

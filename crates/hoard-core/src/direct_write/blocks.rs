@@ -7,7 +7,7 @@
 //! kept threads ("hoard-pack-io") that write each at its offset (`pwrite`), so the order of the
 //! writes does not matter; at most [`QUEUED`] wait, so a device slower than the workers still
 //! holds them back, and memory stays a few blocks. [`Tracker`] counts one file's blocks still
-//! queued and keeps the first error, which the next append, the close or the wait for the whole
+//! held, queued or being written, and keeps the first error, which the next append, the close or the wait for the whole
 //! file reports.
 
 use std::fs::File;
@@ -20,7 +20,7 @@ use super::{Bounce, EINVAL, set_direct};
 /// Blocks that may wait for the threads besides the ones they are writing. The device here (a
 /// loop device with direct I/O on a shared disk) pauses now and then; 4 waiting blocks rather
 /// than 2 left the workers waiting less (a `/usr/lib` first create, alternating: faster in 4 of
-/// 4 pairs, 14.3 -> 14.1 s medians, the machine's idle and I/O-wait time 354 -> 283 ticks); 8
+/// 4 pairs, 14.7 -> 14.1 s medians, the machine's idle and I/O-wait time 354 -> 283 ticks); 8
 /// gained nothing more.
 pub(super) const QUEUED: usize = 4;
 /// Threads writing blocks. With one, each direct write waited for the device and the device
@@ -31,8 +31,11 @@ pub(super) const WRITERS: usize = 2;
 
 /// One file's queued blocks and what their writes came to.
 struct Progress {
-    /// Blocks queued or being written.
+    /// Blocks held by a writer ([`super::Ready`]), queued, or being written.
     pending: usize,
+    /// The file was given up (its writer or [`super::Closing`] dropped): its blocks that are
+    /// still held or queued are not written.
+    abandoned: bool,
     /// The first failed write's error, until it is reported.
     error: Option<std::io::Error>,
     /// Whether writes still go with `O_DIRECT` (turned off for good after a refused one).
@@ -51,6 +54,7 @@ impl Tracker {
         Arc::new(Self {
             progress: Mutex::new(Progress {
                 pending: 0,
+                abandoned: false,
                 error: None,
                 direct,
             }),
@@ -65,7 +69,17 @@ impl Tracker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Counts one more block as queued or being written (before it is queued, see
+    /// Gives the file up: blocks of it not yet written are skipped.
+    pub(super) fn abandon(&self) {
+        self.lock().abandoned = true;
+    }
+
+    /// Whether the file was given up ([`Tracker::abandon`]).
+    pub(super) fn is_abandoned(&self) -> bool {
+        self.lock().abandoned
+    }
+
+    /// Counts one more block as held, queued or being written (before it is queued, see
     /// [`submit`]).
     pub(super) fn add_pending(&self) {
         self.lock().pending += 1;
@@ -119,7 +133,7 @@ pub(super) struct Block {
 }
 
 impl Block {
-    fn write(self) {
+    pub(super) fn write(self) {
         let Block {
             file,
             bounce,
@@ -130,9 +144,9 @@ impl Block {
         } = self;
         let (skip, mut direct) = {
             let p = tracker.lock();
-            (p.error.is_some(), p.direct)
+            (p.error.is_some() || p.abandoned, p.direct)
         };
-        // After a failure the file is given up: later blocks are not written.
+        // After a failure, or once the file is given up, later blocks are not written.
         let data = &bounce.block()[..len];
         let result = if skip {
             Ok(())

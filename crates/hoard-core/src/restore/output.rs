@@ -132,15 +132,6 @@ impl<'f> Output<'f> {
         self.buffered(&data[head + done..], at + (head + done) as u64)
     }
 
-    /// Turns `O_DIRECT` off again if a write left it on, so that the descriptor can be written
-    /// through another `Output` (which starts out assuming it off).
-    pub fn release(self) -> std::io::Result<()> {
-        if self.direct && !set_direct(self.file, false) {
-            return Err(std::io::Error::other("could not turn O_DIRECT off again"));
-        }
-        Ok(())
-    }
-
     /// Writes through the page cache.
     fn buffered(&mut self, data: &[u8], at: u64) -> std::io::Result<()> {
         if data.is_empty() {

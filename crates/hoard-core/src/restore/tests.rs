@@ -415,15 +415,19 @@ fn large_files_in_many_chunks_and_pieces_round_trip_byte_for_byte() {
 #[test]
 fn parallel_chunks_after_a_direct_write_ending_on_a_block_go_through_the_same_descriptor() {
     // Large chunks that end on a 4 KiB boundary (their last write is direct, so `O_DIRECT` is
-    // still on), each followed by a short one of an odd length (written through the page cache):
-    // a task that writes both through its descriptor must turn `O_DIRECT` off in between.
+    // still on) and short ones of an odd length (written through the page cache), two of each in
+    // turn: with the chunks dealt to two lanes in turn, each lane writes a short one after a long
+    // one through its descriptor, and must turn `O_DIRECT` off in between.
     let mut chunks = Vec::new();
     let mut at = 0usize;
-    for n in 0..6u64 {
-        let end = (at + 1_200_000).div_ceil(ALIGN_TEST) * ALIGN_TEST;
-        chunks.push(noise(end - at, 20 + n));
-        chunks.push(noise(5_000, 40 + n));
-        at = end + 5_000;
+    for n in 0..12u64 {
+        let len = if n % 4 < 2 {
+            (at + 1_200_000).div_ceil(ALIGN_TEST) * ALIGN_TEST - at
+        } else {
+            5_000
+        };
+        chunks.push(noise(len, 20 + n));
+        at += len;
     }
     let ids: Vec<u8> = (0..u8::try_from(chunks.len()).expect("few")).collect();
     for codec in [Codec::None, Codec::Lz4] {
