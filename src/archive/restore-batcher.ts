@@ -117,6 +117,9 @@ export class RestoreBatcher {
     if (this.afterPaths.size > 0 && this.afterPaths.has(path.toString('latin1'))) await this.send();
     const places = located !== undefined ? located() : locate(this.index, ids);
     const file: FileState = { done };
+    // The chunks' sizes, where the item lists one per chunk, let the native side write a piece's
+    // chunks in parallel.
+    const sized = sizes.length * 32 === ids.length;
     let start = 0;
     let offset = 0;
     do {
@@ -134,9 +137,7 @@ export class RestoreBatcher {
       // the next piece is fetched while this one is written. A batch stays within BATCH_BYTES
       // unless one piece alone is larger.
       if (this.queue.length > 0 && (start > 0 || this.bytes + bytes > BATCH_BYTES)) await this.send();
-      // The chunks' sizes (where the item lists one per chunk) let the native side write a
-      // piece's chunks in parallel.
-      const pieceSizes = end - start > 1 && sizes.length * 32 === ids.length ? Buffer.from(sizes.buffer, sizes.byteOffset + start * 4, (end - start) * 4) : undefined;
+      const pieceSizes = sized && end - start > 1 ? Buffer.from(sizes.buffer, sizes.byteOffset + start * 4, (end - start) * 4) : undefined;
       const piece: RestorePiece = { path, ids: ids.subarray(start * 32, end * 32), offset, create: start === 0, sparse, ...(pieceSizes !== undefined ? { sizes: pieceSizes } : {}), ...(last ? { finalSize: size, attrs } : {}) };
       this.queue.push({ piece, places: places.slice(start, end), file, last });
       this.bytes += bytes;

@@ -260,6 +260,7 @@ impl Drop for Ready {
 }
 
 /// A file whose writes may still be queued (see [`DirectWriter::close`]).
+///
 /// Dropped without [`Closing::wait`], it gives the file up: its writes still queued are skipped.
 pub struct Closing {
     /// `None` once waited for.

@@ -273,7 +273,7 @@ fn write_piece(
     };
     let (at, end) = match parallel {
         Some(done) => done,
-        _ => {
+        None => {
             let mut out = Output::new(&file);
             let mut at = piece.offset;
             let mut end = None;

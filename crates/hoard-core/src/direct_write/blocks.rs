@@ -7,8 +7,8 @@
 //! kept threads ("hoard-pack-io") that write each at its offset (`pwrite`), so the order of the
 //! writes does not matter; at most [`QUEUED`] wait, so a device slower than the workers still
 //! holds them back, and memory stays a few blocks. [`Tracker`] counts one file's blocks still
-//! held, queued or being written, and keeps the first error, which the next append, the close or the wait for the whole
-//! file reports.
+//! held, queued or being written, and keeps the first error, which the next append, the close
+//! or the wait for the whole file reports.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
