@@ -269,6 +269,64 @@ fn lz4_into(payload: &[u8], out: &mut [u8]) -> std::io::Result<usize> {
     lz4::block::decompress_to_buffer(payload, Some(size), out)
 }
 
+/// The room liblz4 needs past the end of an lz4 block's `len` bytes of output to decompress it in
+/// place: lz4.h's `LZ4_DECOMPRESS_INPLACE_MARGIN`, taken of the output's length as its
+/// `LZ4_DECOMPRESS_INPLACE_BUFFER_SIZE` takes it.
+pub const fn lz4_in_place_margin(len: usize) -> usize {
+    (len >> 8) + 32
+}
+
+/// Whether `frame`, which decompresses to `len` bytes ([`frame_len`]), is an lz4 frame that
+/// [`lz4_in_place`] may decompress: its payload is shorter than its output, as that of every lz4
+/// frame [`compress`] writes is (a longer one is stored as is).
+pub fn lz4_fits_in_place(frame: &[u8], len: usize) -> bool {
+    frame.first() == Some(&ID_LZ4) && frame.len().saturating_sub(FRAME_HEADER_LEN) < len
+}
+
+/// Decompresses the lz4 block that fills the last `payload` bytes of `buf` into its first `len`
+/// bytes, in the same buffer (lz4.h, "In-place compression and decompression"), so that opening a
+/// chunk needs one buffer of its length rather than one for the frame and one for the output.
+/// `buf` must be at least `len + lz4_in_place_margin(len)` bytes long and `payload` shorter than
+/// `len`; otherwise, or where the block does not decompress to exactly `len` bytes, it is an
+/// error, and `buf`'s bytes are then unspecified.
+#[allow(unsafe_code)]
+pub fn lz4_in_place(buf: &mut [u8], payload: usize, len: usize) -> Result<(), Error> {
+    let bad = |why: &str| Error::corrupt(format!("lz4 data does not decompress: {why}"));
+    let margin = lz4_in_place_margin(len);
+    if payload >= len || buf.len() < len.saturating_add(margin) {
+        return Err(Error::invalid(format!(
+            "no room to decompress {payload} bytes into {len} in a buffer of {}",
+            buf.len()
+        )));
+    }
+    let (Ok(src_len), Ok(dst_len)) = (i32::try_from(payload), i32::try_from(len)) else {
+        return Err(bad("frame too large"));
+    };
+    let base = buf.as_mut_ptr();
+    // SAFETY: `src` and `dst` are raw pointers made from the one `&mut` borrow of `buf`, and no
+    // reference into `buf` is used until the call returns. `src..src + payload` is the last
+    // `payload` bytes of `buf` and `dst..dst + len` its first `len` bytes (both in bounds:
+    // `payload < len < buf.len()`). `LZ4_decompress_safe` reads only `payload` bytes from `src`
+    // and writes only `len` bytes at `dst`, whatever the block holds (it is liblz4's bounds-
+    // checked decoder, which returns a negative number rather than go past either end), so no
+    // byte outside `buf` is touched. That the two ranges overlap is what lz4.h documents for
+    // in-place decompression, which it supports with the input at the end of the buffer and a
+    // buffer of at least `LZ4_DECOMPRESS_INPLACE_BUFFER_SIZE(len)` bytes (checked above: `len +
+    // margin`) for input shorter than its output (checked above): the write position then never
+    // overtakes the read position, so a valid block decodes to the same bytes as out of place.
+    let wrote = unsafe {
+        let src = base.add(buf.len() - payload);
+        lz4::liblz4::LZ4_decompress_safe(src.cast(), base.cast(), src_len, dst_len)
+    };
+    if wrote < 0 {
+        return Err(bad("the block is malformed"));
+    }
+    if wrote != dst_len {
+        return Err(bad(&format!("yields {wrote} bytes, header says {len}")));
+    }
+    Ok(())
+}
+
 /// Decompresses the zstd frame `payload` into `out` with this thread's decompressor (a new
 /// decompression context per frame was a visible cost of reading many small trees).
 fn zstd_into(payload: &[u8], out: &mut [u8]) -> std::io::Result<usize> {

@@ -25,7 +25,7 @@ use crate::pool::pool;
 
 mod output;
 
-use output::{Output, Scratch, with_scratch};
+use output::{Output, Reused, Scratch, with_scratch};
 
 /// The most a chunk may decompress to (the chunkers cut at most 2^23 bytes; fixed blocks of up
 /// to 64 MiB are allowed).
@@ -95,7 +95,8 @@ fn fetched_blob<'a>(
 /// Opens file chunk `id` in `scratch` (see [`output`]), for writing at file offset `at`: the
 /// chunk's bytes lie at the same offset within a 4 KiB block in memory as `at` does in the file,
 /// so that its whole blocks can be written directly. Nothing is allocated once `scratch` has grown
-/// to the largest chunk; a chunk stored uncompressed is not copied a second time.
+/// to the largest chunk; a chunk stored uncompressed is not copied a second time, and an lz4 chunk
+/// is decompressed in the buffer it was opened in.
 fn open_chunk<'s>(
     opener: &Opener,
     locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
@@ -111,11 +112,19 @@ fn open_chunk<'s>(
     let skew = output::skew_of(at) + crate::direct_write::ALIGN - codec::FRAME_HEADER_LEN;
     let room = sealed.aligned(skew, blob.len().saturating_sub(HEADER_LEN));
     let n = opener.open_in(CHUNK_TYPE, id, blob, room).map_err(named)?;
-    let frame: &'s [u8] = &room[..n];
+    let (len, in_place) = {
+        let frame = &sealed.placed()[..n];
+        let len = codec::frame_len(frame, MAX_CHUNK).map_err(named)?;
+        (len, codec::lz4_fits_in_place(frame, len))
+    };
+    if in_place {
+        return sealed.lz4_in_place(n, len).map_err(named);
+    }
+    let sealed: &'s Reused = sealed;
+    let frame = &sealed.placed()[..n];
     if let Some(data) = codec::stored_data(frame, MAX_CHUNK).map_err(named)? {
         return Ok(data);
     }
-    let len = codec::frame_len(frame, MAX_CHUNK).map_err(named)?;
     let out = plain.aligned(output::skew_of(at), len);
     codec::decompress_to(frame, out).map_err(named)?;
     Ok(out)

@@ -366,3 +366,61 @@ fn lz4_blocks_of_lz4_flex_decode_and_a_wrong_declared_length_is_an_error() {
         }
     }
 }
+
+#[test]
+fn lz4_blocks_decompress_in_place_to_what_they_decompress_to_out_of_place() {
+    // Text; one byte repeated (lz4's highest ratio, the least margin to spare); random data with
+    // text in it (literals next to matches); at lengths around the margin's steps of 256.
+    let mut inputs = vec![
+        vec![7u8; 1 << 20],
+        random_with_text(300_000, 100_000, 60_000),
+    ];
+    for len in [1, 31, 32, 255, 256, 257, 4096, 65_535, 65_536, 1_000_003] {
+        inputs.push(text(len));
+        inputs.push(vec![0u8; len]);
+    }
+    let mut decoded = 0;
+    for data in &inputs {
+        let blocks = [
+            lz4::block::compress(data, None, false).expect("lz4"),
+            lz4_flex::block::compress(data),
+        ];
+        for block in blocks {
+            let mut frame = vec![ID_LZ4, 0];
+            frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&block);
+            if block.len() >= data.len() {
+                assert!(!lz4_fits_in_place(&frame, data.len()), "{}", data.len());
+                continue;
+            }
+            assert!(lz4_fits_in_place(&frame, data.len()));
+            let room = data.len() + lz4_in_place_margin(data.len());
+            let mut buf = vec![0xA5u8; room];
+            buf[room - block.len()..].copy_from_slice(&block);
+            lz4_in_place(&mut buf, block.len(), data.len()).expect("in place");
+            assert!(buf[..data.len()] == data[..], "{} bytes", data.len());
+            decoded += 1;
+            // A byte less room is refused before anything is decoded.
+            let mut short = vec![0u8; room - 1];
+            short[room - 1 - block.len()..].copy_from_slice(&block);
+            let e = lz4_in_place(&mut short, block.len(), data.len()).expect_err("short");
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{}", e.message);
+            // A declared length a byte off either way is corrupt data.
+            for claim in [data.len() + 1, data.len() - 1] {
+                if block.len() >= claim {
+                    continue;
+                }
+                let room = claim + lz4_in_place_margin(claim);
+                let mut buf = vec![0u8; room];
+                buf[room - block.len()..].copy_from_slice(&block);
+                let e = lz4_in_place(&mut buf, block.len(), claim).expect_err("wrong length");
+                assert_eq!(e.kind, ErrorKind::Corrupt, "{}", e.message);
+            }
+        }
+    }
+    assert!(decoded >= 30, "{decoded}");
+    // Frames of other codecs, and those whose payload is not shorter, are not for it.
+    let z = compress(codec("zstd"), &text(10_000)).expect("zstd");
+    assert!(!lz4_fits_in_place(&z, 10_000));
+    assert!(!lz4_fits_in_place(&[ID_LZ4, 0, 3, 0, 0, 0, 1, 2, 3], 3));
+}

@@ -1,9 +1,11 @@
 //! Where a worker opens the chunks it restores, and how their bytes reach the file.
 //!
 //! Each worker keeps two buffers for the whole extract ([`Scratch`]): one that a sealed chunk is
-//! opened in and one it is decompressed into. Fresh buffers per chunk were mapped and faulted in
-//! page by page (and zeroed) for every chunk of 4 MiB or more, and trimmed back to the system
-//! below that; reused ones cost nothing per chunk once they have grown to the largest chunk.
+//! opened in and one it is decompressed into. An lz4 chunk (the default codec's) is decompressed
+//! in the first ([`Reused::lz4_in_place`]), so the second is used only by the other codecs. Fresh
+//! buffers per chunk were mapped and faulted in page by page (and zeroed) for every chunk of 4 MiB
+//! or more, and trimmed back to the system below that; reused ones cost nothing per chunk once
+//! they have grown to the largest chunk.
 //!
 //! A chunk of at least [`DIRECT_MIN`] bytes is written past the page cache where the file system
 //! allows it: its whole 4 KiB blocks with `O_DIRECT` straight from the buffer it was opened or
@@ -17,7 +19,9 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use crate::codec;
 use crate::direct_write::{ALIGN, EINVAL, set_direct};
+use crate::error::Error;
 
 /// Chunks at least this long are written with `O_DIRECT` where that works: the chunks of large
 /// files (the default chunker cuts at least 512 KiB), not small files, whose direct writes would
@@ -29,9 +33,9 @@ pub const DIRECT_MIN: usize = 1 << 20;
 /// A worker's buffers for opening chunks, grown to the largest chunk and reused.
 #[derive(Default)]
 pub struct Scratch {
-    /// The sealed blob's body, opened in place.
+    /// The sealed blob's body, opened in place; an lz4 chunk is decompressed here too.
     pub sealed: Reused,
-    /// The decompressed chunk.
+    /// The chunk decompressed, for codecs other than lz4.
     pub plain: Reused,
 }
 
@@ -60,6 +64,10 @@ pub struct Reused {
     buf: Vec<u8>,
     /// Uses in a row that needed less than a quarter of `buf`.
     idle: u32,
+    /// Where in `buf` the bytes [`Reused::aligned`] last handed out start.
+    at: usize,
+    /// How many bytes it handed out.
+    len: usize,
 }
 
 impl Reused {
@@ -77,21 +85,68 @@ impl Reused {
         } else {
             self.idle = 0;
         }
-        aligned(&mut self.buf, skew, len)
+        self.at = place(&mut self.buf, skew, len);
+        self.len = len;
+        &mut self.buf[self.at..self.at + len]
+    }
+
+    /// The bytes [`Reused::aligned`] last handed out, as the caller left them.
+    pub fn placed(&self) -> &[u8] {
+        &self.buf[self.at..self.at + self.len]
+    }
+
+    /// Decompresses the lz4 frame of `frame` bytes that starts the bytes [`Reused::aligned`] last
+    /// handed out, in place ([`codec::lz4_in_place`]), to the `len` bytes it declares; they start
+    /// at the same offset within a block in memory as the frame's data did, so a chunk opened for
+    /// file offset `at` can still be written directly. The buffer grows (exactly) to hold them and
+    /// liblz4's margin; the frame's payload is moved to the end of that room first.
+    pub fn lz4_in_place(&mut self, frame: usize, len: usize) -> Result<&[u8], Error> {
+        let data = self.at + codec::FRAME_HEADER_LEN;
+        let payload = frame.saturating_sub(codec::FRAME_HEADER_LEN);
+        if frame > self.len || payload >= len {
+            return Err(Error::invalid(format!(
+                "an lz4 frame of {frame} bytes for {len} cannot be decompressed in place"
+            )));
+        }
+        let skew = (self.buf.as_ptr() as usize + data) % ALIGN;
+        let room = len + codec::lz4_in_place_margin(len);
+        // Growing may move the buffer to another offset within a block: the output's place is
+        // found again after it, and lies at most two blocks past the buffer's start.
+        let need = room + 2 * ALIGN;
+        if self.buf.len() < need {
+            self.buf.reserve_exact(need - self.buf.len());
+            self.buf.resize(need, 0);
+        }
+        if room > self.buf.len() / 4 {
+            self.idle = 0;
+        }
+        let start = self.buf.as_ptr().align_offset(ALIGN).min(ALIGN - 1) + skew;
+        self.buf
+            .copy_within(data..data + payload, start + room - payload);
+        let region = &mut self.buf[start..start + room];
+        codec::lz4_in_place(region, payload, len)?;
+        self.at = start;
+        self.len = len;
+        Ok(&self.buf[start..start + len])
     }
 }
 
 /// `len` bytes of `buf` that start `skew` bytes past a multiple of [`ALIGN`] in memory; `buf`
 /// grows (exactly, zero-filled) when it is too short, and is never shrunk.
-pub fn aligned(buf: &mut Vec<u8>, skew: usize, len: usize) -> &mut [u8] {
+#[cfg(test)]
+fn aligned(buf: &mut Vec<u8>, skew: usize, len: usize) -> &mut [u8] {
+    let start = place(buf, skew, len);
+    &mut buf[start..start + len]
+}
+
+/// Where [`aligned`] places `len` bytes at `skew` in `buf`, after growing it as needed.
+fn place(buf: &mut Vec<u8>, skew: usize, len: usize) -> usize {
     let need = len + skew % ALIGN + ALIGN;
     if buf.len() < need {
         buf.reserve_exact(need - buf.len());
         buf.resize(need, 0);
     }
-    let base = buf.as_ptr().align_offset(ALIGN).min(ALIGN - 1);
-    let start = base + skew % ALIGN;
-    &mut buf[start..start + len]
+    buf.as_ptr().align_offset(ALIGN).min(ALIGN - 1) + skew % ALIGN
 }
 
 /// The offset within a block of file position `at`.
@@ -254,6 +309,42 @@ mod tests {
             assert_eq!(s.as_ptr() as usize % ALIGN, skew % ALIGN);
         }
         assert_eq!(buf.len(), (1 << 20) + 17 + ALIGN);
+    }
+
+    #[test]
+    fn lz4_frames_decompress_in_place_at_their_datas_offset_within_a_block() {
+        let mut r = Reused::default();
+        // Growing and not, at skews below and above the frame header's length.
+        let cases = [
+            (0, 100_000),
+            (4095, 3 << 20),
+            (17, 1000),
+            (5, 8 << 20),
+            (6, 5000),
+        ];
+        for (skew, len) in cases {
+            let data: Vec<u8> = (0..len).map(|i| (i / 7 % 251) as u8).collect();
+            let frame = codec::compress(codec::Codec::Lz4, &data).expect("compress");
+            assert!(codec::lz4_fits_in_place(&frame, len));
+            // Placed as `open_chunk` places a frame: its data at `skew` within a block.
+            let room = r.aligned(skew + ALIGN - codec::FRAME_HEADER_LEN, frame.len() + 16);
+            room[..frame.len()].copy_from_slice(&frame);
+            let out = r.lz4_in_place(frame.len(), len).expect("in place");
+            assert_eq!(out.as_ptr() as usize % ALIGN, skew, "skew {skew}");
+            assert!(out == &data[..], "{len} bytes at skew {skew}");
+            let at = out.as_ptr();
+            assert_eq!(r.placed().as_ptr(), at);
+        }
+        // Grown to the largest output and its margin, not to twice anything.
+        assert!(
+            r.buf.len() < (8 << 20) + (8 << 20) / 128 + 3 * ALIGN,
+            "{}",
+            r.buf.len()
+        );
+        // A frame longer than what was placed, or no shorter than its output, is refused.
+        r.aligned(0, 100);
+        assert!(r.lz4_in_place(101, 1000).is_err());
+        assert!(r.lz4_in_place(100, 94).is_err());
     }
 
     #[test]
