@@ -326,9 +326,8 @@ impl Writer {
                 }
                 let pid = crate::pack::random_id()?;
                 *cur = Some(match self.staging_room() {
-                    Some(dir) => {
-                        PackBuilder::staged(pid, dir).inspect_err(|e| self.fail(e.clone()))?
-                    }
+                    Some(dir) => PackBuilder::staged(pid, dir, self.config.pack_size)
+                        .inspect_err(|e| self.fail(e.clone()))?,
                     None => PackBuilder::new(pid, self.config.pack_size + len + 4096),
                 });
             }

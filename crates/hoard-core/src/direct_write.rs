@@ -110,6 +110,8 @@ pub struct DirectWriter {
     filled: usize,
     /// Where `bounce`'s bytes start in the file.
     offset: u64,
+    /// Bytes allocated ahead of the writes ([`DirectWriter::reserve`]).
+    reserved: u64,
     tracker: Arc<blocks::Tracker>,
 }
 
@@ -147,7 +149,23 @@ impl DirectWriter {
             ready: Ready(Vec::new()),
             filled: 0,
             offset: 0,
+            reserved: 0,
             tracker,
+        }
+    }
+
+    /// Allocates the file's first `len` bytes (rounded up to a block) ahead of the writes, where
+    /// the file system can; [`Closing::wait`] cuts the file back to what was written. A direct
+    /// write into allocated blocks is an overwrite, which ext4 lets go at once with other writes
+    /// to the file; a direct write that extends the file takes the file's lock alone and waits
+    /// for the device, so the blocks of one pack were written one at a time.
+    pub fn reserve(&mut self, len: u64) {
+        let len = len.next_multiple_of(BOUNCE as u64);
+        if self.offset == 0
+            && rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, len)
+                .is_ok()
+        {
+            self.reserved = len;
         }
     }
 
@@ -230,6 +248,8 @@ impl DirectWriter {
         }
         Ok(Closing {
             file: Some(self.tail),
+            len: self.offset + self.filled as u64,
+            reserved: self.reserved,
             tracker: self.tracker,
         })
     }
@@ -265,6 +285,10 @@ impl Drop for Ready {
 pub struct Closing {
     /// `None` once waited for.
     file: Option<Arc<File>>,
+    /// The bytes written.
+    len: u64,
+    /// The bytes allocated ahead; the file is cut back to `len` if more.
+    reserved: u64,
     tracker: Arc<blocks::Tracker>,
 }
 
@@ -278,7 +302,11 @@ impl Closing {
             .ok_or_else(|| std::io::Error::other("the file was waited for already"))?;
         self.tracker.wait_all()?;
         // Every queued write dropped its reference to the file before it counted as done.
-        Arc::try_unwrap(file).or_else(|shared| shared.try_clone())
+        let file = Arc::try_unwrap(file).or_else(|shared| shared.try_clone())?;
+        if self.reserved > self.len {
+            file.set_len(self.len)?;
+        }
+        Ok(file)
     }
 }
 
@@ -464,6 +492,32 @@ mod tests {
             file.sync_all().expect("ok");
             drop(file);
             assert_eq!(std::fs::read(&path).expect("ok"), expected);
+            std::fs::remove_dir_all(&d).expect("ok");
+        }
+    }
+
+    #[test]
+    fn a_reserved_file_is_cut_back_to_what_was_written() {
+        for d in test_dirs("reserved") {
+            // Less than reserved, ending inside a block and on one; more than reserved; nothing.
+            for (reserve, len) in [
+                (8 * BOUNCE, 3 * BOUNCE + 5),
+                (4 * BOUNCE, 2 * BOUNCE),
+                (BOUNCE, 3 * BOUNCE + 7),
+                (2 * BOUNCE, 0),
+            ] {
+                let path = d.join(format!("f{reserve}-{len}"));
+                let mut w = DirectWriter::create(&path).expect("ok");
+                w.reserve(reserve as u64);
+                let data: Vec<u8> = (0..len).map(|j| (j * 7 + j / 4096) as u8).collect();
+                for piece in data.chunks(300_001) {
+                    w.write_all(piece).expect("ok");
+                }
+                let file = w.close().and_then(Closing::wait).expect("ok");
+                assert_eq!(file.metadata().expect("ok").len(), len as u64, "{d:?}");
+                drop(file);
+                assert!(std::fs::read(&path).expect("ok") == data, "{d:?} {len}");
+            }
             std::fs::remove_dir_all(&d).expect("ok");
         }
     }

@@ -233,7 +233,7 @@ impl FinishedPack {
 pub struct StagedPack {
     path: PathBuf,
     /// The writes still on their way, until [`StagedPack::complete`] waits for them.
-    closing: Option<Closing>,
+    closing: Option<Box<Closing>>,
     file: Option<File>,
     /// Why the file is not whole (a write failed), once [`StagedPack::complete`] found it.
     broken: Option<Error>,
@@ -385,10 +385,11 @@ impl PackBuilder {
 
     /// An empty pack named `id`, built in a new staging file in folder `dir` (made if missing),
     /// so that its bytes need no memory: only a small write buffer.
-    pub fn staged(id: ChunkId, dir: &Path) -> Result<Self> {
+    pub fn staged(id: ChunkId, dir: &Path, reserve: usize) -> Result<Self> {
         ensure_folder(dir)?;
         let path = dir.join(format!(".tmp-{}", crate::restore::hex(&random_id()?[..8])));
         let mut out = DirectWriter::create(&path).map_err(|e| Error::io(&path, &e))?;
+        out.reserve(reserve as u64);
         STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let staged = StagedPack {
             path,
@@ -503,7 +504,7 @@ impl PackBuilder {
             Body::Memory(data) => (data, None),
             Body::File(out, mut staged) => {
                 let closing = out.close().map_err(|e| Error::io(&staged.path, &e))?;
-                staged.closing = Some(closing);
+                staged.closing = Some(Box::new(closing));
                 staged.len = self.len;
                 (Vec::new(), Some(staged))
             }

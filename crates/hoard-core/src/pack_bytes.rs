@@ -186,7 +186,7 @@ mod tests {
         let session = Session::new(suite, &[9; 32]).expect("session");
         let build = |id: u8| {
             let mut in_memory = PackBuilder::new([id; 32], 1 << 20);
-            let mut staged = PackBuilder::staged([id; 32], &staging).expect("staged");
+            let mut staged = PackBuilder::staged([id; 32], &staging, 1 << 20).expect("staged");
             for (i, len) in [10usize, 3 << 20, 4096, 1].into_iter().enumerate() {
                 let blob: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
                 let a = in_memory.push(0, &[i as u8; 32], len as u32, &[&blob[..1], &blob[1..]]);
@@ -219,7 +219,7 @@ mod tests {
         drop(PackBytes::staged(
             staged.expect("finish").file.expect("file"),
         ));
-        let unfinished = PackBuilder::staged([3; 32], &staging).expect("staged");
+        let unfinished = PackBuilder::staged([3; 32], &staging, 0).expect("staged");
         assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 1);
         drop(unfinished);
         assert_eq!(std::fs::read_dir(&staging).expect("ok").count(), 0);
