@@ -6,15 +6,37 @@
 //! `mask_bits - nc_level` bits (beyond it), or when `e` reaches `2^max_exp`. Only the
 //! 64 bytes before the minimum size are hashed to warm up; the rest below the minimum is skipped.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use super::settle;
 use super::table::gear_table;
+
+/// A seed and its Gear table.
+type Seeded = ([u8; 32], Arc<[u64; 256]>);
+
+thread_local! {
+    /// The seed and Gear table this thread made last: a backup makes a chunker per file.
+    static LAST: RefCell<Option<Seeded>> = const { RefCell::new(None) };
+}
+
+/// `seed`'s Gear table, shared with this thread's earlier chunkers of the same seed.
+fn shared_gear(seed: &[u8; 32]) -> Arc<[u64; 256]> {
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((s, gear)) if s == seed => Arc::clone(gear),
+            _ => Arc::clone(&last.insert((*seed, Arc::new(gear_table(seed)))).1),
+        }
+    })
+}
 
 /// Bytes that influence a Gear hash's top bit.
 const WARMUP: usize = 64;
 
 #[derive(Clone)]
 pub struct FastCdc {
-    gear: [u64; 256],
+    gear: Arc<[u64; 256]>,
     min: usize,
     normal: usize,
     max: usize,
@@ -35,7 +57,7 @@ fn top_bits(bits: u8) -> u64 {
 impl FastCdc {
     pub fn new(min_exp: u8, max_exp: u8, mask_bits: u8, nc_level: u8, seed: &[u8; 32]) -> Self {
         Self {
-            gear: gear_table(seed),
+            gear: shared_gear(seed),
             min: 1usize << min_exp,
             normal: 1usize << mask_bits,
             max: 1usize << max_exp,
