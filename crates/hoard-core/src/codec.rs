@@ -302,9 +302,10 @@ pub fn lz4_in_place(buf: &mut [u8], payload: usize, len: usize) -> Result<(), Er
     let (Ok(src_len), Ok(dst_len)) = (i32::try_from(payload), i32::try_from(len)) else {
         return Err(bad("frame too large"));
     };
+    let end = buf.len();
     let base = buf.as_mut_ptr();
-    // SAFETY: `src` and `dst` are raw pointers made from the one `&mut` borrow of `buf`, and no
-    // reference into `buf` is used until the call returns. `src..src + payload` is the last
+    // SAFETY: `src` and `dst` are raw pointers made from the one `&mut` borrow of `buf`, and `buf`
+    // is not used again until the call returns. `src..src + payload` is the last
     // `payload` bytes of `buf` and `dst..dst + len` its first `len` bytes (both in bounds:
     // `payload < len < buf.len()`). `LZ4_decompress_safe` reads only `payload` bytes from `src`
     // and writes only `len` bytes at `dst`, whatever the block holds (it is liblz4's bounds-
@@ -314,8 +315,10 @@ pub fn lz4_in_place(buf: &mut [u8], payload: usize, len: usize) -> Result<(), Er
     // buffer of at least `LZ4_DECOMPRESS_INPLACE_BUFFER_SIZE(len)` bytes (checked above: `len +
     // margin`) for input shorter than its output (checked above): the write position then never
     // overtakes the read position, so a valid block decodes to the same bytes as out of place.
+    // (For a malformed block liblz4's 16- and 32-byte inner copies may overlap their source, which
+    // C leaves undefined but which still stays inside `buf`; the blob was authenticated before.)
     let wrote = unsafe {
-        let src = base.add(buf.len() - payload);
+        let src = base.add(end - payload);
         lz4::liblz4::LZ4_decompress_safe(src.cast(), base.cast(), src_len, dst_len)
     };
     if wrote < 0 {

@@ -155,16 +155,17 @@ impl DirectWriter {
     }
 
     /// Allocates the file's first `len` bytes (rounded up to a block) ahead of the writes, where
-    /// the file system can; [`Closing::wait`] cuts the file back to what was written. A direct
+    /// the file system can; [`Closing::wait`] cuts the file back to what was written (it does so
+    /// whether the allocation succeeded, failed, or failed part-way). A direct
     /// write into allocated blocks is an overwrite, which ext4 lets go at once with other writes
     /// to the file; a direct write that extends the file takes the file's lock alone and waits
     /// for the device, so the blocks of one pack were written one at a time.
     pub fn reserve(&mut self, len: u64) {
         let len = len.next_multiple_of(BOUNCE as u64);
-        if self.offset == 0
-            && rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, len)
-                .is_ok()
-        {
+        if self.offset == 0 {
+            // Whether or not it succeeds: one that fails part-way (out of space, over a quota)
+            // may leave the file longer than it was, which the close then cuts back too.
+            let _ = rustix::fs::fallocate(&*self.file, rustix::fs::FallocateFlags::empty(), 0, len);
             self.reserved = len;
         }
     }

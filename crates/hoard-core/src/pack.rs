@@ -243,7 +243,10 @@ pub struct StagedPack {
 /// Staging files that exist (being filled, or finished and not yet moved or dropped).
 static STAGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// How many staging files exist now (each may still grow to a full pack).
+/// How many staging files exist now. Each may grow to about two packs (a pack is closed once it
+/// reaches its size, after the blob that took it there); its first pack's worth is allocated
+/// when it is made ([`crate::direct_write::DirectWriter::reserve`]), so a caller counting two
+/// packs a file against the free space counts that part twice, which errs on the safe side.
 pub fn staged_packs() -> usize {
     STAGED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -343,8 +343,15 @@ mod tests {
         );
         // A frame longer than what was placed, or no shorter than its output, is refused.
         r.aligned(0, 100);
-        assert!(r.lz4_in_place(101, 1000).is_err());
-        assert!(r.lz4_in_place(100, 94).is_err());
+        for (frame, len) in [(101, 1000), (100, 94)] {
+            let e = r.lz4_in_place(frame, len).expect_err("refused");
+            assert_eq!(
+                e.kind,
+                crate::error::ErrorKind::InvalidArgument,
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]
