@@ -387,7 +387,8 @@ impl PackBuilder {
     }
 
     /// An empty pack named `id`, built in a new staging file in folder `dir` (made if missing),
-    /// so that its bytes need no memory: only a small write buffer.
+    /// so that its bytes need no memory: only a small write buffer. The file's first `reserve`
+    /// bytes are allocated ahead ([`DirectWriter::reserve`]; the pack size, for a backup).
     pub fn staged(id: ChunkId, dir: &Path, reserve: usize) -> Result<Self> {
         ensure_folder(dir)?;
         let path = dir.join(format!(".tmp-{}", crate::restore::hex(&random_id()?[..8])));

@@ -110,17 +110,12 @@ impl Reused {
         }
         let skew = (self.buf.as_ptr() as usize + data) % ALIGN;
         let room = len + codec::lz4_in_place_margin(len);
-        // Growing may move the buffer to another offset within a block: the output's place is
-        // found again after it, and lies at most two blocks past the buffer's start.
-        let need = room + 2 * ALIGN;
-        if self.buf.len() < need {
-            self.buf.reserve_exact(need - self.buf.len());
-            self.buf.resize(need, 0);
-        }
+        // Growing may move the buffer to another offset within a block: the room is placed at
+        // `skew` after it, and the payload (at the same index) moved there.
+        let start = place(&mut self.buf, skew, room);
         if room > self.buf.len() / 4 {
             self.idle = 0;
         }
-        let start = self.buf.as_ptr().align_offset(ALIGN).min(ALIGN - 1) + skew;
         self.buf
             .copy_within(data..data + payload, start + room - payload);
         let region = &mut self.buf[start..start + room];
