@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::id::{ChunkId, ID_LEN};
+use crate::slot_table::SlotTable;
 
 /// Where a blob lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +31,13 @@ struct Entry {
 
 const BLOCK_BITS: u32 = 16;
 const BLOCK: usize = 1 << BLOCK_BITS;
-const EMPTY: u32 = u32::MAX;
 const FILE_MAGIC: &[u8; 8] = b"HOARDCIX";
 
 /// The chunk index (see the module docs).
 pub struct ChunkIndex {
     blocks: Vec<Vec<Entry>>,
     len: usize,
-    slots: Vec<u32>,
+    slots: SlotTable,
     packs: Vec<ChunkId>,
     pack_numbers: HashMap<ChunkId, u32>,
     /// Sum of the lengths of all blobs.
@@ -55,9 +55,9 @@ fn hash(id: &ChunkId) -> u64 {
     u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]])
 }
 
-fn slot_of(h: u64, n: usize) -> usize {
-    // Lemire's multiply-shift maps a uniform 64-bit hash onto 0..n without a division.
-    ((u128::from(h) * n as u128) >> 64) as usize
+/// Entry `i` of `blocks`.
+fn entry_in(blocks: &[Vec<Entry>], i: u32) -> &Entry {
+    &blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)]
 }
 
 impl ChunkIndex {
@@ -66,7 +66,7 @@ impl ChunkIndex {
         Self {
             blocks: Vec::new(),
             len: 0,
-            slots: vec![EMPTY; 16],
+            slots: SlotTable::with_room(0),
             packs: Vec::new(),
             pack_numbers: HashMap::new(),
             stored: 0,
@@ -91,7 +91,7 @@ impl ChunkIndex {
     /// Bytes of memory the table holds (for measuring the cost per chunk).
     pub fn memory(&self) -> usize {
         self.blocks.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<Entry>()
-            + self.slots.capacity() * 4
+            + self.slots.memory()
             + self.packs.capacity() * ID_LEN
     }
 
@@ -112,7 +112,7 @@ impl ChunkIndex {
     }
 
     fn entry(&self, i: u32) -> &Entry {
-        &self.blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)]
+        entry_in(&self.blocks, i)
     }
 
     fn entry_mut(&mut self, i: u32) -> &mut Entry {
@@ -120,33 +120,19 @@ impl ChunkIndex {
     }
 
     fn find(&self, id: &ChunkId) -> std::result::Result<usize, usize> {
-        let n = self.slots.len();
-        let mut s = slot_of(hash(id), n);
-        loop {
-            let v = self.slots[s];
-            if v == EMPTY {
-                return Err(s);
-            }
-            if &self.entry(v).id == id {
-                return Ok(s);
-            }
-            s += 1;
-            if s == n {
-                s = 0;
-            }
-        }
+        self.slots.find(hash(id), |i| &self.entry(i).id == id)
     }
 
     /// Where blob `id` lies, if the index has it (a pending blob has pack [`PENDING`]).
     pub fn get(&self, id: &ChunkId) -> Option<Location> {
-        self.find(id).ok().map(|s| self.entry(self.slots[s]).loc)
+        self.find(id).ok().map(|s| self.entry(self.slots.at(s)).loc)
     }
 
     /// Blob `id`'s entry number (entries are numbered from 0 in the order they were added) and
     /// place, if the index has it.
     pub fn lookup(&self, id: &ChunkId) -> Option<(u32, Location)> {
         self.find(id).ok().map(|s| {
-            let n = self.slots[s];
+            let n = self.slots.at(s);
             (n, self.entry(n).loc)
         })
     }
@@ -161,25 +147,12 @@ impl ChunkIndex {
         self.find(id).is_ok()
     }
 
-    fn grow(&mut self) {
-        let n = (self.len * 3 / 2).max(16);
-        let mut slots = vec![EMPTY; n];
-        for i in 0..self.len as u32 {
-            let mut s = slot_of(hash(&self.entry(i).id), n);
-            while slots[s] != EMPTY {
-                s = if s + 1 == n { 0 } else { s + 1 };
-            }
-            slots[s] = i;
-        }
-        self.slots = slots;
-    }
-
     /// Adds blob `id` at `loc` unless the index has it; returns whether it was added. A pending
     /// entry is replaced by a real location.
     pub fn insert(&mut self, id: &ChunkId, loc: Location) -> bool {
         match self.find(id) {
             Ok(s) => {
-                let i = self.slots[s];
+                let i = self.slots.at(s);
                 let e = self.entry_mut(i);
                 if e.loc.pack == PENDING && loc.pack != PENDING {
                     e.loc = loc;
@@ -196,12 +169,11 @@ impl ChunkIndex {
                     b.push(Entry { id: *id, loc });
                 }
                 self.len += 1;
-                self.slots[s] = i;
+                let blocks = &self.blocks;
+                self.slots
+                    .fill(s, i, self.len, |n| hash(&entry_in(blocks, n).id));
                 if loc.pack != PENDING {
                     self.stored += u64::from(loc.length);
-                }
-                if self.len * 20 > self.slots.len() * 17 {
-                    self.grow();
                 }
                 true
             }
@@ -213,7 +185,7 @@ impl ChunkIndex {
     pub fn replace(&mut self, id: &ChunkId, loc: Location) -> bool {
         match self.find(id) {
             Ok(s) => {
-                let i = self.slots[s];
+                let i = self.slots.at(s);
                 let e = self.entry_mut(i);
                 let old = e.loc;
                 e.loc = loc;
@@ -285,7 +257,7 @@ impl ChunkIndex {
         }
         let n = num(take(8)?);
         let recs = take(n.checked_mul(44).ok_or_else(bad)?)?;
-        index.slots = vec![EMPTY; (n * 3 / 2).max(16)];
+        index.slots = SlotTable::with_room(n);
         for r in recs.chunks_exact(44) {
             let mut id = [0u8; 32];
             id.copy_from_slice(&r[..32]);

@@ -8,11 +8,11 @@
 //! start of the run minus one second is not remembered, since it may change again within the
 //! timestamp's resolution.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::id::ChunkId;
+use crate::slot_table::SlotTable;
 
 /// What of a file's stat decides that it is unchanged (borg's `--files-cache` modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +85,31 @@ pub struct FileStat {
     pub ctime: i64,
 }
 
+/// A path's entry: its key, the stat it was remembered with and where its chunks' ids and sizes
+/// lie in the cache's lists: 56 bytes.
+#[derive(Clone, Copy)]
 struct Entry {
+    key: [u8; 16],
     inode: u64,
     size: u64,
     time: i64,
+    /// The file's first chunk in [`FilesCache`]'s `ids` and `sizes`.
+    start: u32,
+    /// Its chunks, or [`FORGOTTEN`].
+    count: u32,
     age: u8,
-    ids: Box<[ChunkId]>,
-    sizes: Box<[u32]>,
+}
+
+/// The `count` of an entry whose path was forgotten (it stays in the table, unused, so that
+/// nothing needs to move).
+const FORGOTTEN: u32 = u32::MAX;
+
+/// What an entry compares a file's stat with: inode, size and the mode's time.
+#[derive(Clone, Copy)]
+struct Stat {
+    inode: u64,
+    size: u64,
+    time: i64,
 }
 
 /// What the cache says of a file.
@@ -110,7 +128,15 @@ pub struct FilesCache {
     ttl: u8,
     /// Files with a time at or past this (ns) are not remembered.
     guard: i64,
-    map: HashMap<[u8; 16], Entry>,
+    /// The entries, by number; `slots` finds them by key.
+    entries: Vec<Entry>,
+    slots: SlotTable,
+    /// Every entry's chunk ids and sizes, one run after another. An entry remembered again
+    /// (its file changed) appends a new run; the old one is left unused until the next load.
+    ids: Vec<ChunkId>,
+    sizes: Vec<u32>,
+    /// Entries not forgotten.
+    live: usize,
 }
 
 const MAGIC: &[u8; 8] = b"HOARDFC1";
@@ -121,6 +147,21 @@ fn key(path: &[u8]) -> [u8; 16] {
     k
 }
 
+/// Makes room in `v` for `more` items, growing it by an eighth (where a `Vec` doubles, which left
+/// up to half of the cache's memory unused).
+fn grow_for<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve_exact(more.max(v.len() / 8).max(1024));
+    }
+}
+
+/// The table hash of a key (a BLAKE3 digest: any 8 of its bytes are uniform).
+fn hash(key: &[u8; 16]) -> u64 {
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&key[..8]);
+    u64::from_le_bytes(h)
+}
+
 impl FilesCache {
     /// An empty cache for a run that started at `start_ns`.
     pub fn new(mode: Mode, ttl: u8, start_ns: i64) -> Self {
@@ -128,18 +169,98 @@ impl FilesCache {
             mode,
             ttl,
             guard: start_ns - 1_000_000_000,
-            map: HashMap::new(),
+            entries: Vec::new(),
+            slots: SlotTable::with_room(0),
+            ids: Vec::new(),
+            sizes: Vec::new(),
+            live: 0,
         }
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.live
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.live == 0
+    }
+
+    /// Bytes of memory the cache holds (for measuring its cost per file).
+    pub fn memory(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.slots.memory()
+            + self.ids.capacity() * std::mem::size_of::<ChunkId>()
+            + self.sizes.capacity() * 4
+    }
+
+    /// The number of the entry for `key`, if there is one (forgotten or not).
+    fn find(&self, key: &[u8; 16]) -> std::result::Result<u32, usize> {
+        self.slots
+            .find(hash(key), |i| &self.entries[i as usize].key == key)
+            .map(|s| self.slots.at(s))
+    }
+
+    /// Sets `key`'s entry (adding it if new) to `stat`, `age` and chunks `ids` and `sizes`
+    /// (as many).
+    fn put(&mut self, key: [u8; 16], stat: Stat, age: u8, ids: &[ChunkId], sizes: &[u32]) {
+        let start = self.ids.len();
+        grow_for(&mut self.ids, ids.len());
+        grow_for(&mut self.sizes, sizes.len());
+        self.ids.extend_from_slice(ids);
+        self.sizes.extend_from_slice(sizes);
+        self.place(key, stat, age, start);
+    }
+
+    /// Sets `key`'s entry (adding it if new) to `stat`, `age` and the chunks from `start` to the
+    /// end of the lists.
+    fn place(&mut self, key: [u8; 16], stat: Stat, age: u8, start: usize) {
+        // Counts of chunks fit u32: 2^32 chunks would be files of 2^51 bytes and more.
+        let entry = Entry {
+            key,
+            inode: stat.inode,
+            size: stat.size,
+            time: stat.time,
+            start: start as u32,
+            count: (self.ids.len() - start) as u32,
+            age,
+        };
+        match self.find(&key) {
+            Ok(i) => {
+                let e = &mut self.entries[i as usize];
+                if e.count == FORGOTTEN {
+                    self.live += 1;
+                }
+                *e = entry;
+            }
+            Err(slot) => {
+                let i = self.entries.len() as u32;
+                grow_for(&mut self.entries, 1);
+                self.entries.push(entry);
+                self.live += 1;
+                let entries = &self.entries;
+                self.slots
+                    .fill(slot, i, entries.len(), |n| hash(&entries[n as usize].key));
+            }
+        }
+    }
+
+    /// Forgets `key`'s entry, if it has one.
+    fn forget(&mut self, key: &[u8; 16]) {
+        if let Ok(i) = self.find(key) {
+            let e = &mut self.entries[i as usize];
+            if e.count != FORGOTTEN {
+                e.count = FORGOTTEN;
+                self.live -= 1;
+            }
+        }
+    }
+
+    /// The chunk ids and sizes of entry `e`.
+    fn chunks_of(&self, e: &Entry) -> (&[ChunkId], &[u32]) {
+        let run = e.start as usize..e.start as usize + e.count as usize;
+        (&self.ids[run.clone()], &self.sizes[run])
     }
 
     fn time_of(&self, s: &FileStat) -> i64 {
@@ -153,60 +274,61 @@ impl FilesCache {
         }
         let t = self.time_of(s);
         let m = self.mode;
-        let Some(e) = self.map.get_mut(&key(path)) else {
+        let Ok(i) = self.find(&key(path)) else {
             return Lookup::Unknown;
         };
+        let e = &mut self.entries[i as usize];
+        if e.count == FORGOTTEN {
+            return Lookup::Unknown;
+        }
         let same = (!m.inode || e.inode == s.inode) && (!m.size || e.size == s.size) && e.time == t;
         if !same || m.rechunk {
             return Lookup::Changed;
         }
         e.age = 0;
-        Lookup::Hit(&e.ids, &e.sizes)
+        let e = *e;
+        let (ids, sizes) = self.chunks_of(&e);
+        Lookup::Hit(ids, sizes)
     }
 
     /// Remembers what `path` held (unless the race guard or the mode says not to).
     pub fn remember(&mut self, path: &[u8], s: &FileStat, ids: &[ChunkId], sizes: &[u32]) {
         if self.mode.disabled || s.ctime >= self.guard || s.mtime >= self.guard {
-            self.map.remove(&key(path));
+            self.forget(&key(path));
             return;
         }
-        let time = self.time_of(s);
-        self.map.insert(
-            key(path),
-            Entry {
-                inode: s.inode,
-                size: s.size,
-                time,
-                age: 0,
-                ids: ids.into(),
-                sizes: sizes.into(),
-            },
-        );
+        let stat = Stat {
+            inode: s.inode,
+            size: s.size,
+            time: self.time_of(s),
+        };
+        self.put(key(path), stat, 0, ids, sizes);
     }
 
     /// Writes the cache to `path` atomically: entries seen in this run, and older ones that are
     /// younger than the ttl (aged by one).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut out = Vec::with_capacity(16 + self.map.len() * 100);
+        let mut out = Vec::with_capacity(16 + self.live * 100);
         out.extend_from_slice(MAGIC);
         let mut n = 0u64;
         out.extend_from_slice(&0u64.to_le_bytes());
-        for (k, e) in &self.map {
-            let age = if e.age == u8::MAX { e.age } else { e.age + 1 };
-            if age > self.ttl {
+        for e in &self.entries {
+            let age = e.age.saturating_add(1);
+            if e.count == FORGOTTEN || age > self.ttl {
                 continue;
             }
             n += 1;
-            out.extend_from_slice(k);
+            out.extend_from_slice(&e.key);
             out.extend_from_slice(&e.inode.to_le_bytes());
             out.extend_from_slice(&e.size.to_le_bytes());
             out.extend_from_slice(&e.time.to_le_bytes());
             out.push(age);
-            out.extend_from_slice(&(e.ids.len() as u32).to_le_bytes());
-            for id in &e.ids {
+            out.extend_from_slice(&e.count.to_le_bytes());
+            let (ids, sizes) = self.chunks_of(e);
+            for id in ids {
                 out.extend_from_slice(id);
             }
-            for s in &e.sizes {
+            for s in sizes {
                 out.extend_from_slice(&s.to_le_bytes());
             }
         }
@@ -235,6 +357,12 @@ impl FilesCache {
             u64::from_le_bytes(x)
         };
         let n = u64_of(&body[..8]);
+        // Every entry takes at least 45 bytes of the file: a count past that is damage.
+        if n > (body.len() / 45) as u64 {
+            return Err(bad());
+        }
+        cache.entries.reserve_exact(n as usize);
+        cache.slots = SlotTable::with_room(n as usize);
         for _ in 0..n {
             let mut k = [0u8; 16];
             k.copy_from_slice(take(16)?);
@@ -243,30 +371,27 @@ impl FilesCache {
             let time = u64_of(take(8)?) as i64;
             let age = take(1)?[0];
             let b = take(4)?;
-            let count = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            let ids: Box<[ChunkId]> = take(count.checked_mul(32).ok_or_else(bad)?)?
-                .chunks_exact(32)
-                .map(|c| {
-                    let mut id = [0u8; 32];
-                    id.copy_from_slice(c);
-                    id
-                })
-                .collect();
-            let sizes: Box<[u32]> = take(count.checked_mul(4).ok_or_else(bad)?)?
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            cache.map.insert(
-                k,
-                Entry {
-                    inode,
-                    size,
-                    time,
-                    age,
-                    ids,
-                    sizes,
-                },
+            let count = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if count == FORGOTTEN {
+                return Err(bad());
+            }
+            let count = count as usize;
+            let start = cache.ids.len();
+            grow_for(&mut cache.ids, count);
+            grow_for(&mut cache.sizes, count);
+            let ids = take(count.checked_mul(32).ok_or_else(bad)?)?;
+            cache.ids.extend(ids.chunks_exact(32).map(|c| {
+                let mut id = [0u8; 32];
+                id.copy_from_slice(c);
+                id
+            }));
+            let sizes = take(count.checked_mul(4).ok_or_else(bad)?)?;
+            cache.sizes.extend(
+                sizes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
             );
+            cache.place(k, Stat { inode, size, time }, age, start);
         }
         Ok(cache)
     }
@@ -361,6 +486,96 @@ mod tests {
         raw[20] ^= 1;
         std::fs::write(&f, &raw).expect("write");
         assert!(FilesCache::load(&f, mode, 2, start).is_err());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    /// Chunk ids and sizes for file `i` of a test: `i % 3` chunks (some files have none; one a
+    /// file on average, as most files of a tree are a chunk).
+    fn chunks(i: u64) -> (Vec<ChunkId>, Vec<u32>) {
+        let n = i % 3;
+        let ids = (0..n).map(|c| [(i * 7 + c) as u8; 32]).collect();
+        let sizes = (0..n).map(|c| (i + c) as u32).collect();
+        (ids, sizes)
+    }
+
+    #[test]
+    fn many_files_round_trip_and_cost_under_128_bytes_each() {
+        let mode: Mode = "ctime,size,inode".parse().expect("mode");
+        let start = 1000 * SEC;
+        let n = 100_000u64;
+        let mut c = FilesCache::new(mode, 20, start);
+        for i in 0..n {
+            let (ids, sizes) = chunks(i);
+            c.remember(format!("/t/{i}").as_bytes(), &stat(i, i, SEC), &ids, &sizes);
+        }
+        assert_eq!(c.len(), n as usize);
+        // A map of boxed id lists took 170 to 250, by where its doubling fell.
+        let per_file = c.memory() / n as usize;
+        assert!(per_file < 128, "{per_file} bytes a file");
+        let dir = std::env::temp_dir().join(format!("hoard-fc-many-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = dir.join("files");
+        c.save(&f).expect("save");
+        let mut back = FilesCache::load(&f, mode, 20, start).expect("load");
+        assert_eq!(back.len(), n as usize);
+        for i in (0..n).rev() {
+            let (ids, sizes) = chunks(i);
+            match back.lookup(format!("/t/{i}").as_bytes(), &stat(i, i, SEC)) {
+                Lookup::Hit(a, b) => assert!(a == ids && b == sizes, "file {i}"),
+                _ => panic!("file {i} missing"),
+            }
+        }
+        assert!(matches!(
+            back.lookup(b"/t/none", &stat(1, 1, SEC)),
+            Lookup::Unknown
+        ));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_file_remembered_again_or_forgotten_is_saved_as_it_is_now() {
+        let mode: Mode = "ctime,size,inode".parse().expect("mode");
+        let start = 1000 * SEC;
+        let mut c = FilesCache::new(mode, 20, start);
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        c.remember(b"/x", &stat(1, 10, SEC), &[a], &[10]);
+        c.remember(b"/y", &stat(2, 20, SEC), &[a, b], &[10, 10]);
+        // /x changed and was read again: the new stat and chunks replace the old.
+        c.remember(b"/x", &stat(1, 30, 2 * SEC), &[b, a, b], &[10, 10, 10]);
+        assert_eq!(c.len(), 2);
+        assert!(matches!(
+            c.lookup(b"/x", &stat(1, 10, SEC)),
+            Lookup::Changed
+        ));
+        assert!(
+            matches!(c.lookup(b"/x", &stat(1, 30, 2 * SEC)), Lookup::Hit(i, s) if i == [b, a, b] && s == [10; 3])
+        );
+        // /y changed within the run's last second: forgotten, not just left stale.
+        c.remember(b"/y", &stat(2, 20, start - SEC / 2), &[a], &[20]);
+        assert_eq!(c.len(), 1);
+        assert!(matches!(
+            c.lookup(b"/y", &stat(2, 20, SEC)),
+            Lookup::Unknown
+        ));
+        let dir = std::env::temp_dir().join(format!("hoard-fc-again-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = dir.join("files");
+        c.save(&f).expect("save");
+        let mut back = FilesCache::load(&f, mode, 20, start).expect("load");
+        assert_eq!(back.len(), 1);
+        assert!(matches!(
+            back.lookup(b"/y", &stat(2, 20, SEC)),
+            Lookup::Unknown
+        ));
+        assert!(
+            matches!(back.lookup(b"/x", &stat(1, 30, 2 * SEC)), Lookup::Hit(i, _) if i == [b, a, b])
+        );
+        // Remembered again after it was forgotten, /y counts once more.
+        back.remember(b"/y", &stat(2, 20, SEC), &[b], &[20]);
+        assert_eq!(back.len(), 2);
+        assert!(
+            matches!(back.lookup(b"/y", &stat(2, 20, SEC)), Lookup::Hit(i, s) if i == [b] && s == [20])
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -38,4 +38,5 @@ pub mod recompress;
 pub mod repack;
 #[cfg(target_os = "linux")]
 pub mod restore;
+mod slot_table;
 pub mod tar;
