@@ -1,6 +1,6 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -47,6 +47,43 @@ test('extract restores exact modes (read-only, set-id, none) and ns times, and r
   t.is(again.code, 0, again.stderr);
   for (const name of Object.keys(modes)) t.deepEqual(state(path.join(out, 'src', name)), state(path.join(src, name)), name);
   t.is(readFileSync(outside, 'utf8'), 'untouched');
+});
+
+test('a file or symlink where the archive has a folder is replaced by the folder, with the folder\'s own metadata', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = path.join(base, 'src');
+  for (const d of ['sub', 'linked']) {
+    mkdirSync(path.join(src, d), { recursive: true });
+    writeFileSync(path.join(src, d, 'inner'), `inside ${d}\n`);
+    chmodSync(path.join(src, d), 0o750);
+    utimesSync(path.join(src, d), 1_500_000_000, 1_500_000_000);
+  }
+  const c = await hoardIn(env, ['create', `${repo}::a`, 'src'], base);
+  t.is(c.code, 0, c.stderr);
+
+  // In the extract's place: a private file where a folder was, and a symlink to a folder outside.
+  const out = tempDir('out');
+  mkdirSync(path.join(out, 'src'));
+  const file = path.join(out, 'src', 'sub');
+  writeFileSync(file, 'secret');
+  chmodSync(file, 0o600);
+  const outside = tempDir('outside');
+  utimesSync(outside, 1_000_000_000, 1_000_000_000);
+  symlinkSync(outside, path.join(out, 'src', 'linked'));
+  const x = await hoardIn(env, ['extract', `${repo}::a`], out);
+  t.is(x.code, 0, x.stderr);
+  for (const d of ['sub', 'linked']) {
+    const st = lstatSync(path.join(out, 'src', d));
+    t.true(st.isDirectory(), d);
+    t.is(st.mode & 0o7777, 0o750, d);
+    t.is(st.mtimeMs, 1_500_000_000_000, d);
+    t.is(readFileSync(path.join(out, 'src', d, 'inner'), 'utf8'), `inside ${d}\n`);
+  }
+  // The symlink's target was not followed: nothing made in it, its times as they were.
+  t.deepEqual(readdirSync(outside), []);
+  t.is(statSync(outside).mtimeMs, 1_000_000_000_000);
 });
 
 test('hard links, symlinks and many folders come back in order across batches, also with --strip-components', async (t) => {

@@ -85,6 +85,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   /** The directories made or queued (relative paths). */
   const made = new PathSet();
   let dirsToMake: Buffer[] = [];
+  /** Per path of `dirsToMake`, 1 for a directory item (something else in its place is replaced), 0 for a parent. */
+  let dirItems: number[] = [];
+  /** The directory items that could not be made: their metadata is not set on what is there instead. */
+  const unmade = new PathSet();
   /**
    * The directories' metadata, set last; each path is a copy in `kept` (the walk's are views of
    * Node's shared 8 KiB pool blocks, and keeping one would keep its whole block: see ByteArena).
@@ -171,10 +175,14 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   const makeDirs = (): void => {
     if (dirsToMake.length === 0) return;
     const batch = dirsToMake;
+    const replace = Buffer.from(dirItems);
     dirsToMake = [];
+    dirItems = [];
     batcher.beforeBatch(async () => {
-      for (const e of await makeDirectories(root, batch)) {
-        warn(batch[e.index]?.toString('utf8') ?? '?', new Error(e.message));
+      for (const e of await makeDirectories(root, batch, replace)) {
+        const rel = batch[e.index];
+        if (rel !== undefined && replace[e.index] === 1) unmade.add(rel);
+        warn(rel?.toString('utf8') ?? '?', new Error(e.message));
       }
     });
   };
@@ -194,7 +202,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     const slash = rel.lastIndexOf(0x2f);
     if (slash <= 0) return;
     const parent = rel.subarray(0, slash);
-    if (made.add(parent)) dirsToMake.push(parent);
+    if (made.add(parent)) {
+      dirsToMake.push(parent);
+      dirItems.push(0);
+    }
   };
 
   await walkTree(
@@ -222,7 +233,10 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       try {
         switch (item.type) {
           case 'd': {
-            if (made.add(rel)) dirsToMake.push(rel);
+            if (made.add(rel)) {
+              dirsToMake.push(rel);
+              dirItems.push(1);
+            }
             // `rel` is the end of the archive path `path`.
             const copy = kept.copy(path);
             dirMeta.push({ item: metadataOf(copy.subarray(copy.length - rel.length), item), path: copy });
@@ -288,8 +302,9 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   );
   makeDirs();
   await batcher.drain();
-  // Directories last, deepest first, so that writing their contents does not change their times.
-  await apply(dirMeta.reverse());
+  // Directories last, deepest first, so that writing their contents does not change their times;
+  // never on what is in the place of a directory that could not be made.
+  await apply(dirMeta.filter((d) => !(d.item.path instanceof Uint8Array && unmade.has(d.item.path))).reverse());
 
   /**
    * Runs `make`; if a file or link is in the way, unlinks it and tries once more (a directory in

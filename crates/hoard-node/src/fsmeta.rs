@@ -757,15 +757,19 @@ pub struct PathError {
 }
 
 /// Makes each directory of `rels` beneath `root`, with missing parents (as `mkdir -p`, mode
-/// 0777 less the umask); existing directories are kept. Resolves with the paths that failed.
+/// 0777 less the umask); existing directories are kept. Where `replace` has a non-zero byte for a
+/// path, a file, symlink or special file in its place is replaced by the directory (an archive's
+/// directory item, as borg extracts it). Resolves with the paths that failed.
 #[napi(ts_return_type = "Promise<PathError[]>")]
 pub fn make_directories(
     env: &Env,
     root: Either<String, Buffer>,
     rels: Vec<Either<String, Buffer>>,
+    replace: Option<Buffer>,
 ) -> Result<Object<'_>> {
     let root = path_bytes(root);
     let rels: Vec<Vec<u8>> = rels.into_iter().map(path_bytes).collect();
+    let replace: Vec<bool> = replace.map_or_else(Vec::new, |b| b.iter().map(|&x| x != 0).collect());
     spawn_promise(
         env,
         move || {
@@ -775,7 +779,8 @@ pub fn make_directories(
                 .iter()
                 .enumerate()
                 .filter_map(|(i, rel)| {
-                    fsmeta::mkdir_beneath(fd.as_fd(), rel, mode)
+                    let replace = replace.get(i).copied().unwrap_or(false);
+                    fsmeta::mkdir_beneath(fd.as_fd(), rel, mode, replace)
                         .err()
                         .map(|e| (i, e))
                 })

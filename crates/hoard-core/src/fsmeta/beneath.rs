@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use rustix::fs::{
     AtFlags, CWD, FileType, Mode, OFlags, ResolveFlags, linkat, mkdirat, mknodat, openat, openat2,
-    statat, symlinkat,
+    statat, symlinkat, unlinkat,
 };
 use rustix::io::Errno;
 
@@ -249,10 +249,17 @@ pub(crate) fn resolve_parent_with(
 
 /// Makes directory `rel` beneath `root` with `mode` (less the umask), and any missing parents,
 /// as `mkdir -p`; an existing directory is kept. Returns it opened `O_RDONLY | O_DIRECTORY`.
-/// Something in the way that is not a directory is `HOARD_EXISTS`; a symlink is refused.
-pub fn mkdir_beneath(root: BorrowedFd<'_>, rel: &[u8], mode: Mode) -> Result<OwnedFd> {
+/// Something in the way that is not a directory is `HOARD_EXISTS`, and a symlink is refused,
+/// except that with `replace` a file, symlink or special file at `rel` itself (not at a parent)
+/// is unlinked and the directory made in its place, as borg's extract does.
+pub fn mkdir_beneath(
+    root: BorrowedFd<'_>,
+    rel: &[u8],
+    mode: Mode,
+    replace: bool,
+) -> Result<OwnedFd> {
     let comps = components(rel)?;
-    mkdir_comps(root, &comps, rel, mode, have_openat2())
+    mkdir_comps(root, &comps, rel, mode, have_openat2(), replace)
 }
 
 /// [`mkdir_beneath`] with the choice of resolution (for tests of the fallback).
@@ -264,7 +271,7 @@ pub(crate) fn mkdir_beneath_with(
     use_openat2: bool,
 ) -> Result<OwnedFd> {
     let comps = components(rel)?;
-    mkdir_comps(root, &comps, rel, mode, use_openat2)
+    mkdir_comps(root, &comps, rel, mode, use_openat2, false)
 }
 
 fn mkdir_comps(
@@ -273,6 +280,7 @@ fn mkdir_comps(
     rel: &[u8],
     mode: Mode,
     use_openat2: bool,
+    replace: bool,
 ) -> Result<OwnedFd> {
     let Some((last, parents)) = comps.split_last() else {
         return Err(Error::invalid("the path names no entry"));
@@ -280,20 +288,33 @@ fn mkdir_comps(
     let parent = match open_dir(root, parents, rel, use_openat2) {
         Ok(p) => p,
         Err(e) if e.kind == ErrorKind::NotFound && !parents.is_empty() => {
-            mkdir_comps(root, parents, rel, mode, use_openat2)?
+            mkdir_comps(root, parents, rel, mode, use_openat2, false)?
         }
         Err(e) => return Err(e),
     };
-    match mkdirat(&parent, *last, mode) {
-        Ok(()) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(os_error(e, Joined(&join(parents), last))),
+    let make = || match mkdirat(&parent, *last, mode) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(os_error(e, Joined(&join(parents), last))),
+    };
+    let open = || {
+        openat(
+            &parent,
+            *last,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    make()?;
+    match open() {
+        // Not a directory, or a symlink: the entry itself is unlinked (never followed).
+        Err(Errno::NOTDIR | Errno::LOOP) if replace => {
+            unlinkat(&parent, *last, AtFlags::empty())
+                .map_err(|e| os_error(e, Joined(&join(parents), last)))?;
+            make()?;
+            open()
+        }
+        other => other,
     }
-    openat(
-        &parent,
-        *last,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
     .map_err(|e| component_error(e, parent.as_fd(), last, rel))
 }
 

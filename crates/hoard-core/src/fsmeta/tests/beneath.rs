@@ -10,7 +10,9 @@ use std::path::Path;
 
 use rustix::fs::FileType;
 
-use super::super::beneath::{mkdir_beneath_with, open_beneath_with, resolve_parent_with};
+use super::super::beneath::{
+    mkdir_beneath, mkdir_beneath_with, open_beneath_with, resolve_parent_with,
+};
 use super::super::*;
 use super::{TempDir, is_root, root_fd};
 use crate::ErrorKind;
@@ -148,6 +150,30 @@ fn mkdir_beneath_makes_parents_keeps_existing_and_refuses_symlinks() {
         assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
     }
+}
+
+#[test]
+fn mkdir_beneath_replaces_what_is_in_its_own_place_only() {
+    let t = TempDir::new("mkdir-replace");
+    let outside = TempDir::new("outside");
+    let root = root_fd(&t);
+    let mode = Mode::from_raw_mode(0o755);
+    fs::create_dir(t.path().join("a")).unwrap();
+    fs::write(t.path().join("a/file"), b"x").unwrap();
+    symlink(outside.path(), t.path().join("a/link")).unwrap();
+    fs::write(t.path().join("parent"), b"y").unwrap();
+    for name in ["a/file", "a/link"] {
+        mkdir_beneath(root.as_fd(), name.as_bytes(), mode, true).unwrap();
+        let st = fs::symlink_metadata(t.path().join(name)).unwrap();
+        assert!(st.is_dir(), "{name}");
+    }
+    // Followed nowhere: the link's target is untouched.
+    assert!(outside.path().is_dir());
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    // A file in the way of a parent stays, and the directory is not made.
+    let e = mkdir_beneath(root.as_fd(), b"parent/d", mode, true).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Exists, "{e}");
+    assert_eq!(fs::read(t.path().join("parent")).unwrap(), b"y");
 }
 
 #[test]
