@@ -113,6 +113,30 @@ test('extract --stdout | head -c 10 ends quietly when the reader closes the pipe
   t.true(readFileSync(path.join(out, 'head')).equals((files['src/a.bin'] as Buffer).subarray(0, 10)));
 });
 
+test('list | head -1 and create --list with its log cut short end quietly: exit 0, no lock left, the archive committed', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('stdio-pipe');
+  // Far more lines than a pipe holds, so that hoard writes on after the reader is gone.
+  mkdirSync(path.join(base, 'src'));
+  for (let i = 0; i < 3000; i++) writeFileSync(path.join(base, 'src', `file-${i}`), `${i}\n`);
+  const piped = (args: string, tail: string): { rc: string; stderr: string } => {
+    const script = `"$0" "$1" ${args} | ${tail}; echo "rc=\${PIPESTATUS[0]}"`;
+    const r = spawnSync('bash', ['-c', script, process.execPath, HOARD_BIN, repo], { cwd: base, env, timeout: 120_000 });
+    return { rc: /rc=(\d+)/.exec(r.stdout.toString())?.[1] ?? '?', stderr: r.stderr.toString() };
+  };
+  const made = piped('create --list "$2::a" src 2>&1 >/dev/null', 'head -1 >/dev/null');
+  t.is(made.rc, '0', made.stderr);
+  const listed = piped('list "$2::a"', 'head -1 >/dev/null');
+  t.is(listed.rc, '0', listed.stderr);
+  t.is(listed.stderr, '', 'nothing on stderr');
+  t.deepEqual(readdirSync(path.join(repo, 'locks')), [], 'no lock left behind');
+  const all = spawnSync(process.execPath, [HOARD_BIN, 'list', '--short', repo], { env });
+  t.is(all.status, 0);
+  t.is(all.stdout.toString(), 'a\n', 'the create whose log reader went away committed its archive');
+  t.is(all.stderr.toString(), '', 'no stale lock to break');
+});
+
 test('create --content-from-command stores exactly the command output, named and moded; extract gives it back', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env);

@@ -1,6 +1,7 @@
 import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
+import { OutputClosedError, watchPipes } from './broken-pipe.js';
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
 import { BenchmarkCrudCommand } from './commands/benchmark-crud.js';
 import { BreakLockCommand } from './commands/break-lock.js';
@@ -222,6 +223,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   // As borg, plain lines whatever the log format.
   for (const warning of deprecationWarnings(rawArgv)) ctx.stderr.write(`${warning}\n`);
   if (argv.includes('--show-version')) emit('info', 'hoard.output.show-version', `hoard version ${version}`);
+  watchPipes(ctx.stdout, ctx.stderr);
   let rc: number;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
@@ -237,6 +239,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     if (options.setUmask === true) process.umask(umaskOf(command instanceof HoardCommand ? command.umask : undefined));
     rc = (await (iec ? sizeUnits.run({ iec }, () => command.validateAndExecute()) : command.validateAndExecute())) ?? 0;
   } catch (caught) {
+    if (caught instanceof OutputClosedError) return 0;
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
     const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
       ? diagnoseArguments(argv, match, optionSpecs(match.commandClass), positionalSpec(match.commandClass))

@@ -5,7 +5,8 @@
  */
 import type { Writable } from 'node:stream';
 
-import { HoardError, IoError } from '../errors.js';
+import { OutputClosedError } from '../broken-pipe.js';
+import { IoError } from '../errors.js';
 import type { ChunkIndex } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
@@ -13,8 +14,6 @@ import { ContentStream } from './chunk-contents.js';
 import type { Item } from './item.js';
 import { PathLookup, walkTree } from './tree-reader.js';
 
-/** The reader of the output went away (EPIPE): not a failure of hoard's, the run stops quietly. */
-export class OutputClosedError extends HoardError {}
 
 /** What `extract --stdout` is asked for. */
 export interface StdoutExtractOptions {

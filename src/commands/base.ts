@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
+import { checkOutput } from '../broken-pipe.js';
 import type { HoardContext } from '../context.js';
 import { Log, type LogLevel } from '../log.js';
 import { ProgressSink } from '../progress.js';
@@ -82,9 +83,15 @@ export abstract class HoardCommand extends Command<HoardContext> {
     }
   }
 
-  /** Writes one line to standard output. */
+  /** Writes one line to standard output (see {@link checkOutput} for a reader gone away). */
   protected out(line: string): void {
-    this.context.stdout.write(`${line}\n`);
+    this.print(`${line}\n`);
+  }
+
+  /** Writes `text` to standard output, unless its reader went away: then the run stops quietly. */
+  protected print(text: string): void {
+    checkOutput(this.context.stdout);
+    this.context.stdout.write(text);
   }
 
   private sink: Log | undefined;

@@ -152,9 +152,9 @@ export class DiffCommand extends HoardCommand {
         const path = printablePath(d.path);
         if (this.jsonLines) lines.push(`${pythonJson({ path, changes: changes.map((c) => c.json) })}\n`);
         else lines.push(`${changes.map((c) => c.text).join(' ').padEnd(19)} ${path}\n`);
-        if (lines.length >= 1000) this.context.stdout.write(lines.splice(0).join(''));
+        if (lines.length >= 1000) this.print(lines.splice(0).join(''));
       }
-      if (lines.length > 0) this.context.stdout.write(lines.join(''));
+      if (lines.length > 0) this.print(lines.join(''));
       for (const p of matcher.unmatchedIncludes()) {
         warnings += 1;
         this.log('warning', `Include pattern '${p}' never matched.`);

@@ -189,7 +189,7 @@ export class ListCommand extends HoardCommand {
     const withContent = [...fmt.keys].some((k) => HASH_KEYS.includes(k)) || content.refcounts !== undefined;
     const lines: string[] = [];
     const flush = (): void => {
-      if (lines.length > 0) this.context.stdout.write(lines.join(''));
+      if (lines.length > 0) this.print(lines.join(''));
       lines.length = 0;
     };
     await walkTree(
@@ -270,7 +270,7 @@ export class ListCommand extends HoardCommand {
       }
       out += fmt(values);
     }
-    this.context.stdout.write(out);
+    this.print(out);
     return 0;
   }
 }
