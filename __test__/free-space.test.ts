@@ -115,6 +115,28 @@ test('a full disk: the backup that does not fit aborts cleanly; delete and compa
   sameFile(t, path.join(out2, 'later', 'd.bin'), path.join(base, 'later', 'd.bin'));
 });
 
+test('a full cache disk after the commit is a warning: exit 1, the archive kept, the next run rebuilds the caches', async (t) => {
+  const disk = smallDisk(t, 1);
+  if (disk === undefined) return t.pass();
+  const cache = path.join(disk, 'cache');
+  mkdirSync(cache);
+  fill(disk, 0);
+  const base = tempDir('cachefull');
+  filesIn(base, 'src', { a: 200_000, b: 300_000 });
+  const env = testEnv({ HOARD_CACHE_DIR: cache });
+  const repo = path.join(tempDir('repo'), 'repo');
+  t.is((await hoardIn(env, ['init', '-e', 'repokey', repo], base)).code, 0);
+  const r = await hoardIn(env, ['create', `${repo}::one`, 'src'], base);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /^Archive one: committed, but a cache could not be saved \(the next run rebuilds it\): .*No space left on device/m);
+  t.notRegex(r.stderr, /^\s+at /m, 'no stack trace');
+  t.deepEqual(await archiveNames(env, repo), ['one']);
+  // Room again: the next run works, and its archive has the same files.
+  rmSync(path.join(disk, 'filler'));
+  await create(t, env, base, `${repo}::two`, 'src');
+  sameFile(t, path.join(await extractAll(t, env, `${repo}::two`), 'src', 'b'), path.join(base, 'src', 'b'));
+});
+
 test('additional_free_space: a backup that would eat into the reserve aborts cleanly; a smaller reserve lets it through', async (t) => {
   const disk = smallDisk(t, 48);
   if (disk === undefined) return t.pass();

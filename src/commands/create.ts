@@ -12,7 +12,7 @@ import { gidOfGroup, uidOfUser } from '../archive/user-names.js';
 import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
-import { openFilesCache, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
+import { openFilesCache, saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import { Repository } from '../repository/repository.js';
@@ -259,8 +259,11 @@ export class CreateCommand extends HoardCommand {
       progress.finish();
     }
     this.log('debug', `the walk read its directories in ${archiver.scanCalls} native calls`);
-    if (!this.dryRun) await saveChunkIndex(synced);
-    await files?.save();
+    const unsaved = await saveAfterCommit([() => (this.dryRun ? undefined : saveChunkIndex(synced)), () => files?.save()]);
+    if (unsaved !== undefined) {
+      warnings += 1;
+      this.log('warning', `Archive ${name}: ${unsaved}`);
+    }
     const end = new Date();
     if (this.json && !this.dryRun) {
       const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);

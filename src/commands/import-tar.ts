@@ -11,7 +11,7 @@ import { tarFilterFor } from '../archive/tar-filter.js';
 import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, IoError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
-import { saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
+import { saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
@@ -100,7 +100,11 @@ export class ImportTarCommand extends HoardCommand {
             }
           },
         });
-        await saveChunkIndex(synced);
+        const unsaved = await saveAfterCommit([() => saveChunkIndex(synced)]);
+        if (unsaved !== undefined) {
+          warnings += 1;
+          this.log('warning', `Archive ${name}: ${unsaved}`);
+        }
         if (this.json || this.stats || this.quickStats) {
           const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
           if (this.json) {

@@ -9,7 +9,7 @@ import { selectArchives } from '../archive/select.js';
 import { createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
-import { saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
+import { saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import type { ManifestArchive } from '../repository/manifest.js';
@@ -173,6 +173,7 @@ export class RecreateCommand extends HoardCommand {
         throw new LockTimeoutError('HOARD_LOCK_LOST', `the lock on ${target.repo.text} was broken while recreate ran; nothing more was committed`);
       }
     };
+    let warnings = 0;
     for (const [i, a] of chosen.entries()) {
       const meta = metas[i] as ArchiveMeta;
       const start = new Date();
@@ -180,12 +181,16 @@ export class RecreateCommand extends HoardCommand {
       const r = await new Recreater(repo, synced, { ...opts, beforeCommit }).run(a, meta);
       if (r.outcome === 'skipped') this.log('info', `Skipped archive ${a.name}: Nothing to do. Archive was not processed.`);
       else if (r.outcome === 'unchanged') this.log('info', `Archive ${a.name}: nothing changed, kept as it is.`);
-      if (r.outcome === 'recreated') await saveChunkIndex(synced);
+      const unsaved = r.outcome === 'recreated' ? await saveAfterCommit([() => saveChunkIndex(synced)]) : undefined;
+      if (unsaved !== undefined) {
+        warnings += 1;
+        this.log('warning', `Archive ${r.meta.name}: ${unsaved}`);
+      }
       if (this.stats && r.outcome === 'recreated' && r.id !== undefined) {
         const all = await repositoryTotals(repo, synced.index);
         this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name: r.meta.name, id: r.id, start, end: new Date(), stats: r.meta.stats, all }));
       }
     }
-    return 0;
+    return warnings > 0 ? 1 : 0;
   }
 }
