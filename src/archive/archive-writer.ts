@@ -47,6 +47,9 @@ export function parseTimestamp(text: string): Date {
   }
   const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
   if (Number.isNaN(d.getTime())) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text} is not a date (use yyyy-mm-ddThh:mm:ss)`);
+  // Python's datetime, which borg parses with, has years 1 to 9999; archives sort by the year's text.
+  const year = d.getUTCFullYear();
+  if (year < 1 || year > 9999) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--timestamp ${text}: the year must be from 1 to 9999, as borg's`);
   return d;
 }
 
