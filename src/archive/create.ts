@@ -111,10 +111,40 @@ export interface CreateResult {
   warnings: number;
 }
 
-/** The archive form of a path as given: normalised, without leading `/` or `..` parts. */
+/**
+ * The archive form of a path as given: normalised, without leading `/` or `..` parts. As borg
+ * 1.4's "slashdot hack", a `/./` in the path ends what is left out: `/srv/./data/x` is archived as
+ * `data/x` (the file system path is the whole).
+ */
 export function archivePathOf(given: string): string {
-  const parts = path.posix.normalize(given).split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  const dot = given.indexOf('/./');
+  const kept = dot < 0 ? given : given.slice(dot + 3);
+  const parts = path.posix.normalize(kept).split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
   return parts.join('/');
+}
+
+/**
+ * How `--list` names an item of archive path `apath` backed up from one of the paths `given` (as
+ * borg, the file system path: the given path, normalised, then the names below it), so that
+ * `/etc/hosts` is listed as `/etc/hosts`, not as its archive path `etc/hosts`. A path no given
+ * one leads to (standard input's name) is shown as it is.
+ */
+export function shownPaths(given: readonly string[]): (apath: string) => string {
+  const roots = given
+    .filter((g) => g !== '-')
+    .map((g) => {
+      const shown = path.posix.normalize(g);
+      return { apath: archivePathOf(g), shown: shown.length > 1 && shown.endsWith('/') ? shown.slice(0, -1) : shown };
+    })
+    .sort((a, b) => b.apath.length - a.apath.length);
+  return (apath) => {
+    for (const r of roots) {
+      if (apath === r.apath) return r.shown;
+      if (r.apath === '') return r.shown === '/' ? `/${apath}` : `${r.shown}/${apath}`;
+      if (apath.startsWith(`${r.apath}/`)) return r.shown + apath.slice(r.apath.length);
+    }
+    return apath;
+  };
 }
 
 export { isoMicro };

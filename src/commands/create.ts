@@ -3,7 +3,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { encryptionJson } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
-import { Archiver, archivePathOf, type CreateOptions } from '../archive/create.js';
+import { Archiver, archivePathOf, shownPaths, type CreateOptions } from '../archive/create.js';
 import { FILES_CHANGED, type FilesChanged } from '../archive/file-batcher.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { createMatcher, type PatternMatcher } from '../archive/patterns.js';
@@ -204,6 +204,7 @@ export class CreateCommand extends HoardCommand {
     let warnings = 0;
     this.log('info', `Creating archive at "${target.repo.text}::${name}"`);
     const progress = this.progressSink.archive();
+    const shown = shownPaths(paths);
     const archiver: Archiver = new Archiver(repo, synced, {
       name,
       paths,
@@ -232,9 +233,10 @@ export class CreateCommand extends HoardCommand {
       stdinName: this.stdinName,
       stdinMode,
       ...stdinOwner,
-      onItem: (found, p) => {
+      onItem: (found, apath) => {
         // As borg: a dry run reads nothing, so every item it would back up has status '-'.
         const status = this.dryRun && found !== 'x' ? '-' : found;
+        const p = shown(apath);
         if (this.list && (filter === undefined || filter.has(status))) {
           progress.clear();
           this.logger.fileStatus(status, p);
