@@ -53,6 +53,12 @@ test('a short option takes its value attached, as argparse does (-Clz4, -esrc/b.
   t.deepEqual(r.stdout.trim().split('\n'), ['a1']);
   r = await hoardIn(env, ['list', '--short', '-ab*', repo]);
   t.deepEqual(r.stdout.trim().split('\n'), ['b1']);
+  // Flags that end in a letter taking a value: the value is the next argument (-sC zstd,3 as -s -C zstd,3).
+  r = await hoardIn(env, ['create', '-sC', 'zstd,3', '-xe', 'src/c', `${repo}::c1`, 'src'], base);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /Number of files: 1/);
+  r = await hoardIn(env, ['list', '--short', '-va', 'c*', repo]);
+  t.deepEqual(r.stdout.trim().split('\n'), ['c1']);
 });
 
 test("borg 1.4's remaining options are accepted: --remote-buffer, list -P, create --exclude-dataless/--files-changed/--quick-stats, delete --quick-stats", async (t) => {

@@ -93,7 +93,9 @@ export function commandOf(argv: readonly string[], classes: readonly CommandClas
 /**
  * argparse (borg) takes a short option's value attached to it (`-Clz4`, `-esrc/b.bin`), also after
  * short flags that take none (`-vClz4`); clipanion does not. For the command's options, such an
- * argument becomes the flags and `-C=lz4`. Arguments after the command path's `--` stay as they are.
+ * argument becomes the flags and `-C=lz4`; flags ending in a letter that takes a value (`-sC lz4`)
+ * become the flags and that option, whose value is the next argument. Arguments after the
+ * command path's `--` stay as they are.
  */
 export function splitAttachedShortValues(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
   const arityOf = new Map<string, number>();
@@ -116,7 +118,8 @@ export function splitAttachedShortValues(argv: readonly string[], specs: readonl
     if (j < a.length - 1 && arityOf.get(letter) === 1) {
       if (j > 1) out.push(a.slice(0, j));
       out.push(`-${letter}=${a.slice(j + 1)}`);
-    } else out.push(a);
+    } else if (j > 1 && j === a.length - 1 && arityOf.get(letter) === 1) out.push(a.slice(0, j), `-${letter}`);
+    else out.push(a);
   }
   return out;
 }
