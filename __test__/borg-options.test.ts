@@ -61,6 +61,24 @@ test('a short option takes its value attached, as argparse does (-Clz4, -esrc/b.
   t.deepEqual(r.stdout.trim().split('\n'), ['c1']);
 });
 
+test('a long option may be shortened to any start no other option of the command shares, as argparse takes it', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'src', { a: 1000, b: 2000 });
+  let r = await hoardIn(env, ['create', '--stat', '--compress', 'zstd,3', '--exclude', 'src/b', `${repo}::one`, 'src'], base);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /Number of files: 1/);
+  r = await hoardIn(env, ['create', '--comm=shortened', `${repo}::two`, 'src'], base);
+  t.is(r.code, 0, r.stderr);
+  r = await hoardIn(env, ['list', '--glob', 't*', '--lock-w', '5', '--format', '{archive} {comment}{NL}', repo]);
+  t.is(r.stdout, 'two shortened\n', r.stderr);
+  // A start that several options share is refused, with exit code 2.
+  r = await hoardIn(env, ['create', '--ex', 'x', `${repo}::three`, 'src'], base);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^hoard: .*--ex/);
+});
+
 test("borg 1.4's remaining options are accepted: --remote-buffer, list -P, create --exclude-dataless/--files-changed/--quick-stats, delete --quick-stats", async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env);

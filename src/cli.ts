@@ -30,7 +30,7 @@ import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import { HoardCommand } from './commands/base.js';
-import { commandOf, diagnoseArguments, optionSpecs, positionalSpec, splitAttachedShortValues } from './command-options.js';
+import { commandOf, diagnoseArguments, expandLongPrefixes, optionSpecs, positionalSpec, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
@@ -206,7 +206,8 @@ export function deprecationWarnings(argv: readonly string[]): string[] {
 export async function run(rawArgv: string[], context: Partial<HoardContext> = {}, options: { setUmask?: boolean } = {}): Promise<number> {
   const joined = joinDashValues(rawArgv);
   const match = commandOf(joined, commands);
-  const argv = match ? splitAttachedShortValues(joined, optionSpecs(match.commandClass)) : joined;
+  const specs = match ? optionSpecs(match.commandClass) : [];
+  const argv = match ? splitAttachedShortValues(expandLongPrefixes(joined, specs), specs) : joined;
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,

@@ -91,6 +91,46 @@ export function commandOf(argv: readonly string[], classes: readonly CommandClas
 }
 
 /**
+ * argparse (borg) takes any unambiguous start of a long option's name (`--stat` for `--stats`,
+ * `--compress` for `--compression`); clipanion takes whole names only. For the command's options,
+ * such a start becomes the whole name; one that starts several names, and the values of options
+ * that take one, stay as they are. Arguments after the command path's `--` stay as they are.
+ */
+export function expandLongPrefixes(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
+  const specOf = new Map<string, OptionSpec>();
+  for (const spec of specs) for (const n of spec.names) specOf.set(n, spec);
+  const longNames = [...specOf.keys()].filter((n) => n.startsWith('--'));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i] ?? '';
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a : a.slice(0, eq);
+    let spec = specOf.get(name);
+    let word = a;
+    if (spec === undefined && /^--[^-]/.test(name)) {
+      const starts = longNames.filter((n) => n.startsWith(name));
+      const found = new Set(starts.map((n) => specOf.get(n)));
+      const whole = starts[0];
+      if (found.size === 1 && whole !== undefined) {
+        spec = specOf.get(whole);
+        word = eq < 0 ? whole : `${whole}${a.slice(eq)}`;
+      }
+    }
+    out.push(word);
+    // The option's value, in the next argument, is a value even if it starts with `--`.
+    if (spec !== undefined && spec.arity === 1 && eq < 0 && i + 1 < argv.length) {
+      i += 1;
+      out.push(argv[i] ?? '');
+    }
+  }
+  return out;
+}
+
+/**
  * argparse (borg) takes a short option's value attached to it (`-Clz4`, `-esrc/b.bin`), also after
  * short flags that take none (`-vClz4`); clipanion does not. For the command's options, such an
  * argument becomes the flags and `-C=lz4`; flags ending in a letter that takes a value (`-sC lz4`)
