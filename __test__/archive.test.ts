@@ -1,5 +1,5 @@
 import test from 'ava';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, makeTree, tempDir, testEnv, walk } from './archive-helpers.js';
@@ -67,6 +67,14 @@ test('list shows archives and items in borg layouts; --json and --json-lines par
   t.is(wrongJson.code, 2);
   t.regex(wrongJson.stderr, /--json option is only valid for listing archives/);
   t.is((await hoardIn(env, ['list', '--json-lines', repo])).code, 2);
+  // A hard link: 'h' leads its mode, as in borg, while its type stays '-'.
+  chmodSync(path.join(base, 'd', 'f.txt'), 0o640);
+  linkSync(path.join(base, 'd', 'f.txt'), path.join(base, 'd', 'g.txt'));
+  t.is((await hoardIn(env, ['create', `${repo}::Wednesday`, 'd'], base)).code, 0);
+  const linked = await hoardIn(env, ['list', `${repo}::Wednesday`, 'd/g.txt']);
+  t.regex(linked.stdout, /^hrw-r----- .* d\/g\.txt link to d\/f\.txt\n$/);
+  const hl = JSON.parse((await hoardIn(env, ['list', '--json-lines', `${repo}::Wednesday`, 'd/g.txt'])).stdout) as { mode: string; type: string };
+  t.deepEqual([hl.mode, hl.type], ['hrw-r-----', '-']);
 });
 
 test('a second create reads only changed files and stores only new data; --stats in borg layout', async (t) => {

@@ -61,7 +61,8 @@ export function itemValues(path: Buffer, item: Item): Record<string, FormatValue
   const broken = item.chunksHealthy !== undefined;
   return {
     type,
-    mode: modeString(item.type === 'h' ? (item.mode & 0o7777) | 0o100000 : item.mode),
+    // As borg: a hard link's mode starts with 'h' (its type stays '-').
+    mode: item.type === 'h' ? `h${modeString((item.mode & 0o7777) | 0o100000).slice(1)}` : modeString(item.mode),
     uid: item.uid,
     gid: item.gid,
     user: item.user ?? String(item.uid),
