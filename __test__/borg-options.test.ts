@@ -131,6 +131,13 @@ test('create --timestamp takes a reference file (its mtime) and borg\'s year-day
   }
   const r = await hoardIn(env, ['list', '--format', '{archive} {time}{NL}', repo]);
   t.is(r.stdout, 'a Wed, 2020-05-06 07:08:09\nc Tue, 2024-01-02 03:04:00\nb Tue, 2024-12-31 00:00:00\n');
+  // As borg, the run's start is the timestamp and its end as much later as the run took.
+  const started = await hoardIn(env, ['list', '--format', '{start}|{end}{NL}', '-a', 'c', repo]);
+  t.regex(started.stdout, /^Tue, 2024-01-02 03:04:00\|Tue, 2024-01-02 03:04:\d\d\n$/);
+  const info = await hoardIn(env, ['info', '--json', `${repo}::c`]);
+  const archive = (JSON.parse(info.stdout) as { archives: { start: string; end: string }[] }).archives[0];
+  t.regex(archive?.start ?? '', /^2024-01-02T03:04:00\.\d{6}$/);
+  t.regex(archive?.end ?? '', /^2024-01-02T03:04:\d\d\.\d{6}$/);
   const before = snapshot(repo);
   for (const [argv, msg] of [
     [['create', '--timestamp', '2023-366', `${repo}::x`, 'd'], /^hoard: --timestamp 2023-366: 2023 has no day 366\n$/],

@@ -266,14 +266,17 @@ export class CreateCommand extends HoardCommand {
       warnings += 1;
       this.log('warning', `Archive ${name}: ${unsaved}`);
     }
-    const end = new Date();
+    // As borg: --timestamp moves the run's start to it, and its end by as much.
+    const shift = timestamp === undefined ? 0 : timestamp.getTime() - now.getTime();
+    const start = new Date(now.getTime() + shift);
+    const end = new Date(Date.now() + shift);
     if (this.json && !this.dryRun) {
       const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.out(
         createJson({
           meta: result.meta,
           id: result.id,
-          start: now,
+          start,
           end,
           all,
           cachePath: synced.file ?? '',
@@ -284,7 +287,7 @@ export class CreateCommand extends HoardCommand {
       );
     } else if ((this.stats || this.quickStats) && !this.dryRun) {
       const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
-      this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: now, end, stats: result.stats, all }));
+      this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start, end, stats: result.stats, all }));
     }
     return warnings > 0 ? 1 : 0;
   }
