@@ -1,5 +1,6 @@
 import test from 'ava';
 import { appendFileSync, chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, makeTree, tempDir, testEnv, walk } from './archive-helpers.js';
@@ -54,6 +55,10 @@ test('list shows archives and items in borg layouts; --json and --json-lines par
     json.archives.map((a) => a.name),
     ['Monday', 'Tuesday'],
   );
+  // The keys a --format names join the JSON, as borg adds them.
+  const formatted = JSON.parse((await hoardIn(env, ['list', '--json', '--format', '{comment}{hostname}{end}', '--last', '1', repo])).stdout) as { archives: Record<string, string>[] };
+  t.deepEqual(Object.keys(formatted.archives[0] ?? {}).sort(), ['archive', 'barchive', 'comment', 'end', 'hostname', 'id', 'name', 'start', 'time']);
+  t.is(formatted.archives[0]?.hostname, hostname());
   const items = await hoardIn(env, ['list', `${repo}::Monday`]);
   t.regex(items.stdout, /^drwx\S+ \S+ +\S+ +0 [A-Z][a-z]{2}, [-\d]+ [:\d]+ d\n-rw\S+ \S+ +\S+ +6 [A-Z][a-z]{2}, [-\d]+ [:\d]+ d\/f\.txt\n$/);
   const jl = (await hoardIn(env, ['list', '--json-lines', `${repo}::Monday`, 'd/f.txt'])).stdout.trimEnd().split('\n');

@@ -227,13 +227,32 @@ export class ListCommand extends HoardCommand {
       ...(this.last !== undefined ? { last: this.last } : {}),
     });
     if (this.json) {
+      // As borg: the keys a --format names are added to each archive's object.
+      const asked = this.format === undefined ? [] : [...compileFormat(this.format, ARCHIVE_KEYS).keys];
+      const extra = asked.filter((k) => ['comment', 'bcomment', 'end', 'command_line', 'hostname', 'username', 'tam'].includes(k));
+      const archives: Record<string, string>[] = [];
+      for (const a of selected) {
+        const time = isoMicro(new Date(a.time));
+        const one: Record<string, string> = { archive: a.name, barchive: a.name, id: a.id, name: a.name, start: time, time };
+        if (extra.length > 0) {
+          const meta = await loadArchive(repo, a);
+          const values: Record<string, string> = {
+            comment: meta.comment,
+            bcomment: meta.comment,
+            end: meta.end,
+            command_line: meta.commandLine.join(' '),
+            hostname: meta.hostname,
+            username: meta.username,
+            tam: repo.config.encryption === 'none' ? 'none' : 'verified',
+          };
+          for (const k of extra) one[k] = values[k] ?? '';
+        }
+        archives.push(one);
+      }
       this.out(
         JSON.stringify(
           {
-            archives: selected.map((a) => {
-              const time = isoMicro(new Date(a.time));
-              return { archive: a.name, barchive: a.name, id: a.id, name: a.name, start: time, time };
-            }),
+            archives,
             encryption: encryptionJson(repo),
             repository: { id: repo.config.id, last_modified: isoMicro(new Date(repo.manifest.timestamp)), location },
           },
