@@ -271,19 +271,37 @@ fn write_piece(
     how: Creation,
 ) -> Result<PieceDone> {
     let file = open_piece(dir, name, piece, how.mode)?;
+    fill_piece(opener, locate, fetched, piece, how, &file).inspect_err(|_| {
+        // A file cut short (a damaged or missing chunk, a full disk) is not left to pass for the
+        // archived one. This extract made it (its first piece, with `O_EXCL`), so nothing of the
+        // user's goes with it; the piece's error is what is reported, not this unlink's.
+        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+    })
+}
+
+/// Writes `piece` into `file`, its file opened by [`open_piece`]; with its last piece, sets the
+/// file's length and metadata.
+fn fill_piece(
+    opener: &Opener,
+    locate: &(impl Fn(&ChunkId) -> Option<Location> + Sync),
+    fetched: &Fetched<'_>,
+    piece: &FilePiece,
+    how: Creation,
+    file: &File,
+) -> Result<PieceDone> {
     let io =
         |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", shown(&piece.item.path)));
     // Where the piece ends, and where its last write ended.
     let parallel = match piece.sizes.as_deref() {
         Some(sizes) if sizes.len() == piece.ids.len() && sizes.len() > 1 => {
-            write_chunks_parallel(opener, locate, fetched, piece, sizes, &file)?
+            write_chunks_parallel(opener, locate, fetched, piece, sizes, file)?
         }
         _ => None,
     };
     let (at, end) = match parallel {
         Some(done) => done,
         None => {
-            let mut out = Output::new(&file);
+            let mut out = Output::new(file);
             let mut at = piece.offset;
             let mut end = None;
             for id in &piece.ids {

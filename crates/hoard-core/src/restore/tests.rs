@@ -459,6 +459,8 @@ fn a_chunk_of_another_length_than_its_item_says_fails_its_piece() {
     let e = store.write(t.path(), &[p]).remove(0).expect_err("an error");
     assert_eq!(e.kind, ErrorKind::Corrupt, "{e:?}");
     assert!(e.message.contains("the item says"), "{}", e.message);
+    // The file cut short is gone, not left to pass for the archived one.
+    assert!(!t.path().join("f").exists());
 }
 
 #[test]
