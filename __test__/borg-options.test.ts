@@ -142,6 +142,9 @@ test('create --timestamp takes a reference file (its mtime) and borg\'s year-day
   for (const [argv, msg] of [
     [['create', '--timestamp', '2023-366', `${repo}::x`, 'd'], /^hoard: --timestamp 2023-366: 2023 has no day 366\n$/],
     [['create', '--timestamp', '99999-01-01', `${repo}::x`, 'd'], /^hoard: --timestamp 99999-01-01: the year must be from 1 to 9999, as borg's\n$/],
+    // Integers to borg's argparse, even where hoard does nothing with them.
+    [['create', '--upload-ratelimit', 'abc', `${repo}::x`, 'd'], /^hoard: Invalid value for --upload-ratelimit: expected a number \(got "abc"\)\n$/],
+    [['create', '--checkpoint-interval', '1.5', `${repo}::x`, 'd'], /^hoard: Invalid value for --checkpoint-interval: /],
     [['create', '-C', 'obfuscate,110,none', `${repo}::x`, 'd'], /^hoard: compression "obfuscate,110,none": borg's obfuscate .* not supported/],
     [['create', '-Cauto,obfuscate,3,lz4', `${repo}::x`, 'd'], /^hoard: compression "auto,obfuscate,3,lz4": borg's obfuscate/],
   ] as const) {

@@ -13,6 +13,9 @@ import type { Storage } from '../storage/storage.js';
  * those without a meaning for the command at hand are no-ops (docs/options.md says which).
  * They are hidden from each command's synopsis and listed once in docs/options.md.
  */
+/** The validator of an option whose value borg's argparse reads as an integer (`type=int`). */
+export const isInt = t.cascade(t.isNumber(), [t.isInteger()]);
+
 export abstract class HoardCommand extends Command<HoardContext> {
   critical = Option.Boolean('--critical', false, { hidden: true, description: 'work on log level CRITICAL' });
   error = Option.Boolean('--error', false, { hidden: true, description: 'work on log level ERROR' });
@@ -35,9 +38,10 @@ export abstract class HoardCommand extends Command<HoardContext> {
   remotePath = Option.String('--remote-path', { hidden: true, description: 'use PATH as hoard executable on the remote' });
   uploadRatelimit = Option.String('--upload-ratelimit,--remote-ratelimit', {
     hidden: true,
+    validator: isInt,
     description: 'set network upload rate limit in kiByte/s',
   });
-  uploadBuffer = Option.String('--upload-buffer,--remote-buffer', { hidden: true, description: 'set network upload buffer size in MiB' });
+  uploadBuffer = Option.String('--upload-buffer,--remote-buffer', { hidden: true, validator: isInt, description: 'set network upload buffer size in MiB' });
   considerPartFiles = Option.Boolean('--consider-part-files', false, { hidden: true, description: 'treat part files like normal files' });
   debugProfile = Option.String('--debug-profile', { hidden: true, description: 'write execution profile into FILE' });
   rsh = Option.String('--rsh', { hidden: true, description: 'use this command to connect to the hoard serve process' });

@@ -16,7 +16,7 @@ import { openFilesCache, saveAfterCommit, saveChunkIndex, syncChunkIndex } from 
 import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import { Repository } from '../repository/repository.js';
-import { HoardCommand } from './base.js';
+import { HoardCommand, isInt } from './base.js';
 import { patternOptions, patternOrderOption } from './pattern-options.js';
 
 /** borg's default chunker parameters. */
@@ -97,7 +97,7 @@ export class CreateCommand extends HoardCommand {
   readSpecial = Option.Boolean('--read-special', false, { description: 'open and read block and char device files and fifos' });
   comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
   timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
-  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted (index objects are written every few packs)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { validator: isInt, description: 'accepted (index objects are written every few packs)' });
   checkpointVolume = Option.String('--checkpoint-volume', { description: 'accepted (no-op)' });
   chunkerParams = Option.String('--chunker-params', DEFAULT_CHUNKER, { description: 'specify the chunker parameters' });
   compression = Option.String('-C,--compression', 'lz4', { description: 'select compression algorithm' });

@@ -14,7 +14,7 @@ import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
 import { securityDir } from '../repository/security.js';
 import type { Storage } from '../storage/storage.js';
-import { HoardCommand } from './base.js';
+import { HoardCommand, isInt } from './base.js';
 
 const RULE = '-'.repeat(78);
 
@@ -53,7 +53,7 @@ export class DeleteCommand extends HoardCommand {
   force = Option.Counter('--force', 0, { description: 'do not ask before deleting a whole repository' });
   keepSecurityInfo = Option.Boolean('--keep-security-info', false, { description: 'keep the local security info when deleting a repository' });
   saveSpace = Option.Boolean('--save-space', false, { description: 'accepted for borg compatibility (no-op)' });
-  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted for borg compatibility (no-op)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { validator: isInt, description: 'accepted for borg compatibility (no-op)' });
   considerCheckpoints = Option.Boolean('--consider-checkpoints', false, { description: 'accepted (hoard has no checkpoint archives)' });
   prefix = Option.String('-P,--prefix', { description: 'only consider archive names starting with this prefix (deprecated)' });
   globArchives = Option.String('-a,--glob-archives', { description: 'only consider archive names matching the glob' });

@@ -14,7 +14,7 @@ import { parseChunkerParams, parseCompression } from '../native.js';
 import { saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
-import { HoardCommand } from './base.js';
+import { HoardCommand, isInt } from './base.js';
 import { DEFAULT_CHUNKER } from './create.js';
 
 /** `hoard import-tar REPO::ARCHIVE TARFILE`: a new archive from a tarball. */
@@ -46,7 +46,7 @@ export class ImportTarCommand extends HoardCommand {
   ignoreZeros = Option.Boolean('--ignore-zeros', false, { description: 'ignore zero-filled blocks in the input tarball' });
   comment = Option.String('--comment', '', { description: 'add a comment text to the archive' });
   timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
-  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted (index objects are written every few packs)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { validator: isInt, description: 'accepted (index objects are written every few packs)' });
   chunkerParams = Option.String('--chunker-params', DEFAULT_CHUNKER, { description: 'specify the chunker parameters' });
   compression = Option.String('-C,--compression', 'lz4', { description: 'select compression algorithm' });
   target = Option.String({ name: 'ARCHIVE' });

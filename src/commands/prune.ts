@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import * as t from 'typanion';
 
 import { archiveLine } from '../archive/archives.js';
 import { deletedDataReport, removeArchives } from '../archive/deletion.js';
@@ -9,9 +8,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { parseTarget } from '../repository/location.js';
 import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
-import { HoardCommand } from './base.js';
+import { HoardCommand, isInt } from './base.js';
 
-const count = { validator: t.cascade(t.isNumber(), [t.isInteger()]) };
+const count = { validator: isInt };
 
 function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', message);

@@ -14,7 +14,7 @@ import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import type { ManifestArchive } from '../repository/manifest.js';
 import { Repository } from '../repository/repository.js';
-import { HoardCommand } from './base.js';
+import { HoardCommand, isInt } from './base.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
@@ -62,7 +62,7 @@ export class RecreateCommand extends HoardCommand {
   excludeIfPresent = Option.Array('--exclude-if-present', [], { description: 'exclude directories that contain NAME' });
   keepExcludeTags = Option.Boolean('--keep-exclude-tags,--keep-tag-files', false, { description: 'keep tag files of excluded directories' });
   targetName = Option.String('--target', { description: 'create a new archive with the name ARCHIVE, do not replace the existing archive' });
-  checkpointInterval = Option.String('-c,--checkpoint-interval', { description: 'accepted for borg compatibility (no-op)' });
+  checkpointInterval = Option.String('-c,--checkpoint-interval', { validator: isInt, description: 'accepted for borg compatibility (no-op)' });
   comment = Option.String('--comment', { description: 'add a comment text to the archive' });
   timestamp = Option.String('--timestamp', { description: 'manually specify the archive creation date/time (UTC)' });
   compression = Option.String('-C,--compression', 'lz4', { description: 'select compression algorithm' });
