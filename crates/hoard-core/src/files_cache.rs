@@ -35,40 +35,41 @@ impl std::str::FromStr for Mode {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let mut m = Mode {
-            ctime: false,
-            time: false,
-            size: false,
-            inode: false,
-            rechunk: false,
-            disabled: false,
-        };
+        // borg's letters for the parts, and the sets of them it takes (`FilesCacheMode`).
+        let mut letters = Vec::new();
         for part in s.split(',').map(str::trim) {
-            match part {
-                "ctime" => (m.ctime, m.time) = (true, true),
-                "mtime" => (m.ctime, m.time) = (false, true),
-                "size" => m.size = true,
-                "inode" => m.inode = true,
-                "rechunk" => m.rechunk = true,
-                "disabled" => m.disabled = true,
+            let letter = match part {
+                "ctime" => 'c',
+                "inode" => 'i',
+                "mtime" => 'm',
+                "rechunk" => 'r',
+                "size" => 's',
+                "disabled" => 'd',
                 _ => {
                     return Err(Error::invalid(format!(
                         "--files-cache {s}: unknown part {part:?} (use ctime, mtime, size, inode, rechunk, disabled)"
                     )));
                 }
-            }
+            };
+            letters.push(letter);
         }
-        if m.disabled && s.trim() != "disabled" {
+        letters.sort_unstable();
+        letters.dedup();
+        let short: String = letters.iter().collect();
+        if !["cis", "ims", "cs", "ms", "cr", "mr", "d", "s"].contains(&short.as_str()) {
             return Err(Error::invalid(format!(
-                "--files-cache {s}: disabled cannot be combined"
+                "--files-cache {s}: not one of borg's modes (ctime,size,inode, mtime,size,inode, ctime,size, mtime,size, ctime,rechunk, mtime,rechunk, size, disabled)"
             )));
         }
-        if !m.disabled && !m.time {
-            return Err(Error::invalid(format!(
-                "--files-cache {s}: name ctime or mtime"
-            )));
-        }
-        Ok(m)
+        let has = |c| letters.contains(&c);
+        Ok(Mode {
+            ctime: has('c'),
+            time: has('c') || has('m'),
+            size: has('s'),
+            inode: has('i'),
+            rechunk: has('r'),
+            disabled: has('d'),
+        })
     }
 }
 
@@ -281,7 +282,9 @@ impl FilesCache {
         if e.count == FORGOTTEN {
             return Lookup::Unknown;
         }
-        let same = (!m.inode || e.inode == s.inode) && (!m.size || e.size == s.size) && e.time == t;
+        let same = (!m.inode || e.inode == s.inode)
+            && (!m.size || e.size == s.size)
+            && (!m.time || e.time == t);
         if !same || m.rechunk {
             return Lookup::Changed;
         }
@@ -416,16 +419,39 @@ mod tests {
     fn modes_parse_as_borg_names_them() {
         for ok in [
             "ctime,size,inode",
+            "mtime,size,inode",
             "mtime,size",
             "ctime,size",
             "rechunk,ctime",
+            "mtime,rechunk",
+            "size",
             "disabled",
         ] {
             assert!(ok.parse::<Mode>().is_ok(), "{ok}");
         }
-        for bad in ["size", "inode,size", "disabled,ctime", "nope"] {
+        for bad in [
+            "ctime",
+            "mtime",
+            "inode",
+            "inode,size",
+            "mtime,size,inode,rechunk",
+            "ctime,mtime,size",
+            "disabled,ctime",
+            "nope",
+        ] {
             assert!(bad.parse::<Mode>().is_err(), "{bad}");
         }
+        // size alone: a file whose size is the same is taken as unchanged, whatever its times.
+        let mut c = FilesCache::new("size".parse().expect("mode"), 20, 1000 * SEC);
+        c.remember(b"/s", &stat(1, 10, SEC), &[[7; 32]], &[10]);
+        assert!(matches!(
+            c.lookup(b"/s", &stat(2, 10, 5 * SEC)),
+            Lookup::Hit(..)
+        ));
+        assert!(matches!(
+            c.lookup(b"/s", &stat(1, 11, SEC)),
+            Lookup::Changed
+        ));
     }
 
     #[test]
