@@ -144,6 +144,13 @@ test('init refuses a non-empty folder, a missing parent, a bad mode and a bad qu
   writeFileSync(path.join(full, 'f'), 'x');
   t.is((await hoard(['init', '-e', 'none', full])).code, 2);
   t.deepEqual(readdirSync(full), ['f']);
+  // A file where the repository should be: named for what it is, and left alone.
+  const file = path.join(base, 'afile');
+  writeFileSync(file, 'mine');
+  const onFile = await hoard(['init', '-e', 'none', file]);
+  t.is(onFile.code, 2);
+  t.is(onFile.stderr, `hoard: ${file}: not a directory, or a part of its path is not\n`);
+  t.is(readFileSync(file, 'utf8'), 'mine');
   const deep = path.join(base, 'a', 'b', 'repo');
   const noParent = await hoard(['init', '-e', 'none', deep]);
   t.is(noParent.code, 2);

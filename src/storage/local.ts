@@ -14,7 +14,8 @@ function ioError(e: unknown, file: string): HoardError | unknown {
   if (e instanceof HoardError) return e; // already typed (a native fill names its own file)
   const code = errnoOf(e);
   const what = e instanceof Error ? e.message : String(e);
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
+  if (code === 'ENOENT') return new NotFoundError('HOARD_NOT_FOUND', `${file}: no such file or directory`);
+  if (code === 'ENOTDIR') return new NotFoundError('HOARD_NOT_FOUND', `${file}: not a directory, or a part of its path is not`);
   if (code === 'EACCES' || code === 'EPERM') return new PermissionDeniedError('HOARD_PERMISSION_DENIED', `${file}: permission denied`);
   if (code === 'ENOSPC' || code === 'EDQUOT') return new IoError('HOARD_IO', `${file}: no space left on device`);
   return code === undefined ? e : new IoError('HOARD_IO', `${file}: ${what}`);
