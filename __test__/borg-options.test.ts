@@ -145,6 +145,8 @@ test('create --timestamp takes a reference file (its mtime) and borg\'s year-day
     // Integers to borg's argparse, even where hoard does nothing with them.
     [['create', '--upload-ratelimit', 'abc', `${repo}::x`, 'd'], /^hoard: Invalid value for --upload-ratelimit: expected a number \(got "abc"\)\n$/],
     [['create', '--checkpoint-interval', '1.5', `${repo}::x`, 'd'], /^hoard: Invalid value for --checkpoint-interval: /],
+    // Checked before the run, a dry run too; not one of borg's sets.
+    [['create', '-n', '--files-cache', 'ctime', `${repo}::x`, 'd'], /^hoard: --files-cache ctime: not one of borg's modes/],
     [['create', '-C', 'obfuscate,110,none', `${repo}::x`, 'd'], /^hoard: compression "obfuscate,110,none": borg's obfuscate .* not supported/],
     [['create', '-Cauto,obfuscate,3,lz4', `${repo}::x`, 'd'], /^hoard: compression "auto,obfuscate,3,lz4": borg's obfuscate/],
   ] as const) {

@@ -14,11 +14,11 @@ test('runs the command holding the exclusive lock, passes its arguments and outp
   const env = testEnv({ HOARD_PASSPHRASE: 'not needed' });
   const repo = await makeRepo(testEnv({ HOARD_CONFIG_DIR: env.HOARD_CONFIG_DIR, HOARD_CACHE_DIR: env.HOARD_CACHE_DIR }));
   const work = tempDir('with-lock');
-  // Options after COMMAND belong to it, not to hoard.
-  const script = 'ls "$1/locks"; echo "args: $2 $3"; echo to-stderr >&2; exit 7';
-  const r = await hoardIn({ ...env, HOARD_PASSPHRASE: undefined }, ['with-lock', repo, 'sh', '-c', script, 'sh', repo, '-v', '--json'], work);
+  // Options after COMMAND belong to it, not to hoard: not split (-vClz4), not completed (--warn).
+  const script = 'ls "$1/locks"; echo "args: $2 $3 $4 $5"; echo to-stderr >&2; exit 7';
+  const r = await hoardIn({ ...env, HOARD_PASSPHRASE: undefined }, ['with-lock', repo, 'sh', '-c', script, 'sh', repo, '-v', '--json', '--warn', '-vClz4'], work);
   t.is(r.code, 7, r.stderr);
-  t.regex(r.stdout, /^exclusive-[0-9a-f]{12}-[0-9a-f]{16}\nargs: -v --json\n$/);
+  t.regex(r.stdout, /^exclusive-[0-9a-f]{12}-[0-9a-f]{16}\nargs: -v --json --warn -vClz4\n$/);
   t.is(r.stderr, 'to-stderr\n');
   t.deepEqual(readdirSync(path.join(repo, 'locks')), [], 'the lock is released');
 

@@ -33,6 +33,11 @@ export function watchPipes(...streams: Writable[]): void {
   }
 }
 
+/** Whether a write to `out` failed, or it was destroyed. */
+export function outputFailed(out: Writable): boolean {
+  return failed.has(out) || out.destroyed;
+}
+
 /**
  * Throws {@link OutputClosedError} once the reader of `out` went away, and an IoError once a write
  * to it failed otherwise.

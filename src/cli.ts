@@ -1,7 +1,7 @@
 import { Builtins, Cli } from 'clipanion';
 import type { Command, CommandClass } from 'clipanion';
 
-import { OutputClosedError, watchPipes } from './broken-pipe.js';
+import { checkOutput, OutputClosedError, watchPipes } from './broken-pipe.js';
 import { BenchmarkCpuCommand } from './commands/benchmark-cpu.js';
 import { BenchmarkCrudCommand } from './commands/benchmark-crud.js';
 import { BreakLockCommand } from './commands/break-lock.js';
@@ -30,7 +30,7 @@ import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import { HoardCommand } from './commands/base.js';
-import { commandOf, diagnoseArguments, expandLongPrefixes, optionSpecs, positionalSpec, splitAttachedShortValues } from './command-options.js';
+import { commandOf, diagnoseArguments, expandLongPrefixes, optionSpecs, ownArguments, positionalSpec, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
@@ -207,7 +207,8 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   const joined = joinDashValues(rawArgv);
   const match = commandOf(joined, commands);
   const specs = match ? optionSpecs(match.commandClass) : [];
-  const argv = match ? splitAttachedShortValues(expandLongPrefixes(joined, specs), specs) : joined;
+  const own = match ? ownArguments(joined, match) : joined.length;
+  const argv = match ? [...splitAttachedShortValues(expandLongPrefixes(joined.slice(0, own), specs), specs), ...joined.slice(own)] : joined;
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,
@@ -225,7 +226,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   for (const warning of deprecationWarnings(rawArgv)) ctx.stderr.write(`${warning}\n`);
   if (argv.includes('--show-version')) emit('info', 'hoard.output.show-version', `hoard version ${version}`);
   watchPipes(ctx.stdout, ctx.stderr);
-  let rc: number;
+  let rc = 0;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
     const cli = createCli(tty && ctx.env.NO_COLOR === undefined, argv);
@@ -239,8 +240,13 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     // --umask for the process (a bad value is refused, with its message, as the command validates).
     if (options.setUmask === true) process.umask(umaskOf(command instanceof HoardCommand ? command.umask : undefined));
     rc = (await (iec ? sizeUnits.run({ iec }, () => command.validateAndExecute()) : command.validateAndExecute())) ?? 0;
+    // A write to standard output that failed after the command's last check of it (most write
+    // once, at the end): its error event has come by the next turn of the event loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    checkOutput(ctx.stdout);
   } catch (caught) {
-    if (caught instanceof OutputClosedError) return 0;
+    // The reader went away: no error of hoard's. A command that had finished keeps its code.
+    if (caught instanceof OutputClosedError) return finish(rc);
     // clipanion's "Command not found; did you mean ..." for a known command: say which option is wrong.
     const diagnosis = match && caught instanceof Error && caught.name === 'UnknownSyntaxError'
       ? diagnoseArguments(argv, match, optionSpecs(match.commandClass), positionalSpec(match.commandClass))
@@ -250,8 +256,13 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
     emit('error', 'hoard', json ? text : `hoard: ${text}`, e instanceof HoardError ? e.code : undefined);
     rc = exitCodeOf(e);
   }
-  if (argv.includes('--show-rc')) {
-    emit(RC_LEVELS[rc] ?? 'error', 'hoard.output.show-rc', `terminating with ${RC_WORDS[rc] ?? 'error'} status, rc ${rc}`);
+  return finish(rc);
+
+  /** Logs the exit code as `--show-rc` asks, and returns it. */
+  function finish(code: number): number {
+    if (argv.includes('--show-rc')) {
+      emit(RC_LEVELS[code] ?? 'error', 'hoard.output.show-rc', `terminating with ${RC_WORDS[code] ?? 'error'} status, rc ${code}`);
+    }
+    return code;
   }
-  return rc;
 }

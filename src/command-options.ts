@@ -15,6 +15,8 @@ export interface OptionSpec {
 export interface PositionalSpec {
   required: number;
   max: number;
+  /** Whether the rest is a command line of its own (`with-lock REPO COMMAND ARGS...`), passed on as it is. */
+  proxy?: boolean;
 }
 
 const specCache = new Map<CommandClass<HoardContext>, { options: OptionSpec[]; positionals: PositionalSpec }>();
@@ -40,7 +42,10 @@ function commandSpecs(commandClass: CommandClass<HoardContext>): { options: Opti
       positionals.required += o.required ?? 0;
       positionals.max = Number.POSITIVE_INFINITY;
     },
-    addProxy: () => undefined,
+    addProxy: () => {
+      positionals.proxy = true;
+      positionals.max = Number.POSITIVE_INFINITY;
+    },
     arity: {},
   };
   const instance = new (commandClass as unknown as new () => Record<string, unknown>)();
@@ -88,6 +93,23 @@ export function commandOf(argv: readonly string[], classes: readonly CommandClas
     if (best) return best;
   }
   return undefined;
+}
+
+/**
+ * How many arguments of `argv` are hoard's to read as options: all of them, except for a command
+ * that runs a command line of its own (`with-lock`), whose arguments from its first positional on
+ * are passed on as they are.
+ */
+export function ownArguments(argv: readonly string[], match: CommandMatch): number {
+  if (positionalSpec(match.commandClass).proxy !== true) return argv.length;
+  const specOf = new Map<string, OptionSpec>();
+  for (const spec of optionSpecs(match.commandClass)) for (const n of spec.names) specOf.set(n, spec);
+  for (let i = match.start + match.length; i < argv.length; i += 1) {
+    const a = argv[i] ?? '';
+    if (a === '--' || !a.startsWith('-') || a === '-') return i;
+    if (!a.includes('=') && specOf.get(a)?.arity === 1) i += 1;
+  }
+  return argv.length;
 }
 
 /**

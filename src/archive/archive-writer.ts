@@ -173,20 +173,25 @@ export class ArchiveWriter {
   }
 }
 
-/** The archive object's fields for a run: host, user, times, and what made it. */
+/**
+ * The archive object's fields for a run: host, user, times, and what made it. With `timestamp`
+ * (`--timestamp`), as borg: the archive's time and start are it, and its end as much later as the
+ * run took.
+ */
 export function archiveMeta(a: {
   name: string;
   root: Buffer | undefined;
   items: number;
   start: Date;
   end: Date;
-  time: Date;
+  timestamp?: Date;
   commandLine: string[];
   comment: string;
   chunkerParams: string;
   compression: string;
   stats: ArchiveStats;
 }): ArchiveMeta {
+  const shift = a.timestamp === undefined ? 0 : a.timestamp.getTime() - a.start.getTime();
   return {
     version: 1,
     name: a.name,
@@ -194,9 +199,9 @@ export function archiveMeta(a: {
     items: a.items,
     hostname: os.hostname(),
     username: os.userInfo().username,
-    start: isoMicro(a.start),
-    end: isoMicro(a.end),
-    time: a.time.toISOString(),
+    start: isoMicro(new Date(a.start.getTime() + shift)),
+    end: isoMicro(new Date(a.end.getTime() + shift)),
+    time: (a.timestamp ?? a.start).toISOString(),
     commandLine: a.commandLine,
     comment: a.comment,
     chunkerParams: a.chunkerParams,

@@ -584,16 +584,13 @@ export class Archiver {
       await this.out?.aborted();
       throw e;
     }
-    // As borg: --timestamp moves the run's start to it, and its end by as much.
-    const shift = opts.timestamp === undefined ? 0 : opts.timestamp.getTime() - start.getTime();
-    const end = new Date(Date.now() + shift);
     const meta = archiveMeta({
       name: opts.name,
       root: rootTree,
       items: this.items,
-      start: new Date(start.getTime() + shift),
-      end,
-      time: opts.timestamp ?? start,
+      start,
+      end: new Date(),
+      ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
       commandLine: opts.commandLine,
       comment: opts.comment,
       chunkerParams: opts.chunkerParams,

@@ -5,15 +5,13 @@
  */
 import type { Writable } from 'node:stream';
 
-import { OutputClosedError } from '../broken-pipe.js';
-import { IoError } from '../errors.js';
+import { checkOutput, outputFailed, watchPipes } from '../broken-pipe.js';
 import type { ChunkIndex } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { ContentStream } from './chunk-contents.js';
 import type { Item } from './item.js';
 import { PathLookup, walkTree } from './tree-reader.js';
-
 
 /** What `extract --stdout` is asked for. */
 export interface StdoutExtractOptions {
@@ -86,26 +84,16 @@ export async function extractToStdout(repo: Repository, index: ChunkIndex, meta:
 
 /**
  * Writes buffers to `out` (standard output) with back-pressure. A reader that went away (EPIPE,
- * e.g. `| head -c 10`) turns into {@link OutputClosedError}; other write errors into IoError.
+ * e.g. `| head -c 10`) turns into OutputClosedError, other write errors into IoError (`checkOutput`).
  */
 export class OutputSink {
-  private failure: Error | undefined;
-
   constructor(private readonly out: Writable) {
     // Kept for the life of the process: an EPIPE may also come after the last write.
-    out.on('error', (e: Error) => {
-      this.failure ??= e;
-    });
+    watchPipes(out);
   }
 
   private check(): void {
-    const e = this.failure;
-    if (e === undefined) {
-      if (this.out.destroyed) throw new OutputClosedError('HOARD_OUTPUT_CLOSED', 'the output was closed');
-      return;
-    }
-    if ((e as NodeJS.ErrnoException).code === 'EPIPE') throw new OutputClosedError('HOARD_OUTPUT_CLOSED', 'the output was closed');
-    throw new IoError('HOARD_IO', `writing to the output: ${e.message}`);
+    checkOutput(this.out);
   }
 
   /** Writes `buffers` in order; resolves once the output took them (or would buffer no more). */
@@ -126,7 +114,7 @@ export class OutputSink {
   }
 
   private async settled(): Promise<void> {
-    if (this.failure !== undefined || this.out.destroyed) return;
+    if (outputFailed(this.out)) return;
     const out = this.out;
     await new Promise<void>((resolve) => {
       const done = (): void => {

@@ -38,8 +38,6 @@ export interface ImportTarOptions {
 export interface ImportTarResult {
   id: string;
   meta: ArchiveMeta;
-  start: Date;
-  end: Date;
 }
 
 /** A directory of the tree being built: its own item (absent for an implied parent) and children. */
@@ -237,7 +235,7 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
     items,
     start,
     end,
-    time: opts.timestamp ?? start,
+    ...(opts.timestamp !== undefined ? { timestamp: opts.timestamp } : {}),
     commandLine: opts.commandLine,
     comment: opts.comment,
     chunkerParams: opts.chunkerParams,
@@ -245,5 +243,5 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
     stats: out.stats,
   });
   const id = await out.commit(meta, opts.beforeCommit);
-  return { id, meta, start, end };
+  return { id, meta };
 }

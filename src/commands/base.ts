@@ -8,14 +8,14 @@ import { ProgressSink } from '../progress.js';
 import { acquireLock, type Lock, type LockKind } from '../repository/locks.js';
 import type { Storage } from '../storage/storage.js';
 
+/** The validator of an option whose value borg's argparse reads as an integer (`type=int`). */
+export const isInt = t.cascade(t.isNumber(), [t.isInteger()]);
+
 /**
  * The options borg accepts on every command. Wrappers pass them freely, so each is accepted;
  * those without a meaning for the command at hand are no-ops (docs/options.md says which).
  * They are hidden from each command's synopsis and listed once in docs/options.md.
  */
-/** The validator of an option whose value borg's argparse reads as an integer (`type=int`). */
-export const isInt = t.cascade(t.isNumber(), [t.isInteger()]);
-
 export abstract class HoardCommand extends Command<HoardContext> {
   critical = Option.Boolean('--critical', false, { hidden: true, description: 'work on log level CRITICAL' });
   error = Option.Boolean('--error', false, { hidden: true, description: 'work on log level ERROR' });

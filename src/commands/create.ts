@@ -12,7 +12,7 @@ import { gidOfGroup, uidOfUser } from '../archive/user-names.js';
 import { createJson, createReport } from '../archive/stats-report.js';
 import { InvalidArgumentError, LockTimeoutError } from '../errors.js';
 import { parseChunkerParams, parseCompression } from '../native.js';
-import { openFilesCache, saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
+import { checkFilesCacheMode, openFilesCache, saveAfterCommit, saveChunkIndex, syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget, type Target } from '../repository/location.js';
 import type { Lock } from '../repository/locks.js';
 import { Repository } from '../repository/repository.js';
@@ -134,6 +134,7 @@ export class CreateCommand extends HoardCommand {
     }
     if (this.stats && this.quickStats) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', '--stats and --quick-stats are mutually exclusive.');
     this.filesChangedMode();
+    checkFilesCacheMode(this.filesCache);
     const timestamp = this.timestamp === undefined ? undefined : parseTimestamp(this.timestamp);
     const matcher = await createMatcher(patternOptions(this));
     const paths = source === undefined ? [...this.pathArgs, ...matcher.roots] : [];
@@ -266,10 +267,9 @@ export class CreateCommand extends HoardCommand {
       warnings += 1;
       this.log('warning', `Archive ${name}: ${unsaved}`);
     }
-    // As borg: --timestamp moves the run's start to it, and its end by as much.
-    const shift = timestamp === undefined ? 0 : timestamp.getTime() - now.getTime();
-    const start = new Date(now.getTime() + shift);
-    const end = new Date(Date.now() + shift);
+    // The run's start and end as the archive keeps them (moved by --timestamp).
+    const start = new Date(`${result.meta.start}Z`);
+    const end = new Date(`${result.meta.end}Z`);
     if (this.json && !this.dryRun) {
       const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.out(

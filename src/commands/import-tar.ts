@@ -105,6 +105,9 @@ export class ImportTarCommand extends HoardCommand {
           warnings += 1;
           this.log('warning', `Archive ${name}: ${unsaved}`);
         }
+        // The run's start and end as the archive keeps them (moved by --timestamp).
+        const start = new Date(`${result.meta.start}Z`);
+        const end = new Date(`${result.meta.end}Z`);
         if (this.json || this.stats || this.quickStats) {
           const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
           if (this.json) {
@@ -112,8 +115,8 @@ export class ImportTarCommand extends HoardCommand {
               createJson({
                 meta: result.meta,
                 id: result.id,
-                start: result.start,
-                end: result.end,
+                start,
+                end,
                 all,
                 cachePath: synced.file ?? '',
                 encryption: encryptionJson(repo),
@@ -122,7 +125,7 @@ export class ImportTarCommand extends HoardCommand {
               }),
             );
           } else {
-            this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start: result.start, end: result.end, stats: result.meta.stats, all }));
+            this.logger.output('hoard.output.stats', createReport({ repository: target.repo.text, name, id: result.id, start, end, stats: result.meta.stats, all }));
           }
         }
         return warnings > 0 ? 1 : 0;

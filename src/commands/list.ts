@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
+import type { ArchiveMeta } from '../archive/archive-object.js';
 import { encryptionJson } from '../archive/archive-info.js';
 import { findArchive, loadArchive } from '../archive/archives.js';
 import { prefixGlob, selectArchives } from '../archive/select.js';
@@ -120,6 +121,19 @@ function jsonLine(item: Item, values: Record<string, FormatValue>, keys: Readonl
   return o;
 }
 
+/** The archive keys of `--format` (and `--json`) that need its archive object, as text. */
+function archiveTexts(repo: Repository, meta: ArchiveMeta): Record<string, string> {
+  return {
+    comment: meta.comment,
+    bcomment: meta.comment,
+    command_line: meta.commandLine.join(' '),
+    hostname: meta.hostname,
+    username: meta.username,
+    // borg's TAM state: loading the archive authenticated it, except in mode none, which has no key.
+    tam: repo.config.encryption === 'none' ? 'none' : 'verified',
+  };
+}
+
 /** `hoard list REPO` / `hoard list REPO::ARCHIVE [PATH...]`: lists archives or an archive's items. */
 export class ListCommand extends HoardCommand {
   static override paths = [['list']];
@@ -236,15 +250,7 @@ export class ListCommand extends HoardCommand {
         const one: Record<string, string> = { archive: a.name, barchive: a.name, id: a.id, name: a.name, start: time, time };
         if (extra.length > 0) {
           const meta = await loadArchive(repo, a);
-          const values: Record<string, string> = {
-            comment: meta.comment,
-            bcomment: meta.comment,
-            end: meta.end,
-            command_line: meta.commandLine.join(' '),
-            hostname: meta.hostname,
-            username: meta.username,
-            tam: repo.config.encryption === 'none' ? 'none' : 'verified',
-          };
+          const values: Record<string, string> = { ...archiveTexts(repo, meta), end: meta.end };
           for (const k of extra) one[k] = values[k] ?? '';
         }
         archives.push(one);
@@ -277,16 +283,7 @@ export class ListCommand extends HoardCommand {
       };
       if (needMeta) {
         const meta = await loadArchive(repo, a);
-        Object.assign(values, {
-          comment: meta.comment,
-          bcomment: meta.comment,
-          end: Timestamp.fromDate(new Date(meta.end + 'Z')),
-          command_line: meta.commandLine.join(' '),
-          hostname: meta.hostname,
-          username: meta.username,
-          // borg's TAM state: loading the archive authenticated it, except in mode none, which has no key.
-          tam: repo.config.encryption === 'none' ? 'none' : 'verified',
-        });
+        Object.assign(values, archiveTexts(repo, meta), { end: Timestamp.fromDate(new Date(meta.end + 'Z')) });
       }
       out += fmt(values);
     }

@@ -99,6 +99,16 @@ export interface OpenFilesCache {
   save: () => Promise<void>;
 }
 
+/** Refuses a `--files-cache` mode that is not one of borg's, before the run (a dry run too). */
+export function checkFilesCacheMode(mode: string): void {
+  newFilesCache(mode, 0, 0);
+}
+
+/** Whether `mode` (a valid `--files-cache` mode) is `disabled`: nothing used, nothing saved. */
+function disabledMode(mode: string): boolean {
+  return mode.split(',').every((part) => part.trim() === 'disabled');
+}
+
 /**
  * The files cache of repository `repositoryId` for a run that started at `start`, with borg's
  * `--files-cache` mode; entries unseen for `HOARD_FILES_CACHE_TTL` runs (default 20) are dropped.
@@ -118,7 +128,7 @@ export async function openFilesCache(env: NodeJS.ProcessEnv, repositoryId: strin
   return {
     cache,
     save: async () => {
-      if (mode === 'disabled') return;
+      if (disabledMode(mode)) return;
       await makeDirs(path.dirname(file));
       await cache.save(file);
     },

@@ -217,14 +217,23 @@ impl FilesCache {
     /// Sets `key`'s entry (adding it if new) to `stat`, `age` and the chunks from `start` to the
     /// end of the lists.
     fn place(&mut self, key: [u8; 16], stat: Stat, age: u8, start: usize) {
-        // Counts of chunks fit u32: 2^32 chunks would be files of 2^51 bytes and more.
+        // Past 2^32 chunks in all (128 GiB of ids) the entry is not kept: the file is read again.
+        let (Ok(first), Ok(count)) = (u32::try_from(start), u32::try_from(self.ids.len() - start))
+        else {
+            self.forget(&key);
+            return;
+        };
+        if count == FORGOTTEN {
+            self.forget(&key);
+            return;
+        }
         let entry = Entry {
             key,
             inode: stat.inode,
             size: stat.size,
             time: stat.time,
-            start: start as u32,
-            count: (self.ids.len() - start) as u32,
+            start: first,
+            count,
             age,
         };
         match self.find(&key) {
@@ -380,15 +389,16 @@ impl FilesCache {
             }
             let count = count as usize;
             let start = cache.ids.len();
+            // Taken first: a count the file does not hold is damage, not an allocation.
+            let ids = take(count.checked_mul(32).ok_or_else(bad)?)?;
+            let sizes = take(count.checked_mul(4).ok_or_else(bad)?)?;
             grow_for(&mut cache.ids, count);
             grow_for(&mut cache.sizes, count);
-            let ids = take(count.checked_mul(32).ok_or_else(bad)?)?;
             cache.ids.extend(ids.chunks_exact(32).map(|c| {
                 let mut id = [0u8; 32];
                 id.copy_from_slice(c);
                 id
             }));
-            let sizes = take(count.checked_mul(4).ok_or_else(bad)?)?;
             cache.sizes.extend(
                 sizes
                     .chunks_exact(4)
@@ -555,6 +565,29 @@ mod tests {
             back.lookup(b"/t/none", &stat(1, 1, SEC)),
             Lookup::Unknown
         ));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_damaged_cache_with_a_sound_checksum_is_refused_not_allocated() {
+        let mode: Mode = "ctime,size,inode".parse().expect("mode");
+        let dir = std::env::temp_dir().join(format!("hoard-fc-damaged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = dir.join("files");
+        // One entry that claims 2^32 - 16 chunks, and one that claims more entries than fit.
+        for (entries, count) in [(1u64, u32::MAX - 15), (1u64, u32::MAX), (1_000_000, 0)] {
+            let mut out = MAGIC.to_vec();
+            out.extend_from_slice(&entries.to_le_bytes());
+            out.extend_from_slice(&[7; 16 + 8 + 8 + 8 + 1]);
+            out.extend_from_slice(&count.to_le_bytes());
+            crate::cache_file::write(&f, out).expect("write");
+            let e = FilesCache::load(&f, mode, 20, 0).err().expect("refused");
+            assert_eq!(
+                e.kind,
+                crate::error::ErrorKind::Corrupt,
+                "{entries} {count}: {e}"
+            );
+        }
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

@@ -274,8 +274,15 @@ fn write_piece(
     fill_piece(opener, locate, fetched, piece, how, &file).inspect_err(|_| {
         // A file cut short (a damaged or missing chunk, a full disk) is not left to pass for the
         // archived one. This extract made it (its first piece, with `O_EXCL`), so nothing of the
-        // user's goes with it; the piece's error is what is reported, not this unlink's.
-        let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+        // user's goes with it; the piece's error is what is reported, not this unlink's. Only
+        // while the name still holds this very file: another item may have taken the name since.
+        let ours = rustix::fs::fstat(&file).ok();
+        let there = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+        if let (Some(a), Some(b)) = (ours, there)
+            && (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+        {
+            let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
+        }
     })
 }
 
