@@ -95,6 +95,19 @@ export function commandOf(argv: readonly string[], classes: readonly CommandClas
   return undefined;
 }
 
+/** The options of `specs` by each of their names. */
+function specsByName(specs: readonly OptionSpec[]): Map<string, OptionSpec> {
+  const byName = new Map<string, OptionSpec>();
+  for (const spec of specs) for (const n of spec.names) byName.set(n, spec);
+  return byName;
+}
+
+/** `argv` split at its first `--`: the arguments before it, and `--` with those after it. */
+function splitAtDashDash(argv: readonly string[]): [readonly string[], readonly string[]] {
+  const at = argv.indexOf('--');
+  return at < 0 ? [argv, []] : [argv.slice(0, at), argv.slice(at)];
+}
+
 /**
  * How many arguments of `argv` are hoard's to read as options: all of them, except for a command
  * that runs a command line of its own (`with-lock`), whose arguments from its first positional on
@@ -102,8 +115,7 @@ export function commandOf(argv: readonly string[], classes: readonly CommandClas
  */
 export function ownArguments(argv: readonly string[], match: CommandMatch): number {
   if (positionalSpec(match.commandClass).proxy !== true) return argv.length;
-  const specOf = new Map<string, OptionSpec>();
-  for (const spec of optionSpecs(match.commandClass)) for (const n of spec.names) specOf.set(n, spec);
+  const specOf = specsByName(optionSpecs(match.commandClass));
   for (let i = match.start + match.length; i < argv.length; i += 1) {
     const a = argv[i] ?? '';
     if (a === '--' || !a.startsWith('-') || a === '-') return i;
@@ -119,16 +131,12 @@ export function ownArguments(argv: readonly string[], match: CommandMatch): numb
  * that take one, stay as they are. Arguments after the command path's `--` stay as they are.
  */
 export function expandLongPrefixes(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
-  const specOf = new Map<string, OptionSpec>();
-  for (const spec of specs) for (const n of spec.names) specOf.set(n, spec);
+  const specOf = specsByName(specs);
   const longNames = [...specOf.keys()].filter((n) => n.startsWith('--'));
+  const [head, tail] = splitAtDashDash(argv);
   const out: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i] ?? '';
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
+  for (let i = 0; i < head.length; i += 1) {
+    const a = head[i] ?? '';
     const eq = a.indexOf('=');
     const name = eq < 0 ? a : a.slice(0, eq);
     let spec = specOf.get(name);
@@ -144,12 +152,12 @@ export function expandLongPrefixes(argv: readonly string[], specs: readonly Opti
     }
     out.push(word);
     // The option's value, in the next argument, is a value even if it starts with `--`.
-    if (spec !== undefined && spec.arity === 1 && eq < 0 && i + 1 < argv.length) {
+    if (spec !== undefined && spec.arity === 1 && eq < 0 && i + 1 < head.length) {
       i += 1;
-      out.push(argv[i] ?? '');
+      out.push(head[i] ?? '');
     }
   }
-  return out;
+  return [...out, ...tail];
 }
 
 /**
@@ -162,13 +170,9 @@ export function expandLongPrefixes(argv: readonly string[], specs: readonly Opti
 export function splitAttachedShortValues(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
   const arityOf = new Map<string, number>();
   for (const s of specs) for (const n of s.names) if (/^-[^-]$/.test(n)) arityOf.set(n[1] ?? '', s.arity);
+  const [head, tail] = splitAtDashDash(argv);
   const out: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const a = argv[i] ?? '';
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
+  for (const a of head) {
     if (!/^-[a-zA-Z]./.test(a) || a[2] === '=') {
       out.push(a);
       continue;
@@ -183,7 +187,7 @@ export function splitAttachedShortValues(argv: readonly string[], specs: readonl
     } else if (j > 1 && j === a.length - 1 && arityOf.get(letter) === 1) out.push(a.slice(0, j), `-${letter}`);
     else out.push(a);
   }
-  return out;
+  return [...out, ...tail];
 }
 
 /**
@@ -198,8 +202,7 @@ export function diagnoseArguments(
   positionals: PositionalSpec = { required: 0, max: Number.POSITIVE_INFINITY },
 ): InvalidArgumentError | undefined {
   const words: string[] = [];
-  const byName = new Map<string, OptionSpec>();
-  for (const s of specs) for (const n of s.names) byName.set(n, s);
+  const byName = specsByName(specs);
   const seen = new Set<OptionSpec>();
   for (let i = 0; i < argv.length; i += 1) {
     if (i === match.start) i += match.length;
