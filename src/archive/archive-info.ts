@@ -11,8 +11,13 @@ export interface ArchiveInfo {
 }
 
 /** A time the archive object records (UTC, microseconds, no zone) as a Date. */
-function utc(text: string): Date {
+export function utc(text: string): Date {
   return new Date(/[zZ]$/.test(text) ? text : `${text}Z`);
+}
+
+/** The run's start and end as the archive keeps them (moved by `--timestamp`). */
+export function runTimes(meta: ArchiveMeta): { start: Date; end: Date } {
+  return { start: utc(meta.start), end: utc(meta.end) };
 }
 
 /** Seconds between the archive's start and end. */

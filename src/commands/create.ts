@@ -1,6 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 
-import { encryptionJson } from '../archive/archive-info.js';
+import { encryptionJson, runTimes } from '../archive/archive-info.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { commandPaths, delimitedPaths, parseDelimiter } from '../archive/command-input.js';
 import { Archiver, archivePathOf, shownPaths, type CreateOptions } from '../archive/create.js';
@@ -262,14 +262,12 @@ export class CreateCommand extends HoardCommand {
       progress.finish();
     }
     this.log('debug', `the walk read its directories in ${archiver.scanCalls} native calls`);
-    const unsaved = await saveAfterCommit([() => (this.dryRun ? undefined : saveChunkIndex(synced)), () => files?.save()]);
+    const unsaved = await saveAfterCommit(name, [() => (this.dryRun ? undefined : saveChunkIndex(synced)), () => files?.save()]);
     if (unsaved !== undefined) {
       warnings += 1;
-      this.log('warning', `Archive ${name}: ${unsaved}`);
+      this.log('warning', unsaved);
     }
-    // The run's start and end as the archive keeps them (moved by --timestamp).
-    const start = new Date(`${result.meta.start}Z`);
-    const end = new Date(`${result.meta.end}Z`);
+    const { start, end } = runTimes(result.meta);
     if (this.json && !this.dryRun) {
       const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
       this.out(

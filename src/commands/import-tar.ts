@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 
 import { Command, Option, UsageError } from 'clipanion';
 
-import { encryptionJson } from '../archive/archive-info.js';
+import { encryptionJson, runTimes } from '../archive/archive-info.js';
 import { repositoryTotals } from '../archive/archives.js';
 import { parseTimestamp } from '../archive/archive-writer.js';
 import { importTar } from '../archive/import-tar.js';
@@ -100,14 +100,12 @@ export class ImportTarCommand extends HoardCommand {
             }
           },
         });
-        const unsaved = await saveAfterCommit([() => saveChunkIndex(synced)]);
+        const unsaved = await saveAfterCommit(name, [() => saveChunkIndex(synced)]);
         if (unsaved !== undefined) {
           warnings += 1;
-          this.log('warning', `Archive ${name}: ${unsaved}`);
+          this.log('warning', unsaved);
         }
-        // The run's start and end as the archive keeps them (moved by --timestamp).
-        const start = new Date(`${result.meta.start}Z`);
-        const end = new Date(`${result.meta.end}Z`);
+        const { start, end } = runTimes(result.meta);
         if (this.json || this.stats || this.quickStats) {
           const all = this.quickStats ? undefined : await repositoryTotals(repo, synced.index);
           if (this.json) {

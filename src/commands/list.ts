@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
 import type { ArchiveMeta } from '../archive/archive-object.js';
-import { encryptionJson } from '../archive/archive-info.js';
+import { encryptionJson, utc } from '../archive/archive-info.js';
 import { findArchive, loadArchive } from '../archive/archives.js';
 import { prefixGlob, selectArchives } from '../archive/select.js';
 import {
@@ -283,7 +283,7 @@ export class ListCommand extends HoardCommand {
       };
       if (needMeta) {
         const meta = await loadArchive(repo, a);
-        Object.assign(values, archiveTexts(repo, meta), { end: Timestamp.fromDate(new Date(meta.end + 'Z')) });
+        Object.assign(values, archiveTexts(repo, meta), { end: Timestamp.fromDate(utc(meta.end)) });
       }
       out += fmt(values);
     }

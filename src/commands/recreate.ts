@@ -181,10 +181,10 @@ export class RecreateCommand extends HoardCommand {
       const r = await new Recreater(repo, synced, { ...opts, beforeCommit }).run(a, meta);
       if (r.outcome === 'skipped') this.log('info', `Skipped archive ${a.name}: Nothing to do. Archive was not processed.`);
       else if (r.outcome === 'unchanged') this.log('info', `Archive ${a.name}: nothing changed, kept as it is.`);
-      const unsaved = r.outcome === 'recreated' ? await saveAfterCommit([() => saveChunkIndex(synced)]) : undefined;
+      const unsaved = r.outcome === 'recreated' ? await saveAfterCommit(r.meta.name, [() => saveChunkIndex(synced)]) : undefined;
       if (unsaved !== undefined) {
         warnings += 1;
-        this.log('warning', `Archive ${r.meta.name}: ${unsaved}`);
+        this.log('warning', unsaved);
       }
       if (this.stats && r.outcome === 'recreated' && r.id !== undefined) {
         const all = await repositoryTotals(repo, synced.index);

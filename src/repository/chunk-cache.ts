@@ -79,16 +79,16 @@ export async function saveChunkIndex(synced: SyncedIndex): Promise<void> {
 }
 
 /**
- * Runs `saves`, the cache saves that follow a commit. A failure there (a full disk, a read-only
- * cache folder) is no error of the run's: what was committed stays, and the next run syncs the
- * chunk index again and reads the files a lost files cache would have skipped. Resolves to the
- * warning to print, if one failed.
+ * Runs `saves`, the cache saves that follow the commit of archive `archive`. A failure there (a
+ * full disk, a read-only cache folder) is no error of the run's: what was committed stays, and the
+ * next run syncs the chunk index again and reads the files a lost files cache would have skipped.
+ * Resolves to the warning to print, if one failed.
  */
-export async function saveAfterCommit(saves: (() => Promise<void> | undefined)[]): Promise<string | undefined> {
+export async function saveAfterCommit(archive: string, saves: (() => Promise<void> | undefined)[]): Promise<string | undefined> {
   try {
     for (const save of saves) await save();
   } catch (e) {
-    return `committed, but a cache could not be saved (the next run rebuilds it): ${e instanceof Error ? e.message : String(e)}`;
+    return `Archive ${archive}: committed, but a cache could not be saved (the next run rebuilds it): ${e instanceof Error ? e.message : String(e)}`;
   }
   return undefined;
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::id::{ChunkId, ID_LEN};
-use crate::slot_table::SlotTable;
+use crate::slot_table::{SlotTable, key_hash};
 
 /// Where a blob lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +48,6 @@ impl Default for ChunkIndex {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn hash(id: &ChunkId) -> u64 {
-    // Ids are MACs or cryptographic hashes: any 8 of their bytes are uniform.
-    u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]])
 }
 
 /// Entry `i` of `blocks`.
@@ -120,7 +115,7 @@ impl ChunkIndex {
     }
 
     fn find(&self, id: &ChunkId) -> std::result::Result<usize, usize> {
-        self.slots.find(hash(id), |i| &self.entry(i).id == id)
+        self.slots.find(key_hash(id), |i| &self.entry(i).id == id)
     }
 
     /// Where blob `id` lies, if the index has it (a pending blob has pack [`PENDING`]).
@@ -171,7 +166,7 @@ impl ChunkIndex {
                 self.len += 1;
                 let blocks = &self.blocks;
                 self.slots
-                    .fill(s, i, self.len, |n| hash(&entry_in(blocks, n).id));
+                    .fill(s, i, self.len, |n| key_hash(&entry_in(blocks, n).id));
                 if loc.pack != PENDING {
                     self.stored += u64::from(loc.length);
                 }

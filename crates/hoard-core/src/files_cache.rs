@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::id::ChunkId;
-use crate::slot_table::SlotTable;
+use crate::slot_table::{SlotTable, key_hash};
 
 /// What of a file's stat decides that it is unchanged (borg's `--files-cache` modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,13 +156,6 @@ fn grow_for<T>(v: &mut Vec<T>, more: usize) {
     }
 }
 
-/// The table hash of a key (a BLAKE3 digest: any 8 of its bytes are uniform).
-fn hash(key: &[u8; 16]) -> u64 {
-    let mut h = [0u8; 8];
-    h.copy_from_slice(&key[..8]);
-    u64::from_le_bytes(h)
-}
-
 impl FilesCache {
     /// An empty cache for a run that started at `start_ns`.
     pub fn new(mode: Mode, ttl: u8, start_ns: i64) -> Self {
@@ -199,7 +192,7 @@ impl FilesCache {
     /// The number of the entry for `key`, if there is one (forgotten or not).
     fn find(&self, key: &[u8; 16]) -> std::result::Result<u32, usize> {
         self.slots
-            .find(hash(key), |i| &self.entries[i as usize].key == key)
+            .find(key_hash(key), |i| &self.entries[i as usize].key == key)
             .map(|s| self.slots.at(s))
     }
 
@@ -250,8 +243,9 @@ impl FilesCache {
                 self.entries.push(entry);
                 self.live += 1;
                 let entries = &self.entries;
-                self.slots
-                    .fill(slot, i, entries.len(), |n| hash(&entries[n as usize].key));
+                self.slots.fill(slot, i, entries.len(), |n| {
+                    key_hash(&entries[n as usize].key)
+                });
             }
         }
     }

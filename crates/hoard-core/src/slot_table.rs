@@ -11,6 +11,14 @@ pub(crate) struct SlotTable {
     slots: Vec<u32>,
 }
 
+/// The table hash of a key that is a cryptographic hash or MAC (a chunk id, a path's BLAKE3):
+/// its first 8 bytes, which are uniform. The key has at least 8 bytes.
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&key[..8]);
+    u64::from_le_bytes(h)
+}
+
 /// Lemire's multiply-shift: maps a uniform 64-bit hash onto `0..n` without a division.
 fn slot_of(hash: u64, n: usize) -> usize {
     ((u128::from(hash) * n as u128) >> 64) as usize
