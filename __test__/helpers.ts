@@ -81,6 +81,15 @@ export function sameBytes(t: ExecutionContext, actual: Buffer, expected: Buffer,
 }
 
 /**
+ * Asserts a size of "All archives" or "Deleted data": the archives' file bytes `fileBytes` plus the
+ * encoded bytes of their trees (item metadata, which borg counts there too), more than none and
+ * under 1 KiB a tree here.
+ */
+export function filesAndTrees(t: ExecutionContext, actual: number, fileBytes: number, trees = 2): void {
+  t.true(actual > fileBytes && actual < fileBytes + 1024 * trees, `size ${actual}: files ${fileBytes} and ${trees} trees`);
+}
+
+/**
  * Waits until files written just now are older than the files cache's race guard: a create does
  * not cache a file whose ctime is within a second of its start (it could change again unseen), so
  * a test that expects the next create to find files unchanged waits this long before the first.

@@ -101,18 +101,6 @@ export function repositoryStatsText(all: RepositoryTotals): string {
   return [header ?? '', ...rest].join('\n');
 }
 
-/** The `cache.stats` object of borg's JSON. */
-export function cacheStatsJson(all: RepositoryTotals): Record<string, number> {
-  return {
-    total_chunks: all.totalChunks,
-    total_csize: all.compressed,
-    total_size: all.original,
-    total_unique_chunks: all.uniqueChunks,
-    unique_csize: all.deduplicated,
-    unique_size: all.deduplicated,
-  };
-}
-
 /** The `encryption` object of borg's JSON: `mode`, and `keyfile` (its path) for a key in a key file. */
 export function encryptionJson(repo: Pick<Repository, 'config' | 'keyLocation'>): Record<string, string> {
   const { config, keyLocation } = repo;

@@ -12,8 +12,15 @@ export interface ArchiveStats {
   compressed: number;
   /** Stored bytes this archive added to the repository. */
   deduplicated: number;
-  /** Chunk references. */
+  /** Chunk and tree object references. */
   chunks: number;
+  /**
+   * The encoded bytes of the archive's trees (its item metadata), which "All archives" counts
+   * with the files and "This archive" does not, as borg 1.4 (absent in archives of earlier builds).
+   */
+  treesOriginal?: number;
+  /** The stored bytes of the archive's tree objects, shared ones included (absent as above). */
+  treesCompressed?: number;
 }
 
 /** The archive object (`archives/<id>`): an archive's metadata and root tree. */

@@ -92,7 +92,7 @@ export class ArchiveWriter {
       filesCache,
     );
     this.sink = new PackSink(repo.storage, repo.key, this.writer, opts.onPack, repo.space);
-    this.trees = new TreeBatch(this.writer, repo.key);
+    this.trees = new TreeBatch(this.writer, repo.key, synced.index);
   }
 
   /**
@@ -129,6 +129,8 @@ export class ArchiveWriter {
       this.abort(e);
       throw e;
     }
+    this.stats.treesOriginal = this.trees.totals.original;
+    this.stats.treesCompressed = this.trees.totals.stored;
     this.stats.deduplicated = this.writer.totals().stored;
   }
 

@@ -19,16 +19,32 @@ export async function loadArchive(repo: Repository, entry: ManifestArchive): Pro
   return openArchive(repo.key, entry.id, await repo.storage.get(archiveName(entry.id)));
 }
 
-/** Totals over every archive (their own stats) and the chunk index (unique blobs). */
-export async function repositoryTotals(repo: Repository, index: ChunkIndex): Promise<RepositoryTotals> {
-  const totals: RepositoryTotals = { original: 0, compressed: 0, deduplicated: index.storedBytes, uniqueChunks: index.size, totalChunks: 0 };
-  for (const a of repo.manifest.archives) {
-    const meta = await loadArchive(repo, a);
-    totals.original += meta.stats.original;
-    totals.compressed += meta.stats.compressed;
-    totals.totalChunks += meta.stats.chunks;
+/** What archives hold, as "All archives" and "Deleted data" count it: files and trees, references. */
+export interface ArchiveTotals {
+  original: number;
+  compressed: number;
+  chunks: number;
+}
+
+/**
+ * The totals of `archives` from their own stats: their files' bytes and their trees' (item
+ * metadata, as borg counts it there), stored bytes counted per reference, and references.
+ */
+export async function archiveTotals(repo: Repository, archives: readonly ManifestArchive[]): Promise<ArchiveTotals> {
+  const out: ArchiveTotals = { original: 0, compressed: 0, chunks: 0 };
+  for (const a of archives) {
+    const { stats } = await loadArchive(repo, a);
+    out.original += stats.original + (stats.treesOriginal ?? 0);
+    out.compressed += stats.compressed + (stats.treesCompressed ?? 0);
+    out.chunks += stats.chunks;
   }
-  return totals;
+  return out;
+}
+
+/** Totals over every archive ({@link archiveTotals}) and the chunk index (unique blobs). */
+export async function repositoryTotals(repo: Repository, index: ChunkIndex): Promise<RepositoryTotals> {
+  const { original, compressed, chunks } = await archiveTotals(repo, repo.manifest.archives);
+  return { original, compressed, deduplicated: index.storedBytes, uniqueChunks: index.size, totalChunks: chunks };
 }
 
 /** An archive as borg names it in messages: name (padded to 36), time and id. */

@@ -3,7 +3,7 @@ import type { ChunkIndex } from '../native.js';
 import { named, type CheckReport } from '../repository/check-report.js';
 import type { ManifestArchive } from '../repository/manifest.js';
 import { ObjectType } from '../repository/object-types.js';
-import { readMetadata } from '../repository/objects.js';
+import { NOT_STORED, readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
 import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
@@ -22,7 +22,6 @@ const TREE_BATCH = 32;
 /** Directories nest no deeper than this (PATH_MAX allows about 2048 levels): deeper means a cycle. */
 const MAX_DEPTH = 2048;
 const ITEM_TYPES = new Set(['-', 'd', 'l', 'h', 'p', 'c', 'b', 's']);
-const MISSING = 0xffffffff;
 
 function join(dir: Buffer, name: Buffer): Buffer {
   return dir.length === 0 ? name : Buffer.concat([dir, Buffer.from('/'), name]);
@@ -148,7 +147,7 @@ class ArchiveChecker {
     for (const f of files) {
       const n = f.ids.length / 32;
       const missing: number[] = [];
-      for (let i = 0; i < n; i += 1) if (where.packs[at + i] === MISSING) missing.push(i);
+      for (let i = 0; i < n; i += 1) if (where.packs[at + i] === NOT_STORED) missing.push(i);
       at += n;
       const first = missing[0];
       if (first === undefined) continue;

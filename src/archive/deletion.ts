@@ -6,7 +6,7 @@ import { newMarks } from '../native.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import type { ManifestArchive } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { loadArchive } from './archives.js';
+import { archiveTotals } from './archives.js';
 import { markArchives } from './marking.js';
 import { statsTable } from './stats-report.js';
 
@@ -38,18 +38,8 @@ export async function deletedDataReport(repo: Repository, chosen: readonly Manif
   await markArchives(repo, index, marks, [...chosen], () => 0);
   await markArchives(repo, index, marks, staying, () => 1);
   const totals = marks.totals(2);
-  const sum = async (list: readonly ManifestArchive[]): Promise<{ original: number; compressed: number; chunks: number }> => {
-    const out = { original: 0, compressed: 0, chunks: 0 };
-    for (const a of list) {
-      const { stats } = await loadArchive(repo, a);
-      out.original += stats.original;
-      out.compressed += stats.compressed;
-      out.chunks += stats.chunks;
-    }
-    return out;
-  };
-  const gone = await sum(chosen);
-  const kept = quick ? { original: 0, compressed: 0, chunks: 0 } : await sum(staying);
+  const gone = await archiveTotals(repo, chosen);
+  const kept = quick ? { original: 0, compressed: 0, chunks: 0 } : await archiveTotals(repo, staying);
   const freed = totals.owners[0]?.bytes ?? 0;
   const stayUnique = totals.owners[1] ?? { blobs: 0, bytes: 0 };
   const table = statsTable(

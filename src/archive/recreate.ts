@@ -243,8 +243,10 @@ export class Recreater {
   private async storeTree(items: Item[]): Promise<Buffer | undefined> {
     if (items.length === 0) return undefined;
     if (this.writer === undefined) return Buffer.alloc(32);
-    const tree = await storeTree(this.writer, this.repo.key, items);
+    const tree = await storeTree(this.writer, this.repo.key, this.synced.index, items);
     this.stats.chunks += tree.parts;
+    this.stats.treesOriginal = (this.stats.treesOriginal ?? 0) + tree.original;
+    this.stats.treesCompressed = (this.stats.treesCompressed ?? 0) + tree.stored;
     return tree.id;
   }
 

@@ -19,7 +19,7 @@ import { newWriter, type ChunkIndex, type Writer } from '../native.js';
 import { named, type CheckReport } from '../repository/check-report.js';
 import type { ManifestArchive } from '../repository/manifest.js';
 import { ObjectType } from '../repository/object-types.js';
-import { archiveName, readMetadata } from '../repository/objects.js';
+import { NOT_STORED, archiveName, readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { sealArchive } from './archive-object.js';
 import { loadArchive } from './archives.js';
@@ -27,8 +27,6 @@ import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js
 import { storeTree } from './tree-store.js';
 import { PackSink } from './pack-sink.js';
 
-/** The chunk index's mark of a blob it lacks (or has not stored yet). */
-const MISSING = 0xffffffff;
 /** Directories nest no deeper than this: deeper means a cycle. */
 const MAX_DEPTH = 2048;
 const ITEM_TYPES = new Set(['-', 'd', 'l', 'h', 'p', 'c', 'b', 's']);
@@ -84,7 +82,7 @@ class ArchiveRepairer {
   /** Which of `ids` (32 bytes each) the chunk index holds. */
   private present(ids: Buffer): boolean[] {
     const where = this.index.locate(ids);
-    return Array.from(where.packs, (p) => p !== MISSING);
+    return Array.from(where.packs, (p) => p !== NOT_STORED);
   }
 
   /** Reads one tree object; undefined (reported) when it does not open or decode. */
@@ -223,7 +221,7 @@ class ArchiveRepairer {
 
   /** Stores a directory's items as a tree (split into pieces when large); its id. */
   private async store(items: Item[]): Promise<Buffer | undefined> {
-    return (await storeTree(this.writer, this.repo.key, items)).id;
+    return (await storeTree(this.writer, this.repo.key, this.index, items)).id;
   }
 
   /** Stores what is still in the writer: its last pack and index object. */

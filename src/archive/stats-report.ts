@@ -61,6 +61,21 @@ export function createReport(o: {
   ].join('\n');
 }
 
+/**
+ * The `cache.stats` object of borg's JSON. `unique_size` is the stored size too: the chunk index
+ * keeps no plaintext length.
+ */
+export function cacheStatsJson(all: RepositoryTotals): Record<string, number> {
+  return {
+    total_chunks: all.totalChunks,
+    total_csize: all.compressed,
+    total_size: all.original,
+    total_unique_chunks: all.uniqueChunks,
+    unique_csize: all.deduplicated,
+    unique_size: all.deduplicated,
+  };
+}
+
 /** borg's `create --json` (and `import-tar --json`) object for a new archive; without `all` (`--quick-stats`), no `cache` member, as borg. */
 export function createJson(o: {
   meta: ArchiveMeta;
@@ -93,19 +108,7 @@ export function createJson(o: {
       },
       ...(o.all === undefined
         ? {}
-        : {
-            cache: {
-              path: o.cachePath,
-              stats: {
-                total_chunks: o.all.totalChunks,
-                total_csize: o.all.compressed,
-                total_size: o.all.original,
-                total_unique_chunks: o.all.uniqueChunks,
-                unique_csize: o.all.deduplicated,
-                unique_size: o.all.deduplicated,
-              },
-            },
-          }),
+        : { cache: { path: o.cachePath, stats: cacheStatsJson(o.all) } }),
       encryption: o.encryption,
       repository: { id: o.repositoryId, last_modified: isoMicro(o.end), location: o.location },
     },

@@ -1,13 +1,23 @@
 import { hkdfSync } from 'node:crypto';
 
-import type { Key, Writer } from '../native.js';
+import type { ChunkIndex, Key, Writer } from '../native.js';
 import { ObjectType } from '../repository/object-types.js';
+import { NOT_STORED } from '../repository/objects.js';
 import { TREE_COMPRESSION, TREE_ITEMS, encodeTree, type Item } from './item.js';
 
 /** A stored tree: its id (absent for no items) and how many tree objects it took. */
 export interface StoredTree {
   id: Buffer | undefined;
   parts: number;
+}
+
+/**
+ * What trees took: their encoded bytes, and the stored bytes of their objects, those the
+ * repository had already included (an archive's `treesOriginal` and `treesCompressed`).
+ */
+export interface TreeTotals {
+  original: number;
+  stored: number;
 }
 
 /** A directory with more items than this is split into pieces under a head. */
@@ -76,11 +86,11 @@ export function splitItems(key: Key, items: Item[]): Item[][] {
  * changed item then stores its piece and the head again, not the whole directory. Objects the
  * repository has already are not stored again.
  */
-export async function storeTree(writer: Writer, key: Key, items: Item[]): Promise<StoredTree> {
-  const batch = new TreeBatch(writer, key);
+export async function storeTree(writer: Writer, key: Key, index: ChunkIndex, items: Item[]): Promise<StoredTree & TreeTotals> {
+  const batch = new TreeBatch(writer, key, index);
   const tree = batch.store(items);
   await batch.done();
-  return tree;
+  return { ...tree, ...batch.totals };
 }
 
 /** Encoded trees per `storeObjects` call of a {@link TreeBatch}. */
@@ -96,16 +106,22 @@ const BATCH_BYTES = 1 << 20;
  * `storeObjects` call. So a create pays one native call and one promise per batch of trees,
  * not per directory. {@link done} sends the rest and waits until every tree is stored: call it
  * before the writer's last flush, so that the trees are in packs before the archive names them.
+ * {@link totals} counts what the trees took, once {@link done} has resolved.
  */
 export class TreeBatch {
+  /** The trees' encoded and stored bytes; the stored ones complete once {@link done} resolved. */
+  readonly totals: TreeTotals = { original: 0, stored: 0 };
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
   private failed: { error: unknown } | undefined;
+  /** Ids of stored trees whose objects another call was still storing when theirs returned. */
+  private unsettled: Buffer[] = [];
 
   constructor(
     private readonly writer: Writer,
     private readonly key: Key,
+    private readonly index: ChunkIndex,
   ) {}
 
   /** Queues the tree of `items` (sorted by name); returns its id at once (absent for no items). */
@@ -127,11 +143,25 @@ export class TreeBatch {
     this.send();
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     if (this.failed !== undefined) throw this.failed.error;
+    const late = Buffer.concat(this.unsettled);
+    this.unsettled = [];
+    this.count(late);
+  }
+
+  /** Adds the stored lengths of `ids` (32 bytes each) to the totals; keeps those not yet stored. */
+  private count(ids: Buffer): void {
+    if (ids.length === 0) return;
+    const where = this.index.locate(ids);
+    for (let i = 0; i < ids.length / 32; i += 1) {
+      if (where.packs[i] === NOT_STORED) this.unsettled.push(ids.subarray(i * 32, i * 32 + 32));
+      else this.totals.stored += where.lengths[i] ?? 0;
+    }
   }
 
   private add(encoded: Buffer): void {
     this.queue.push(encoded);
     this.queuedBytes += encoded.length;
+    this.totals.original += encoded.length;
     if (this.queue.length >= BATCH_TREES || this.queuedBytes >= BATCH_BYTES) this.send();
   }
 
@@ -141,8 +171,9 @@ export class TreeBatch {
     this.queue = [];
     this.queuedBytes = 0;
     const call: Promise<unknown> = this.writer.storeObjects(this.key, ObjectType.tree, objects, TREE_COMPRESSION).then(
-      () => {
+      (stored) => {
         this.inFlight.delete(call);
+        this.count(stored.ids);
       },
       (e: unknown) => {
         this.inFlight.delete(call);

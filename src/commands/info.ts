@@ -1,7 +1,8 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 
-import { archiveInfoJson, encryptionJson, archiveInfoText, cacheStatsJson, repositoryStatsText, type ArchiveInfo } from '../archive/archive-info.js';
+import { archiveInfoJson, encryptionJson, archiveInfoText, repositoryStatsText, type ArchiveInfo } from '../archive/archive-info.js';
+import { cacheStatsJson } from '../archive/stats-report.js';
 import { findArchive, loadArchive, repositoryTotals } from '../archive/archives.js';
 import { isoMicro } from '../archive/create.js';
 import { markArchives } from '../archive/marking.js';

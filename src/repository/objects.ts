@@ -22,6 +22,9 @@ const MERGE_GAP = 1 << 20;
 /** Pack range fetches in flight at once. */
 const FETCHES = 4;
 
+/** The chunk index's pack number for a blob it lacks, or one still being stored (`ChunkIndex.locate`). */
+export const NOT_STORED = 0xffffffff;
+
 /** A blob's place: pack number (in the chunk index), offset and length. */
 export interface BlobPlace {
   pack: number;
@@ -42,8 +45,8 @@ export function locate(index: ChunkIndex, ids: Buffer): BlobPlace[] {
 export function placesOf(loc: Locations, ids: Buffer, from: number, to: number): BlobPlace[] {
   const out: BlobPlace[] = [];
   for (let i = from; i < to; i += 1) {
-    const pack = loc.packs[i] ?? 0xffffffff;
-    if (pack === 0xffffffff) {
+    const pack = loc.packs[i] ?? NOT_STORED;
+    if (pack === NOT_STORED) {
       const id = ids.subarray(i * 32, i * 32 + 32).toString('hex');
       throw new CorruptDataError('HOARD_CORRUPT', `object ${id} is missing from the repository`);
     }
