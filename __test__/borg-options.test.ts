@@ -27,6 +27,12 @@ test('an unknown option after the positionals, or a missing required one, is one
     [['init', path.join(tempDir('r'), 'r')], 'hoard: Missing required option: -e/--encryption.\n'],
     [['compact', repo, 'extra'], 'hoard: Extraneous positional argument ("extra").\n'],
     [['init', '-e', 'none', path.join(tempDir('r'), 'r'), 'more'], 'hoard: Extraneous positional argument ("more").\n'],
+    // borg's options that may be given once (its Highlander action), however each use is spelt.
+    [['list', '-a', 'a*', '--glob-archives=b*', repo], 'hoard: argument -a/--glob-archives: There can be only one.\n'],
+    [['delete', '-P', 'a', '--prefix', 'b', repo], `Warning: "--prefix" has been deprecated. Use "--glob-archives 'yourprefix*'" (-a) instead.\nhoard: argument -P/--prefix: There can be only one.\n`],
+    [['create', '--filter=AM', '--filt', 'E', `${repo}::b`, base], 'hoard: argument --filter: There can be only one.\n'],
+    [['create', '--files-cache', 'mtime,size', '--files-cache=ctime', `${repo}::b`, base], 'hoard: argument --files-cache: There can be only one.\n'],
+    [['recreate', '--chunker-params', 'default', '--chunker-params', '10,23,16,4095', repo], 'hoard: argument --chunker-params: There can be only one.\n'],
   ];
   for (const [argv, line] of cases) {
     const r = await hoardIn(env, argv);
@@ -34,6 +40,10 @@ test('an unknown option after the positionals, or a missing required one, is one
     t.is(r.stderr, line, argv.join(' '));
     t.is(r.stdout, '');
   }
+  // Other options take the last use, as argparse does.
+  const twice = await hoardIn(env, ['list', '--sort-by', 'name', '--sort-by', 'timestamp', '--last', '2', '--last', '1', '--short', repo]);
+  t.is(twice.code, 0, twice.stderr);
+  t.is(twice.stdout, 'a\n');
   t.deepEqual(snapshot(repo), before);
 });
 

@@ -30,7 +30,7 @@ import { UpgradeCommand } from './commands/upgrade.js';
 import { VersionCommand, VersionReportCommand } from './commands/version.js';
 import { WithLockCommand } from './commands/with-lock.js';
 import { HoardCommand } from './commands/base.js';
-import { commandOf, diagnoseArguments, expandLongPrefixes, optionSpecs, ownArguments, positionalSpec, splitAttachedShortValues } from './command-options.js';
+import { commandOf, diagnoseArguments, expandLongPrefixes, optionSpecs, ownArguments, positionalSpec, repeatedOption, splitAttachedShortValues } from './command-options.js';
 import type { HoardContext } from './context.js';
 import { ExitCode, HoardError } from './errors.js';
 import { logMessageJson, type LogLevel } from './log.js';
@@ -208,7 +208,9 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   const match = commandOf(joined, commands);
   const specs = match ? optionSpecs(match.commandClass) : [];
   const own = match ? ownArguments(joined, match) : joined.length;
-  const argv = match ? [...splitAttachedShortValues(expandLongPrefixes(joined.slice(0, own), specs), specs), ...joined.slice(own)] : joined;
+  // The command's own arguments, rewritten to what clipanion reads; a proxied command line as it is.
+  const head = match ? splitAttachedShortValues(expandLongPrefixes(joined.slice(0, own), specs), specs) : joined;
+  const argv = match ? [...head, ...joined.slice(own)] : joined;
   const ctx: HoardContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,
@@ -229,6 +231,8 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   let rc = 0;
   try {
     const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true;
+    const repeated = match ? repeatedOption(head, match, specs) : undefined;
+    if (repeated !== undefined) throw repeated;
     const cli = createCli(tty && ctx.env.NO_COLOR === undefined, argv);
     const command: Command<HoardContext> = cli.process(argv, ctx);
     command.cli = miniCli(cli, ctx);

@@ -190,6 +190,66 @@ export function splitAttachedShortValues(argv: readonly string[], specs: readonl
   return [...out, ...tail];
 }
 
+/** What a walk over a command's arguments found ({@link readArguments}). */
+interface ReadArguments {
+  /** Each option given, by the name it was given as, in order. */
+  uses: { name: string; spec: OptionSpec }[];
+  /** The positional arguments. */
+  words: string[];
+  /** An option the command lacks, or one missing its value: the first such. */
+  error?: InvalidArgumentError;
+}
+
+/**
+ * Walks `argv` as clipanion reads it for the command whose path words `match` locates: options
+ * (long, short, several short flags together, values bound by `=` or in the next argument) and
+ * positionals (all words after `--`).
+ */
+function readArguments(argv: readonly string[], match: CommandMatch, specs: readonly OptionSpec[]): ReadArguments {
+  const out: ReadArguments = { uses: [], words: [] };
+  const byName = specsByName(specs);
+  const expectsValue = (name: string): InvalidArgumentError => new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Option ${name} expects a value.`);
+  for (let i = 0; i < argv.length; i += 1) {
+    if (i === match.start) i += match.length;
+    if (i >= argv.length) break;
+    const a = argv[i] ?? '';
+    if (a === '--') {
+      out.words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) {
+      out.words.push(a);
+      continue;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq < 0 ? a : a.slice(0, eq);
+      const spec = byName.get(name);
+      if (spec === undefined) return { ...out, error: unsupported(name) };
+      out.uses.push({ name, spec });
+      if (spec.arity > 0 && eq < 0) {
+        if (i + 1 >= argv.length) return { ...out, error: expectsValue(name) };
+        i += 1;
+      }
+      continue;
+    }
+    // Short options, possibly several flags together, or one with its value bound by `=`.
+    const eq = a.indexOf('=');
+    const letters = eq < 0 ? a.slice(1) : a.slice(1, eq);
+    for (let k = 0; k < letters.length; k += 1) {
+      const name = `-${letters[k] ?? ''}`;
+      const spec = byName.get(name);
+      if (spec === undefined) return { ...out, error: unsupported(name) };
+      out.uses.push({ name, spec });
+      if (spec.arity > 0 && k === letters.length - 1 && eq < 0) {
+        if (i + 1 >= argv.length) return { ...out, error: expectsValue(name) };
+        i += 1;
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Why clipanion could not match `argv` to the command whose path words `match` locates: an option
  * the command does not have, one missing its value, or a required option missing. Undefined when
@@ -201,54 +261,44 @@ export function diagnoseArguments(
   specs: readonly OptionSpec[],
   positionals: PositionalSpec = { required: 0, max: Number.POSITIVE_INFINITY },
 ): InvalidArgumentError | undefined {
-  const words: string[] = [];
-  const byName = specsByName(specs);
-  const seen = new Set<OptionSpec>();
-  for (let i = 0; i < argv.length; i += 1) {
-    if (i === match.start) i += match.length;
-    if (i >= argv.length) break;
-    const a = argv[i] ?? '';
-    if (a === '--') {
-      words.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) {
-      words.push(a);
-      continue;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq < 0 ? a : a.slice(0, eq);
-      const spec = byName.get(name);
-      if (spec === undefined) return unsupported(name);
-      seen.add(spec);
-      if (spec.arity > 0 && eq < 0) {
-        if (i + 1 >= argv.length) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Option ${name} expects a value.`);
-        i += 1;
-      }
-      continue;
-    }
-    // Short options, possibly several flags together, or one with its value bound by `=`.
-    const eq = a.indexOf('=');
-    const letters = eq < 0 ? a.slice(1) : a.slice(1, eq);
-    for (let k = 0; k < letters.length; k += 1) {
-      const name = `-${letters[k] ?? ''}`;
-      const spec = byName.get(name);
-      if (spec === undefined) return unsupported(name);
-      seen.add(spec);
-      if (spec.arity > 0 && k === letters.length - 1 && eq < 0) {
-        if (i + 1 >= argv.length) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Option ${name} expects a value.`);
-        i += 1;
-      }
-    }
-  }
+  const { uses, words, error } = readArguments(argv, match, specs);
+  if (error !== undefined) return error;
   if (words.length > positionals.max) {
     return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Extraneous positional argument (${JSON.stringify(words[positionals.max])}).`);
   }
+  const seen = new Set(uses.map((u) => u.spec));
   const missing = specs.filter((s) => s.required && !seen.has(s));
   if (missing.length > 0) {
     const names = missing.map((s) => s.names.join('/')).join(', ');
     return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `Missing required option: ${names}.`);
+  }
+  return undefined;
+}
+
+/** Options of every command that has them which borg takes at most once (its `Highlander` action). */
+const ONCE_ANYWHERE = ['--glob-archives', '--prefix'];
+/** The same, per command (borg 1.4's argument definitions). */
+const ONCE_IN: Record<string, string[]> = {
+  create: ['--filter', '--files-cache', '--files-changed', '--chunker-params'],
+  recreate: ['--filter', '--chunker-params'],
+  'import-tar': ['--tar-filter', '--filter', '--chunker-params'],
+  diff: ['--sort-by'],
+};
+
+/**
+ * borg refuses a second use of some options (`-a X -a Y`: "There can be only one."), where
+ * clipanion would keep the last; a wrapper that repeats one gets the same refusal here. Undefined
+ * when no such option repeats (or the arguments do not parse: clipanion says why).
+ */
+export function repeatedOption(argv: readonly string[], match: CommandMatch, specs: readonly OptionSpec[]): InvalidArgumentError | undefined {
+  const once = new Set([...ONCE_ANYWHERE, ...(ONCE_IN[match.commandClass.paths?.[0]?.join(' ') ?? ''] ?? [])]);
+  const { uses, error } = readArguments(argv, match, specs);
+  if (error !== undefined) return undefined;
+  const seen = new Set<OptionSpec>();
+  for (const { spec } of uses) {
+    if (!spec.names.some((n) => once.has(n))) continue;
+    if (seen.has(spec)) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `argument ${spec.names.join('/')}: There can be only one.`);
+    seen.add(spec);
   }
   return undefined;
 }
