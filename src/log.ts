@@ -6,6 +6,8 @@
  */
 import type { Writable } from 'node:stream';
 
+import { shownName } from './fs-names.js';
+
 /** Log levels, lowest first; `critical` is shown like `error`. */
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
 
@@ -83,7 +85,8 @@ export class Log {
    * `file_status` object (borg writes these whatever the log level, since `--list` asked for them).
    */
   fileStatus(status: string, path: string): void {
-    this.stream.write(this.json ? jsonLine({ type: 'file_status', status, path }) : `${status} ${path}\n`);
+    const shown = shownName(path);
+    this.stream.write(this.json ? jsonLine({ type: 'file_status', status, path: shown }) : `${status} ${shown}\n`);
   }
 
   /**

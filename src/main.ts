@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `hoard` executable: runs the CLI on the process's arguments and streams. */
 import { run } from './cli.js';
+import { commandLineArguments } from './fs-names.js';
 
-process.exitCode = await run(process.argv.slice(2), {}, { setUmask: true });
+process.exitCode = await run(commandLineArguments(), {}, { setUmask: true });

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 
 import { HoardError, InvalidArgumentError } from '../errors.js';
 import { makePipe } from '../native.js';
+import { decodeName } from '../fs-names.js';
 
 /** A command given to `create` could not be run or exited with a non-zero status (borg's `CommandError`). */
 export class CommandFailedError extends HoardError {}
@@ -82,7 +83,7 @@ export function startPipedCommand(argv: readonly string[], env: NodeJS.ProcessEn
 
 /**
  * The paths in a byte stream, separated by `delimiter` (borg's `iter_separated`): empty entries
- * are skipped, a last entry without a delimiter counts. Names are read as UTF-8.
+ * are skipped, a last entry without a delimiter counts. Names are read as UTF-8, other bytes escaped (`decodeName`).
  */
 export async function* delimitedPaths(input: AsyncIterable<Buffer | string>, delimiter: Buffer): AsyncGenerator<string> {
   if (delimiter.length === 0) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', 'the paths delimiter is empty');
@@ -91,13 +92,13 @@ export async function* delimitedPaths(input: AsyncIterable<Buffer | string>, del
     let buf = rest.length === 0 ? Buffer.from(piece) : Buffer.concat([rest, Buffer.from(piece)]);
     let at = buf.indexOf(delimiter);
     while (at >= 0) {
-      if (at > 0) yield buf.subarray(0, at).toString('utf8');
+      if (at > 0) yield decodeName(buf.subarray(0, at));
       buf = buf.subarray(at + delimiter.length);
       at = buf.indexOf(delimiter);
     }
     rest = Buffer.from(buf);
   }
-  if (rest.length > 0) yield rest.toString('utf8');
+  if (rest.length > 0) yield decodeName(rest);
 }
 
 /**

@@ -12,6 +12,7 @@ import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
+import { decodeName, encodeName } from '../fs-names.js';
 
 /** What a walk decides for a path: borg's pattern actions. */
 export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
@@ -214,7 +215,7 @@ export class Archiver {
     if (opts.excludeCaches) tags.add('CACHEDIR.TAG');
     this.scanner = new DirScanner(this.dirScanOptions, {
       enters: (mode, dev, flags, apath, parentDev) => this.walksInto(mode, dev, flags, apath, parentDev),
-      mayExclude: tags.size === 0 ? () => false : (name) => tags.has(name.toString('utf8')),
+      mayExclude: tags.size === 0 ? () => false : (name) => tags.has(decodeName(name)),
     });
   }
 
@@ -329,7 +330,7 @@ export class Archiver {
           this.opts.onItem('h', apath);
           return later(item);
         }
-        this.hardLinks.set(k, Buffer.from(apath));
+        this.hardLinks.set(k, encodeName(apath));
       }
       item.type = '-';
       item.mode = (item.mode & 0o7777) | 0o100000;
@@ -384,7 +385,7 @@ export class Archiver {
   private async excludedByTags(entries: ScannedEntry[], dir: Buffer): Promise<ScannedEntry[] | undefined> {
     const tags: ScannedEntry[] = [];
     for (const e of entries) {
-      const n = e.name.toString('utf8');
+      const n = decodeName(e.name);
       if (this.opts.excludeIfPresent.includes(n)) tags.push(e);
       else if (this.opts.excludeCaches && n === 'CACHEDIR.TAG' && (e.mode & 0o170000) === 0o100000) {
         const fs = await import('node:fs/promises');
@@ -425,7 +426,8 @@ export class Archiver {
     // that directory's subdirectories were not read ahead (`ahead` is empty).
     for (let i = 0; i < entries.length; i += 1) {
       const e = entries[i] as ScannedEntry;
-      const childPath = apath === '' ? e.name.toString('utf8') : `${apath}/${e.name.toString('utf8')}`;
+      const name = decodeName(e.name);
+      const childPath = apath === '' ? name : `${apath}/${name}`;
       const read = ahead.get(i);
       // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
       ahead.delete(i);
@@ -448,7 +450,7 @@ export class Archiver {
     const now = BigInt(Date.now()) * 1_000_000n;
     const me = os.userInfo();
     const item: Item = {
-      name: Buffer.from(path.posix.basename(apath)),
+      name: encodeName(path.posix.basename(apath)),
       type: '-',
       mode: 0o100000 | (this.opts.stdinMode & 0o7777),
       uid: this.opts.stdinUid ?? me.uid,
@@ -521,9 +523,9 @@ export class Archiver {
         const parts = apath.split('/');
         const node = place(parts);
         if (node.item !== undefined) continue;
-        const fsPath = Buffer.from(path.resolve(given));
+        const fsPath = encodeName(path.resolve(given));
         const e = await statPath(fsPath, this.scanOptions);
-        node.item = (await this.entry(fsPath, apath, e, Buffer.from(parts[parts.length - 1] ?? ''), undefined)).done;
+        node.item = (await this.entry(fsPath, apath, e, encodeName(parts[parts.length - 1] ?? ''), undefined)).done;
       }
     }
     for (const given of contentCommand === undefined && listedPaths === undefined ? this.opts.paths : []) {
@@ -534,9 +536,9 @@ export class Archiver {
         node.item = this.piped(apath);
         continue;
       }
-      const fsPath = Buffer.from(path.resolve(given));
+      const fsPath = encodeName(path.resolve(given));
       const e = await statPath(fsPath, this.scanOptions);
-      const name = Buffer.from(parts[parts.length - 1] ?? '');
+      const name = encodeName(parts[parts.length - 1] ?? '');
       if (parts.length === 0) {
         // `.` or `/`: the root's own entries go at the top of the archive.
         if (e.errorCode === undefined && (e.mode & 0o170000) === 0o040000) {
@@ -552,7 +554,7 @@ export class Archiver {
       const own = node.item ? await node.item : undefined;
       if (node.children.size === 0) return own;
       const kids: Item[] = [];
-      for (const [n, child] of [...node.children.entries()].sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])))) {
+      for (const [n, child] of [...node.children.entries()].sort((a, b) => Buffer.compare(encodeName(a[0]), encodeName(b[0])))) {
         const k = await build(child, n, full === '' ? n : `${full}/${n}`);
         if (k !== undefined) kids.push(k);
       }
@@ -560,7 +562,7 @@ export class Archiver {
         own.tree = this.storeTree(kids);
         return own;
       }
-      const implied: Item = { name: Buffer.from(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
+      const implied: Item = { name: encodeName(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
       const tree = this.storeTree(kids);
       if (tree !== undefined) implied.tree = tree;
       return implied;

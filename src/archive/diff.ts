@@ -9,6 +9,7 @@ import { fileContents } from './chunk-contents.js';
 import { isoTime, formatTime, modeString } from './format.js';
 import type { Item } from './item.js';
 import { PathLookup, readTrees } from './tree-reader.js';
+import { decodeName } from '../fs-names.js';
 
 /** One change of an item: borg's JSON object and its text. */
 export interface DiffChange {
@@ -293,7 +294,7 @@ export async function diffArchives(repo: Repository, index: ChunkIndex, root1: B
     const a = x === undefined || x.implied ? undefined : x;
     const b = y === undefined || y.implied ? undefined : y;
     if (a === undefined && b === undefined) return;
-    if (!opts.included(path.toString('utf8'))) return;
+    if (!opts.included(decodeName(path))) return;
     const ra = await resolve(a, path, sides[0]);
     const rb = await resolve(b, path, sides[1]);
     if ((a !== undefined && ra === undefined) || (b !== undefined && rb === undefined)) return;

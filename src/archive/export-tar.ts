@@ -12,6 +12,7 @@ import { ContentStream } from './chunk-contents.js';
 import type { Item } from './item.js';
 import { TAR_END, TarType, tarHeader, tarPadding, type TarEntry, type TarFormat, type TarTypeFlag } from './tar-header.js';
 import { PathLookup, walkTree } from './tree-reader.js';
+import { decodeName } from '../fs-names.js';
 
 /** What `export-tar` is asked for. */
 export interface ExportTarOptions {
@@ -62,7 +63,7 @@ export async function exportTar(repo: Repository, index: ChunkIndex, meta: Archi
   const pax = opts.format !== 'GNU';
   await walkTree(repo, index, root, async ({ path, item }) => {
     if (item.implied) return;
-    const text = path.toString('utf8');
+    const text = decodeName(path);
     if (!opts.included(text)) return;
     const name = stripPath(path, opts.stripComponents);
     if (name === undefined) return;

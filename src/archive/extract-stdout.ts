@@ -12,6 +12,7 @@ import type { ArchiveMeta } from './archive-object.js';
 import { ContentStream } from './chunk-contents.js';
 import type { Item } from './item.js';
 import { PathLookup, walkTree } from './tree-reader.js';
+import { decodeName } from '../fs-names.js';
 
 /** What `extract --stdout` is asked for. */
 export interface StdoutExtractOptions {
@@ -50,7 +51,7 @@ export async function extractToStdout(repo: Repository, index: ChunkIndex, meta:
     root,
     async ({ path, item }) => {
       if (item.implied) return;
-      const text = path.toString('utf8');
+      const text = decodeName(path);
       if (!opts.included(text) || !survivesStrip(path, opts.stripComponents)) return;
       opts.onItem(text, item);
       let source: Item | undefined;
@@ -77,7 +78,7 @@ export async function extractToStdout(repo: Repository, index: ChunkIndex, meta:
       }
       await stream.add(source.chunks ?? Buffer.alloc(0), sizes);
     },
-    ({ path }) => opts.mayContain(path.toString('utf8')),
+    ({ path }) => opts.mayContain(decodeName(path)),
   );
   await stream.end();
 }

@@ -23,6 +23,7 @@ import { walkTree } from './tree-reader.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { ByteArena } from './byte-arena.js';
 import { PathSet } from './path-set.js';
+import { decodeName } from '../fs-names.js';
 
 /** What `extract` is asked for. */
 export interface ExtractOptions {
@@ -214,7 +215,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex'),
     async ({ path, item }) => {
       if (item.implied) return;
-      const text = path.toString('utf8');
+      const text = decodeName(path);
       if (!opts.included(text)) return;
       let rel: Buffer | undefined;
       try {
@@ -297,7 +298,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
         warn(text, e);
       }
     },
-    ({ path }) => opts.mayContain(path.toString('utf8')),
+    ({ path }) => opts.mayContain(decodeName(path)),
     locateFiles,
   );
   makeDirs();

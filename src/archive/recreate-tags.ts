@@ -6,6 +6,7 @@ import { CACHEDIR_SIGNATURE } from './create.js';
 import type { Item } from './item.js';
 import type { PackSink } from './pack-sink.js';
 import type { RecompressBatcher } from './recompress-batcher.js';
+import { decodeName } from '../fs-names.js';
 
 /** The most a chunk decompresses to. */
 const MAX_CHUNK = 64 << 20;
@@ -32,7 +33,7 @@ export class TagFinder {
     if (!this.opts.excludeCaches && this.opts.excludeIfPresent.length === 0) return undefined;
     const tags: Item[] = [];
     for (const item of items) {
-      const name = item.name.toString('utf8');
+      const name = decodeName(item.name);
       if (this.opts.excludeIfPresent.includes(name)) tags.push(item);
       else if (this.opts.excludeCaches && name === 'CACHEDIR.TAG' && item.type === '-' && (await this.signed(item))) tags.push(item);
     }

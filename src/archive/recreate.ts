@@ -12,6 +12,7 @@ import { RecompressBatcher } from './recompress-batcher.js';
 import { TagFinder } from './recreate-tags.js';
 import { readTrees } from './tree-reader.js';
 import { storeTree } from './tree-store.js';
+import { decodeName, encodeName } from '../fs-names.js';
 
 /** borg's `--recompress` modes. */
 export type RecompressMode = 'never' | 'if-different' | 'always';
@@ -153,12 +154,12 @@ export class Recreater {
    */
   private hardLink(item: Item, path: string): Pending {
     if (item.type !== 'h' || item.link === undefined) return Promise.resolve(item);
-    const master = item.link.toString('utf8');
+    const master = decodeName(item.link);
     const take = (left: Item | undefined): Pending => {
       const moved = this.moved.get(master);
       if (moved !== undefined) return Promise.resolve({ ...item, link: moved });
       if (left === undefined) return Promise.resolve(item);
-      this.moved.set(master, Buffer.from(path));
+      this.moved.set(master, encodeName(path));
       const { link: _link, ...rest } = item;
       const file: Item = { ...rest, type: '-', size: left.size };
       if (left.chunks !== undefined) file.chunks = left.chunks;
@@ -193,7 +194,7 @@ export class Recreater {
   /** Rebuilds the items of one directory (`prefix` its archive path); resolves when its subtrees are read. */
   private async directory(prefix: string, items: Item[]): Promise<Pending[]> {
     const tags = this.tags as TagFinder;
-    const withPaths = items.map((item) => ({ item, path: prefix === '' ? item.name.toString('utf8') : `${prefix}/${item.name.toString('utf8')}` }));
+    const withPaths = items.map((item) => ({ item, path: prefix === '' ? decodeName(item.name) : `${prefix}/${decodeName(item.name)}` }));
     const dirs = withPaths.filter((p) => p.item.type === 'd' && p.item.tree !== undefined);
     const subtrees = dirs.length > 0 ? await readTrees(this.repo, this.synced.index, dirs.map((d) => d.item.tree as Buffer)) : [];
     const children = new Map(dirs.map((d, i) => [d.item, subtrees[i] ?? []]));

@@ -11,6 +11,7 @@ import { extractMatcher } from '../archive/patterns.js';
 import { startOutputFilter, tarFilterFor, writeAll, type OutputFilter } from '../archive/tar-filter.js';
 import { parseTarFormat } from '../archive/tar-header.js';
 import { IoError } from '../errors.js';
+import { shownName } from '../fs-names.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
@@ -106,7 +107,7 @@ export class ExportTarCommand extends HoardCommand {
             included: (p) => isIncluded(matcher, p),
             stripComponents: Number(this.stripComponents),
             onItem: (p) => {
-              if (this.list) this.logger.output('hoard.output.list', p);
+              if (this.list) this.logger.output('hoard.output.list', shownName(p));
             },
             onWarning: (message) => {
               warnings += 1;

@@ -15,6 +15,7 @@ import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
+import { decodeName, shownName } from '../fs-names.js';
 
 /** `hoard extract REPO::ARCHIVE [PATH...]`: restores an archive into the current directory. */
 export class ExtractCommand extends HoardCommand {
@@ -86,7 +87,7 @@ export class ExtractCommand extends HoardCommand {
       const root = meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex');
       let total = 0;
       await walkTree(repo, index, root, ({ path, item }) => {
-        if (!item.implied && item.type === '-' && included(path.toString('utf8'))) total += item.size;
+        if (!item.implied && item.type === '-' && included(decodeName(path))) total += item.size;
       });
       progress.total = total;
     }
@@ -99,7 +100,7 @@ export class ExtractCommand extends HoardCommand {
       onItem: (p: string, item: Item) => {
         if (this.list) {
           progress.clear();
-          this.logger.output('hoard.output.list', p);
+          this.logger.output('hoard.output.list', shownName(p));
         }
         done += item.type === '-' ? item.size : 0;
         progress.show(done, [p]);

@@ -32,6 +32,7 @@ import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { pythonJson, type JsonValue } from './python-json.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
+import { decodeName, shownName } from '../fs-names.js';
 
 /** Linux inode flags (`chattr`) that borg 1.4 maps to BSD flags on Linux, with the BSD flag of each. */
 const LINUX_TO_BSD_FLAGS: readonly (readonly [number, number])[] = [
@@ -55,8 +56,10 @@ export function bsdFlags(linux: number): number {
  * come from src/archive/item-content-keys.ts, the archive keys from the archive).
  */
 export function itemValues(path: Buffer, item: Item): Record<string, FormatValue> {
-  const p = path.toString('utf8');
-  const target = item.type === 'l' ? (item.target ?? Buffer.alloc(0)).toString('utf8') : item.type === 'h' ? (item.link ?? Buffer.alloc(0)).toString('utf8') : '';
+  // As borg: a name's bytes that are not UTF-8 show as '?'.
+  const p = shownName(decodeName(path));
+  const link = item.type === 'l' ? item.target : item.type === 'h' ? item.link : undefined;
+  const target = link === undefined ? '' : shownName(decodeName(link));
   const size = item.type === 'l' ? (item.target?.length ?? 0) : item.size;
   const type = item.type === 'h' ? '-' : item.type;
   const broken = item.chunksHealthy !== undefined;
@@ -213,7 +216,7 @@ export class ListCommand extends HoardCommand {
       meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex'),
       async ({ path, item }) => {
         if (item.implied) return;
-        const p = path.toString('utf8');
+        const p = decodeName(path);
         if (!isIncluded(matcher, p)) return;
         const values = { ...itemValues(path, item), archivename: meta.name, archiveid: entry.id };
         if (withContent) Object.assign(values, await contentValues(item, content));

@@ -9,6 +9,7 @@ import { errnoOf, HoardError, InvalidArgumentError } from '../../errors.js';
 import { PatternMatcher } from './matcher.js';
 import { quote } from './pattern.js';
 import { cleanLines } from './text.js';
+import { decodeName, encodeName } from '../../fs-names.js';
 
 /**
  * One occurrence of a pattern option, with its value (a pattern, a pattern line or a file name).
@@ -26,13 +27,13 @@ export interface PatternOption {
 /**
  * The patterns in a `--exclude-from` or `--patterns-from` file: one a line, whitespace stripped at
  * both ends, empty lines and `#` comment lines skipped (see {@link cleanLines}). The file is read as
- * UTF-8; bytes that are not UTF-8 become U+FFFD, as in the archive paths they are matched against.
+ * UTF-8, other bytes escaped as in the archive paths they are matched against (`decodeName`).
  * Throws {@link InvalidArgumentError} naming the file when it cannot be read.
  */
 export async function readPatternFile(file: string): Promise<string[]> {
   let data: Buffer;
   try {
-    data = await readFile(file);
+    data = await readFile(encodeName(file));
   } catch (e) {
     const code = errnoOf(e);
     const reason =
@@ -47,7 +48,7 @@ export async function readPatternFile(file: string): Promise<string[]> {
               : String(e);
     throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `cannot read pattern file ${quote(file)}: ${reason}`);
   }
-  return cleanLines(new TextDecoder('utf-8').decode(data));
+  return cleanLines(decodeName(data));
 }
 
 /** Runs `add`, prefixing the message of a bad pattern with the file it came from. */

@@ -1,0 +1,89 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { linkSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
+import { HOARD_BIN, type CliResult } from './helpers.js';
+
+/** `text` with `\xNN` escapes as the bytes they name (so 'd\\xff' is the two bytes 64 ff). */
+function b(text: string): Buffer {
+  return Buffer.from(text.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))), 'latin1');
+}
+
+/**
+ * Runs hoard as a child in `cwd` with arguments given as bytes: Node's spawn encodes its
+ * arguments as UTF-8, so Python passes them on as they are. `input` goes to its stdin.
+ */
+async function hoardBytes(env: NodeJS.ProcessEnv, argv: Buffer[], cwd: string, input?: Buffer): Promise<CliResult> {
+  const exec = 'import os,sys; os.execv(sys.argv[1], [sys.argv[1], sys.argv[2]] + [bytes.fromhex(a) for a in sys.argv[3:]])';
+  const child = spawn('python3', ['-c', exec, process.execPath, HOARD_BIN, ...argv.map((a) => a.toString('hex'))], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  child.stdin.end(input ?? Buffer.alloc(0));
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** The archive's paths (and hard link sources) as `list --json-lines` gives them. */
+async function listed(env: NodeJS.ProcessEnv, target: string): Promise<string[]> {
+  const r = await hoardIn(env, ['list', '--json-lines', target]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { path: string; source: string })
+    .map((i) => (i.source === '' ? i.path : `${i.path} -> ${i.source}`));
+}
+
+test('PATH arguments, patterns and --paths-from-stdin names with bytes that are not UTF-8 name exactly those bytes, as borg; borg shows each such byte as "?"', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  const src = Buffer.from(path.join(base, 'src'));
+  const at = (rel: string): Buffer => Buffer.concat([src, Buffer.from('/'), b(rel)]);
+  mkdirSync(src);
+  mkdirSync(at('d\\xff'));
+  writeFileSync(at('d\\xff/f\\xe9'), 'one');
+  writeFileSync(at('d\\xfe'), 'a file whose name differs from the directory only in a byte Node cannot decode');
+  writeFileSync(at('d\\xff/g'), 'two');
+  linkSync(at('d\\xff/f\\xe9'), at('hl\\xfe'));
+  writeFileSync(at('plain'), 'three');
+
+  const made = await hoardBytes(env, [b('create'), b('--list'), b(`${repo}::a`), b('src/d\\xff'), b('src/hl\\xfe'), b('src/plain')], base);
+  t.is(made.code, 0, made.stderr);
+  // (A file's line comes once it is stored, so the order is the threads'.)
+  t.deepEqual(made.stderr.split('\n').sort(), ['', 'A src/d?/f?', 'A src/d?/g', 'A src/plain', 'd src/d?', 'h src/hl?']);
+  t.deepEqual(await listed(env, `${repo}::a`), ['src/d?', 'src/d?/f?', 'src/d?/g', 'src/hl? -> src/d?/f?', 'src/plain']);
+
+  // The whole archive comes back with the very bytes, the hard link linked.
+  const all = tempDir('out');
+  t.is((await hoardIn(env, ['extract', `${repo}::a`], all)).code, 0);
+  const names = (dir: Buffer): string[] => readdirSync(dir, { encoding: 'buffer' }).map((n) => n.toString('hex')).sort();
+  const back = Buffer.from(path.join(all, 'src'));
+  t.deepEqual(names(back), [b('d\\xff'), b('hl\\xfe'), b('plain')].map((n) => n.toString('hex')).sort());
+  t.deepEqual(names(Buffer.concat([back, b('/d\\xff')])), [b('f\\xe9'), b('g')].map((n) => n.toString('hex')).sort());
+  t.is(statSync(Buffer.concat([back, b('/hl\\xfe')])).ino, statSync(Buffer.concat([back, b('/d\\xff/f\\xe9')])).ino);
+
+  // A PATH argument of extract picks the one file with those bytes.
+  const one = tempDir('one');
+  const picked = await hoardBytes(env, [b('extract'), b('--list'), b(`${repo}::a`), b('src/d\\xff/f\\xe9')], one);
+  t.is(picked.code, 0, picked.stderr);
+  t.is(picked.stderr, 'src/d?/f?\n');
+  t.deepEqual(names(Buffer.from(path.join(one, 'src'))), [b('d\\xff').toString('hex')]);
+  t.deepEqual(names(Buffer.concat([Buffer.from(path.join(one, 'src')), b('/d\\xff')])), [b('f\\xe9').toString('hex')]);
+
+  // An exclude pattern with such a byte leaves out that name and only that one.
+  const excluded = await hoardBytes(env, [b('create'), b('-e'), b('*/d\\xff'), b(`${repo}::b`), b('src')], base);
+  t.is(excluded.code, 0, excluded.stderr);
+  t.deepEqual(await listed(env, `${repo}::b`), ['src', 'src/d?', 'src/hl?', 'src/plain']);
+
+  // Paths read from stdin keep their bytes too.
+  const list = Buffer.concat([b('src/d\\xfe'), Buffer.from([0]), b('src/d\\xff/g'), Buffer.from([0])]);
+  const stdin = await hoardBytes(env, [b('create'), b('--paths-from-stdin'), b('--paths-delimiter'), b('\\0'), b(`${repo}::c`)], base, list);
+  t.is(stdin.code, 0, stdin.stderr);
+  const c = tempDir('c');
+  t.is((await hoardIn(env, ['extract', `${repo}::c`], c)).code, 0);
+  t.deepEqual(names(Buffer.from(path.join(c, 'src'))), [b('d\\xfe'), b('d\\xff')].map((n) => n.toString('hex')).sort());
+});
