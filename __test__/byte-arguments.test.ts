@@ -12,12 +12,13 @@ function b(text: string): Buffer {
 }
 
 /**
- * Runs hoard as a child in `cwd` with arguments given as bytes: Node's spawn encodes its
- * arguments as UTF-8, so Python passes them on as they are. `input` goes to its stdin.
+ * Runs hoard as a child in `cwd` with arguments (and `cwd`) given as bytes: Node's spawn encodes
+ * them as UTF-8, so Python passes them on as they are. `input` goes to its stdin.
  */
-async function hoardBytes(env: NodeJS.ProcessEnv, argv: Buffer[], cwd: string, input?: Buffer): Promise<CliResult> {
-  const exec = 'import os,sys; os.execv(sys.argv[1], [sys.argv[1], sys.argv[2]] + [bytes.fromhex(a) for a in sys.argv[3:]])';
-  const child = spawn('python3', ['-c', exec, process.execPath, HOARD_BIN, ...argv.map((a) => a.toString('hex'))], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+async function hoardBytes(env: NodeJS.ProcessEnv, argv: Buffer[], cwd: string | Buffer, input?: Buffer): Promise<CliResult> {
+  const exec = 'import os,sys; os.chdir(bytes.fromhex(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:4] + [bytes.fromhex(a) for a in sys.argv[4:]])';
+  const args = [Buffer.from(cwd).toString('hex'), process.execPath, HOARD_BIN, ...argv.map((a) => a.toString('hex'))];
+  const child = spawn('python3', ['-c', exec, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -65,6 +66,12 @@ test('PATH arguments, patterns and --paths-from-stdin names with bytes that are 
   t.deepEqual(names(back), [b('d\\xff'), b('hl\\xfe'), b('plain')].map((n) => n.toString('hex')).sort());
   t.deepEqual(names(Buffer.concat([back, b('/d\\xff')])), [b('f\\xe9'), b('g')].map((n) => n.toString('hex')).sort());
   t.is(statSync(Buffer.concat([back, b('/hl\\xfe')])).ino, statSync(Buffer.concat([back, b('/d\\xff/f\\xe9')])).ino);
+  // Into a folder whose own name has such a byte.
+  const odd = Buffer.concat([Buffer.from(tempDir('odd')), b('/\\xe9')]);
+  mkdirSync(odd);
+  const into = await hoardBytes(env, [b('extract'), b(`${repo}::a`), b('src/plain')], odd);
+  t.is(into.code, 0, into.stderr);
+  t.deepEqual(names(Buffer.concat([odd, b('/src')])), [b('plain').toString('hex')]);
 
   // A PATH argument of extract picks the one file with those bytes.
   const one = tempDir('one');

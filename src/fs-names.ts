@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * File names as text, the way borg (Python) holds them: a name is bytes, decoded as UTF-8 with
@@ -103,6 +103,20 @@ export function commandLineArguments(argv: readonly string[] = process.argv): st
   const mine = all.slice(all.length - given.length);
   if (mine.length !== given.length || mine.some((b, i) => b.toString('utf8') !== given[i])) return given;
   return mine.map(decodeName);
+}
+
+/**
+ * The current directory as bytes. Node's `process.cwd()` has replaced the bytes that are not
+ * UTF-8; only then is the path read again, from `/proc/self/cwd`.
+ */
+export function currentDirectory(): Buffer {
+  const text = process.cwd();
+  if (!text.includes('\ufffd')) return Buffer.from(text);
+  try {
+    return readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
+  } catch {
+    return Buffer.from(text);
+  }
 }
 
 /** A lone surrogate: half of a pair without its other half (JavaScript strings may hold one). */

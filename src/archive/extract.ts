@@ -23,7 +23,7 @@ import { walkTree } from './tree-reader.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { ByteArena } from './byte-arena.js';
 import { PathSet } from './path-set.js';
-import { decodeName } from '../fs-names.js';
+import { currentDirectory, decodeName } from '../fs-names.js';
 
 /** What `extract` is asked for. */
 export interface ExtractOptions {
@@ -82,7 +82,7 @@ const asRoot = process.getuid?.() === 0;
 /** Extracts (part of) an archive into the current directory; problems with single items are warnings. */
 export async function extractArchive(repo: Repository, index: ChunkIndex, meta: ArchiveMeta, opts: ExtractOptions): Promise<void> {
   limitHeapGrowth();
-  const root = Buffer.from(process.cwd());
+  const root = currentDirectory();
   /** The directories made or queued (relative paths). */
   const made = new PathSet();
   let dirsToMake: Buffer[] = [];
