@@ -72,6 +72,10 @@ test('PATH arguments, patterns and --paths-from-stdin names with bytes that are 
   const into = await hoardBytes(env, [b('extract'), b(`${repo}::a`), b('src/plain')], odd);
   t.is(into.code, 0, into.stderr);
   t.deepEqual(names(Buffer.concat([odd, b('/src')])), [b('plain').toString('hex')]);
+  // And a relative PATH of create is found from there.
+  const fromOdd = await hoardBytes(env, [b('create'), b(`${repo}::from-odd`), b('src')], odd);
+  t.is(fromOdd.code, 0, fromOdd.stderr);
+  t.deepEqual(await listed(env, `${repo}::from-odd`), ['src', 'src/plain']);
 
   // A PATH argument of extract picks the one file with those bytes.
   const one = tempDir('one');

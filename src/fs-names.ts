@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * File names as text, the way borg (Python) holds them: a name is bytes, decoded as UTF-8 with
@@ -117,6 +118,11 @@ export function currentDirectory(): Buffer {
   } catch {
     return Buffer.from(text);
   }
+}
+
+/** The bytes of `given` (a path argument, as {@link decodeName} holds it) made absolute from the current directory. */
+export function absolutePath(given: string): Buffer {
+  return encodeName(path.resolve(decodeName(currentDirectory()), given));
 }
 
 /** A lone surrogate: half of a pair without its other half (JavaScript strings may hold one). */

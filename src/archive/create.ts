@@ -12,7 +12,7 @@ import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js
 import { typeOfMode, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
-import { decodeName, encodeName } from '../fs-names.js';
+import { absolutePath, decodeName, encodeName } from '../fs-names.js';
 
 /** What a walk decides for a path: borg's pattern actions. */
 export type WalkAction = 'include' | 'exclude' | 'exclude-norecurse' | undefined;
@@ -523,7 +523,7 @@ export class Archiver {
         const parts = apath.split('/');
         const node = place(parts);
         if (node.item !== undefined) continue;
-        const fsPath = encodeName(path.resolve(given));
+        const fsPath = absolutePath(given);
         const e = await statPath(fsPath, this.scanOptions);
         node.item = (await this.entry(fsPath, apath, e, encodeName(parts[parts.length - 1] ?? ''), undefined)).done;
       }
@@ -536,7 +536,7 @@ export class Archiver {
         node.item = this.piped(apath);
         continue;
       }
-      const fsPath = encodeName(path.resolve(given));
+      const fsPath = absolutePath(given);
       const e = await statPath(fsPath, this.scanOptions);
       const name = encodeName(parts[parts.length - 1] ?? '');
       if (parts.length === 0) {
