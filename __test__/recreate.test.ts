@@ -170,6 +170,30 @@ test('recreate -a touches only the matching archives, and with nothing asked ski
   await checkPasses(t, env, repo);
 });
 
+test('recreate --timestamp makes it the start and shifts the end by the recreate\'s own run, as borg; --comment alone keeps both', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const { base } = source();
+  await create(t, env, base, `${repo}::a`, 'src');
+  const times = async (): Promise<{ start: string; end: string; comment: string }> => {
+    const r = await hoardIn(env, ['info', '--json', `${repo}::a`]);
+    t.is(r.code, 0, r.stderr);
+    const [a] = (JSON.parse(r.stdout) as { archives: { start: string; end: string; comment: string }[] }).archives;
+    return { start: a?.start ?? '', end: a?.end ?? '', comment: a?.comment ?? '' };
+  };
+  const made = await times();
+  t.is((await hoardIn(env, ['recreate', '--comment', 'noted', `${repo}::a`])).code, 0);
+  t.deepEqual(await times(), { ...made, comment: 'noted' });
+  const r = await hoardIn(env, ['recreate', '--timestamp', '2020-01-02T03:04:05', `${repo}::a`]);
+  t.is(r.code, 0, r.stderr);
+  const moved = await times();
+  t.is(moved.start, '2020-01-02T03:04:05.000000');
+  t.regex(moved.end, /^2020-01-02T03:04:\d\d\.\d{6}$/);
+  t.true(moved.end >= moved.start, `${moved.start} .. ${moved.end}`);
+  const listed = await hoardIn(env, ['list', '--format', '{time}{NL}', repo]);
+  t.is(listed.stdout, 'Thu, 2020-01-02 03:04:05\n');
+});
+
 test('recreate --dry-run changes nothing and lists what it would keep', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env);

@@ -6,6 +6,7 @@ import { archiveName, locate } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { crashPoint, testPackSize } from '../testonly.js';
 import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-object.js';
+import { isoMicro } from './archive-writer.js';
 import type { Item } from './item.js';
 import { PackSink } from './pack-sink.js';
 import { RecompressBatcher } from './recompress-batcher.js';
@@ -260,6 +261,7 @@ export class Recreater {
       throw new ExistsError('HOARD_ARCHIVE_EXISTS', `Archive ${opts.target} already exists`);
     }
     const generation = repo.manifest.compactGeneration;
+    const began = Date.now();
     this.start(meta);
     let root: Buffer | undefined;
     try {
@@ -284,8 +286,14 @@ export class Recreater {
     const recompressed = this.batcher?.totals.recompressed ?? 0;
     this.stats.deduplicated = this.writer?.totals().stored ?? 0;
     const time = opts.timestamp?.toISOString() ?? meta.time;
+    // As borg: --timestamp is the new start, and the end that plus how long this recreate took.
+    const run =
+      opts.timestamp === undefined
+        ? {}
+        : { start: isoMicro(opts.timestamp), end: isoMicro(new Date(opts.timestamp.getTime() + (Date.now() - began))) };
     const next: ArchiveMeta = {
       ...meta,
+      ...run,
       name,
       items: this.items,
       time,
