@@ -11,7 +11,8 @@ import { PassThrough } from 'node:stream';
 
 import { findArchive, loadArchive } from '../dist/archive/archives.js';
 import { Archiver, type CreateOptions } from '../dist/archive/create.js';
-import { BATCH_DIRS } from '../dist/archive/scan.js';
+import { BATCH_DIRS, DirScanner } from '../dist/archive/scan.js';
+import { decodeName } from '../dist/fs-names.js';
 import { scanDirectories, scanEntries } from '../dist/native.js';
 import { syncChunkIndex } from '../dist/repository/chunk-cache.js';
 import { parseRepo } from '../dist/repository/location.js';
@@ -260,4 +261,23 @@ test('--one-file-system keeps a mount point read ahead in a batch, empty', async
     t.false(listed(one.stderr).some((p) => p.startsWith(`/dev/${m}/`)), `nothing below /dev/${m}`);
     t.true(listed(all.stderr).some((p) => p.startsWith(`/dev/${m}/`)), `below /dev/${m} without --one-file-system`);
   }
+});
+
+test('the read-ahead asks the walk about a folder by the archive path the walk uses, bytes that are not UTF-8 escaped', async (t) => {
+  const root = tempDir('ahead');
+  const odd = Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x64, 0xff])]);
+  mkdirSync(odd);
+  mkdirSync(path.join(root, 'plain'));
+  const asked: string[] = [];
+  const scanner = new DirScanner({}, {
+    enters: (_mode, _dev, _flags, apath) => {
+      asked.push(apath);
+      return false;
+    },
+    mayExclude: () => false,
+  });
+  await scanner.scan(Buffer.from(root), 'r', statSync(root).dev);
+  // The walk (create.ts) names it with decodeName, so patterns decide for both alike.
+  t.deepEqual(asked.sort(), ['r/d\udcff', 'r/plain']);
+  t.is(decodeName(Buffer.from([0x64, 0xff])), 'd\udcff');
 });

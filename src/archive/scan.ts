@@ -1,4 +1,5 @@
 import { errorFor } from '../errors.js';
+import { decodeName } from '../fs-names.js';
 import { lstatPath, scanDirectories, scanEntries, type FsEntry, type ScanBatch, type ScanOptions } from '../native.js';
 
 /** One directory entry with its metadata as the walk sees it (`errorCode` set when it could not be read). */
@@ -251,7 +252,9 @@ export class DirScanner {
     for (const i of dirs) {
       const name = nameOf(i);
       const dev = stats[10 * i + 3] ?? 0;
-      const apath = d.apath === '' ? name.toString('utf8') : `${d.apath}/${name.toString('utf8')}`;
+      // The walk's own archive paths (create.ts), so that patterns decide alike.
+      const text = decodeName(name);
+      const apath = d.apath === '' ? text : `${d.apath}/${text}`;
       if (!this.reader.enters(stats[10 * i] ?? 0, dev, stats[10 * i + 8] ?? 0, apath, d.dev)) continue;
       const sub = this.ahead(joinPath(d.path, name), apath, dev);
       d.ahead ??= new Map();
