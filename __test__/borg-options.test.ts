@@ -33,6 +33,8 @@ test('an unknown option after the positionals, or a missing required one, is one
     [['create', '--filter=AM', '--filt', 'E', `${repo}::b`, base], 'hoard: argument --filter: There can be only one.\n'],
     [['create', '--files-cache', 'mtime,size', '--files-cache=ctime', `${repo}::b`, base], 'hoard: argument --files-cache: There can be only one.\n'],
     [['recreate', '--chunker-params', 'default', '--chunker-params', '10,23,16,4095', repo], 'hoard: argument --chunker-params: There can be only one.\n'],
+    [['create', '--files-changed', 'mtime', '--files-changed', 'ctime', `${repo}::b`, base], 'hoard: argument --files-changed: There can be only one.\n'],
+    [['create', '--chunker-params', 'default', '--chunker-params', '10,23,16,4095', '--chunker-params', 'default', `${repo}::b`, base], 'hoard: argument --chunker-params: There can be only one.\n'],
   ];
   for (const [argv, line] of cases) {
     const r = await hoardIn(env, argv);
@@ -40,6 +42,10 @@ test('an unknown option after the positionals, or a missing required one, is one
     t.is(r.stderr, line, argv.join(' '));
     t.is(r.stdout, '');
   }
+  // As borg, a first use that gives the default leaves room for a second (recreate's
+  // --chunker-params, above, has no default).
+  const fromDefault = await hoardIn(env, ['create', '-n', '--files-changed', 'ctime', '--files-changed', 'mtime', '--chunker-params', 'buzhash,19,23,21,4095', '--chunker-params', '10,23,16,4095', `${repo}::c`, base]);
+  t.is(fromDefault.code, 0, fromDefault.stderr);
   // Other options take the last use, as argparse does.
   const twice = await hoardIn(env, ['list', '--sort-by', 'name', '--sort-by', 'timestamp', '--last', '2', '--last', '1', '--short', repo]);
   t.is(twice.code, 0, twice.stderr);

@@ -90,6 +90,18 @@ test('PATH arguments, patterns and --paths-from-stdin names with bytes that are 
   t.is(excluded.code, 0, excluded.stderr);
   t.deepEqual(await listed(env, `${repo}::b`), ['src', 'src/d?', 'src/hl?', 'src/plain']);
 
+  // Files that options name are opened by their bytes; the text a person reads shows '?'.
+  const tar = await hoardBytes(env, [b('export-tar'), b(`${repo}::a`), b('out\\xe9.tar')], base);
+  t.is(tar.code, 0, tar.stderr);
+  t.true(names(Buffer.from(base)).includes(b('out\\xe9.tar').toString('hex')));
+  const missing = await hoardBytes(env, [b('create'), b(`${repo}::w`), b('src/plain'), b('src/gone\\xff')], base);
+  t.is(missing.code, 1, missing.stderr);
+  t.regex(missing.stderr, /src\/gone\?: /);
+  const diff = await hoardIn(env, ['diff', `${repo}::a`, 'b']);
+  t.is(diff.code, 0, diff.stderr);
+  t.regex(diff.stdout, /src\/d\?\/f\?/);
+  for (const out of [made.stderr, tar.stderr, missing.stderr, diff.stdout]) t.false(out.includes('\ufffd'), out);
+
   // Paths read from stdin keep their bytes too.
   const list = Buffer.concat([b('src/d\\xfe'), Buffer.from([0]), b('src/d\\xff/g'), Buffer.from([0])]);
   const stdin = await hoardBytes(env, [b('create'), b('--paths-from-stdin'), b('--paths-delimiter'), b('\\0'), b(`${repo}::c`)], base, list);

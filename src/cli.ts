@@ -37,6 +37,7 @@ import { logMessageJson, type LogLevel } from './log.js';
 import { umaskOf } from './umask.js';
 import { sizeUnits } from './units.js';
 import { version } from './version.js';
+import { shownName } from './fs-names.js';
 
 /** Every command hoard ships. */
 export const commands: CommandClass<HoardContext>[] = [
@@ -222,7 +223,7 @@ export async function run(rawArgv: string[], context: Partial<HoardContext> = {}
   // Lines of the run itself (not of a command): text, or borg's log_message objects under --log-json.
   const json = argv.includes('--log-json');
   const emit = (level: LogLevel, name: string, message: string, msgid?: string): void => {
-    ctx.stderr.write(json ? logMessageJson(level, name, message, msgid) : `${message}\n`);
+    ctx.stderr.write(json ? logMessageJson(level, name, message, msgid) : `${shownName(message)}\n`);
   };
   // As borg, plain lines whatever the log format.
   for (const warning of deprecationWarnings(rawArgv)) ctx.stderr.write(`${warning}\n`);

@@ -192,8 +192,8 @@ export function splitAttachedShortValues(argv: readonly string[], specs: readonl
 
 /** What a walk over a command's arguments found ({@link readArguments}). */
 interface ReadArguments {
-  /** Each option given, by the name it was given as, in order. */
-  uses: { name: string; spec: OptionSpec }[];
+  /** Each option given, by the name it was given as, in order, with its value if it takes one. */
+  uses: { name: string; spec: OptionSpec; value?: string }[];
   /** The positional arguments. */
   words: string[];
   /** An option the command lacks, or one missing its value: the first such. */
@@ -226,11 +226,11 @@ function readArguments(argv: readonly string[], match: CommandMatch, specs: read
       const name = eq < 0 ? a : a.slice(0, eq);
       const spec = byName.get(name);
       if (spec === undefined) return { ...out, error: unsupported(name) };
-      out.uses.push({ name, spec });
       if (spec.arity > 0 && eq < 0) {
         if (i + 1 >= argv.length) return { ...out, error: expectsValue(name) };
         i += 1;
       }
+      out.uses.push({ name, spec, ...(spec.arity > 0 ? { value: eq < 0 ? (argv[i] ?? '') : a.slice(eq + 1) } : {}) });
       continue;
     }
     // Short options, possibly several flags together, or one with its value bound by `=`.
@@ -240,11 +240,13 @@ function readArguments(argv: readonly string[], match: CommandMatch, specs: read
       const name = `-${letters[k] ?? ''}`;
       const spec = byName.get(name);
       if (spec === undefined) return { ...out, error: unsupported(name) };
-      out.uses.push({ name, spec });
-      if (spec.arity > 0 && k === letters.length - 1 && eq < 0) {
+      const last = k === letters.length - 1;
+      if (spec.arity > 0 && last && eq < 0) {
         if (i + 1 >= argv.length) return { ...out, error: expectsValue(name) };
         i += 1;
       }
+      const value = spec.arity > 0 && last ? (eq < 0 ? (argv[i] ?? '') : a.slice(eq + 1)) : undefined;
+      out.uses.push({ name, spec, ...(value !== undefined ? { value } : {}) });
     }
   }
   return out;
@@ -285,20 +287,44 @@ const ONCE_IN: Record<string, string[]> = {
   diff: ['--sort-by'],
 };
 
+/** Whether a `--chunker-params` value is borg's default (buzhash,19,23,21,4095), as its parser reads it. */
+function isDefaultChunkerParams(value: string): boolean {
+  const parts = value.trim().split(',');
+  const algo = (parts[0] ?? '').toLowerCase();
+  if (algo === 'default') return parts.length === 1;
+  const numbers = algo === 'buzhash' && parts.length === 5 ? parts.slice(1) : parts.length === 4 ? parts : [];
+  return numbers.length === 4 && numbers.map((p) => Number(p.trim())).join(',') === '19,23,21,4095';
+}
+
+/**
+ * The once-only options of a command whose default a value can equal (by command and option).
+ * borg's check is whether the value so far differs from the default: a first use that gives the
+ * default leaves room for a second (`--files-changed ctime --files-changed mtime`).
+ */
+const ONCE_DEFAULTS: Record<string, Record<string, (value: string) => boolean>> = {
+  create: { '--files-changed': (v) => v === 'ctime', '--chunker-params': isDefaultChunkerParams },
+  'import-tar': { '--tar-filter': (v) => v === 'auto', '--chunker-params': isDefaultChunkerParams },
+};
+
 /**
  * borg refuses a second use of some options (`-a X -a Y`: "There can be only one."), where
- * clipanion would keep the last; a wrapper that repeats one gets the same refusal here. Undefined
- * when no such option repeats (or the arguments do not parse: clipanion says why).
+ * clipanion would keep the last; a wrapper that repeats one gets the same refusal here, as borg
+ * decides it: a use is refused when the value so far is not the option's default. Undefined when
+ * none is (or the arguments do not parse: clipanion says why).
  */
 export function repeatedOption(argv: readonly string[], match: CommandMatch, specs: readonly OptionSpec[]): InvalidArgumentError | undefined {
-  const once = new Set([...ONCE_ANYWHERE, ...(ONCE_IN[match.commandClass.paths?.[0]?.join(' ') ?? ''] ?? [])]);
+  const command = match.commandClass.paths?.[0]?.join(' ') ?? '';
+  const once = new Set([...ONCE_ANYWHERE, ...(ONCE_IN[command] ?? [])]);
+  const defaults = ONCE_DEFAULTS[command] ?? {};
   const { uses, error } = readArguments(argv, match, specs);
   if (error !== undefined) return undefined;
-  const seen = new Set<OptionSpec>();
-  for (const { spec } of uses) {
-    if (!spec.names.some((n) => once.has(n))) continue;
-    if (seen.has(spec)) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `argument ${spec.names.join('/')}: There can be only one.`);
-    seen.add(spec);
+  /** Per option given so far: whether its value is still the default. */
+  const atDefault = new Map<OptionSpec, boolean>();
+  for (const { spec, value } of uses) {
+    const long = spec.names.find((n) => once.has(n));
+    if (long === undefined) continue;
+    if (atDefault.get(spec) === false) return new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `argument ${spec.names.join('/')}: There can be only one.`);
+    atDefault.set(spec, defaults[long]?.(value ?? '') === true);
   }
   return undefined;
 }

@@ -6,7 +6,8 @@ import * as path from 'node:path';
  * Python's `surrogateescape`, so that each byte that is not part of valid UTF-8 becomes the lone
  * surrogate U+DC80 to U+DCFF, and encoding gives those bytes back. Text and bytes then map one to
  * one: a pattern or a PATH argument with such a byte matches the name that holds it, and two names
- * that differ only in such bytes stay two. Node's own decoding turns every such byte into U+FFFD.
+ * that differ only in such bytes stay two. Node's own decoding turns each run of such bytes (a
+ * maximal invalid sequence) into one U+FFFD.
  */
 
 /** The first lone surrogate of an escaped byte, minus the byte. */

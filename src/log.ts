@@ -74,10 +74,13 @@ export class Log {
     return RANK[level] >= this.min;
   }
 
-  /** Writes `message` (which may span lines) if `level` is shown; `name` defaults to the command's logger. */
+  /**
+   * Writes `message` (which may span lines) if `level` is shown; `name` defaults to the command's
+   * logger. As text, a name's bytes that are not UTF-8 show as `?` (borg's streams replace them).
+   */
   write(level: LogLevel, message: string, opts: { name?: string; msgid?: string } = {}): void {
     if (!this.enabled(level)) return;
-    this.stream.write(this.json ? logMessageJson(level, opts.name ?? this.name, message, opts.msgid) : `${message}\n`);
+    this.stream.write(this.json ? logMessageJson(level, opts.name ?? this.name, message, opts.msgid) : `${shownName(message)}\n`);
   }
 
   /**
@@ -94,6 +97,6 @@ export class Log {
    * shown as text; under `--log-json` a `log_message` at `level` from logger `name`.
    */
   output(name: string, message: string, level: LogLevel = 'info'): void {
-    this.stream.write(this.json ? logMessageJson(level, name, message) : `${message}\n`);
+    this.stream.write(this.json ? logMessageJson(level, name, message) : `${shownName(message)}\n`);
   }
 }

@@ -16,6 +16,7 @@ import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-obje
 import type { Item } from './item.js';
 import { PackSink } from './pack-sink.js';
 import { TreeBatch } from './tree-store.js';
+import { encodeName } from '../fs-names.js';
 
 /** How an archive's data is cut and compressed. */
 export interface ArchiveWriterOptions {
@@ -35,7 +36,7 @@ export function isoMicro(d: Date): string {
  * date and time (UTC unless it names a zone), or borg's year and day of the year (`2024-366`).
  */
 export function parseTimestamp(text: string): Date {
-  const st = statSync(text, { throwIfNoEntry: false });
+  const st = statSync(encodeName(text), { throwIfNoEntry: false });
   if (st !== undefined) return st.mtime;
   const ordinal = /^(\d{4})-(\d{3})$/.exec(text);
   if (ordinal) {

@@ -7,6 +7,7 @@ import { NOT_STORED, readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
 import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
+import { decodeName } from '../fs-names.js';
 
 /** A tree still to read: its id, the archive path of its directory, and how deep that lies. */
 interface PendingTree {
@@ -28,7 +29,7 @@ function join(dir: Buffer, name: Buffer): Buffer {
 }
 
 function treeWhat(archive: string, t: PendingTree): string {
-  const dir = t.path.length === 0 ? 'the root tree' : `the tree of ${t.path.toString('utf8')}`;
+  const dir = t.path.length === 0 ? 'the root tree' : `the tree of ${decodeName(t.path)}`;
   const where = t.piece === true ? `a piece of ${dir}` : dir;
   return `archive ${archive}: ${where} (${t.id.toString('hex')})`;
 }
@@ -91,7 +92,7 @@ class ArchiveChecker {
     let unsorted = false;
     for (const item of tree.items) {
       const p = join(t.path, item.name);
-      const problem = (m: string): void => this.report.problem(`archive ${this.archive}: ${p.toString('utf8')}: ${m}`);
+      const problem = (m: string): void => this.report.problem(`archive ${this.archive}: ${decodeName(p)}: ${m}`);
       if (!plainName(item.name)) problem('the item name is not a plain name');
       if (previous !== undefined && Buffer.compare(previous, item.name) >= 0) unsorted = true;
       previous = item.name;
@@ -134,7 +135,7 @@ class ArchiveChecker {
       if (!Buffer.isBuffer(healthy) || healthy.length !== ids.length) problem('the broken-file mark (chunksHealthy) is malformed');
       else {
         const back = this.index.hasAll(healthy);
-        this.report.info(`archive ${this.archive}: ${p.toString('utf8')}: a broken file (all-zero chunks stand in for lost ones)${back ? '; its data is back: check --repair heals it' : ''}`);
+        this.report.info(`archive ${this.archive}: ${decodeName(p)}: a broken file (all-zero chunks stand in for lost ones)${back ? '; its data is back: check --repair heals it' : ''}`);
       }
     }
   }
@@ -153,7 +154,7 @@ class ArchiveChecker {
       if (first === undefined) continue;
       const more = missing.length > 1 ? ` (and ${missing.length - 1} more of its ${n} chunks)` : '';
       const id = f.ids.subarray(first * 32, first * 32 + 32).toString('hex');
-      this.report.problem(`archive ${this.archive}: ${f.path.toString('utf8')}: chunk ${id} is missing from the repository${more}`);
+      this.report.problem(`archive ${this.archive}: ${decodeName(f.path)}: chunk ${id} is missing from the repository${more}`);
     }
   }
 

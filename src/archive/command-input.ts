@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 
 import { HoardError, InvalidArgumentError } from '../errors.js';
 import { makePipe } from '../native.js';
-import { decodeName } from '../fs-names.js';
+import { decodeName, encodeName } from '../fs-names.js';
 
 /** A command given to `create` could not be run or exited with a non-zero status (borg's `CommandError`). */
 export class CommandFailedError extends HoardError {}
@@ -164,5 +164,5 @@ export function parseDelimiter(text: string): Buffer {
       throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `--paths-delimiter ${JSON.stringify(text)} holds a truncated \\${next} escape`);
     } else out += c;
   }
-  return Buffer.from(out, 'utf8');
+  return encodeName(out);
 }

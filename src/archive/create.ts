@@ -258,7 +258,7 @@ export class Archiver {
     if (s.aclAccess !== undefined) item.aclAccess = s.aclAccess;
     if (s.aclDefault !== undefined) item.aclDefault = s.aclDefault;
     if (s.flags !== undefined && !this.opts.noflags) item.flags = s.flags;
-    for (const w of s.warnings ?? []) this.warn(`${name.toString('utf8')}: ${w.message}`);
+    for (const w of s.warnings ?? []) this.warn(`${decodeName(name)}: ${w.message}`);
     return item;
   }
 
@@ -360,7 +360,7 @@ export class Archiver {
     if (r.aclAccess !== undefined) item.aclAccess = r.aclAccess;
     if (r.aclDefault !== undefined) item.aclDefault = r.aclDefault;
     if (r.flags !== undefined && r.flags !== 0 && !this.opts.noflags) item.flags = r.flags;
-    for (const w of r.metaWarnings ?? []) this.warn(`${item.name.toString('utf8')}: ${w.message}`);
+    for (const w of r.metaWarnings ?? []) this.warn(`${decodeName(item.name)}: ${w.message}`);
   }
 
   /** `deferred`: the worker read the file's flags, xattrs and ACLs (its scan did not). */

@@ -284,7 +284,7 @@ export async function diffArchives(repo: Repository, index: ChunkIndex, root1: B
     if (i?.type !== 'h' || i.link === undefined) return i;
     const target = await side.find(i.link);
     if (target?.type !== '-') {
-      opts.onWarning(`cannot find hardlink source for ${path.toString('utf8')} (${i.link.toString('utf8')}), skipping compare.`);
+      opts.onWarning(`cannot find hardlink source for ${decodeName(path)} (${decodeName(i.link)}), skipping compare.`);
       return undefined;
     }
     return { ...target, name: i.name };

@@ -80,7 +80,7 @@ export async function exportTar(repo: Repository, index: ChunkIndex, meta: Archi
         // link carries the contents instead, and later links point to it.
         const target = await lookup.find(item.link);
         if (target?.type !== '-') {
-          opts.onWarning(`${text}: cannot find hardlink source ${item.link.toString('utf8')}`);
+          opts.onWarning(`${text}: cannot find hardlink source ${decodeName(item.link)}`);
           return;
         }
         source = { ...target, name: item.name, mode: item.mode, uid: item.uid, gid: item.gid, mtime: item.mtime };

@@ -63,7 +63,7 @@ export async function extractToStdout(repo: Repository, index: ChunkIndex, meta:
         if (written.has(key)) return;
         source = await lookup.find(item.link);
         if (source?.type !== '-') {
-          opts.onWarning(`${text}: cannot find hardlink source ${item.link.toString('utf8')}`);
+          opts.onWarning(`${text}: cannot find hardlink source ${decodeName(item.link)}`);
           return;
         }
         written.add(key);

@@ -64,7 +64,7 @@ export function extractPath(archivePath: Buffer, strip: number): Buffer | undefi
     if (i === archivePath.length || archivePath[i] === 0x2f) {
       const part = archivePath.subarray(start, i);
       if (part.length === 0 || part.equals(DOT) || part.equals(DOTDOT) || part.includes(0)) {
-        throw new InvalidArgumentError('HOARD_UNSAFE_PATH', `refusing to extract ${JSON.stringify(archivePath.toString('utf8'))}: not a plain relative path`);
+        throw new InvalidArgumentError('HOARD_UNSAFE_PATH', `refusing to extract ${JSON.stringify(decodeName(archivePath))}: not a plain relative path`);
       }
       if (skipped < strip) {
         skipped += 1;
@@ -165,7 +165,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
     if (batch.length === 0) return;
     for (const w of await applyMetadata(root, batch.map((b) => b.item))) {
       const b = batch[w.index];
-      if (b !== undefined) warnSteps(typeof b.path === 'string' ? b.path : b.path.toString('utf8'), [w]);
+      if (b !== undefined) warnSteps(typeof b.path === 'string' ? b.path : decodeName(b.path), [w]);
     }
   };
 
@@ -183,7 +183,7 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       for (const e of await makeDirectories(root, batch, replace)) {
         const rel = batch[e.index];
         if (rel !== undefined && replace[e.index] === 1) unmade.add(rel);
-        warn(rel?.toString('utf8') ?? '?', new Error(e.message));
+        warn(rel === undefined ? '?' : decodeName(rel), new Error(e.message));
       }
     });
   };

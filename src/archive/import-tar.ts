@@ -10,6 +10,7 @@ import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName } from './archive-writer.js';
 import type { Item, ItemType } from './item.js';
+import { decodeName } from '../fs-names.js';
 
 /** What `import-tar` is asked for. */
 export interface ImportTarOptions {
@@ -149,7 +150,7 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
       if (batch.length === 0) break;
       for (const m of batch) {
         const parts = safeParts(m.path);
-        const shown = joinParts(parts).toString('utf8');
+        const shown = decodeName(joinParts(parts));
         if (parts.length === 0) continue;
         const item = itemOf(m, parts[parts.length - 1] as Buffer);
         if (m.kind === '-') {
@@ -159,7 +160,7 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
           const targetParts = safeParts(m.link);
           const target = find(targetParts)?.item;
           if (target?.type !== '-' && target?.type !== 'h') {
-            opts.onWarning(`${shown}: hard link to ${m.link.toString('utf8')}, which is not an earlier regular file in the tar`);
+            opts.onWarning(`${shown}: hard link to ${decodeName(m.link)}, which is not an earlier regular file in the tar`);
             opts.onItem('E', shown);
             continue;
           }

@@ -12,7 +12,7 @@ import { PackSink } from './pack-sink.js';
 import { RecompressBatcher } from './recompress-batcher.js';
 import { TagFinder } from './recreate-tags.js';
 import { readTrees } from './tree-reader.js';
-import { storeTree } from './tree-store.js';
+import { TreeBatch } from './tree-store.js';
 import { decodeName, encodeName } from '../fs-names.js';
 
 /** borg's `--recompress` modes. */
@@ -97,6 +97,8 @@ export function nothingAsked(o: RecreateOptions): boolean {
  */
 export class Recreater {
   private writer: Writer | undefined;
+  /** The new trees, stored in batches; their totals are counted once all are stored. */
+  private trees: TreeBatch | undefined;
   private sink: PackSink | undefined;
   private batcher: RecompressBatcher | undefined;
   private readonly stats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
@@ -124,6 +126,7 @@ export class Recreater {
         chunkerParams: meta.chunkerParams,
         ...(packSize !== undefined ? { packSize } : {}),
       });
+      this.trees = new TreeBatch(this.writer, repo.key, synced.index);
       const recompress = opts.recompress !== 'never';
       this.sink = new PackSink(repo.storage, repo.key, this.writer, undefined, repo.space, recompress);
       if (recompress) this.batcher = new RecompressBatcher(repo.storage, repo.key, synced.index, this.writer, opts.recompress === 'always', opts.recompressed);
@@ -232,7 +235,7 @@ export class Recreater {
         if (!included && kept.length === 0) return undefined;
         const { tree: _tree, ...rest } = item;
         const out: Item = { ...rest, ...(included ? {} : { implied: true }) };
-        const tree = await this.storeTree(kept);
+        const tree = this.storeTree(kept);
         if (tree !== undefined) out.tree = tree;
         return out;
       });
@@ -242,13 +245,12 @@ export class Recreater {
     return out;
   }
 
-  private async storeTree(items: Item[]): Promise<Buffer | undefined> {
+  /** The id of the tree of `items` (stored with the others by the end of {@link run}); a dry run stores none. */
+  private storeTree(items: Item[]): Buffer | undefined {
     if (items.length === 0) return undefined;
-    if (this.writer === undefined) return Buffer.alloc(32);
-    const tree = await storeTree(this.writer, this.repo.key, this.synced.index, items);
+    if (this.trees === undefined) return Buffer.alloc(32);
+    const tree = this.trees.store(items);
     this.stats.chunks += tree.parts;
-    this.stats.treesOriginal = (this.stats.treesOriginal ?? 0) + tree.original;
-    this.stats.treesCompressed = (this.stats.treesCompressed ?? 0) + tree.stored;
     return tree.id;
   }
 
@@ -272,7 +274,12 @@ export class Recreater {
       this.batcher?.close();
       const kept = (await Promise.all(kids)).filter((i): i is Item => i !== undefined);
       await this.batcher?.drain();
-      root = await this.storeTree(kept);
+      root = this.storeTree(kept);
+      if (this.trees !== undefined) {
+        await this.trees.done();
+        this.stats.treesOriginal = this.trees.totals.original;
+        this.stats.treesCompressed = this.trees.totals.stored;
+      }
       if (this.writer !== undefined) {
         await this.writer.flush();
         this.writer.close();

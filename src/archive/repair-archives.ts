@@ -26,6 +26,7 @@ import { loadArchive } from './archives.js';
 import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
 import { storeTree } from './tree-store.js';
 import { PackSink } from './pack-sink.js';
+import { decodeName } from '../fs-names.js';
 
 /** Directories nest no deeper than this: deeper means a cycle. */
 const MAX_DEPTH = 2048;
@@ -43,7 +44,7 @@ export interface ArchiveRepairResult {
 }
 
 function join(dir: string, name: Buffer): string {
-  const n = name.toString('utf8');
+  const n = decodeName(name);
   return dir === '' ? n : `${dir}/${n}`;
 }
 

@@ -86,11 +86,11 @@ export function splitItems(key: Key, items: Item[]): Item[][] {
  * changed item then stores its piece and the head again, not the whole directory. Objects the
  * repository has already are not stored again.
  */
-export async function storeTree(writer: Writer, key: Key, index: ChunkIndex, items: Item[]): Promise<StoredTree & TreeTotals> {
+export async function storeTree(writer: Writer, key: Key, index: ChunkIndex, items: Item[]): Promise<StoredTree> {
   const batch = new TreeBatch(writer, key, index);
   const tree = batch.store(items);
   await batch.done();
-  return { ...tree, ...batch.totals };
+  return tree;
 }
 
 /** Encoded trees per `storeObjects` call of a {@link TreeBatch}. */

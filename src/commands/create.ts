@@ -18,6 +18,7 @@ import type { Lock } from '../repository/locks.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand, isInt } from './base.js';
 import { patternOptions, patternOrderOption } from './pattern-options.js';
+import { commandLineArguments } from '../fs-names.js';
 
 /** borg's default chunker parameters. */
 export const DEFAULT_CHUNKER = 'buzhash,19,23,21,4095';
@@ -214,7 +215,7 @@ export class CreateCommand extends HoardCommand {
       chunkerParams,
       comment: expandPlaceholders(this.comment, { now }),
       ...(timestamp !== undefined ? { timestamp } : {}),
-      commandLine: ['hoard', ...process.argv.slice(2)],
+      commandLine: ['hoard', ...commandLineArguments()],
       dryRun: this.dryRun,
       match: (p) => matcher.match(p),
       oneFileSystem: this.oneFileSystem,

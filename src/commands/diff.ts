@@ -11,15 +11,16 @@ import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { pythonJson } from './python-json.js';
+import { decodeName, shownName } from '../fs-names.js';
 
 /** The fields `--sort-by` accepts, as borg 1.4. */
 const SORT_FIELDS = new Set(['path', 'size_added', 'size_removed', 'size_diff', 'size', 'user', 'group', 'uid', 'gid', 'ctime', 'mtime', 'ctime_diff', 'mtime_diff']);
 
 type SortValue = string | number | bigint;
 
-/** A path as borg prints it: bytes that are not UTF-8 become `?` (its `remove_surrogates`). */
+/** A path as borg prints it: each byte that is not UTF-8 becomes `?` (its `remove_surrogates`). */
 function printablePath(path: Buffer): string {
-  return path.toString('utf8').replace(/\uFFFD/g, '?');
+  return shownName(decodeName(path));
 }
 
 /** The value of one `--sort-by` field for a difference, as borg computes it. */

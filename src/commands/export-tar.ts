@@ -11,7 +11,7 @@ import { extractMatcher } from '../archive/patterns.js';
 import { startOutputFilter, tarFilterFor, writeAll, type OutputFilter } from '../archive/tar-filter.js';
 import { parseTarFormat } from '../archive/tar-header.js';
 import { IoError } from '../errors.js';
-import { shownName } from '../fs-names.js';
+import { encodeName } from '../fs-names.js';
 import { syncChunkIndex } from '../repository/chunk-cache.js';
 import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
@@ -76,7 +76,7 @@ export class ExportTarCommand extends HoardCommand {
         let sink: number | Writable = this.context.stdout;
         if (this.file !== '-') {
           try {
-            fd = openSync(this.file, 'w', 0o666);
+            fd = openSync(encodeName(this.file), 'w', 0o666);
           } catch (e) {
             throw new IoError('HOARD_IO', `${this.file}: ${(e as Error).message}`);
           }
@@ -87,7 +87,7 @@ export class ExportTarCommand extends HoardCommand {
       } else if (this.file === '-') {
         out = this.context.stdout;
       } else {
-        fileStream = createWriteStream(this.file, { mode: 0o666 });
+        fileStream = createWriteStream(encodeName(this.file), { mode: 0o666 });
         await Promise.race([
           once(fileStream, 'open'),
           once(fileStream, 'error').then(([e]: unknown[]) => {
@@ -107,7 +107,7 @@ export class ExportTarCommand extends HoardCommand {
             included: (p) => isIncluded(matcher, p),
             stripComponents: Number(this.stripComponents),
             onItem: (p) => {
-              if (this.list) this.logger.output('hoard.output.list', shownName(p));
+              if (this.list) this.logger.output('hoard.output.list', p);
             },
             onWarning: (message) => {
               warnings += 1;

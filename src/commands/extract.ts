@@ -15,7 +15,7 @@ import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand } from './base.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
-import { decodeName, shownName } from '../fs-names.js';
+import { decodeName } from '../fs-names.js';
 
 /** `hoard extract REPO::ARCHIVE [PATH...]`: restores an archive into the current directory. */
 export class ExtractCommand extends HoardCommand {
@@ -100,7 +100,7 @@ export class ExtractCommand extends HoardCommand {
       onItem: (p: string, item: Item) => {
         if (this.list) {
           progress.clear();
-          this.logger.output('hoard.output.list', shownName(p));
+          this.logger.output('hoard.output.list', p);
         }
         done += item.type === '-' ? item.size : 0;
         progress.show(done, [p]);

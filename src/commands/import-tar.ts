@@ -16,6 +16,7 @@ import { parseTarget } from '../repository/location.js';
 import { Repository } from '../repository/repository.js';
 import { HoardCommand, isInt } from './base.js';
 import { DEFAULT_CHUNKER } from './create.js';
+import { commandLineArguments, encodeName } from '../fs-names.js';
 
 /** `hoard import-tar REPO::ARCHIVE TARFILE`: a new archive from a tarball. */
 export class ImportTarCommand extends HoardCommand {
@@ -66,7 +67,7 @@ export class ImportTarCommand extends HoardCommand {
     let fd = 0;
     if (this.file !== '-') {
       try {
-        fd = openSync(this.file, 'r');
+        fd = openSync(encodeName(this.file), 'r');
       } catch (e) {
         throw new IoError('HOARD_IO', `${this.file}: ${(e as Error).message}`);
       }
@@ -83,7 +84,7 @@ export class ImportTarCommand extends HoardCommand {
           chunkerParams,
           comment: expandPlaceholders(this.comment, { now }),
           ...(timestamp !== undefined ? { timestamp } : {}),
-          commandLine: ['hoard', ...process.argv.slice(2)],
+          commandLine: ['hoard', ...commandLineArguments()],
           fd,
           ...(filter !== undefined ? { filter } : {}),
           ignoreZeros: this.ignoreZeros,

@@ -8,6 +8,7 @@ import { parseTarget } from '../repository/location.js';
 import { getPassphrase } from '../repository/passphrase.js';
 import { parsePaperKey, readPaperKeyInteractive, type PaperKey } from '../repository/paper-key.js';
 import { HoardCommand } from './base.js';
+import { encodeName } from '../fs-names.js';
 
 /** Everything left on `stream`. */
 async function readAll(stream: Readable): Promise<string> {
@@ -19,10 +20,10 @@ async function readAll(stream: Readable): Promise<string> {
 /** The text of input file `file`, or of `stdin` for `-`; a missing file is borg's one line. */
 async function readInput(file: string, stdin: Readable): Promise<string> {
   if (file === '-') return readAll(stdin);
-  const st = await fs.stat(file).catch(() => undefined);
+  const st = await fs.stat(encodeName(file)).catch(() => undefined);
   if (st === undefined) throw new NotFoundError('HOARD_NOT_FOUND', `input file does not exist: ${file}`);
   if (st.isDirectory()) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `'${file}' must be a file, not a directory`);
-  return fs.readFile(file, 'utf8').catch((e: unknown) => {
+  return fs.readFile(encodeName(file), 'utf8').catch((e: unknown) => {
     throw new IoError('HOARD_IO', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   });
 }

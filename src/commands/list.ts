@@ -250,7 +250,9 @@ export class ListCommand extends HoardCommand {
       const archives: Record<string, string>[] = [];
       for (const a of selected) {
         const time = isoMicro(new Date(a.time));
-        const one: Record<string, string> = { archive: a.name, barchive: a.name, id: a.id, name: a.name, start: time, time };
+        // As borg: `archive` and `name` show a name's bytes that are not UTF-8 as '?', `barchive` keeps them.
+        const shown = shownName(a.name);
+        const one: Record<string, string> = { archive: shown, barchive: a.name, id: a.id, name: shown, start: time, time };
         if (extra.length > 0) {
           const meta = await loadArchive(repo, a);
           const values: Record<string, string> = { ...archiveTexts(repo, meta), end: meta.end };
@@ -277,8 +279,8 @@ export class ListCommand extends HoardCommand {
     for (const a of selected) {
       const time = new Date(a.time);
       const values: Record<string, FormatValue> = {
-        archive: a.name,
-        name: a.name,
+        archive: shownName(a.name),
+        name: shownName(a.name),
         barchive: a.name,
         id: a.id,
         time: Timestamp.fromDate(new Date(Math.floor(time.getTime() / 1000) * 1000)),

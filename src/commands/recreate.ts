@@ -19,6 +19,7 @@ import { parseTimestamp } from '../archive/archive-writer.js';
 import { expandPlaceholders } from '../archive/placeholders.js';
 import { isIncluded, patternOptions, patternOrderOption } from './pattern-options.js';
 import { checkArchiveName } from './rename.js';
+import { commandLineArguments } from '../fs-names.js';
 
 const MODES = new Set(['if-different', 'always', 'never']);
 
@@ -124,7 +125,7 @@ export class RecreateCommand extends HoardCommand {
       excludeIfPresent: this.excludeIfPresent,
       keepExcludeTags: this.keepExcludeTags,
       dryRun: this.dryRun,
-      commandLine: ['hoard', ...process.argv.slice(2)],
+      commandLine: ['hoard', ...commandLineArguments()],
       recompressed: new Set<string>(),
       onItem: (status, p) => {
         if (this.list && (filter === undefined || filter.has(status))) this.logger.fileStatus(status, p);

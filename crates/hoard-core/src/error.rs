@@ -80,8 +80,25 @@ impl Error {
             std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
             _ => ErrorKind::Io,
         };
-        Self::new(kind, format!("{}: {err}", path.display()))
+        Self::new(kind, format!("{}: {err}", shown_path(path)))
     }
+}
+
+/// A name's bytes as borg shows them to people: its UTF-8 as it is, each byte that is not part
+/// of valid UTF-8 as `?` (`String::from_utf8_lossy` would put one U+FFFD for a run of them).
+pub fn shown_bytes(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+    }
+    out
+}
+
+/// `path` as [`shown_bytes`] shows it.
+pub fn shown_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    shown_bytes(path.as_os_str().as_bytes())
 }
 
 impl fmt::Display for Error {
@@ -94,3 +111,25 @@ impl std::error::Error for Error {}
 
 /// The result type of hoard-core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    #[test]
+    fn a_shown_path_has_one_question_mark_per_byte_that_is_not_utf8() {
+        let shown = |b: &[u8]| shown_path(Path::new(OsStr::from_bytes(b)));
+        assert_eq!(shown(b"plain/caf\xc3\xa9"), "plain/café");
+        assert_eq!(shown(b"d\xff/f\xe2\x82A"), "d?/f??A");
+        assert_eq!(shown(b"\xef\xbf\xbd"), "\u{fffd}", "a real U+FFFD stays");
+        let e = Error::io(
+            Path::new(OsStr::from_bytes(b"gone\xfe")),
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        assert!(e.message.starts_with("gone?: "), "{}", e.message);
+    }
+}

@@ -120,7 +120,7 @@ impl OpenFiles {
 
 /// An error reading `path`, worded as the storage backend words it.
 fn io_error(path: &Path, e: &std::io::Error) -> Error {
-    let shown = path.display();
+    let shown = crate::error::shown_path(path);
     match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => Error::new(
             ErrorKind::NotFound,

@@ -178,9 +178,9 @@ pub struct PieceDone {
     pub warnings: Vec<(Op, Error)>,
 }
 
-/// Lossy text of a relative path, for messages.
+/// A relative path as messages show it (`error::shown_bytes`).
 fn shown(p: &[u8]) -> String {
-    String::from_utf8_lossy(p).into_owned()
+    crate::error::shown_bytes(p)
 }
 
 /// The permission bits a piece's file is created with: 0600, or the file's own permission bits

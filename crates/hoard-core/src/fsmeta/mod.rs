@@ -54,12 +54,12 @@ pub(crate) fn os_error(e: Errno, what: impl fmt::Display) -> Error {
     )
 }
 
-/// Bytes shown as a path in messages (lossy where they are not UTF-8).
+/// Bytes shown as a path in messages (`?` for each byte that is not UTF-8: `error::shown_bytes`).
 pub(crate) struct Shown<'a>(pub &'a [u8]);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", String::from_utf8_lossy(self.0))
+        f.write_str(&crate::error::shown_bytes(self.0))
     }
 }
 
