@@ -1,3 +1,6 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
 import test from 'ava';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -52,6 +55,34 @@ test('"All archives" counts the trees, as the chunk index does: its compressed s
   t.is(both.unique_csize, all.unique_csize);
   const info = JSON.parse((await hoardIn(env, ['info', '--json', repo])).stdout) as InfoJson;
   t.deepEqual(info.cache.stats, both);
+});
+
+test('unique_size is the plaintext of the unique blobs: the whole of one archive without duplicates, kept in the cache and rebuilt without it', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env);
+  const base = tempDir('src');
+  filesIn(base, 'random', { a: 70_000, b: 3_000 });
+  // 260 kB of text in one chunk: it compresses, so its plaintext is well above its stored size.
+  const text = Array.from({ length: 30_000 }, (_, i) => `line ${i}`).join('\n');
+  writeFileSync(path.join(base, 'random', 'text'), text);
+  const first = await hoardIn(env, ['create', '--json', `${repo}::one`, 'random'], base);
+  t.is(first.code, 0, first.stderr);
+  const one = (JSON.parse(first.stdout) as { cache: { stats: CacheStats } }).cache.stats;
+  // Every blob of a lone archive without duplicates is unique: files and trees.
+  t.is(one.unique_size, one.total_size);
+  t.true(one.unique_size > 73_000 + text.length, `unique_size ${one.unique_size}`);
+  t.true(one.unique_size > one.unique_csize + 150_000, `unique_size ${one.unique_size}, unique_csize ${one.unique_csize}`);
+  // A second archive of the same tree references the same blobs (the chunk index comes from the cache).
+  const again = await hoardIn(env, ['create', '--json', `${repo}::two`, 'random'], base);
+  t.is(again.code, 0, again.stderr);
+  const two = (JSON.parse(again.stdout) as { cache: { stats: CacheStats } }).cache.stats;
+  t.is(two.total_size, 2 * one.total_size);
+  t.is(two.unique_size, one.unique_size);
+  // Rebuilt from the repository's index objects, the sums are the same.
+  rmSync(env.HOARD_CACHE_DIR ?? '', { recursive: true, force: true });
+  const info = await hoardIn(env, ['info', '--json', repo]);
+  t.is(info.code, 0, info.stderr);
+  t.deepEqual((JSON.parse(info.stdout) as InfoJson).cache.stats, two);
 });
 
 test('info REPO::ARCHIVE agrees with create --json; deduplicated sizes are what each archive alone holds', async (t) => {

@@ -44,7 +44,14 @@ export async function archiveTotals(repo: Repository, archives: readonly Manifes
 /** Totals over every archive ({@link archiveTotals}) and the chunk index (unique blobs). */
 export async function repositoryTotals(repo: Repository, index: ChunkIndex): Promise<RepositoryTotals> {
   const { original, compressed, chunks } = await archiveTotals(repo, repo.manifest.archives);
-  return { original, compressed, deduplicated: index.storedBytes, uniqueChunks: index.size, totalChunks: chunks };
+  return {
+    original,
+    compressed,
+    deduplicated: index.storedBytes,
+    uniqueOriginal: index.plainBytes,
+    uniqueChunks: index.size,
+    totalChunks: chunks,
+  };
 }
 
 /** An archive as borg names it in messages: name (padded to 36), time and id. */

@@ -10,6 +10,8 @@ export interface RepositoryTotals {
   compressed: number;
   /** Stored bytes of all unique blobs. */
   deduplicated: number;
+  /** Plaintext bytes of all unique blobs (borg's `unique_size`). */
+  uniqueOriginal: number;
   uniqueChunks: number;
   totalChunks: number;
 }
@@ -19,7 +21,11 @@ export interface RepositoryTotals {
  * "Deleted data:" with negative sizes), all archives and the chunk index; without `all` (borg's
  * `--quick-stats`), only the header and that row.
  */
-export function statsTable(stats: Pick<ArchiveStats, 'original' | 'compressed' | 'deduplicated'>, all: RepositoryTotals | undefined, label = 'This archive:'): string[] {
+export function statsTable(
+  stats: Pick<ArchiveStats, 'original' | 'compressed' | 'deduplicated'>,
+  all: Omit<RepositoryTotals, 'uniqueOriginal'> | undefined,
+  label = 'This archive:',
+): string[] {
   const col = (s: string): string => s.padStart(20);
   const head = [
     '                       Original size      Compressed size    Deduplicated size',
@@ -61,10 +67,7 @@ export function createReport(o: {
   ].join('\n');
 }
 
-/**
- * The `cache.stats` object of borg's JSON. `unique_size` is the stored size too: the chunk index
- * keeps no plaintext length.
- */
+/** The `cache.stats` object of borg's JSON. */
 export function cacheStatsJson(all: RepositoryTotals): Record<string, number> {
   return {
     total_chunks: all.totalChunks,
@@ -72,7 +75,7 @@ export function cacheStatsJson(all: RepositoryTotals): Record<string, number> {
     total_size: all.original,
     total_unique_chunks: all.uniqueChunks,
     unique_csize: all.deduplicated,
-    unique_size: all.deduplicated,
+    unique_size: all.uniqueOriginal,
   };
 }
 

@@ -362,9 +362,9 @@ impl Writer {
         };
         drop(ready);
         if replace {
-            lock(&self.index).replace(id, loc);
+            lock(&self.index).replace(id, loc, plain);
         } else {
-            lock(&self.index).insert(id, loc);
+            lock(&self.index).insert(id, loc, plain);
         }
         if let Some(p) = full {
             self.enqueue(self.finish_pack(p)?)?;
@@ -391,7 +391,7 @@ impl Writer {
             offset: 0,
             length: 0,
         };
-        if !lock(&self.index).insert(id, pending) {
+        if !lock(&self.index).insert(id, pending, 0) {
             return Ok(None);
         }
         // The frame is compressed and sealed in a per-thread buffer that keeps its size, so

@@ -1,5 +1,5 @@
 //! The chunk index: chunk id -> (pack, offset, length), for every blob the repository's index
-//! objects list. A compact open-addressing table: 44 bytes per entry in blocks, plus u32 slots
+//! objects list, and the sums of their stored and plaintext lengths. A compact open-addressing table: 44 bytes per entry in blocks, plus u32 slots
 //! at a load between 0.67 and 0.85, so about 50 bytes a chunk (DESIGN.md section 4).
 
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ struct Entry {
 
 const BLOCK_BITS: u32 = 16;
 const BLOCK: usize = 1 << BLOCK_BITS;
-const FILE_MAGIC: &[u8; 8] = b"HOARDCIX";
+const FILE_MAGIC: &[u8; 8] = b"HOARDCI2";
 
 /// The chunk index (see the module docs).
 pub struct ChunkIndex {
@@ -42,6 +42,8 @@ pub struct ChunkIndex {
     pack_numbers: HashMap<ChunkId, u32>,
     /// Sum of the lengths of all blobs.
     stored: u64,
+    /// Sum of the plaintext lengths of all blobs (borg's `unique_size`).
+    plain: u64,
 }
 
 impl Default for ChunkIndex {
@@ -65,6 +67,7 @@ impl ChunkIndex {
             packs: Vec::new(),
             pack_numbers: HashMap::new(),
             stored: 0,
+            plain: 0,
         }
     }
 
@@ -81,6 +84,11 @@ impl ChunkIndex {
     /// The sum of the stored lengths of all blobs.
     pub fn stored_bytes(&self) -> u64 {
         self.stored
+    }
+
+    /// The sum of the plaintext lengths of all blobs.
+    pub fn plain_bytes(&self) -> u64 {
+        self.plain
     }
 
     /// Bytes of memory the table holds (for measuring the cost per chunk).
@@ -142,9 +150,10 @@ impl ChunkIndex {
         self.find(id).is_ok()
     }
 
-    /// Adds blob `id` at `loc` unless the index has it; returns whether it was added. A pending
-    /// entry is replaced by a real location.
-    pub fn insert(&mut self, id: &ChunkId, loc: Location) -> bool {
+    /// Adds blob `id` (of `plain` plaintext bytes) at `loc` unless the index has it; returns
+    /// whether it was added. A pending entry is replaced by a real location. A blob's lengths
+    /// count in the sums once it has a real location (`plain` of a pending one is not used).
+    pub fn insert(&mut self, id: &ChunkId, loc: Location, plain: u32) -> bool {
         match self.find(id) {
             Ok(s) => {
                 let i = self.slots.at(s);
@@ -152,6 +161,7 @@ impl ChunkIndex {
                 if e.loc.pack == PENDING && loc.pack != PENDING {
                     e.loc = loc;
                     self.stored += u64::from(loc.length);
+                    self.plain += u64::from(plain);
                 }
                 false
             }
@@ -169,6 +179,7 @@ impl ChunkIndex {
                     .fill(s, i, self.len, |n| key_hash(&entry_in(blocks, n).id));
                 if loc.pack != PENDING {
                     self.stored += u64::from(loc.length);
+                    self.plain += u64::from(plain);
                 }
                 true
             }
@@ -176,23 +187,30 @@ impl ChunkIndex {
     }
 
     /// Places blob `id` at `loc` whether or not the index has it (a replacing copy: recreate's
-    /// recompressed chunks, section 10.8 of docs/format.md); returns whether it was new.
-    pub fn replace(&mut self, id: &ChunkId, loc: Location) -> bool {
+    /// recompressed chunks, section 10.8 of docs/format.md); returns whether it was new. The
+    /// copies of one id hold the same plaintext, so replacing a real entry keeps the plaintext sum.
+    pub fn replace(&mut self, id: &ChunkId, loc: Location, plain: u32) -> bool {
         match self.find(id) {
             Ok(s) => {
                 let i = self.slots.at(s);
                 let e = self.entry_mut(i);
                 let old = e.loc;
                 e.loc = loc;
-                if old.pack != PENDING {
+                let (was, is) = (old.pack != PENDING, loc.pack != PENDING);
+                if was {
                     self.stored -= u64::from(old.length);
                 }
-                if loc.pack != PENDING {
+                if is {
                     self.stored += u64::from(loc.length);
+                }
+                match (was, is) {
+                    (false, true) => self.plain += u64::from(plain),
+                    (true, false) => self.plain = self.plain.saturating_sub(u64::from(plain)),
+                    _ => {}
                 }
                 false
             }
-            Err(_) => self.insert(id, loc),
+            Err(_) => self.insert(id, loc, plain),
         }
     }
 
@@ -216,6 +234,7 @@ impl ChunkIndex {
         for p in &self.packs {
             out.extend_from_slice(p);
         }
+        out.extend_from_slice(&self.plain.to_le_bytes());
         out.extend_from_slice(&(self.len as u64).to_le_bytes());
         self.for_each(|id, loc| {
             out.extend_from_slice(id);
@@ -250,6 +269,7 @@ impl ChunkIndex {
             id.copy_from_slice(p);
             index.add_pack(&id);
         }
+        let plain = num(take(8)?) as u64;
         let n = num(take(8)?);
         let recs = take(n.checked_mul(44).ok_or_else(bad)?)?;
         index.slots = SlotTable::with_room(n);
@@ -265,8 +285,9 @@ impl ChunkIndex {
             if loc.pack as usize >= index.packs.len() {
                 return Err(bad());
             }
-            index.insert(&id, loc);
+            index.insert(&id, loc, 0);
         }
+        index.plain = plain;
         Ok((index, meta))
     }
 }
@@ -285,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn replace_moves_a_blob_and_keeps_the_stored_total() {
+    fn replace_moves_a_blob_and_keeps_the_totals() {
         let mut ix = ChunkIndex::new();
         let (a, b) = (ix.add_pack(&[1; 32]), ix.add_pack(&[2; 32]));
         let at = |pack, length| Location {
@@ -293,14 +314,18 @@ mod tests {
             offset: 8,
             length,
         };
-        assert!(ix.insert(&id(1), at(a, 100)));
-        assert!(!ix.insert(&id(1), at(b, 60)));
+        assert!(ix.insert(&id(1), at(a, 100), 300));
+        assert!(!ix.insert(&id(1), at(b, 60), 300));
         assert_eq!(ix.get(&id(1)), Some(at(a, 100)));
-        assert!(!ix.replace(&id(1), at(b, 60)));
+        assert_eq!(ix.plain_bytes(), 300);
+        assert!(!ix.replace(&id(1), at(b, 60), 300));
         assert_eq!(ix.get(&id(1)), Some(at(b, 60)));
-        assert_eq!(ix.stored_bytes(), 60);
-        assert!(ix.replace(&id(2), at(a, 5)));
-        assert_eq!((ix.len(), ix.stored_bytes()), (2, 65));
+        assert_eq!((ix.stored_bytes(), ix.plain_bytes()), (60, 300));
+        assert!(ix.replace(&id(2), at(a, 5), 7));
+        assert_eq!(
+            (ix.len(), ix.stored_bytes(), ix.plain_bytes()),
+            (2, 65, 307)
+        );
     }
 
     #[test]
@@ -315,7 +340,7 @@ mod tests {
                 offset: i as u32,
                 length: (i % 1000) as u32 + 1,
             };
-            assert!(ix.insert(&id(i), loc));
+            assert!(ix.insert(&id(i), loc, (i % 5000) as u32));
         }
         assert!(!ix.insert(
             &id(5),
@@ -323,8 +348,10 @@ mod tests {
                 pack: p,
                 offset: 0,
                 length: 9
-            }
+            },
+            9
         ));
+        assert_eq!(ix.plain_bytes(), (0..n).map(|i| i % 5000).sum::<u64>());
         assert_eq!(ix.len(), n as usize);
         for i in (0..n).step_by(97) {
             assert_eq!(ix.get(&id(i)).map(|l| l.offset), Some(i as u32));
@@ -340,6 +367,7 @@ mod tests {
         assert_eq!(meta, b"meta");
         assert_eq!(back.len(), ix.len());
         assert_eq!(back.stored_bytes(), ix.stored_bytes());
+        assert_eq!(back.plain_bytes(), ix.plain_bytes());
         for i in (0..n).step_by(101) {
             assert_eq!(back.get(&id(i)), ix.get(&id(i)));
         }
@@ -358,16 +386,18 @@ mod tests {
             offset: 0,
             length: 0,
         };
-        assert!(ix.insert(&id(1), pending));
-        assert!(!ix.insert(&id(1), pending));
-        assert_eq!(ix.stored_bytes(), 0);
+        assert!(ix.insert(&id(1), pending, 50));
+        assert!(!ix.insert(&id(1), pending, 50));
+        assert_eq!((ix.stored_bytes(), ix.plain_bytes()), (0, 0));
         let real = Location {
             pack: 0,
             offset: 8,
             length: 100,
         };
-        assert!(!ix.insert(&id(1), real));
+        assert!(!ix.insert(&id(1), real, 250));
         assert_eq!(ix.get(&id(1)), Some(real));
-        assert_eq!(ix.stored_bytes(), 100);
+        assert_eq!((ix.stored_bytes(), ix.plain_bytes()), (100, 250));
+        assert!(!ix.insert(&id(1), real, 250));
+        assert_eq!(ix.plain_bytes(), 250);
     }
 }

@@ -146,9 +146,9 @@ pub fn add_as(index: &mut ChunkIndex, packs: &[IndexedPack], replacing: bool) ->
                 length: e.length,
             };
             let new = if replacing {
-                index.replace(&e.id, loc)
+                index.replace(&e.id, loc, e.plain)
             } else {
-                index.insert(&e.id, loc)
+                index.insert(&e.id, loc, e.plain)
             };
             if new {
                 added += 1;

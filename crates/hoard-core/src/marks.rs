@@ -207,14 +207,14 @@ mod tests {
                 offset: 8 + 100 * u32::from(i - 1),
                 length: 100,
             };
-            assert!(ix.insert(&id(i), loc));
+            assert!(ix.insert(&id(i), loc, 1));
         }
         let pending = Location {
             pack: PENDING,
             offset: 0,
             length: 0,
         };
-        assert!(ix.insert(&id(5), pending));
+        assert!(ix.insert(&id(5), pending, 0));
         ix
     }
 

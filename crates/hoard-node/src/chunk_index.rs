@@ -112,6 +112,12 @@ impl ChunkIndex {
         lock(&self.inner).stored_bytes() as f64
     }
 
+    /// The sum of the plaintext lengths of all blobs (borg's `unique_size`).
+    #[napi(getter)]
+    pub fn plain_bytes(&self) -> f64 {
+        lock(&self.inner).plain_bytes() as f64
+    }
+
     /// Bytes of memory the table holds.
     #[napi(getter)]
     pub fn memory(&self) -> f64 {

@@ -143,6 +143,7 @@ fn files_round_trip_through_packs_and_an_index_object() {
                 offset: 8,
                 length: 1,
             },
+            first.plain,
         );
         (ix, elsewhere)
     };
@@ -424,7 +425,7 @@ fn a_chunk_met_while_another_file_stores_it_is_counted_once_stored() {
         offset: 0,
         length: 0,
     };
-    assert!(lock(&index).insert(&id, pending));
+    assert!(lock(&index).insert(&id, pending, 0));
     let mut r = w.store_file(&dir.0.join("a")).expect("store");
     assert!(r.unsettled);
     assert_eq!((r.stored, r.new_chunks), (0, 0));
@@ -438,7 +439,7 @@ fn a_chunk_met_while_another_file_stores_it_is_counted_once_stored() {
         length: 123,
     };
     assert!(
-        !lock(&index).replace(&id, stored),
+        !lock(&index).replace(&id, stored, d.len() as u32),
         "the id was there, pending"
     );
     w.settle(&mut r);
