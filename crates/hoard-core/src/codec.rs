@@ -500,11 +500,15 @@ pub fn compress_frame_in(codec: Codec, data: &[u8], buf: &mut Vec<u8>) -> Result
 }
 
 /// Makes `buf` at least `len` bytes long, with no room beyond (a doubling would keep up to twice
-/// the largest chunk's bound per thread).
+/// the largest chunk's bound per thread). What it held is not kept: a larger buffer is a new
+/// zeroed allocation, which the system maps on demand (a chunk-sized one is above the mmap
+/// threshold, `crates/hoard-node/src/malloc.rs`), so only the pages a frame is written to become
+/// memory. Growing in place would zero-fill all of it: an lz4 bound of 8 MiB per thread, where
+/// compressible data fills a fraction.
 fn grow(buf: &mut Vec<u8>, len: usize) {
     if buf.len() < len {
-        buf.reserve_exact(len - buf.len());
-        buf.resize(len, 0);
+        *buf = Vec::new();
+        *buf = vec![0; len];
     }
 }
 
