@@ -457,8 +457,8 @@ pub fn compress_frame_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Resu
 /// Writes the frame of `data` (below 4 GiB) compressed with `codec` at the start of `buf` and
 /// returns the frame's length. `buf` is the caller's to reuse: lz4 and zstd compress straight into
 /// it, so no second buffer of the codec's bound is needed (one per thread was 8 MiB with the
-/// default chunker); it grows to that bound, zero-filled only as it grows, is never shrunk, and
-/// its bytes past the frame are left over from earlier use.
+/// default chunker); it grows to that bound (see `grow`: only the pages written become memory),
+/// is never shrunk, and its bytes past the frame are left over from earlier use.
 pub fn compress_frame_in(codec: Codec, data: &[u8], buf: &mut Vec<u8>) -> Result<usize, Error> {
     if data.len() > u32::MAX as usize {
         return Err(Error::new(
