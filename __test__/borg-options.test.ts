@@ -133,7 +133,7 @@ test("borg 1.4's remaining options are accepted: --remote-buffer, list -P, creat
   t.is(r.stdout, 'tue-1\n');
 });
 
-test('create --timestamp takes a reference file (its mtime) and borg\'s year-day form; -C obfuscate is refused by name', async (t) => {
+test('create --timestamp takes a reference file (its mtime) and borg\'s year-day form; bad obfuscate specs are refused', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env);
   const base = tempDir('src');
@@ -163,8 +163,8 @@ test('create --timestamp takes a reference file (its mtime) and borg\'s year-day
     [['create', '--checkpoint-interval', '1.5', `${repo}::x`, 'd'], /^hoard: Invalid value for --checkpoint-interval: /],
     // Checked before the run, a dry run too; not one of borg's sets.
     [['create', '-n', '--files-cache', 'ctime', `${repo}::x`, 'd'], /^hoard: --files-cache ctime: not one of borg's modes/],
-    [['create', '-C', 'obfuscate,110,none', `${repo}::x`, 'd'], /^hoard: compression "obfuscate,110,none": borg's obfuscate .* not supported/],
-    [['create', '-Cauto,obfuscate,3,lz4', `${repo}::x`, 'd'], /^hoard: compression "auto,obfuscate,3,lz4": borg's obfuscate/],
+    [['create', '-C', 'obfuscate,7,none', `${repo}::x`, 'd'], /^hoard: compression "obfuscate,7,none": obfuscate's SPEC must be 1 to 6, 110 to 123 or 250, got "7"\n$/],
+    [['create', '-Cauto,obfuscate,3,lz4', `${repo}::x`, 'd'], /^hoard: compression "auto,obfuscate,3,lz4": /],
   ] as const) {
     const bad = await hoardIn(env, [...argv], base);
     t.is(bad.code, 2, argv.join(' '));

@@ -140,7 +140,7 @@ export const verifyPackBlobs = guard(binding.verifyPackBlobs);
 export const compress = guard(binding.compress);
 /** See the generated binding: decompression with a size limit. */
 export const decompress = guard(binding.decompress);
-/** See the generated binding: the canonical form of a compression spec (borg's `obfuscate` is refused by name). */
+/** See the generated binding: the canonical form of a compression spec. */
 export const parseCompression = guard(binding.parseCompression);
 /** See the generated binding: the canonical form of chunker parameters. */
 export const parseChunkerParams = guard(binding.parseChunkerParams);

@@ -142,15 +142,24 @@ create compresses each chunk (and each tree) before it encrypts it. SPEC is one 
                 where lz4 did not make it smaller at all); else compress with C
                 (at level L) and keep that when it is below 99% of lz4's size, else
                 lz4's. So incompressible data costs one fast lz4 attempt, not C.
+  obfuscate,SPEC,C[,L]
+                compress with C[,L] (any of the above), then add zeros so that
+                the stored size tells less about the data (use it with
+                encryption, or it hides nothing). SPEC 1 to 6: a random amount
+                relative to the size, usually 1% to 10% for 1 and up to many times
+                the size for 6 (rarely); SPEC 110 to 123: up to 2^(SPEC-100) bytes
+                (1 KiB to 8 MiB), uniformly at random; SPEC 250: Padmé, up to the
+                next of a set of sizes (at most 12% more). No blob is padded past
+                20 MiB.
 
 A chunk whose compressed form would not be smaller than itself is stored as is,
-whatever SPEC says, so compression never makes data grow (beyond a 6-byte header).
+whatever SPEC says, so compression never makes data grow (beyond a 6-byte header),
+but for obfuscate's padding.
 Each blob records its codec and level, so archives made with different specs
 deduplicate against each other and extract without being told the spec. Changing
 -C changes only how new chunks are stored; chunks already in the repository stay
 as they are. A spec outside the forms above (a level out of range, an unknown
-name, extra fields) is refused with exit code 2. borg's obfuscate spec is not
-supported.
+name, extra fields) is refused with exit code 2.
 
 \`hoard benchmark cpu\` measures every codec on this machine.
 
@@ -159,6 +168,7 @@ Examples:
   hoard create -C zstd,10 /path/to/repo::{now} ~
   hoard create --compression auto,lzma,6 /path/to/repo::{now} ~/data
   hoard create -C none /path/to/repo::{now} ~/videos
+  hoard create -C obfuscate,250,zstd,3 /path/to/repo::{now} ~
 `;
 
 /** The help topics: name to text. */

@@ -1,14 +1,15 @@
 //! Compression with borg's specs, in a self-describing frame (layout in docs/format.md):
 //!
 //! ```text
-//! 0  1  codec: 0 none, 1 lz4, 2 zstd, 3 zlib, 4 lzma
-//! 1  1  level used (0 where the codec has none)
+//! 0  1  codec: 0 none, 1 lz4, 2 zstd, 3 zlib, 4 lzma, 5 obfuscate
+//! 1  1  level used (0 where the codec has none; obfuscate's SPEC less 100 above 100)
 //! 2  4  uncompressed length, little endian
 //! 6  .. payload
 //! ```
 //!
 //! A codec whose output would not be smaller than its input stores the data with `none`, so a
-//! frame is never much larger than its data. Decompression checks the declared length against the
+//! frame is never much larger than its data, unless it is padded on purpose (`obfuscate`, whose
+//! payload is the length of a frame of another codec, that frame, and zeros). Decompression checks the declared length against the
 //! caller's limit before it allocates, and that the payload yields exactly that many bytes.
 
 use std::cell::RefCell;
@@ -38,6 +39,39 @@ pub enum Codec {
     Lzma(u8),
     /// Try lz4 first; use the named codec only where the data compresses (borg's `auto`).
     Auto(AutoTarget),
+    /// Compress with the wrapped codec, then pad with zeros so that the stored size tells less
+    /// about the data (borg's `obfuscate,SPEC,C[,L]`; [`padding`] for the SPECs).
+    Obfuscate(u8, Wrapped),
+}
+
+/// A codec that `obfuscate` may wrap: any but `obfuscate` itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapped {
+    /// `none`.
+    None,
+    /// `lz4`.
+    Lz4,
+    /// `zstd,L`.
+    Zstd(u8),
+    /// `zlib,L`.
+    Zlib(u8),
+    /// `lzma,L`.
+    Lzma(u8),
+    /// `auto,C[,L]`.
+    Auto(AutoTarget),
+}
+
+impl From<Wrapped> for Codec {
+    fn from(w: Wrapped) -> Self {
+        match w {
+            Wrapped::None => Self::None,
+            Wrapped::Lz4 => Self::Lz4,
+            Wrapped::Zstd(l) => Self::Zstd(l),
+            Wrapped::Zlib(l) => Self::Zlib(l),
+            Wrapped::Lzma(l) => Self::Lzma(l),
+            Wrapped::Auto(t) => Self::Auto(t),
+        }
+    }
 }
 
 /// The expensive codec behind `auto`.
@@ -69,6 +103,58 @@ const ID_LZ4: u8 = 1;
 const ID_ZSTD: u8 = 2;
 const ID_ZLIB: u8 = 3;
 const ID_LZMA: u8 = 4;
+const ID_OBFUSCATE: u8 = 5;
+
+/// The largest frame `obfuscate` pads to (borg's `MAX_DATA_SIZE` less its 1 KiB of room):
+/// padding stops there, however large the SPEC's random draw.
+pub const OBFUSCATED_MAX: usize = (20 << 20) - 1024;
+
+/// Whether `spec` is one of borg's obfuscation SPECs: 1 to 6, 110 to 123 or 250.
+fn obfuscation_spec(spec: u16) -> bool {
+    (1..=6).contains(&spec) || (110..=123).contains(&spec) || spec == 250
+}
+
+/// The frame's level byte for obfuscation SPEC `spec` (110 to 123 and 250 as 10 to 23 and 150).
+fn spec_byte(spec: u16) -> u8 {
+    // `spec` passed `obfuscation_spec`: at most 250.
+    (if spec > 100 { spec - 100 } else { spec }) as u8
+}
+
+/// The zeros `obfuscate` with SPEC `spec` (as [`Codec::Obfuscate`] holds it) appends to a frame
+/// of `len` bytes, given a uniform random number `r` in [0, 1) (borg's rules):
+/// - 1 to 6: `len` times 10^SPEC / 1000 / max(r, 0.0001), so usually a few percent for SPEC 1
+///   and rarely up to 10,000 times as much;
+/// - 110 to 123: up to 2^(SPEC - 100) bytes (1 KiB to 8 MiB), uniformly;
+/// - 250: Padmé, up to the next size with its low bits zero (at most 12% more).
+///
+/// Never past [`OBFUSCATED_MAX`] in all.
+pub fn padding(spec: u16, len: usize, r: f64) -> usize {
+    let add = match spec {
+        1..=6 => {
+            let factor = 0.001 * 10f64.powi(i32::from(spec));
+            (len as f64 * factor / r.max(0.0001)) as usize
+        }
+        110..=123 => ((1u64 << (spec - 100)) as f64 * r) as usize,
+        250 if len >= 2 => {
+            let e = usize::BITS - 1 - len.leading_zeros();
+            let s = u32::BITS - e.leading_zeros();
+            let mask = (1usize << (e - s)) - 1;
+            ((len + mask) & !mask) - len
+        }
+        _ => 0,
+    };
+    add.min(OBFUSCATED_MAX.saturating_sub(len))
+}
+
+/// A uniform random number in [0, 1) from the system's generator.
+fn random_unit() -> Result<f64, Error> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| Error::new(ErrorKind::Internal, "no random numbers for obfuscate"))?;
+    Ok((u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64)
+}
 
 fn level(
     spec: &str,
@@ -92,11 +178,37 @@ impl FromStr for Codec {
 
     fn from_str(spec: &str) -> Result<Self, Error> {
         let fields: Vec<&str> = spec.split(',').map(str::trim).collect();
-        if fields[0] == "obfuscate" || (fields[0] == "auto" && fields.get(1) == Some(&"obfuscate"))
-        {
-            return Err(Error::invalid(format!(
-                "compression {spec:?}: borg's obfuscate (padding of stored sizes) is not supported by hoard"
-            )));
+        if fields[0] == "obfuscate" {
+            if !(3..=5).contains(&fields.len()) {
+                return Err(Error::invalid(format!(
+                    "compression {spec:?}: expected obfuscate,SPEC,C[,L]"
+                )));
+            }
+            let level = fields[1]
+                .parse::<u16>()
+                .ok()
+                .filter(|&l| obfuscation_spec(l))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "compression {spec:?}: obfuscate's SPEC must be 1 to 6, 110 to 123 or 250, got {:?}",
+                        fields[1]
+                    ))
+                })?;
+            let inner: Codec = fields[2..].join(",").parse()?;
+            let wrapped = match inner {
+                Codec::None => Wrapped::None,
+                Codec::Lz4 => Wrapped::Lz4,
+                Codec::Zstd(l) => Wrapped::Zstd(l),
+                Codec::Zlib(l) => Wrapped::Zlib(l),
+                Codec::Lzma(l) => Wrapped::Lzma(l),
+                Codec::Auto(t) => Wrapped::Auto(t),
+                Codec::Obfuscate(..) => {
+                    return Err(Error::invalid(format!(
+                        "compression {spec:?}: obfuscate inside obfuscate"
+                    )));
+                }
+            };
+            return Ok(Codec::Obfuscate(spec_byte(level), wrapped));
         }
         let simple = |name: &str, lvl: Option<&str>, extra: usize| -> Result<Codec, Error> {
             if extra > 0 {
@@ -111,7 +223,7 @@ impl FromStr for Codec {
                 "zlib" => Ok(Codec::Zlib(level(spec, lvl, 6, 0..=9)?)),
                 "lzma" => Ok(Codec::Lzma(level(spec, lvl, 6, 0..=9)?)),
                 _ => Err(Error::invalid(format!(
-                    "compression {spec:?}: expected none, lz4, zstd[,1-22], zlib[,0-9], lzma[,0-9] or auto,C[,L]"
+                    "compression {spec:?}: expected none, lz4, zstd[,1-22], zlib[,0-9], lzma[,0-9], auto,C[,L] or obfuscate,SPEC,C[,L]"
                 ))),
             }
         };
@@ -150,7 +262,17 @@ impl fmt::Display for Codec {
             Self::Zlib(l) => write!(f, "zlib,{l}"),
             Self::Lzma(l) => write!(f, "lzma,{l}"),
             Self::Auto(t) => write!(f, "auto,{}", Codec::from(t)),
+            Self::Obfuscate(s, w) => write!(f, "obfuscate,{},{}", spec_of(s), Codec::from(w)),
         }
+    }
+}
+
+/// borg's SPEC for the level byte of an obfuscated frame (see [`spec_byte`]).
+pub fn spec_of(level: u8) -> u16 {
+    if level > 6 {
+        u16::from(level) + 100
+    } else {
+        u16::from(level)
     }
 }
 
@@ -386,7 +508,7 @@ fn with_scratch(
 fn try_codec_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     let start = out.len();
     let done = match codec {
-        Codec::None | Codec::Auto(_) => false,
+        Codec::None | Codec::Auto(_) | Codec::Obfuscate(..) => false,
         Codec::Lz4 => {
             let bound = lz4_flex::block::get_maximum_output_size(data.len());
             with_scratch(out, data.len(), ID_LZ4, 0, bound, |buf| {
@@ -569,6 +691,24 @@ fn compress_codec_into(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Result<b
             }
             Ok(true)
         }
+        Codec::Obfuscate(level, wrapped) => {
+            // Header, the inner frame's length (filled in below), the inner frame, zeros.
+            push_header(out, ID_OBFUSCATE, level, data.len());
+            let len_at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            compress_frame_into(wrapped.into(), data, out)?;
+            let inner = out.len() - len_at - 4;
+            let len = u32::try_from(inner).map_err(|_| {
+                Error::new(
+                    ErrorKind::TooLarge,
+                    "cannot obfuscate 4 GiB or more at once",
+                )
+            })?;
+            out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+            let pad = padding(spec_of(level), out.len() - start, random_unit()?);
+            out.resize(out.len() + pad, 0);
+            Ok(true)
+        }
         c => Ok(try_codec_into(c, data, out).is_some()),
     }
 }
@@ -581,6 +721,7 @@ pub fn frame_codec(frame: &[u8]) -> Result<(&'static str, u8), Error> {
         Some(&ID_ZSTD) => "zstd",
         Some(&ID_ZLIB) => "zlib",
         Some(&ID_LZMA) => "lzma",
+        Some(&ID_OBFUSCATE) => "obfuscate",
         Some(b) => return Err(Error::corrupt(format!("unknown codec byte {b}"))),
         None => return Err(Error::corrupt("empty compression frame")),
     };
@@ -626,6 +767,13 @@ pub fn stored_data(frame: &[u8], limit: usize) -> Result<Option<&[u8]>, Error> {
     Ok(Some(payload))
 }
 
+/// The inner frame of an obfuscated frame's `payload`: its u32 LE length, then that many bytes
+/// (the zeros after them are padding); `None` where the payload is shorter than that.
+fn obfuscated_frame(payload: &[u8]) -> Option<&[u8]> {
+    let len = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?) as usize;
+    payload.get(4..4usize.checked_add(len)?)
+}
+
 /// Decompresses `frame` into `out`, which must be exactly as long as the frame says
 /// ([`frame_len`]); a caller that reuses `out` allocates nothing per frame. Every byte of `out` is
 /// written, or an error returned.
@@ -650,6 +798,19 @@ pub fn decompress_to(frame: &[u8], out: &mut [u8]) -> Result<(), Error> {
         }
         ID_LZ4 => lz4_into(payload, out).map_err(|e| bad(e.to_string()))?,
         ID_ZSTD => zstd_into(payload, out).map_err(|e| bad(e.to_string()))?,
+        ID_OBFUSCATE => {
+            let inner = obfuscated_frame(payload).ok_or_else(|| bad("truncated".into()))?;
+            if inner.first() == Some(&ID_OBFUSCATE) {
+                return Err(bad("obfuscate inside obfuscate".into()));
+            }
+            if frame_len(inner, usize::MAX)? != orig_len {
+                return Err(bad(
+                    "the inner frame's length differs from the header".into()
+                ));
+            }
+            decompress_to(inner, out)?;
+            orig_len
+        }
         ID_ZLIB => {
             let mut d = flate2::Decompress::new(true);
             let status = d

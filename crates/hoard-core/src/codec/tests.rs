@@ -139,20 +139,130 @@ fn specs_parse_print_and_reject() {
 }
 
 #[test]
-fn borgs_obfuscate_is_refused_by_name() {
-    for spec in [
-        "obfuscate,110,none",
-        "obfuscate,3,lz4",
+fn obfuscate_specs_parse_print_and_reject() {
+    for (spec, canon) in [
+        ("obfuscate,110,none", "obfuscate,110,none"),
+        ("obfuscate, 3 ,zstd", "obfuscate,3,zstd,3"),
+        ("obfuscate,1,lz4", "obfuscate,1,lz4"),
+        ("obfuscate,123,zlib,9", "obfuscate,123,zlib,9"),
+        ("obfuscate,250,auto,zstd,5", "obfuscate,250,auto,zstd,5"),
+        ("obfuscate,6,auto,lz4", "obfuscate,6,auto,lz4"),
+    ] {
+        assert_eq!(codec(spec).to_string(), canon);
+        assert_eq!(codec(canon), codec(spec));
+    }
+    for bad in [
+        "obfuscate",
+        "obfuscate,110",
+        "obfuscate,0,lz4",
+        "obfuscate,7,lz4",
+        "obfuscate,109,lz4",
+        "obfuscate,124,lz4",
+        "obfuscate,251,lz4",
+        "obfuscate,x,lz4",
+        "obfuscate,110,gzip",
+        "obfuscate,110,zstd,3,4",
+        "obfuscate,1,obfuscate,1,lz4",
         "auto,obfuscate,3,lz4",
     ] {
-        let e = spec.parse::<Codec>().expect_err(spec);
-        assert_eq!(e.kind, ErrorKind::InvalidArgument);
-        assert!(
-            e.message.contains("borg's obfuscate"),
-            "{spec}: {}",
-            e.message
+        assert_eq!(
+            bad.parse::<Codec>().map_err(|e| e.kind),
+            Err(ErrorKind::InvalidArgument),
+            "{bad:?}"
         );
     }
+}
+
+#[test]
+fn obfuscate_pads_as_borg_does() {
+    // SPEC 1 to 6: the frame times 10^SPEC / 1000 / max(r, 0.0001).
+    assert_eq!(padding(1, 1000, 1.0), 10);
+    assert_eq!(padding(2, 1000, 0.5), 200);
+    assert_eq!(padding(1, 1000, 0.0), 100_000);
+    // SPEC 110 to 123: up to 2^(SPEC - 100) bytes.
+    assert_eq!(padding(110, 5, 0.5), 512);
+    assert_eq!(padding(110, 5, 0.0), 0);
+    assert!(padding(123, 5, 0.999_999) < 8 << 20);
+    // Never past 20 MiB less 1 KiB in all.
+    assert_eq!(padding(6, 1 << 20, 0.5), OBFUSCATED_MAX - (1 << 20));
+    assert_eq!(padding(123, OBFUSCATED_MAX, 0.9), 0);
+    // Padmé: up to the next length whose low E - S bits are zero.
+    assert_eq!(padding(250, 1000, 0.3), 24);
+    assert_eq!(padding(250, 1, 0.3), 0);
+    assert_eq!(padding(250, 2, 0.3), 0);
+    for n in (2usize..200_000).step_by(7) {
+        let padded = n + padding(250, n, 0.0);
+        let e = usize::BITS - 1 - n.leading_zeros();
+        let low = e - (u32::BITS - e.leading_zeros());
+        assert_eq!(padded % (1 << low), 0, "{n}");
+        assert!(padded - n < 1 << low, "{n}");
+        assert!(padded as f64 <= n as f64 * 1.12 + 1.0, "{n}");
+    }
+}
+
+#[test]
+fn obfuscated_frames_round_trip_and_are_padded() {
+    let mut buf = Vec::new();
+    for inner in ["none", "lz4", "zstd,3", "zlib,6", "lzma,1", "auto,zstd,3"] {
+        for spec in [1u16, 6, 110, 123, 250] {
+            let c = codec(&format!("obfuscate,{spec},{inner}"));
+            for data in [random(300_000), text(200_000), vec![], vec![7u8]] {
+                let f = compress(c, &data).expect("compress");
+                assert_eq!(frame_codec(&f).expect("codec").0, "obfuscate");
+                assert_eq!(decompress(&f, DEFAULT_LIMIT).expect("decompress"), data);
+                // The inner frame is the one the wrapped codec makes.
+                let plain = compress(codec(inner), &data).expect("compress");
+                let k = u32::from_le_bytes([f[6], f[7], f[8], f[9]]) as usize;
+                assert_eq!(&f[10..10 + k], &plain[..], "{spec},{inner}");
+                let n = 10 + k;
+                assert!(f[n..].iter().all(|&b| b == 0));
+                match spec {
+                    250 => assert_eq!(f.len(), n + padding(250, n, 0.0)),
+                    110 => assert!(f.len() < n + 1024),
+                    6 if n < 20_000 => assert!(f.len() >= n * 1000, "{} {n}", f.len()),
+                    _ => assert!(f.len() <= OBFUSCATED_MAX.max(n)),
+                }
+                let m = compress_frame_in(c, &data, &mut buf).expect("compress");
+                assert_eq!(&buf[..10 + k], &f[..10 + k]);
+                assert_eq!(
+                    decompress(&buf[..m], DEFAULT_LIMIT).expect("decompress"),
+                    data
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_obfuscated_frames_are_errors() {
+    let data = text(5000);
+    let f = compress(codec("obfuscate,110,lz4"), &data).expect("compress");
+    let k = u32::from_le_bytes([f[6], f[7], f[8], f[9]]) as usize;
+    // Cut anywhere before the end of the inner frame.
+    for cut in 0..10 + k {
+        assert!(decompress(&f[..cut], DEFAULT_LIMIT).is_err(), "cut {cut}");
+    }
+    // An inner length past the payload.
+    let mut long = f.clone();
+    long[6..10].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        decompress(&long, DEFAULT_LIMIT).map_err(|e| e.kind),
+        Err(ErrorKind::Corrupt)
+    );
+    // An inner frame that declares another length than the outer one.
+    let mut other = f.clone();
+    other[12] ^= 1;
+    assert_eq!(
+        decompress(&other, DEFAULT_LIMIT).map_err(|e| e.kind),
+        Err(ErrorKind::Corrupt)
+    );
+    // Obfuscate inside obfuscate.
+    let mut nested = f.clone();
+    nested[10] = 5;
+    assert_eq!(
+        decompress(&nested, DEFAULT_LIMIT).map_err(|e| e.kind),
+        Err(ErrorKind::Corrupt)
+    );
 }
 
 #[test]
