@@ -132,7 +132,15 @@ export class ArchiveWriter {
     }
     this.stats.treesOriginal = this.trees.totals.original;
     this.stats.treesCompressed = this.trees.totals.stored;
-    this.stats.deduplicated = this.writer.totals().stored;
+    this.stats.deduplicated = this.deduplicated;
+  }
+
+  /**
+   * The stored bytes of the file chunks this run added so far: as borg 1.4 counts "This
+   * archive", the trees (the archive's metadata) are left out.
+   */
+  get deduplicated(): number {
+    return this.writer.totals().stored - this.trees.totals.added;
   }
 
   /** What stopped the pack sink (a pack or index object that could not be stored), if anything. */

@@ -171,7 +171,7 @@ export class Archiver {
   /** The totals so far, for `--progress`: files stored, their sizes, and the bytes this run added. */
   progressStats(): { original: number; compressed: number; deduplicated: number; nfiles: number } {
     const { original, compressed, nfiles } = this.stats;
-    return { original, compressed, deduplicated: this.out?.writer.totals().stored ?? 0, nfiles };
+    return { original, compressed, deduplicated: this.out?.deduplicated ?? 0, nfiles };
   }
 
   /** What the walk reads of each entry. */

@@ -29,10 +29,13 @@ function missingTree(id: Buffer): CorruptDataError {
  * a time, depth first, so memory holds one batch of trees and the ids still to visit, never a
  * whole archive. A tree whose mark did not change (this owner, or every owner, marked it already)
  * is not read again: everything under it is marked the same way. A missing tree is an error (what
- * lies under it cannot be known); missing file chunks are counted.
+ * lies under it cannot be known); missing file chunks are counted. With `treeMarks`, the tree
+ * objects are marked there too (alone), so that an archive's share of trees can be told apart
+ * from its share of file chunks.
  */
-export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks, root: Buffer, owner: number): Promise<MarkCount> {
+export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks, root: Buffer, owner: number, treeMarks?: Marks): Promise<MarkCount> {
   const count: MarkCount = { trees: 0, missing: 0 };
+  treeMarks?.mark(root, owner);
   const first = marks.mark(root, owner)[0];
   if (first === 2) throw missingTree(root);
   if (first !== 1) return count;
@@ -61,6 +64,7 @@ export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks
     // heal it after a compact; the ones still lost are known, not counted as missing.
     if (healthy.length > 0) marks.mark(Buffer.concat(healthy), owner);
     if (trees.length > 0) {
+      treeMarks?.mark(Buffer.concat(trees), owner);
       const flags = marks.mark(Buffer.concat(trees), owner);
       trees.forEach((id, i) => {
         if (flags[i] === 2) throw missingTree(id);
@@ -73,7 +77,8 @@ export async function markTree(repo: Repository, index: ChunkIndex, marks: Marks
 
 /**
  * Marks the blobs of each of `archives` with the owner `ownerOf` gives it (its position in the
- * list by default); their archive objects are read one at a time.
+ * list by default); their archive objects are read one at a time. `treeMarks`: see
+ * {@link markTree}.
  */
 export async function markArchives(
   repo: Repository,
@@ -81,6 +86,7 @@ export async function markArchives(
   marks: Marks,
   archives: ManifestArchive[],
   ownerOf: (i: number) => number = (i) => i,
+  treeMarks?: Marks,
 ): Promise<MarkCount> {
   const total: MarkCount = { trees: 0, missing: 0 };
   for (let i = 0; i < archives.length; i += 1) {
@@ -88,7 +94,7 @@ export async function markArchives(
     if (entry === undefined) continue;
     const meta = await loadArchive(repo, entry);
     if (meta.root === undefined) continue;
-    const c = await markTree(repo, index, marks, Buffer.from(meta.root, 'hex'), ownerOf(i));
+    const c = await markTree(repo, index, marks, Buffer.from(meta.root, 'hex'), ownerOf(i), treeMarks);
     total.trees += c.trees;
     total.missing += c.missing;
   }

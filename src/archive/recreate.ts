@@ -291,7 +291,8 @@ export class Recreater {
       throw e;
     }
     const recompressed = this.batcher?.totals.recompressed ?? 0;
-    this.stats.deduplicated = this.writer?.totals().stored ?? 0;
+    // As borg 1.4, "This archive" leaves the trees (metadata) out.
+    this.stats.deduplicated = (this.writer?.totals().stored ?? 0) - (this.trees?.totals.added ?? 0);
     const time = opts.timestamp?.toISOString() ?? meta.time;
     // As borg: --timestamp is the new start, and the end that plus how long this recreate took.
     const run =

@@ -13,11 +13,13 @@ export interface StoredTree {
 
 /**
  * What trees took: their encoded bytes, and the stored bytes of their objects, those the
- * repository had already included (an archive's `treesOriginal` and `treesCompressed`).
+ * repository had already included (an archive's `treesOriginal` and `treesCompressed`); and the
+ * stored bytes of the objects this batch added, which an archive's deduplicated size leaves out.
  */
 export interface TreeTotals {
   original: number;
   stored: number;
+  added: number;
 }
 
 /** A directory with more items than this is split into pieces under a head. */
@@ -110,13 +112,15 @@ const BATCH_BYTES = 1 << 20;
  */
 export class TreeBatch {
   /** The trees' encoded and stored bytes; the stored ones complete once {@link done} resolved. */
-  readonly totals: TreeTotals = { original: 0, stored: 0 };
+  readonly totals: TreeTotals = { original: 0, stored: 0, added: 0 };
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
   private failed: { error: unknown } | undefined;
   /** Ids of stored trees whose objects another call was still storing when theirs returned. */
   private unsettled: Buffer[] = [];
+  /** Whether this batch added each of {@link unsettled} (1) or found it stored (0). */
+  private unsettledAdded: number[] = [];
 
   constructor(
     private readonly writer: Writer,
@@ -144,17 +148,28 @@ export class TreeBatch {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     if (this.failed !== undefined) throw this.failed.error;
     const late = Buffer.concat(this.unsettled);
+    const lateAdded = Uint8Array.from(this.unsettledAdded);
     this.unsettled = [];
-    this.count(late);
+    this.unsettledAdded = [];
+    this.count(late, lateAdded);
   }
 
-  /** Adds the stored lengths of `ids` (32 bytes each) to the totals; keeps those not yet stored. */
-  private count(ids: Buffer): void {
+  /**
+   * Adds the stored lengths of `ids` (32 bytes each) to the totals, and to `added` those this
+   * batch stored (`added[i]` 1); keeps those not yet stored.
+   */
+  private count(ids: Buffer, added: Uint8Array): void {
     if (ids.length === 0) return;
     const where = this.index.locate(ids);
     for (let i = 0; i < ids.length / 32; i += 1) {
-      if (where.packs[i] === NOT_STORED) this.unsettled.push(ids.subarray(i * 32, i * 32 + 32));
-      else this.totals.stored += where.lengths[i] ?? 0;
+      if (where.packs[i] === NOT_STORED) {
+        this.unsettled.push(ids.subarray(i * 32, i * 32 + 32));
+        this.unsettledAdded.push(added[i] ?? 0);
+        continue;
+      }
+      const length = where.lengths[i] ?? 0;
+      this.totals.stored += length;
+      if (added[i] === 1) this.totals.added += length;
     }
   }
 
@@ -173,7 +188,7 @@ export class TreeBatch {
     const call: Promise<unknown> = this.writer.storeObjects(this.key, ObjectType.tree, objects, TREE_COMPRESSION).then(
       (stored) => {
         this.inFlight.delete(call);
-        this.count(stored.ids);
+        this.count(stored.ids, stored.added);
       },
       (e: unknown) => {
         this.inFlight.delete(call);

@@ -24,8 +24,9 @@ export class InfoCommand extends HoardCommand {
     details: `
       Without an archive: the repository's id, location, encryption, cache and security folders,
       and the sizes of all archives. With REPO::ARCHIVE, or with -a, -P, --first or --last: each
-      archive's metadata and sizes, in borg's layout. An archive's deduplicated size is what it
-      alone references (what deleting it and compacting would free), computed on demand by marking
+      archive's metadata and sizes, in borg's layout. An archive's deduplicated size is the file
+      data it alone references (what deleting it and compacting would free, but for its trees,
+      which borg 1.4 leaves out of "This archive" as metadata), computed on demand by marking
       every archive. \`--json\` prints borg's JSON shapes.
 
       The repository's deduplicated size and unique chunks count every blob the index objects list,
@@ -108,9 +109,12 @@ export class InfoCommand extends HoardCommand {
     let deduplicated: number[] = [];
     if (chosen.length > 0) {
       // Each archive marks as its own owner; what only one owner marked is that archive's alone.
+      // As borg 1.4 counts "This archive", its trees (metadata) are left out.
       const marks = newMarks(index);
-      await markArchives(repo, index, marks, archives);
-      deduplicated = marks.totals(archives.length).owners.map((o) => o.bytes);
+      const treeMarks = newMarks(index);
+      await markArchives(repo, index, marks, archives, undefined, treeMarks);
+      const trees = treeMarks.totals(archives.length).owners;
+      deduplicated = marks.totals(archives.length).owners.map((o, i) => o.bytes - (trees[i]?.bytes ?? 0));
     }
     const infos: ArchiveInfo[] = [];
     for (const a of chosen) {
