@@ -285,8 +285,14 @@ impl Writer {
     fn staging_room(&self) -> Option<&Path> {
         let staging = self.config.staging.as_ref()?;
         let packs = crate::pack::staged_packs() as u64 + 1;
-        let needed = (self.config.pack_size as u64)
-            .saturating_mul(2 * packs)
+        // A pack closes once it holds `pack_size`, so it is at most that plus its last blob: a
+        // chunk (at most a pack's size) or, padded by obfuscate, up to a frame of its maximum.
+        let blob = match self.config.codec {
+            Codec::Obfuscate(..) => codec::OBFUSCATED_MAX + 1024,
+            _ => self.config.pack_size,
+        };
+        let needed = ((self.config.pack_size + blob) as u64)
+            .saturating_mul(packs)
             .saturating_add(staging.reserve);
         // Before the first pack the folder may not exist yet: its parent's file system.
         let free = crate::pack::free_space(&staging.dir)
@@ -587,15 +593,20 @@ impl Writer {
     }
 
     /// Stores metadata objects (e.g. trees) of `obj_type`, identified by `ids` of their
-    /// plaintexts, compressed with `codec` (the writer's own if `None`), on the worker pool;
-    /// returns which were new.
+    /// plaintexts, compressed with `codec` (the writer's own if `None`; padded as the writer's
+    /// is, if it obfuscates), on the worker pool; returns which were new.
     pub fn store_objects(
         &self,
         obj_type: u8,
         objects: &[(ChunkId, &[u8])],
         codec: Option<Codec>,
     ) -> Result<Vec<bool>> {
-        let codec = codec.unwrap_or(self.config.codec);
+        // The writer's obfuscation pads every object it stores, trees too (as borg pads its item
+        // metadata), whatever codec they are compressed with.
+        let codec = match codec {
+            Some(c) => c.obfuscated_as(self.config.codec),
+            None => self.config.codec,
+        };
         pool().install(|| {
             objects
                 .par_iter()

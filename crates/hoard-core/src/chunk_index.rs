@@ -205,6 +205,8 @@ impl ChunkIndex {
                 }
                 match (was, is) {
                     (false, true) => self.plain += u64::from(plain),
+                    // The caller passes the blob's plaintext length here too (one id, one
+                    // plaintext): the sum then takes back what the real entry added.
                     (true, false) => self.plain = self.plain.saturating_sub(u64::from(plain)),
                     _ => {}
                 }

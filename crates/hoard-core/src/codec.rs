@@ -105,8 +105,9 @@ const ID_ZLIB: u8 = 3;
 const ID_LZMA: u8 = 4;
 const ID_OBFUSCATE: u8 = 5;
 
-/// The largest frame `obfuscate` pads to (borg's `MAX_DATA_SIZE` less its 1 KiB of room):
-/// padding stops there, however large the SPEC's random draw.
+/// The largest frame `obfuscate` pads to: 20 MiB less 1 KiB (borg stops its padding where the
+/// compressed data and the padding reach its `MAX_DATA_SIZE`, 20 MiB less 41 bytes, less 1 KiB).
+/// Padding stops there, however large the SPEC's random draw.
 pub const OBFUSCATED_MAX: usize = (20 << 20) - 1024;
 
 /// Whether `spec` is one of borg's obfuscation SPECs: 1 to 6, 110 to 123 or 250.
@@ -194,21 +195,21 @@ impl FromStr for Codec {
                         fields[1]
                     ))
                 })?;
-            let inner: Codec = fields[2..].join(",").parse()?;
-            let wrapped = match inner {
-                Codec::None => Wrapped::None,
-                Codec::Lz4 => Wrapped::Lz4,
-                Codec::Zstd(l) => Wrapped::Zstd(l),
-                Codec::Zlib(l) => Wrapped::Zlib(l),
-                Codec::Lzma(l) => Wrapped::Lzma(l),
-                Codec::Auto(t) => Wrapped::Auto(t),
-                Codec::Obfuscate(..) => {
-                    return Err(Error::invalid(format!(
-                        "compression {spec:?}: obfuscate inside obfuscate"
-                    )));
-                }
-            };
-            return Ok(Codec::Obfuscate(spec_byte(level), wrapped));
+            let inner_spec = fields[2..].join(",");
+            // An error names the whole spec, not only the part after SPEC.
+            let inner: Codec = inner_spec.parse().map_err(|e: Error| {
+                Error::invalid(e.message.replacen(
+                    &format!("compression {inner_spec:?}"),
+                    &format!("compression {spec:?}"),
+                    1,
+                ))
+            })?;
+            if matches!(inner, Codec::Obfuscate(..)) {
+                return Err(Error::invalid(format!(
+                    "compression {spec:?}: obfuscate inside obfuscate"
+                )));
+            }
+            return Ok(inner.obfuscated_as(Codec::Obfuscate(spec_byte(level), Wrapped::None)));
         }
         let simple = |name: &str, lvl: Option<&str>, extra: usize| -> Result<Codec, Error> {
             if extra > 0 {
@@ -264,6 +265,26 @@ impl fmt::Display for Codec {
             Self::Auto(t) => write!(f, "auto,{}", Codec::from(t)),
             Self::Obfuscate(s, w) => write!(f, "obfuscate,{},{}", spec_of(s), Codec::from(w)),
         }
+    }
+}
+
+impl Codec {
+    /// This codec padded as `outer` pads, if `outer` obfuscates (and this codec does not already):
+    /// metadata compressed with a codec of its own is then obfuscated like the data.
+    pub fn obfuscated_as(self, outer: Codec) -> Codec {
+        let Codec::Obfuscate(level, _) = outer else {
+            return self;
+        };
+        let wrapped = match self {
+            Codec::None => Wrapped::None,
+            Codec::Lz4 => Wrapped::Lz4,
+            Codec::Zstd(l) => Wrapped::Zstd(l),
+            Codec::Zlib(l) => Wrapped::Zlib(l),
+            Codec::Lzma(l) => Wrapped::Lzma(l),
+            Codec::Auto(t) => Wrapped::Auto(t),
+            Codec::Obfuscate(..) => return self,
+        };
+        Codec::Obfuscate(level, wrapped)
     }
 }
 
@@ -628,7 +649,12 @@ pub fn compress_frame_in(codec: Codec, data: &[u8], buf: &mut Vec<u8>) -> Result
 /// memory. Growing in place would zero-fill all of it: an lz4 bound of 8 MiB per thread, where
 /// compressible data fills a fraction.
 fn grow(buf: &mut Vec<u8>, len: usize) {
-    if buf.len() < len {
+    if buf.capacity() >= len {
+        // Room it has (after a codec that cleared and refilled it): no new allocation.
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+    } else {
         *buf = Vec::new();
         *buf = vec![0; len];
     }

@@ -171,6 +171,33 @@ fn obfuscate_specs_parse_print_and_reject() {
             "{bad:?}"
         );
     }
+    // An error in the codec after SPEC names the whole spec.
+    let e = "obfuscate,1,lz4,1"
+        .parse::<Codec>()
+        .expect_err("lz4 has no level");
+    assert!(
+        e.message.starts_with("compression \"obfuscate,1,lz4,1\": "),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn metadata_codecs_are_obfuscated_as_the_data_is() {
+    let outer = codec("obfuscate,250,lz4");
+    assert_eq!(
+        codec("zstd,3").obfuscated_as(outer),
+        codec("obfuscate,250,zstd,3")
+    );
+    assert_eq!(
+        codec("none").obfuscated_as(outer),
+        codec("obfuscate,250,none")
+    );
+    assert_eq!(codec("zstd,3").obfuscated_as(codec("lz4")), codec("zstd,3"));
+    assert_eq!(
+        codec("obfuscate,1,lz4").obfuscated_as(outer),
+        codec("obfuscate,1,lz4")
+    );
 }
 
 #[test]
