@@ -146,20 +146,20 @@ create compresses each chunk (and each tree) before it encrypts it. SPEC is one 
                 compress with C[,L] (any of the above), then add zeros so that
                 the stored size tells less about the data (use it with
                 encryption, or it hides nothing). SPEC 1 to 6: a random amount
-                relative to the size, usually 1% to 10% for 1 and up to many times
-                the size for 6 (rarely); SPEC 110 to 123: up to 2^(SPEC-100) bytes
-                (1 KiB to 8 MiB), uniformly at random; SPEC 250: Padmé, up to the
-                next of a set of sizes (at most 12% more). No blob is padded past
-                20 MiB.
+                relative to the size, at least 10^SPEC/1000 times it (1% for 1,
+                1000 times for 6), mostly up to ten times that, rarely far more;
+                SPEC 110 to 123: up to 2^(SPEC-100) bytes (1 KiB to 8 MiB),
+                uniformly at random; SPEC 250: Padmé, up to the next of a set of
+                sizes (at most 12% more). Trees are padded alike. No blob is
+                padded past 20 MiB.
 
 A chunk whose compressed form would not be smaller than itself is stored as is,
 whatever SPEC says, so compression never makes data grow (beyond a 6-byte header),
-but for obfuscate's padding.
-Each blob records its codec and level, so archives made with different specs
-deduplicate against each other and extract without being told the spec. Changing
--C changes only how new chunks are stored; chunks already in the repository stay
-as they are. A spec outside the forms above (a level out of range, an unknown
-name, extra fields) is refused with exit code 2.
+but for obfuscate's padding. Each blob records its codec and level, so archives
+made with different specs deduplicate against each other and extract without
+being told the spec. Changing -C changes only how new chunks are stored; chunks
+already in the repository stay as they are. A spec outside the forms above (a
+level out of range, an unknown name, extra fields) is refused with exit code 2.
 
 \`hoard benchmark cpu\` measures every codec on this machine.
 
