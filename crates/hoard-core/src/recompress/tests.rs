@@ -156,6 +156,57 @@ fn chunks_move_to_new_copies_under_the_same_id_and_if_different_skips_same_codec
 }
 
 #[test]
+fn obfuscated_chunks_are_padded_once_and_if_different_keeps_them() {
+    let index = Arc::new(Mutex::new(ChunkIndex::new()));
+    let text: Vec<u8> = b"obfuscate me "
+        .iter()
+        .copied()
+        .cycle()
+        .take(50_000)
+        .collect();
+    let id = [9u8; 32];
+    let a = writer(&index, "lz4");
+    a.store(CHUNK_TYPE, &id, &text).expect("store");
+    let mut packs = drain(&a);
+    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
+    let locs = crate::restore::snapshot(&index.lock().expect("lock"), [id].iter());
+    let b = writer(&index, "obfuscate,6,lz4");
+    let fetched = ranges(&index, &packs);
+    let t = recompress_chunks(
+        &b,
+        &opener,
+        &|i| locs.get(i).copied(),
+        &fetched,
+        &[id],
+        Mode::IfDifferent,
+    )
+    .expect("recompress");
+    assert_eq!((t.recompressed, t.kept), (1, 0));
+    // SPEC 6 pads to at least 1000 times the frame.
+    assert!(t.new_stored > 1000 * t.old_stored, "{t:?}");
+    drop(fetched);
+    packs.extend(drain(&b));
+    assert_eq!(
+        codec_of(&index, &packs, &id),
+        ("obfuscate".to_string(), text.clone())
+    );
+    // Under another obfuscating spec, if-different keeps the obfuscated chunk.
+    let c = writer(&index, "obfuscate,110,zstd,3");
+    let locs = crate::restore::snapshot(&index.lock().expect("lock"), [id].iter());
+    let fetched = ranges(&index, &packs);
+    let t = recompress_chunks(
+        &c,
+        &opener,
+        &|i| locs.get(i).copied(),
+        &fetched,
+        &[id],
+        Mode::IfDifferent,
+    )
+    .expect("recompress");
+    assert_eq!((t.recompressed, t.kept), (0, 1));
+}
+
+#[test]
 fn a_blob_that_was_not_fetched_or_is_damaged_fails_the_batch() {
     let index = Arc::new(Mutex::new(ChunkIndex::new()));
     let id = [9u8; 32];
