@@ -28,7 +28,7 @@ export abstract class HoardCommand extends Command<HoardContext> {
   logJson = Option.Boolean('--log-json', false, { hidden: true, description: 'output one JSON object per log line' });
   lockWait = Option.String('--lock-wait', {
     hidden: true,
-    validator: isInt,
+    validator: t.isNumber(),
     description: 'wait at most SECONDS for acquiring a repository lock',
   });
   bypassLock = Option.Boolean('--bypass-lock', false, { hidden: true, description: 'bypass locking mechanism' });
