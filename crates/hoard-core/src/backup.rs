@@ -286,7 +286,8 @@ impl Writer {
         let staging = self.config.staging.as_ref()?;
         let packs = crate::pack::staged_packs() as u64 + 1;
         // A pack closes once it holds `pack_size`, so it is at most that plus its last blob: a
-        // chunk (at most a pack's size) or, padded by obfuscate, up to a frame of its maximum.
+        // chunk (at most a pack's size) or, padded by obfuscate, a frame of up to its maximum
+        // (1 KiB more for the envelope, 42 bytes, with room to spare).
         let blob = match self.config.codec {
             Codec::Obfuscate(..) => codec::OBFUSCATED_MAX + 1024,
             _ => self.config.pack_size,

@@ -52,6 +52,26 @@ fn ranges<'a>(index: &Arc<Mutex<ChunkIndex>>, packs: &'a [FinishedPack]) -> Fetc
     )
 }
 
+/// Recompresses `ids` with writer `w`, from the places the index gives them now.
+fn recompress(
+    w: &Writer,
+    index: &Arc<Mutex<ChunkIndex>>,
+    packs: &[FinishedPack],
+    ids: &[ChunkId],
+    mode: Mode,
+) -> Result<Totals> {
+    let locs = crate::restore::snapshot(&index.lock().expect("lock"), ids.iter());
+    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
+    recompress_chunks(
+        w,
+        &opener,
+        &|id| locs.get(id).copied(),
+        &ranges(index, packs),
+        ids,
+        mode,
+    )
+}
+
 fn codec_of(
     index: &Arc<Mutex<ChunkIndex>>,
     packs: &[FinishedPack],
@@ -91,28 +111,13 @@ fn chunks_move_to_new_copies_under_the_same_id_and_if_different_skips_same_codec
     a.store(CHUNK_TYPE, &ids[1], &noise).expect("store");
     let mut packs = drain(&a);
     assert_eq!(codec_of(&index, &packs, &ids[0]).0, "lz4");
-    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
     let before = index.lock().expect("lock").get(&ids[0]).expect("placed");
 
     // zstd differs from lz4 for the text; the noise is stored uncompressed by both.
     let b = writer(&index, "zstd,3");
-    let snap = |ix: &Arc<Mutex<ChunkIndex>>| {
-        crate::restore::snapshot(&ix.lock().expect("lock"), ids.iter())
-    };
-    let locs = snap(&index);
-    let fetched = ranges(&index, &packs);
-    let t = recompress_chunks(
-        &b,
-        &opener,
-        &|id| locs.get(id).copied(),
-        &fetched,
-        &ids,
-        Mode::IfDifferent,
-    )
-    .expect("recompress");
+    let t = recompress(&b, &index, &packs, &ids, Mode::IfDifferent).expect("recompress");
     assert_eq!((t.recompressed, t.kept), (1, 1));
     assert_eq!(t.old_stored, u64::from(before.length));
-    drop(fetched);
     packs.extend(drain(&b));
     let after = index.lock().expect("lock").get(&ids[0]).expect("placed");
     assert_ne!(after.pack, before.pack);
@@ -128,29 +133,10 @@ fn chunks_move_to_new_copies_under_the_same_id_and_if_different_skips_same_codec
 
     // Another zstd level: if-different keeps it, always stores it again.
     let c = writer(&index, "zstd,19");
-    let locs = snap(&index);
-    let fetched = ranges(&index, &packs);
-    let t = recompress_chunks(
-        &c,
-        &opener,
-        &|id| locs.get(id).copied(),
-        &fetched,
-        &ids[..1],
-        Mode::IfDifferent,
-    )
-    .expect("recompress");
+    let t = recompress(&c, &index, &packs, &ids[..1], Mode::IfDifferent).expect("recompress");
     assert_eq!((t.recompressed, t.kept), (0, 1));
-    let t = recompress_chunks(
-        &c,
-        &opener,
-        &|id| locs.get(id).copied(),
-        &fetched,
-        &ids[..1],
-        Mode::Always,
-    )
-    .expect("recompress");
+    let t = recompress(&c, &index, &packs, &ids[..1], Mode::Always).expect("recompress");
     assert_eq!((t.recompressed, t.kept), (1, 0));
-    drop(fetched);
     packs.extend(drain(&c));
     assert_eq!(codec_of(&index, &packs, &ids[0]).1, text);
 }
@@ -168,23 +154,11 @@ fn obfuscated_chunks_are_padded_once_and_if_different_keeps_them() {
     let a = writer(&index, "lz4");
     a.store(CHUNK_TYPE, &id, &text).expect("store");
     let mut packs = drain(&a);
-    let opener = Opener::new(Suite::Aes256Gcm, &ENC);
-    let locs = crate::restore::snapshot(&index.lock().expect("lock"), [id].iter());
     let b = writer(&index, "obfuscate,6,lz4");
-    let fetched = ranges(&index, &packs);
-    let t = recompress_chunks(
-        &b,
-        &opener,
-        &|i| locs.get(i).copied(),
-        &fetched,
-        &[id],
-        Mode::IfDifferent,
-    )
-    .expect("recompress");
+    let t = recompress(&b, &index, &packs, &[id], Mode::IfDifferent).expect("recompress");
     assert_eq!((t.recompressed, t.kept), (1, 0));
     // SPEC 6 pads to at least 1000 times the frame.
     assert!(t.new_stored > 1000 * t.old_stored, "{t:?}");
-    drop(fetched);
     packs.extend(drain(&b));
     assert_eq!(
         codec_of(&index, &packs, &id),
@@ -192,17 +166,7 @@ fn obfuscated_chunks_are_padded_once_and_if_different_keeps_them() {
     );
     // Under another obfuscating spec, if-different keeps the obfuscated chunk.
     let c = writer(&index, "obfuscate,110,zstd,3");
-    let locs = crate::restore::snapshot(&index.lock().expect("lock"), [id].iter());
-    let fetched = ranges(&index, &packs);
-    let t = recompress_chunks(
-        &c,
-        &opener,
-        &|i| locs.get(i).copied(),
-        &fetched,
-        &[id],
-        Mode::IfDifferent,
-    )
-    .expect("recompress");
+    let t = recompress(&c, &index, &packs, &[id], Mode::IfDifferent).expect("recompress");
     assert_eq!((t.recompressed, t.kept), (0, 1));
 }
 
