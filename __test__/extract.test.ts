@@ -129,11 +129,12 @@ test('hard links, symlinks and many folders come back in order across batches, a
   const s = await hoardIn(env, ['extract', '--strip-components', '1', `${repo}::a`], stripped);
   t.is(s.code, 0, s.stderr);
   check(stripped);
-  // A hard link whose file is not extracted is a warning; the rest is extracted.
+  // A hard link whose file is not extracted gets that file's contents (as borg).
   const part = tempDir('part');
   const p = await hoardIn(env, ['extract', `${repo}::a`, 'src/d299'], part);
-  t.is(p.code, 1);
-  t.regex(p.stderr, /src\/d299\/deep\/f9: the file it is a hard link to was not extracted/);
+  t.is(p.code, 0, p.stderr);
+  t.deepEqual(readFileSync(path.join(part, 'src', 'd299', 'deep', 'f9')), readFileSync(path.join(src, 'd000', 'deep', 'f1')));
+  t.is(lstatSync(path.join(part, 'src', 'd299', 'deep', 'f9')).mode & 0o777, 0o640);
   t.deepEqual(readFileSync(path.join(part, 'src', 'd299', 'deep', 'f2')), readFileSync(path.join(src, 'd299', 'deep', 'f2')));
 });
 

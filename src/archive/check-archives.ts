@@ -6,7 +6,7 @@ import { ObjectType } from '../repository/object-types.js';
 import { NOT_STORED, readMetadata } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import { loadArchive } from './archives.js';
-import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
+import { MAX_TREE, decodeTree, isRootSelf, treeParts, type Item, type Tree } from './item.js';
 import { decodeName } from '../fs-names.js';
 
 /** A tree still to read: its id, the archive path of its directory, and how deep that lies. */
@@ -93,7 +93,7 @@ class ArchiveChecker {
     for (const item of tree.items) {
       const p = join(t.path, item.name);
       const problem = (m: string): void => this.report.problem(`archive ${this.archive}: ${decodeName(p)}: ${m}`);
-      if (!plainName(item.name)) problem('the item name is not a plain name');
+      if (!plainName(item.name) && !isRootSelf(item, t.path.length === 0 ? 0 : 1)) problem('the item name is not a plain name');
       if (previous !== undefined && Buffer.compare(previous, item.name) >= 0) unsorted = true;
       previous = item.name;
       if (!ITEM_TYPES.has(item.type)) {

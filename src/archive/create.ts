@@ -9,7 +9,7 @@ import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
-import { typeOfMode, type Item } from './item.js';
+import { ROOT_SELF, typeOfMode, withRootSelf, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
 import { absolutePath, decodeName, encodeName } from '../fs-names.js';
@@ -141,14 +141,29 @@ export function shownPaths(given: readonly string[]): (apath: string) => string 
   return (apath) => {
     for (const r of roots) {
       if (apath === r.apath) return r.shown;
-      if (r.apath === '') return r.shown === '/' ? `/${apath}` : `${r.shown}/${apath}`;
+      // borg shows what is below `.` without `./` (it normalises each path it walks).
+      if (r.apath === '') return r.shown === '/' ? `/${apath}` : r.shown === '.' ? apath : `${r.shown}/${apath}`;
       if (apath.startsWith(`${r.apath}/`)) return r.shown + apath.slice(r.apath.length);
     }
-    return apath;
+    return apath === '' ? '.' : apath;
   };
 }
 
 export { isoMicro };
+
+/** A place in the tree of given paths: the item backed up there, and the places below it. */
+interface Node {
+  item?: Promise<Item | undefined>;
+  children: Map<string, Node>;
+}
+
+/** A path as given on the command line, with its archive path, that path's names, and its place. */
+interface GivenPath {
+  given: string;
+  apath: string;
+  names: Buffer[];
+  node: Node;
+}
 
 /** Makes one archive: walks the paths, stores new data, trees and the archive object. */
 export class Archiver {
@@ -160,6 +175,19 @@ export class Archiver {
   private warnings = 0;
   /** Whether the paths are listed ones: stored as they are, directories without their contents. */
   private flat = false;
+  /**
+   * Paths given on the command line, by archive path (not the root): a walk that meets one walks
+   * it as given there, in its place, so that it is stored once and in walk order (see {@link walk}).
+   */
+  private readonly given = new Map<string, GivenPath>();
+  /**
+   * Archive paths of directories that given paths lie in (the root always): their walks keep
+   * their items in {@link walkedKids} instead of storing a tree, for {@link walk} to merge them
+   * with the given paths below them.
+   */
+  private readonly grafts = new Set<string>(['']);
+  /** The items a walk of a directory in {@link grafts} found, by the directory's item. */
+  private readonly walkedKids = new WeakMap<Item, Item[]>();
 
   constructor(
     private readonly repo: Repository,
@@ -275,6 +303,7 @@ export class Archiver {
   private walksInto(mode: number, dev: number, flags: number, apath: string, parentDev: number): boolean {
     // An entry that could not be read has mode 0: not a directory.
     if (this.flat || (mode & 0o170000) !== 0o040000) return false;
+    if (this.given.has(apath)) return false;
     if (this.opts.match(apath) === 'exclude-norecurse') return false;
     if (this.opts.excludeNodump && (flags & FS_NODUMP_FL) !== 0) return false;
     return !(this.opts.oneFileSystem && dev !== parentDev);
@@ -422,6 +451,7 @@ export class Archiver {
     // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
     this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
+    const graft = this.grafts.has(apath);
     // With --keep-exclude-tags, `entries` are a tagged directory's tags, whose indices differ:
     // that directory's subdirectories were not read ahead (`ahead` is empty).
     for (let i = 0; i < entries.length; i += 1) {
@@ -431,12 +461,23 @@ export class Archiver {
       const read = ahead.get(i);
       // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
       ahead.delete(i);
+      // A given path is walked as given (once), in its place.
+      const given = graft ? this.given.get(childPath) : undefined;
+      if (given !== undefined) {
+        await this.walkGiven(given);
+        continue;
+      }
       children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
     }
     return {
       done: quiet(Promise.all(children).then((items) => {
         const kept = items.filter((i): i is Item => i !== undefined);
         if (excluded && kept.length === 0) return undefined;
+        if (graft) {
+          this.walkedKids.set(item, kept);
+          if (excluded) item.implied = true;
+          return item;
+        }
         const tree = this.storeTree(kept);
         if (tree !== undefined) item.tree = tree;
         if (excluded) item.implied = true;
@@ -484,13 +525,39 @@ export class Archiver {
     return this.fileDone(apath, item, r);
   }
 
-  /** Walks all paths and makes the root tree; resolves to its id (absent if empty). */
+  /** Backs up a path as given, unless it was already (a path given twice is stored once). */
+  private async walkGiven(g: GivenPath): Promise<void> {
+    const { given, apath, names, node } = g;
+    if (node.item !== undefined) return;
+    if (given === '-') {
+      node.item = this.piped(apath);
+      return;
+    }
+    const fsPath = absolutePath(given);
+    const e = await statPath(fsPath, this.scanOptions);
+    if (names.length > 0) {
+      node.item = (await this.entry(fsPath, apath, e, names[names.length - 1] as Buffer, undefined)).done;
+      return;
+    }
+    // `.` or `/`: the root's own entries go at the top of the archive, its item is `.`.
+    if (e.errorCode !== undefined) {
+      this.warn(`${given}: ${e.errorMessage ?? e.errorCode}`);
+      this.opts.onItem('E', apath);
+    } else if ((e.mode & 0o170000) === 0o040000) {
+      this.items += 1;
+      node.item = (await this.directory(fsPath, '', this.baseItem(e, ROOT_SELF), e.dev)).done;
+    }
+  }
+
+  /**
+   * Walks all paths and makes the root tree; resolves to its id (absent if empty). Given paths
+   * are placed in one tree of nodes first. Where one lies in another's directory (`create /a
+   * /a/b`, or `.` and anything), the outer walk leaves it out and the two are merged, so each
+   * path is stored once and nothing either walk found is lost. A directory given as the root
+   * (`.`, `/`) is stored as the root tree's `.` item, as borg stores it.
+   */
   private async walk(): Promise<Buffer | undefined> {
     // The root is a directory of implied parents, with the backed-up paths at their places.
-    interface Node {
-      item?: Promise<Item | undefined>;
-      children: Map<string, Node>;
-    }
     const root: Node = { children: new Map() };
     /** The node of an archive path, made with its parents. */
     const place = (parts: string[]): Node => {
@@ -513,62 +580,69 @@ export class Archiver {
       this.flat = true;
       for await (const given of listedPaths) {
         const apath = archivePathOf(given);
-        // The archive's root has no item of its own; a path listed twice is stored once.
-        if (apath === '') continue;
         if (given.includes('\0')) {
           this.warn(`${JSON.stringify(given)}: a path cannot hold NUL (is --paths-delimiter right?)`);
           this.opts.onItem('E', apath);
           continue;
         }
-        const parts = apath.split('/');
+        const parts = apath === '' ? [] : apath.split('/');
         const node = place(parts);
+        // A path listed twice is stored once.
         if (node.item !== undefined) continue;
         const fsPath = absolutePath(given);
         const e = await statPath(fsPath, this.scanOptions);
+        // The root can only be a directory: its own item.
+        if (parts.length === 0 && (e.errorCode !== undefined || (e.mode & 0o170000) !== 0o040000)) continue;
         node.item = (await this.entry(fsPath, apath, e, encodeName(parts[parts.length - 1] ?? ''), undefined)).done;
       }
     }
-    for (const given of contentCommand === undefined && listedPaths === undefined ? this.opts.paths : []) {
-      const apath = given === '-' ? archivePathOf(this.opts.stdinName) : archivePathOf(given);
-      const parts = apath === '' ? [] : apath.split('/');
-      const node = place(parts);
-      if (given === '-') {
-        node.item = this.piped(apath);
-        continue;
-      }
-      const fsPath = absolutePath(given);
-      const e = await statPath(fsPath, this.scanOptions);
-      const name = encodeName(parts[parts.length - 1] ?? '');
-      if (parts.length === 0) {
-        // `.` or `/`: the root's own entries go at the top of the archive.
-        if (e.errorCode === undefined && (e.mode & 0o170000) === 0o040000) {
-          const dirItem = this.baseItem(e, name);
-          node.item = (await this.directory(fsPath, '', dirItem, e.dev)).done;
+    const paths = contentCommand === undefined && listedPaths === undefined ? this.opts.paths : [];
+    // In walk order (a parent before what is in it, then by name bytes), so that the first path
+    // of a hard-linked file is the one a reader meets first, whatever order they were given in.
+    const placed = paths
+      .map((given): GivenPath => {
+        const apath = given === '-' ? archivePathOf(this.opts.stdinName) : archivePathOf(given);
+        const parts = apath === '' ? [] : apath.split('/');
+        return { given, apath, names: parts.map(encodeName), node: place(parts) };
+      })
+      .sort((a, b) => {
+        for (let i = 0; i < a.names.length && i < b.names.length; i += 1) {
+          const c = Buffer.compare(a.names[i] as Buffer, b.names[i] as Buffer);
+          if (c !== 0) return c;
         }
-        continue;
-      }
-      node.item = (await this.entry(fsPath, apath, e, name, undefined)).done;
-    }
-    this.batcher?.flush();
-    const build = async (node: Node, name: string, full: string): Promise<Item | undefined> => {
-      const own = node.item ? await node.item : undefined;
-      if (node.children.size === 0) return own;
-      const kids: Item[] = [];
-      for (const [n, child] of [...node.children.entries()].sort((a, b) => Buffer.compare(encodeName(a[0]), encodeName(b[0])))) {
-        const k = await build(child, n, full === '' ? n : `${full}/${n}`);
-        if (k !== undefined) kids.push(k);
-      }
-      if (own !== undefined && own.type === 'd' && own.tree === undefined) {
-        own.tree = this.storeTree(kids);
-        return own;
-      }
-      const implied: Item = { name: encodeName(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
-      const tree = this.storeTree(kids);
-      if (tree !== undefined) implied.tree = tree;
-      return implied;
+        return a.names.length - b.names.length;
+      });
+    for (const g of placed) if (g.apath !== '' && !this.given.has(g.apath)) this.given.set(g.apath, g);
+    const graftsBelow = (node: Node, full: string): void => {
+      if (node.children.size === 0) return;
+      this.grafts.add(full);
+      for (const [n, child] of node.children) graftsBelow(child, full === '' ? n : `${full}/${n}`);
     };
-    const top = await build(root, '', '');
-    return top?.tree;
+    graftsBelow(root, '');
+    for (const g of placed) await this.walkGiven(g);
+    this.batcher?.flush();
+    const byName = (a: Item, b: Item): number => Buffer.compare(a.name, b.name);
+    /** A directory's items: those its walk found (`walked`) and the nodes below it, merged by name. */
+    const merged = async (walked: readonly Item[], node: Node, full: string): Promise<Item[]> => {
+      const named = new Map<string, Item>(walked.map((w) => [decodeName(w.name), w]));
+      for (const [n, child] of node.children) {
+        const k = await build(child, n, full === '' ? n : `${full}/${n}`, named.get(n));
+        if (k !== undefined) named.set(n, k);
+      }
+      return [...named.values()].sort(byName);
+    };
+    /** The item of a node (or of `walked`, the item its parent's walk found at its place). */
+    const build = async (node: Node, name: string, full: string, walked?: Item): Promise<Item | undefined> => {
+      const own = node.item !== undefined ? await node.item : walked;
+      if (node.children.size === 0) return own;
+      const kids = await merged(own === undefined ? [] : (this.walkedKids.get(own) ?? []), node, full);
+      const dir: Item = own !== undefined && own.type === 'd' && own.tree === undefined ? own : { name: encodeName(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
+      const tree = this.storeTree(kids);
+      if (tree !== undefined) dir.tree = tree;
+      return dir;
+    };
+    const self = root.item !== undefined ? await root.item : undefined;
+    return this.storeTree(withRootSelf(self, await merged(self === undefined ? [] : (this.walkedKids.get(self) ?? []), root, '')));
   }
 
   /** Runs the backup and commits the archive. */

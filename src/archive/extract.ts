@@ -16,10 +16,10 @@ import {
 import { placesOf, type BlobPlace } from '../repository/objects.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
-import type { Item } from './item.js';
+import { ROOT_SELF, type Item } from './item.js';
 import { owners } from './owners.js';
 import { RestoreBatcher } from './restore-batcher.js';
-import { walkTree } from './tree-reader.js';
+import { PathLookup, walkTree } from './tree-reader.js';
 import { limitHeapGrowth } from './heap-growth.js';
 import { ByteArena } from './byte-arena.js';
 import { PathSet } from './path-set.js';
@@ -51,11 +51,13 @@ const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
 
 /**
- * The relative path an archive path is extracted to, or undefined if stripping leaves nothing.
- * Absolute paths, `..`, `.`, empty parts and NUL are refused: nothing is written outside the
+ * The relative path an archive path is extracted to, or undefined if stripping leaves nothing;
+ * {@link ROOT_SELF} for the root's `.` item (the target directory itself). Other absolute paths, `..`, `.`, empty parts and NUL are refused: nothing is written outside the
  * target (the native calls also refuse to pass through symlinks).
  */
 export function extractPath(archivePath: Buffer, strip: number): Buffer | undefined {
+  // The root's `.` item (docs/format.md section 10.9) is the target itself; stripping drops it.
+  if (archivePath.equals(ROOT_SELF)) return strip > 0 ? undefined : ROOT_SELF;
   let start = 0;
   let kept = 0;
   let skipped = 0;
@@ -132,6 +134,33 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
   };
 
   const batcher = new RestoreBatcher(repo.storage, repo.key, index, root);
+  /** Writes a regular file at `rel` with the contents of `file` and the metadata of `item`. */
+  const writeFile = async (rel: Buffer, text: string, file: Item, item: Item): Promise<void> => {
+    makeDirs();
+    await batcher.add(
+      rel,
+      file.chunks ?? Buffer.alloc(0),
+      file.chunkSizes ?? new Uint32Array(0),
+      file.size,
+      opts.sparse,
+      attrsOf(item),
+      (error, warnings) => {
+        if (error !== undefined) warn(text, error);
+        else {
+          warnSteps(text, warnings);
+          warnBroken(text, file);
+        }
+      },
+      located.get(file),
+    );
+  };
+  /**
+   * Hard-linked files whose first path was not extracted: by that path (latin1), where a link to
+   * it was written with its contents instead, for the next links to link to.
+   */
+  const standIns = new Map<string, Buffer>();
+  /** Finds the file a link names when the walk did not extract it (made on first use). */
+  let lookup: PathLookup | undefined;
 
   /**
    * Where the chunks of the regular files of the directories the walk has entered lie: looked
@@ -226,6 +255,11 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
       }
       if (rel === undefined) return;
       opts.onItem(text, item);
+      if (rel === ROOT_SELF) {
+        // The archive root's own item: as borg, its metadata goes on the target directory itself.
+        if (!opts.dryRun && item.type === 'd') dirMeta.push({ item: metadataOf(ROOT_SELF, item), path: ROOT_SELF });
+        return;
+      }
       if (opts.dryRun) {
         warnBroken(text, item);
         return;
@@ -244,30 +278,32 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
             break;
           }
           case '-': {
-            makeDirs();
             extracted.add(path);
-            await batcher.add(
-              rel,
-              item.chunks ?? Buffer.alloc(0),
-              item.chunkSizes ?? new Uint32Array(0),
-              item.size,
-              opts.sparse,
-              attrsOf(item),
-              (error, warnings) => {
-                if (error !== undefined) warn(text, error);
-                else {
-                  warnSteps(text, warnings);
-                  warnBroken(text, item);
-                }
-              },
-              located.get(item),
-            );
+            // A link to this file came first (an archive whose paths were listed out of walk
+            // order) and holds its contents: this path is one more name for it.
+            const standIn = standIns.size > 0 ? standIns.get(path.toString('latin1')) : undefined;
+            if (standIn !== undefined) {
+              makeDirs();
+              await later(rel, text, () => replacing(rel, () => makeHardLink(root, standIn, rel)));
+              break;
+            }
+            await writeFile(rel, text, item, item);
             break;
           }
           case 'h': {
             const link = item.link;
-            const source = link !== undefined && extracted.has(link) ? extractPath(link, opts.stripComponents) : undefined;
-            if (source === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to was not extracted');
+            if (link === undefined) throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the hard link names no file');
+            const source = extracted.has(link) ? extractPath(link, opts.stripComponents) : standIns.get(link.toString('latin1'));
+            if (source === undefined) {
+              // As borg: the file it links to was not extracted (not selected, or stripped
+              // away), so this link gets the file's contents, and later links to it link here.
+              lookup ??= new PathLookup(repo, index, meta.root === undefined ? undefined : Buffer.from(meta.root, 'hex'));
+              const file = await lookup.find(link);
+              if (file?.type !== '-') throw new InvalidArgumentError('HOARD_NOT_FOUND', 'the file it is a hard link to is not in the archive');
+              standIns.set(link.toString('latin1'), Buffer.from(rel));
+              await writeFile(rel, text, file, item);
+              break;
+            }
             makeDirs();
             // After the batches before it, so that its source is written.
             await later(rel, text, () => replacing(rel, () => makeHardLink(root, source, rel)));

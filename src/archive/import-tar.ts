@@ -9,7 +9,7 @@ import { newTarImport, type TarMember } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName } from './archive-writer.js';
-import type { Item, ItemType } from './item.js';
+import { ROOT_SELF, withRootSelf, type Item, type ItemType } from './item.js';
 import { decodeName } from '../fs-names.js';
 
 /** What `import-tar` is asked for. */
@@ -151,7 +151,14 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
       for (const m of batch) {
         const parts = safeParts(m.path);
         const shown = decodeName(joinParts(parts));
-        if (parts.length === 0) continue;
+        if (parts.length === 0) {
+          // `./`: as borg, the directory is kept as the root's `.` item.
+          if (m.kind !== 'd') continue;
+          if (root.item === undefined) items += 1;
+          root.item = itemOf(m, ROOT_SELF);
+          opts.onItem(STATUS[m.kind] ?? '?', '.');
+          continue;
+        }
         const item = itemOf(m, parts[parts.length - 1] as Buffer);
         if (m.kind === '-') {
           if (m.stored === undefined || m.stored === null) throw new Error(`${shown}: the native reader stored no content`);
@@ -217,7 +224,7 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
       const own = node.item;
       if (own !== undefined && own.type !== 'd') return own;
       const dir: Item = own ?? { name, type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
-      const tree = out.storeTree(kids);
+      const tree = out.storeTree(node === root ? withRootSelf(own, kids) : kids);
       if (tree !== undefined) dir.tree = tree;
       return dir;
     };

@@ -159,3 +159,24 @@ export function typeOfMode(mode: number): ItemType {
       return '-';
   }
 }
+
+/** The name of the root tree's item for the directory archived as the root (`create .`, `create /`). */
+export const ROOT_SELF = Buffer.from('.');
+
+/** Whether `item`, found in a tree `depth` levels below the root (0: the root tree), is the root's own item. */
+export function isRootSelf(item: Item, depth: number): boolean {
+  return depth === 0 && item.name.equals(ROOT_SELF) && item.type === 'd' && item.tree === undefined;
+}
+
+/**
+ * The root tree's items: `kids` (sorted by name) with, when the archive's root is a directory
+ * that was backed up itself (`dir`), its own item named `.` at its place in name order, without
+ * a tree (its contents are the root tree), as borg keeps a `.` item (docs/format.md section 10.9).
+ */
+export function withRootSelf(dir: Item | undefined, kids: Item[]): Item[] {
+  if (dir === undefined || dir.type !== 'd' || dir.implied === true) return kids;
+  const self: Item = { ...dir, name: ROOT_SELF };
+  delete self.tree;
+  const at = kids.findIndex((k) => Buffer.compare(k.name, ROOT_SELF) > 0);
+  return at < 0 ? [...kids, self] : [...kids.slice(0, at), self, ...kids.slice(at)];
+}

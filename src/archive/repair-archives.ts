@@ -23,7 +23,7 @@ import { NOT_STORED, archiveName, readMetadata } from '../repository/objects.js'
 import type { Repository } from '../repository/repository.js';
 import { sealArchive } from './archive-object.js';
 import { loadArchive } from './archives.js';
-import { MAX_TREE, decodeTree, treeParts, type Item, type Tree } from './item.js';
+import { MAX_TREE, decodeTree, isRootSelf, treeParts, type Item, type Tree } from './item.js';
 import { storeTree } from './tree-store.js';
 import { PackSink } from './pack-sink.js';
 import { decodeName } from '../fs-names.js';
@@ -185,7 +185,7 @@ class ArchiveRepairer {
         this.report.problem(`archive ${archive}: ${path}: ${m}; the item is dropped`);
         changed = true;
       };
-      if (!plainName(item.name)) drop('the item name is not a plain name');
+      if (!plainName(item.name) && !isRootSelf(item, depth)) drop('the item name is not a plain name');
       else if (!ITEM_TYPES.has(item.type)) drop(`unknown item type ${JSON.stringify(item.type)}`);
       else if (item.type === 'h' && !Buffer.isBuffer(item.link)) drop('the hard link names no target');
       else if (item.type === 'l' && !Buffer.isBuffer(item.target)) drop('the symlink has no target');

@@ -105,7 +105,8 @@ struct ParentCache {
 }
 
 /// Sets each item's metadata; returns what failed, item by item. Only a root that cannot be
-/// used fails the call (the caller opened it with [`super::open_root`]).
+/// used fails the call (the caller opened it with [`super::open_root`]). An item whose path is
+/// `.` is the root directory itself.
 pub fn apply_metadata(root: BorrowedFd<'_>, items: &[ItemMeta]) -> Vec<Warning> {
     let use_openat2 = have_openat2();
     let have_proc = statat(CWD, "/proc/self/fd", AtFlags::empty()).is_ok();
@@ -116,7 +117,13 @@ pub fn apply_metadata(root: BorrowedFd<'_>, items: &[ItemMeta]) -> Vec<Warning> 
     let mut warnings = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let mut warn = |op: Op, error: Error| warnings.push(Warning { index, op, error });
-        match open_item(root, &item.path, use_openat2, &mut cache) {
+        // `.` is the root itself (an archive's own root item): set on the entry `.` of the root.
+        let opened = if item.path == b"." {
+            Ok((root, c".".to_owned()))
+        } else {
+            open_item(root, &item.path, use_openat2, &mut cache)
+        };
+        match opened {
             Ok((dir, name)) => apply_one(dir, &name, item, have_proc, &mut warn),
             Err(e) => warn(Op::Open, e),
         }

@@ -19,6 +19,33 @@ fn item(path: &str) -> ItemMeta {
 }
 
 #[test]
+fn dot_is_the_root_itself() {
+    let t = TempDir::new("dot");
+    let root = root_fd(&t);
+    fs::create_dir(t.path().join("sub")).unwrap();
+    let m = 1_111_111_111_222_333_444_i64;
+    let warnings = apply_metadata(
+        root.as_fd(),
+        &[ItemMeta {
+            mode: Some(0o40750),
+            mtime_ns: Some(m),
+            ..item(".")
+        }],
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let r = fs::metadata(t.path()).unwrap();
+    assert_eq!(r.mode() & 0o7777, 0o750);
+    assert_eq!(r.mtime() * 1_000_000_000 + r.mtime_nsec(), m);
+    // Only the root: its subdirectory kept its mode.
+    let sub = fs::metadata(t.path().join("sub")).unwrap();
+    assert_ne!(sub.mode() & 0o7777, 0o750);
+    // Other paths that name no entry are still refused.
+    let refused = apply_metadata(root.as_fd(), &[item("./"), item("a/..")]);
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().all(|w| w.op == Op::Open));
+}
+
+#[test]
 fn times_round_trip_in_nanoseconds_without_following_symlinks() {
     let t = TempDir::new("times");
     let root = root_fd(&t);
