@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -109,4 +109,38 @@ test('PATH arguments, patterns and --paths-from-stdin names with bytes that are 
   const c = tempDir('c');
   t.is((await hoardIn(env, ['extract', `${repo}::c`], c)).code, 0);
   t.deepEqual(names(Buffer.from(path.join(c, 'src'))), [b('d\\xfe'), b('d\\xff')].map((n) => n.toString('hex')).sort());
+});
+
+test('a repository in a folder whose name is not UTF-8: init, create, list, check, extract, delete and compact use exactly that folder', async (t) => {
+  const env = testEnv();
+  const base = Buffer.from(tempDir('repo-bytes'));
+  const folder = Buffer.concat([base, b('/backups\\xff')]);
+  mkdirSync(folder);
+  const repo = Buffer.concat([folder, b('/r')]);
+  const at = (suffix: string): Buffer => Buffer.concat([repo, b(suffix)]);
+  mkdirSync(Buffer.concat([base, b('/src')]));
+  writeFileSync(Buffer.concat([base, b('/src/f')]), 'contents');
+
+  const init = await hoardBytes(env, [b('init'), b('-e'), b('repokey'), repo], base);
+  t.is(init.code, 0, init.stderr);
+  t.true(statSync(Buffer.concat([repo, b('/config')])).isFile());
+  // Nothing went to the name Node would have made of it (U+FFFD in place of the byte).
+  t.deepEqual(readdirSync(base, { encoding: 'buffer' }).map((n) => n.toString('hex')).sort(), [b('backups\\xff'), b('src')].map((n) => n.toString('hex')).sort());
+  for (const step of [
+    [b('create'), at('::a'), b('src')],
+    [b('create'), at('::b'), b('src')],
+    [b('check'), b('--verify-data'), repo],
+    [b('delete'), at('::a')],
+    [b('compact'), repo],
+  ]) {
+    const r = await hoardBytes(env, step, base);
+    t.is(r.code, 0, `${step.map((s) => s.toString('latin1')).join(' ')}: ${r.stderr}`);
+  }
+  const list = await hoardBytes(env, [b('list'), b('--short'), repo], base);
+  t.is(list.stdout, 'b\n');
+  const out = Buffer.concat([base, b('/out')]);
+  mkdirSync(out);
+  const x = await hoardBytes(env, [b('extract'), at('::b')], out);
+  t.is(x.code, 0, x.stderr);
+  t.is(readFileSync(Buffer.concat([out, b('/src/f')]), 'utf8'), 'contents');
 });

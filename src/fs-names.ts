@@ -63,6 +63,14 @@ export function decodeName(bytes: Buffer): string {
   return out + bytes.toString('utf8', start);
 }
 
+/**
+ * A path (as {@link decodeName} holds it) for a call into the file system: the text itself, or,
+ * when it holds escaped bytes (not UTF-8), its bytes, which Node's `fs` takes as they are.
+ */
+export function osPath(text: string): string | Buffer {
+  return ESCAPED.test(text) ? encodeName(text) : text;
+}
+
 /** The bytes of `text` as {@link decodeName} made it: UTF-8, escaped bytes given back. */
 export function encodeName(text: string): Buffer {
   if (!ESCAPED.test(text)) return Buffer.from(text, 'utf8');

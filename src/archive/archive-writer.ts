@@ -16,7 +16,7 @@ import { sealArchive, type ArchiveMeta, type ArchiveStats } from './archive-obje
 import type { Item } from './item.js';
 import { PackSink } from './pack-sink.js';
 import { TreeBatch } from './tree-store.js';
-import { encodeName } from '../fs-names.js';
+import { encodeName, osPath } from '../fs-names.js';
 
 /** How an archive's data is cut and compressed. */
 export interface ArchiveWriterOptions {
@@ -88,7 +88,7 @@ export class ArchiveWriter {
         chunkerParams: opts.chunkerParams,
         ...(packSize !== undefined ? { packSize } : {}),
         // Packs are built in files beside their objects where the backend has such a place.
-        ...(staging !== undefined ? { staging, stagingReserve: repo.space.stagingReserve } : {}),
+        ...(staging !== undefined ? { staging: osPath(staging), stagingReserve: repo.space.stagingReserve } : {}),
       },
       filesCache,
     );

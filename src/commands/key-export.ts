@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { osPath } from '../fs-names.js';
 import { keyedRepository, keyPayload, keyTextFromPayload, readStoredKey } from '../repository/key-store.js';
 import { parseTarget } from '../repository/location.js';
 import { paperKeyHtml } from '../repository/paper-key-html.js';
@@ -16,9 +17,9 @@ import { HoardCommand } from './base.js';
  */
 export async function writeExportFile(file: string, text: string): Promise<void> {
   const full = path.resolve(file);
-  const st = await fs.stat(full).catch(() => undefined);
+  const st = await fs.stat(osPath(full)).catch(() => undefined);
   if (st?.isDirectory() === true) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `'${file}' must be a file, not a directory`);
-  const parent = await fs.stat(path.dirname(full)).catch(() => undefined);
+  const parent = await fs.stat(osPath(path.dirname(full))).catch(() => undefined);
   if (parent?.isDirectory() !== true) throw new NotFoundError('HOARD_NOT_FOUND', `${path.dirname(file)}: no such directory`);
   await new LocalStorage(path.dirname(full), { private: true }).put(path.basename(full), Buffer.from(text));
 }

@@ -1,4 +1,5 @@
 import { CorruptDataError, HoardError, errorFor } from '../errors.js';
+import { osPath } from '../fs-names.js';
 import { readObjects, sealIndexObject, type ChunkIndex, type FetchedRange, type Key, type Locations, type PackOut, type PackToc } from '../native.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -182,7 +183,7 @@ export async function readMetadata(
  * becoming a JavaScript buffer, and are freed as soon as that file is durable.
  */
 export function putPack(target: Pick<Storage, 'putFrom'>, pack: PackOut): Promise<void> {
-  return target.putFrom(packName(pack.id.toString('hex')), pack.size, (temp) => pack.bytes.writeTo(temp));
+  return target.putFrom(packName(pack.id.toString('hex')), pack.size, (temp) => pack.bytes.writeTo(osPath(temp)));
 }
 
 /** The most table entries one index object that compact or repair writes lists. */

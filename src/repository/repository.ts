@@ -4,6 +4,7 @@ import * as path from 'node:path';
 
 import { envVar } from '../context.js';
 import { CorruptDataError, ExistsError, HoardError, IntegrityError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { osPath } from '../fs-names.js';
 import { kdfParams, newKey, type Key } from '../native.js';
 import { LocalStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
@@ -109,7 +110,7 @@ export class Repository {
       throw new ExistsError('HOARD_EXISTS', `a repository (or something else) already exists at ${dir}`);
     }
     const parent = path.dirname(dir);
-    if (!opts.makeParentDirs && !(await fs.stat(parent).catch(() => undefined))) {
+    if (!opts.makeParentDirs && !(await fs.stat(osPath(parent)).catch(() => undefined))) {
       throw new NotFoundError('HOARD_NOT_FOUND', `the parent directory ${parent} does not exist (use --make-parent-dirs)`);
     }
     const { mode } = opts;

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 
 import { envVar } from '../context.js';
 import { HoardError, IntegrityError, NotFoundError } from '../errors.js';
+import { decodeName, encodeName } from '../fs-names.js';
 import { LocalStorage } from '../storage/local.js';
 import type { RepositoryConfig } from './config.js';
 import { configDir } from './paths.js';
@@ -31,7 +32,8 @@ function yes(env: NodeJS.ProcessEnv, name: string): boolean {
 /** Reads the state, or undefined for a repository this client has never used. */
 async function readState(store: LocalStorage): Promise<SecurityState | undefined> {
   try {
-    const [location, keyType, seq] = await Promise.all(['location', 'key-type', 'manifest-seq'].map(async (n) => (await store.get(n)).toString('utf8').trim()));
+    // The location as bytes (a path need not be UTF-8), the rest as text.
+    const [location, keyType, seq] = await Promise.all(['location', 'key-type', 'manifest-seq'].map(async (n) => decodeName(await store.get(n)).trim()));
     return { location: location ?? '', keyType: keyType ?? '', manifestSeq: Number(seq) || 0 };
   } catch (e) {
     if (e instanceof NotFoundError) return undefined;
@@ -47,7 +49,7 @@ export function loadState(env: NodeJS.ProcessEnv, id: string): Promise<SecurityS
 /** Records `state` for repository `id`. */
 export async function saveState(env: NodeJS.ProcessEnv, id: string, state: SecurityState): Promise<void> {
   const store = new LocalStorage(securityDir(env, id));
-  await store.put('location', Buffer.from(`${state.location}\n`));
+  await store.put('location', encodeName(`${state.location}\n`));
   await store.put('key-type', Buffer.from(`${state.keyType}\n`));
   await store.put('manifest-seq', Buffer.from(`${state.manifestSeq}\n`));
 }

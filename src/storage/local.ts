@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { errnoOf, HoardError, IoError, NotFoundError, PermissionDeniedError } from '../errors.js';
+import { osPath } from '../fs-names.js';
 import { newOpenFiles, renameExchange, renameNoReplace, type OpenFiles } from '../native.js';
 import { crashPoint } from '../testonly.js';
 import { makeDirs } from './make-dirs.js';
@@ -26,20 +27,20 @@ function ioError(e: unknown, file: string): HoardError | unknown {
  * and fsyncs it; a failed write removes it.
  */
 async function writeNew(file: string, data: Buffer, mode: number): Promise<void> {
-  const handle = await fs.open(file, 'wx', mode);
+  const handle = await fs.open(osPath(file), 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.sync();
   } catch (e) {
     await handle.close();
-    await fs.rm(file, { force: true });
+    await fs.rm(osPath(file), { force: true });
     throw e;
   }
   await handle.close();
 }
 
 async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const handle = await fs.open(osPath(dir), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {
@@ -89,7 +90,7 @@ export class LocalStorage implements Storage {
 
   async exists(): Promise<boolean> {
     try {
-      await fs.stat(this.location);
+      await fs.stat(osPath(this.location));
       return true;
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return false;
@@ -100,7 +101,7 @@ export class LocalStorage implements Storage {
   async list(dir: string): Promise<string[]> {
     const full = dir === '' ? this.location : this.file(dir);
     try {
-      const names = await fs.readdir(full);
+      const names = await fs.readdir(osPath(full));
       return names.filter((n) => !n.startsWith('.tmp-')).sort();
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
@@ -111,7 +112,7 @@ export class LocalStorage implements Storage {
   async get(name: string): Promise<Buffer> {
     const file = this.file(name);
     try {
-      return await fs.readFile(file);
+      return await fs.readFile(osPath(file));
     } catch (e) {
       throw ioError(e, file);
     }
@@ -130,7 +131,7 @@ export class LocalStorage implements Storage {
     });
     try {
       this.openFiles ??= newOpenFiles(KEPT_FILES);
-      const got = await this.openFiles.readRanges(file, ranges.map((r) => r.offset), bufs);
+      const got = await this.openFiles.readRanges(osPath(file), ranges.map((r) => r.offset), bufs);
       return bufs.map((b, i) => b.subarray(0, got[i] ?? 0));
     } catch (e) {
       throw ioError(e, file);
@@ -171,12 +172,12 @@ export class LocalStorage implements Storage {
       temp = await this.tempBeside(file);
       await fill(temp);
       crashPoint(`mid-put:${name.split('/')[0] ?? ''}`);
-      await fs.rename(temp, file);
+      await fs.rename(osPath(temp), osPath(file));
       temp = undefined;
-      this.openFiles?.forget(file);
+      this.openFiles?.forget(osPath(file));
       await fsyncDir(path.dirname(file));
     } catch (e) {
-      if (temp !== undefined) await fs.rm(temp, { force: true });
+      if (temp !== undefined) await fs.rm(osPath(temp), { force: true });
       throw ioError(e, file);
     }
   }
@@ -195,7 +196,7 @@ export class LocalStorage implements Storage {
   private async claim(temp: string, file: string): Promise<boolean> {
     if (this.options.hardLinks !== false) {
       try {
-        await fs.link(temp, file);
+        await fs.link(osPath(temp), osPath(file));
         return true;
       } catch (e) {
         const code = errnoOf(e);
@@ -203,7 +204,7 @@ export class LocalStorage implements Storage {
         if (code === undefined || !NO_HARD_LINKS.has(code)) throw e;
       }
     }
-    return renameNoReplace(temp, file);
+    return renameNoReplace(osPath(temp), osPath(file));
   }
 
   async createExclusive(name: string, data: Buffer): Promise<boolean> {
@@ -218,7 +219,7 @@ export class LocalStorage implements Storage {
     } catch (e) {
       throw ioError(e, file);
     } finally {
-      if (temp !== undefined) await fs.rm(temp, { force: true });
+      if (temp !== undefined) await fs.rm(osPath(temp), { force: true });
     }
   }
 
@@ -227,21 +228,21 @@ export class LocalStorage implements Storage {
     let temp: string | undefined;
     try {
       temp = await this.writeTemp(file, data);
-      let swapped = await renameExchange(temp, file);
+      let swapped = await renameExchange(osPath(temp), osPath(file));
       if (swapped === null) {
         // No RENAME_EXCHANGE here (not Linux, or a file system without it): check, then rename.
         // A removal between the two is lost; the holder's next check finds its object again.
-        swapped = await fs.access(file).then(
+        swapped = await fs.access(osPath(file)).then(
           () => true,
           () => false,
         );
         if (swapped) {
-          await fs.rename(temp, file);
+          await fs.rename(osPath(temp), osPath(file));
           temp = undefined;
         }
       }
       if (swapped) {
-        this.openFiles?.forget(file);
+        this.openFiles?.forget(osPath(file));
         await fsyncDir(path.dirname(file));
       }
       return swapped;
@@ -249,16 +250,16 @@ export class LocalStorage implements Storage {
       throw ioError(e, file);
     } finally {
       // After a swap the temporary name holds the old object; either way it goes.
-      if (temp !== undefined) await fs.rm(temp, { force: true });
+      if (temp !== undefined) await fs.rm(osPath(temp), { force: true });
     }
   }
 
   async delete(name: string): Promise<void> {
     const file = this.file(name);
     try {
-      await fs.rm(file, { force: true });
+      await fs.rm(osPath(file), { force: true });
       // After the removal: a read queued before it may have kept the file open meanwhile.
-      this.openFiles?.forget(file);
+      this.openFiles?.forget(osPath(file));
     } catch (e) {
       throw ioError(e, file);
     }
@@ -268,7 +269,7 @@ export class LocalStorage implements Storage {
     const full = dir === '' ? this.location : this.file(dir);
     let entries: Dirent[];
     try {
-      entries = await fs.readdir(full, { withFileTypes: true });
+      entries = await fs.readdir(osPath(full), { withFileTypes: true });
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
       throw ioError(e, full);
@@ -279,7 +280,7 @@ export class LocalStorage implements Storage {
       const stats = await Promise.all(
         names.slice(i, i + 64).map(async (name) => {
           try {
-            const st = await fs.stat(path.join(full, name));
+            const st = await fs.stat(osPath(path.join(full, name)));
             return { name, size: st.size, modified: st.mtimeMs };
           } catch (e) {
             if (errnoOf(e) === 'ENOENT') return undefined; // deleted while listed
@@ -294,7 +295,7 @@ export class LocalStorage implements Storage {
 
   async freeSpace(): Promise<number | undefined> {
     try {
-      const st = await fs.statfs(this.location);
+      const st = await fs.statfs(osPath(this.location));
       return st.bavail * st.bsize;
     } catch {
       return undefined; // no such folder yet, or a file system that cannot say
@@ -306,7 +307,7 @@ export class LocalStorage implements Storage {
     const sweep = async (dir: string, depth: number): Promise<void> => {
       let entries: Dirent[];
       try {
-        entries = await fs.readdir(dir, { withFileTypes: true });
+        entries = await fs.readdir(osPath(dir), { withFileTypes: true });
       } catch (e) {
         if (errnoOf(e) === 'ENOENT') return;
         throw ioError(e, dir);
@@ -317,9 +318,9 @@ export class LocalStorage implements Storage {
         if (d.isDirectory() && depth < 2) await sweep(full, depth + 1);
         if (!d.isFile() || !d.name.startsWith('.tmp-')) continue;
         try {
-          const st = await fs.stat(full);
+          const st = await fs.stat(osPath(full));
           if (st.mtimeMs >= before) continue;
-          await fs.rm(full, { force: true });
+          await fs.rm(osPath(full), { force: true });
           swept.count += 1;
           swept.bytes += st.size;
         } catch (e) {
@@ -338,7 +339,7 @@ export class LocalStorage implements Storage {
   async destroy(): Promise<void> {
     this.close();
     try {
-      await fs.rm(this.location, { recursive: true, force: true });
+      await fs.rm(osPath(this.location), { recursive: true, force: true });
       await fsyncDir(path.dirname(this.location)).catch(() => undefined);
     } catch (e) {
       throw ioError(e, this.location);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { errnoOf, IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
+import { osPath } from '../fs-names.js';
 
 /**
  * Creates folder `dir` and its missing parents, as `mkdir -p` does, with `mode`; returns the first
@@ -16,7 +17,7 @@ export async function makeDirs(dir: string, mode = 0o777): Promise<string | unde
   let first: string | undefined;
   for (;;) {
     try {
-      await fs.mkdir(at, { mode });
+      await fs.mkdir(osPath(at), { mode });
       first = at;
       break;
     } catch (e) {
@@ -30,7 +31,7 @@ export async function makeDirs(dir: string, mode = 0o777): Promise<string | unde
   }
   for (const folder of missing.reverse()) {
     try {
-      await fs.mkdir(folder, { mode });
+      await fs.mkdir(osPath(folder), { mode });
       first ??= folder;
     } catch (e) {
       // Another process (a second create into the same repository) may make it at the same time.
@@ -41,7 +42,7 @@ export async function makeDirs(dir: string, mode = 0o777): Promise<string | unde
 }
 
 async function isFolder(p: string): Promise<boolean> {
-  return fs.stat(p).then(
+  return fs.stat(osPath(p)).then(
     (s) => s.isDirectory(),
     () => false,
   );

@@ -18,11 +18,17 @@ use crate::error::{invalid, whole};
 use crate::task::{WALK, queued_promise, spawn_promise};
 
 /// A path from JavaScript (a string, or a Buffer of its raw bytes) as bytes.
-fn path_bytes(p: Either<String, Buffer>) -> Vec<u8> {
+pub(crate) fn path_bytes(p: Either<String, Buffer>) -> Vec<u8> {
     match p {
         Either::A(s) => s.into_bytes(),
         Either::B(b) => b.to_vec(),
     }
+}
+
+/// A path from JavaScript as a file system path: a Buffer's bytes need not be UTF-8.
+pub(crate) fn os_path(p: Either<String, Buffer>) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    std::path::PathBuf::from(std::ffi::OsString::from_vec(path_bytes(p)))
 }
 
 /// What `scanDirectories` and `lstatPath` read besides the `lstat` fields (all off by default).

@@ -1,14 +1,14 @@
 //! Pack files kept open for reading byte ranges (see `hoard_core::open_files`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use hoard_core::open_files;
-use napi::bindgen_prelude::{Buffer, Object};
+use napi::bindgen_prelude::{Buffer, Either, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::error::{invalid, whole};
+use crate::fsmeta::os_path;
 use crate::task::{PACKS, queued_promise};
 
 /// Files kept open for reading ranges of them: the few most recently read (a local repository's
@@ -37,7 +37,7 @@ impl OpenFiles {
     pub fn read_ranges<'e>(
         &self,
         env: &'e Env,
-        path: String,
+        path: Either<String, Buffer>,
         offsets: Vec<f64>,
         into: Vec<Buffer>,
     ) -> Result<Object<'e>> {
@@ -49,6 +49,7 @@ impl OpenFiles {
             .map(|o| whole(o, "offset", 1 << 53))
             .collect::<Result<Vec<_>>>()?;
         let files = Arc::clone(&self.inner);
+        let path = os_path(path);
         queued_promise(
             env,
             &PACKS,
@@ -58,7 +59,7 @@ impl OpenFiles {
                     .into_iter()
                     .zip(into.iter_mut().map(|b| b.as_mut()))
                     .collect();
-                files.read_ranges(Path::new(&path), &mut ranges)
+                files.read_ranges(&path, &mut ranges)
             },
             |got| Ok(got.into_iter().map(|n| n as f64).collect::<Vec<f64>>()),
         )
@@ -67,8 +68,8 @@ impl OpenFiles {
     /// Closes the kept descriptor of the file at `path`, if any (a read in progress keeps it
     /// until it ends): for a file deleted or replaced, whose space a kept descriptor would hold.
     #[napi]
-    pub fn forget(&self, path: String) {
-        self.inner.forget(Path::new(&path));
+    pub fn forget(&self, path: Either<String, Buffer>) {
+        self.inner.forget(&os_path(path));
     }
 
     /// Closes every kept descriptor (as `forget` does each).

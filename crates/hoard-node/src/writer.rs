@@ -1,7 +1,7 @@
 //! `Writer`: one backup's pipeline (files -> chunks -> packs) as a JS class.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoard_core::backup::{
@@ -24,7 +24,7 @@ use napi_derive::napi;
 use crate::chunk_index::ChunkIndex;
 use crate::error::{IntoNapi, array32, invalid, obj_type, to_napi, whole};
 use crate::files_cache::FilesCache;
-use crate::fsmeta::{FsWarning, ScanOptions, Xattr, fs_warnings, js_xattrs, scan_options};
+use crate::fsmeta::{FsWarning, ScanOptions, Xattr, fs_warnings, js_xattrs, os_path, scan_options};
 use crate::key::Key;
 use crate::task::{spawn_promise, thread_promise};
 
@@ -42,7 +42,7 @@ pub struct WriterOptions {
     pub queue: Option<f64>,
     /// A folder on the file system the packs are stored on where packs are built in staging files
     /// instead of in memory (`Storage.stagingFolder`); `writeTo` then renames a pack's file.
-    pub staging: Option<String>,
+    pub staging: Option<Either<String, Buffer>>,
     /// Bytes that must stay free beside the staging files (the repository's headroom and
     /// `additional_free_space`): where less would, a pack is built in memory (default 0).
     pub staging_reserve: Option<f64>,
@@ -234,10 +234,11 @@ impl PackBytes {
     /// is written and its bytes freed. If that fails, nothing is left at `path` and the bytes are
     /// still held.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn write_to<'e>(&self, env: &'e Env, path: String) -> Result<Object<'e>> {
+    pub fn write_to<'e>(&self, env: &'e Env, path: Either<String, Buffer>) -> Result<Object<'e>> {
         let held = Arc::clone(&self.inner);
+        let path = os_path(path);
         // Not on the pool: its workers may all be waiting for the caller to take packs.
-        thread_promise(env, move || held.write_to(Path::new(&path)), |()| Ok(()))
+        thread_promise(env, move || held.write_to(&path), |()| Ok(()))
     }
 
     /// The bytes as a Buffer (for a backend that sends them elsewhere); the handle is empty
@@ -380,7 +381,7 @@ impl Writer {
             queue,
             staging: match options.staging {
                 Some(dir) => Some(Staging {
-                    dir: PathBuf::from(dir),
+                    dir: os_path(dir),
                     reserve: whole(
                         options.staging_reserve.unwrap_or(0.0),
                         "staging reserve",
