@@ -125,9 +125,11 @@ test('a given path inside another given path is stored once, and neither loses a
   t.is(readFileSync(path.join(out3, 'y', 'three'), 'utf8'), 'shared');
   t.is(statSync(path.join(out3, 'y', 'three')).ino, statSync(path.join(out3, 'y', 'two')).ino);
   t.is(statSync(path.join(out3, 'y', 'two')).nlink, 2);
-  // Listed paths are stored in the order given: a link can come before its file in walk order.
+  // Listed out of walk order: the contents still go to the name a walk meets first.
   const listedOut = await hoardIn(env, ['create', '--paths-from-command', `${repo}::listed`, '--', 'printf', 'y\\ny/two\\nx\\nx/one\\n'], base);
   t.is(listedOut.code, 0, listedOut.stderr);
+  const links4 = await hoardIn(env, ['list', '--format', '{type} {path} {source}{NL}', `${repo}::listed`]);
+  t.deepEqual(links4.stdout.split('\n').filter((l) => l.includes('/')), ['- x/one ', '- y/two x/one']);
   const out4 = path.join(base, 'out4');
   mkdirSync(out4);
   const x4 = await hoardIn(env, ['extract', `${repo}::listed`], out4);

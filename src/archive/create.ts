@@ -9,6 +9,7 @@ import type { ArchiveMeta, ArchiveStats } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './archive-writer.js';
 import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
+import { contentsFirst, joinParts, walkOrder, type LinkMember } from './hard-links.js';
 import { ROOT_SELF, typeOfMode, withRootSelf, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
@@ -525,6 +526,34 @@ export class Archiver {
     return this.fileDone(apath, item, r);
   }
 
+  /**
+   * Listed paths are stored in the order they come: where the names of a hard-linked file came
+   * out of walk order, its contents move to the name a walk meets first ({@link contentsFirst}).
+   */
+  private async linksInWalkOrder(root: Node): Promise<void> {
+    const firsts = new Set([...this.hardLinks.values()].map((p) => p.toString('latin1')));
+    const groups = new Map<string, { file?: LinkMember; links: LinkMember[] }>();
+    const group = (key: string): { file?: LinkMember; links: LinkMember[] } => {
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { links: [] };
+        groups.set(key, g);
+      }
+      return g;
+    };
+    const visit = async (node: Node, parts: Buffer[]): Promise<void> => {
+      const item = node.item === undefined ? undefined : await node.item;
+      if (item?.type === 'h' && item.link !== undefined) group(item.link.toString('latin1')).links.push({ parts, item });
+      else if (item?.type === '-' && parts.length > 0) {
+        const key = joinParts(parts).toString('latin1');
+        if (firsts.has(key)) group(key).file = { parts, item };
+      }
+      for (const [n, child] of node.children) await visit(child, [...parts, encodeName(n)]);
+    };
+    await visit(root, []);
+    for (const g of groups.values()) if (g.file !== undefined) contentsFirst(g.file, g.links);
+  }
+
   /** Backs up a path as given, unless it was already (a path given twice is stored once). */
   private async walkGiven(g: GivenPath): Promise<void> {
     const { given, apath, names, node } = g;
@@ -605,13 +634,7 @@ export class Archiver {
         const parts = apath === '' ? [] : apath.split('/');
         return { given, apath, names: parts.map(encodeName), node: place(parts) };
       })
-      .sort((a, b) => {
-        for (let i = 0; i < a.names.length && i < b.names.length; i += 1) {
-          const c = Buffer.compare(a.names[i] as Buffer, b.names[i] as Buffer);
-          if (c !== 0) return c;
-        }
-        return a.names.length - b.names.length;
-      });
+      .sort((a, b) => walkOrder(a.names, b.names));
     for (const g of placed) if (g.apath !== '' && !this.given.has(g.apath)) this.given.set(g.apath, g);
     const graftsBelow = (node: Node, full: string): void => {
       if (node.children.size === 0) return;
@@ -621,6 +644,7 @@ export class Archiver {
     graftsBelow(root, '');
     for (const g of placed) await this.walkGiven(g);
     this.batcher?.flush();
+    if (this.flat && this.hardLinks.size > 0) await this.linksInWalkOrder(root);
     const byName = (a: Item, b: Item): number => Buffer.compare(a.name, b.name);
     /** A directory's items: those its walk found (`walked`) and the nodes below it, merged by name. */
     const merged = async (walked: readonly Item[], node: Node, full: string): Promise<Item[]> => {

@@ -279,14 +279,6 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           }
           case '-': {
             extracted.add(path);
-            // A link to this file came first (an archive whose paths were listed out of walk
-            // order) and holds its contents: this path is one more name for it.
-            const standIn = standIns.size > 0 ? standIns.get(path.toString('latin1')) : undefined;
-            if (standIn !== undefined) {
-              makeDirs();
-              await later(rel, text, () => replacing(rel, () => makeHardLink(root, standIn, rel)));
-              break;
-            }
             await writeFile(rel, text, item, item);
             break;
           }

@@ -9,6 +9,7 @@ import { newTarImport, type TarMember } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName } from './archive-writer.js';
+import { contentsFirst, joinParts } from './hard-links.js';
 import { ROOT_SELF, withRootSelf, type Item, type ItemType } from './item.js';
 import { decodeName } from '../fs-names.js';
 
@@ -71,8 +72,6 @@ function safeParts(path: Buffer): Buffer[] {
   return parts;
 }
 
-const joinParts = (parts: Buffer[]): Buffer => Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from('/'), p])));
-
 /** Linux's `makedev(major, minor)`. */
 function makedev(major: number, minor: number): number {
   const ma = BigInt(major);
@@ -102,15 +101,6 @@ function itemOf(m: TarMember, name: Buffer): Item {
   if (type === 'c' || type === 'b') item.rdev = makedev(m.devmajor, m.devminor);
   if (m.xattrs.length > 0) item.xattrs = m.xattrs;
   return item;
-}
-
-/** Compares two archive paths (as parts) in the order a tree walk visits them. */
-function walkOrder(a: Buffer[], b: Buffer[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i += 1) {
-    const c = Buffer.compare(a[i] as Buffer, b[i] as Buffer);
-    if (c !== 0) return c;
-  }
-  return a.length - b.length;
 }
 
 /** Reads a tar stream into a new archive and commits it. */
@@ -186,32 +176,13 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
     }
     // A walk meets a hard-link group's first path first: that one must hold the contents.
     for (const g of groups.values()) {
-      const members = [g.file, ...g.links].filter((p) => {
-        const it = find(p)?.item;
-        return it?.type === '-' || it?.type === 'h';
-      });
-      members.sort(walkOrder);
-      const first = members[0];
       const fileItem = find(g.file)?.item;
-      if (first === undefined || fileItem?.type !== '-') continue;
-      const firstPath = joinParts(first);
-      for (const p of members) {
-        const it = find(p)?.item;
-        if (it === undefined) continue;
-        if (p === first) {
-          if (it !== fileItem) {
-            Object.assign(it, { type: '-', mode: (it.mode & 0o7777) | 0o100000, size: fileItem.size, chunks: fileItem.chunks, chunkSizes: fileItem.chunkSizes, csize: fileItem.csize });
-            delete it.link;
-          }
-        } else {
-          it.type = 'h';
-          it.link = firstPath;
-          delete it.chunks;
-          delete it.chunkSizes;
-          delete it.csize;
-          it.size = 0;
-        }
-      }
+      if (fileItem === undefined) continue;
+      const links = g.links.flatMap((parts) => {
+        const item = find(parts)?.item;
+        return item === undefined ? [] : [{ parts, item }];
+      });
+      contentsFirst({ parts: g.file, item: fileItem }, links);
     }
     const build = async (node: Node, name: Buffer): Promise<Item | undefined> => {
       const kids: Item[] = [];
