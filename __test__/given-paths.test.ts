@@ -1,5 +1,5 @@
 import test from 'ava';
-import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { hoardIn, makeRepo, tempDir, testEnv } from './archive-helpers.js';
@@ -9,6 +9,15 @@ async function listed(env: NodeJS.ProcessEnv, archive: string): Promise<string[]
   const l = await hoardIn(env, ['list', '--format', '{path}{NL}', archive]);
   if (l.code !== 0) throw new Error(l.stderr);
   return l.stdout.split('\n').filter((p) => p !== '');
+}
+
+/** The regular files of an archive as `path source` (the file a hard link links to). */
+async function linksOf(env: NodeJS.ProcessEnv, archive: string): Promise<string[]> {
+  const l = await hoardIn(env, ['list', '--format', '{type}{path} {source}{NL}', archive]);
+  return l.stdout
+    .split('\n')
+    .filter((p) => p.startsWith('-'))
+    .map((p) => p.slice(1));
 }
 
 /** A folder `src` in a fresh directory: `f`, `a/h`, `a/b/g`, and `a/b/g2`, a hard link to `a/h`. */
@@ -39,6 +48,10 @@ test('create . keeps the folder itself as item `.`, which extract restores on th
   t.like(item, { path: '.', type: 'd', mode: 'drwxr-x---', mtime: '2001-01-01T00:00:00.000000' });
   const check = await hoardIn(env, ['check', repo]);
   t.is(check.code, 0, check.stderr);
+  // Repair keeps it too (it drops names that are not plain elsewhere).
+  const repair = await hoardIn({ ...env, HOARD_CHECK_I_KNOW_WHAT_I_AM_DOING: 'YES' }, ['check', '--repair', repo]);
+  t.is(repair.code, 0, repair.stderr);
+  t.deepEqual(await listed(env, `${repo}::a`), ['.', 'a', 'a/b', 'a/b/g', 'a/b/g2', 'a/h', 'f']);
 
   const out = path.join(base, 'out');
   mkdirSync(out, { mode: 0o755 });
@@ -117,6 +130,8 @@ test('a given path inside another given path is stored once, and neither loses a
   t.is(x.code, 0, x.stderr);
   t.is(readFileSync(path.join(out2, 'y', 'two'), 'utf8'), 'shared');
   t.is(statSync(path.join(out2, 'x', 'one')).ino, statSync(path.join(out2, 'y', 'two')).ino);
+  // The name a walk meets first holds the contents (export-tar and extract --stdout rely on it).
+  t.deepEqual(await linksOf(env, `${repo}::reversed`), ['x/one ', 'y/three x/one', 'y/two x/one']);
   // Only the links (as borg): the first gets the contents, the next links to it.
   const out3 = path.join(base, 'out3');
   mkdirSync(out3);
@@ -128,12 +143,43 @@ test('a given path inside another given path is stored once, and neither loses a
   // Listed out of walk order: the contents still go to the name a walk meets first.
   const listedOut = await hoardIn(env, ['create', '--paths-from-command', `${repo}::listed`, '--', 'printf', 'y\\ny/two\\nx\\nx/one\\n'], base);
   t.is(listedOut.code, 0, listedOut.stderr);
-  const links4 = await hoardIn(env, ['list', '--format', '{type} {path} {source}{NL}', `${repo}::listed`]);
-  t.deepEqual(links4.stdout.split('\n').filter((l) => l.includes('/')), ['- x/one ', '- y/two x/one']);
+  t.deepEqual(await linksOf(env, `${repo}::listed`), ['x/one ', 'y/two x/one']);
   const out4 = path.join(base, 'out4');
   mkdirSync(out4);
   const x4 = await hoardIn(env, ['extract', `${repo}::listed`], out4);
   t.is(x4.code, 0, x4.stderr);
   t.is(readFileSync(path.join(out4, 'x', 'one'), 'utf8'), 'shared');
   t.is(statSync(path.join(out4, 'x', 'one')).ino, statSync(path.join(out4, 'y', 'two')).ino);
+});
+
+test('PATHs that meet: one archive path from two sources is a warning; a link to a PATH elsewhere follows walk order; a symlink above a PATH is a warning', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env, 'none');
+  const { base, src } = source('meet');
+  const other = path.join(base, 'other');
+  mkdirSync(other);
+  writeFileSync(path.join(other, 'o'), 'o-data');
+  linkSync(path.join(other, 'o'), path.join(src, 'zo'));
+  // Both are archived as the root: the first is kept, the second named.
+  const two = await hoardIn(env, ['create', `${repo}::two`, `${src}/./`, `${other}/./`], base);
+  t.is(two.code, 1, two.stderr);
+  t.is(two.stderr, `${other}/./: left out, as . in the archive holds another PATH already\n`);
+  t.deepEqual(await listed(env, `${repo}::two`), ['.', 'a', 'a/b', 'a/b/g', 'a/b/g2', 'a/h', 'f', 'zo']);
+  // The same PATH twice is stored once, silently.
+  const twice = await hoardIn(env, ['create', `${repo}::twice`, 'src/a', `${src}/a`], base);
+  t.is(twice.code, 0, twice.stderr);
+  // `other` lies under tmp/..., which sorts before `zo`: it is walked there, so o holds the contents.
+  const elsewhere = await hoardIn(env, ['create', `${repo}::elsewhere`, '.', other], src);
+  t.is(elsewhere.code, 0, elsewhere.stderr);
+  const otherPath = path.relative('/', other);
+  t.true(otherPath < 'zo');
+  t.deepEqual(await linksOf(env, `${repo}::elsewhere`), ['a/b/g ', 'a/b/g2 ', 'a/h a/b/g2', 'f ', `${otherPath}/o `, `zo ${otherPath}/o`]);
+  // A symlink on the way to a given path cannot hold it: the folder is kept, with a warning.
+  mkdirSync(path.join(base, 'home', 'real', 'proj'), { recursive: true });
+  writeFileSync(path.join(base, 'home', 'real', 'proj', 'p'), 'p');
+  symlinkSync('real', path.join(base, 'home', 'me'));
+  const sym = await hoardIn(env, ['create', `${repo}::sym`, 'home', 'home/me/proj'], base);
+  t.is(sym.code, 1, sym.stderr);
+  t.is(sym.stderr, 'home/me: not a folder, but PATHs below it are given; stored as a folder\n');
+  t.true((await listed(env, `${repo}::sym`)).includes('home/me/proj/p'));
 });

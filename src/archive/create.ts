@@ -155,6 +155,8 @@ export { isoMicro };
 /** A place in the tree of given paths: the item backed up there, and the places below it. */
 interface Node {
   item?: Promise<Item | undefined>;
+  /** What `item` was made from: `dev:ino` of a given path, or the path as given. */
+  source?: string;
   children: Map<string, Node>;
 }
 
@@ -164,6 +166,8 @@ interface GivenPath {
   apath: string;
   names: Buffer[];
   node: Node;
+  /** Set once {@link Archiver.walkGiven} took it. */
+  done?: boolean;
 }
 
 /** Makes one archive: walks the paths, stores new data, trees and the archive object. */
@@ -186,7 +190,9 @@ export class Archiver {
    * their items in {@link walkedKids} instead of storing a tree, for {@link walk} to merge them
    * with the given paths below them.
    */
-  private readonly grafts = new Set<string>(['']);
+  private readonly grafts = new Map<string, Node>();
+  /** The given paths in walk order (see {@link walk}). */
+  private placed: GivenPath[] = [];
   /** The items a walk of a directory in {@link grafts} found, by the directory's item. */
   private readonly walkedKids = new WeakMap<Item, Item[]>();
 
@@ -452,7 +458,20 @@ export class Archiver {
     // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
     this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
     const children: Promise<Item | undefined>[] = [];
-    const graft = this.grafts.has(apath);
+    const graft = this.grafts.get(apath);
+    // The names below this directory that given paths lie at or under, in name order: their
+    // walks run where those names fall among the entries (so in walk order), also when the
+    // directory has no such entry or the entry is not walked into.
+    const below = graft === undefined ? [] : [...graft.children.keys()].map((n) => ({ path: apath === '' ? n : `${apath}/${n}`, name: encodeName(n) })).sort((a, b) => Buffer.compare(a.name, b.name));
+    let next = 0;
+    const givenUpTo = async (name: Buffer | undefined, inclusive: boolean): Promise<void> => {
+      for (; next < below.length; next += 1) {
+        const b = below[next] as { path: string; name: Buffer };
+        const c = name === undefined ? -1 : Buffer.compare(b.name, name);
+        if (c > 0 || (c === 0 && !inclusive)) return;
+        await this.walkGivenBelow(b.path);
+      }
+    };
     // With --keep-exclude-tags, `entries` are a tagged directory's tags, whose indices differ:
     // that directory's subdirectories were not read ahead (`ahead` is empty).
     for (let i = 0; i < entries.length; i += 1) {
@@ -462,19 +481,19 @@ export class Archiver {
       const read = ahead.get(i);
       // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
       ahead.delete(i);
+      await givenUpTo(e.name, false);
       // A given path is walked as given (once), in its place.
-      const given = graft ? this.given.get(childPath) : undefined;
-      if (given !== undefined) {
-        await this.walkGiven(given);
-        continue;
-      }
-      children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
+      const given = graft === undefined ? undefined : this.given.get(childPath);
+      if (given !== undefined) await this.walkGiven(given, e);
+      else children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
+      await givenUpTo(e.name, true);
     }
+    await givenUpTo(undefined, true);
     return {
       done: quiet(Promise.all(children).then((items) => {
         const kept = items.filter((i): i is Item => i !== undefined);
         if (excluded && kept.length === 0) return undefined;
-        if (graft) {
+        if (graft !== undefined) {
           this.walkedKids.set(item, kept);
           if (excluded) item.implied = true;
           return item;
@@ -554,16 +573,36 @@ export class Archiver {
     for (const g of groups.values()) if (g.file !== undefined) contentsFirst(g.file, g.links);
   }
 
-  /** Backs up a path as given, unless it was already (a path given twice is stored once). */
-  private async walkGiven(g: GivenPath): Promise<void> {
+  /** Walks the given paths at or under archive path `apath` that are not walked yet, in walk order. */
+  private async walkGivenBelow(apath: string): Promise<void> {
+    for (const g of this.placed) if (g.apath === apath || g.apath.startsWith(`${apath}/`)) await this.walkGiven(g);
+  }
+
+  /**
+   * Backs up a path as given, unless its archive path holds something already: the same file
+   * again is stored once, anything else is a warning that it is left out (a tree has one item
+   * per name). `met` is what a walk found at that archive path, left out for the given path.
+   */
+  private async walkGiven(g: GivenPath, met?: ScannedEntry): Promise<void> {
     const { given, apath, names, node } = g;
-    if (node.item !== undefined) return;
-    if (given === '-') {
-      node.item = this.piped(apath);
+    if (g.done === true) return;
+    g.done = true;
+    const shown = apath === '' ? '.' : apath;
+    const e = given === '-' ? undefined : await statPath(absolutePath(given), this.scanOptions);
+    const source = e === undefined || e.errorCode !== undefined ? given : `${e.dev}:${e.ino}`;
+    if (node.item !== undefined) {
+      if (node.source !== source) this.warn(`${given}: left out, as ${shown} in the archive holds another PATH already`);
+      return;
+    }
+    node.source = source;
+    if (met !== undefined && (e === undefined || met.dev !== e.dev || met.ino !== e.ino)) {
+      this.warn(`${shown}: left out of its folder's backup, as ${given === '-' ? 'standard input' : given} is archived there`);
+    }
+    if (e === undefined) {
+      node.item = quiet(this.piped(apath));
       return;
     }
     const fsPath = absolutePath(given);
-    const e = await statPath(fsPath, this.scanOptions);
     if (names.length > 0) {
       node.item = (await this.entry(fsPath, apath, e, names[names.length - 1] as Buffer, undefined)).done;
       return;
@@ -636,9 +675,10 @@ export class Archiver {
       })
       .sort((a, b) => walkOrder(a.names, b.names));
     for (const g of placed) if (g.apath !== '' && !this.given.has(g.apath)) this.given.set(g.apath, g);
+    this.placed = placed;
     const graftsBelow = (node: Node, full: string): void => {
-      if (node.children.size === 0) return;
-      this.grafts.add(full);
+      if (node.children.size === 0 && full !== '') return;
+      this.grafts.set(full, node);
       for (const [n, child] of node.children) graftsBelow(child, full === '' ? n : `${full}/${n}`);
     };
     graftsBelow(root, '');
@@ -659,6 +699,7 @@ export class Archiver {
     const build = async (node: Node, name: string, full: string, walked?: Item): Promise<Item | undefined> => {
       const own = node.item !== undefined ? await node.item : walked;
       if (node.children.size === 0) return own;
+      if (own !== undefined && own.type !== 'd') this.warn(`${full}: not a folder, but PATHs below it are given; stored as a folder`);
       const kids = await merged(own === undefined ? [] : (this.walkedKids.get(own) ?? []), node, full);
       const dir: Item = own !== undefined && own.type === 'd' && own.tree === undefined ? own : { name: encodeName(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
       const tree = this.storeTree(kids);
