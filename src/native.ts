@@ -212,28 +212,31 @@ export function scanEntries(r: binding.ScanResult, from = 0, to = r.count): bind
   }
   for (let i = from; i < to; i += 1) {
     const end = r.nameEnds[i] ?? start;
+    // Indexed directly: helper closures here were two allocations per entry.
+    const { stats, wide } = r;
     const s = 10 * i;
     const w = 5 * i;
-    const num = (k: number): number => r.stats[s + k] ?? 0;
-    const wide = (k: number): bigint => r.wide[w + k] ?? 0n;
     const e: binding.FsEntry = {
       name: r.names.subarray(start, end),
-      mode: num(0),
-      uid: num(1),
-      gid: num(2),
-      dev: num(3),
-      nlink: num(4),
-      size: num(5),
-      rdev: num(6),
-      blocks: num(7),
-      ino: BigInt.asUintN(64, wide(0)),
-      mtimeNs: wide(2),
-      ctimeNs: wide(3),
+      mode: stats[s] ?? 0,
+      uid: stats[s + 1] ?? 0,
+      gid: stats[s + 2] ?? 0,
+      dev: stats[s + 3] ?? 0,
+      nlink: stats[s + 4] ?? 0,
+      size: stats[s + 5] ?? 0,
+      rdev: stats[s + 6] ?? 0,
+      blocks: stats[s + 7] ?? 0,
+      ino: BigInt.asUintN(64, wide[w] ?? 0n),
+      mtimeNs: wide[w + 2] ?? 0n,
+      ctimeNs: wide[w + 3] ?? 0n,
     };
-    if (num(8) !== 0) e.flags = num(8);
-    if (num(9) !== 0) e.deferred = true;
-    if (wide(1) !== NO_TIME) e.atimeNs = wide(1);
-    if (wide(4) !== NO_TIME) e.birthtimeNs = wide(4);
+    const flags = stats[s + 8] ?? 0;
+    if (flags !== 0) e.flags = flags;
+    if ((stats[s + 9] ?? 0) !== 0) e.deferred = true;
+    const atime = wide[w + 1] ?? NO_TIME;
+    if (atime !== NO_TIME) e.atimeNs = atime;
+    const birthtime = wide[w + 4] ?? NO_TIME;
+    if (birthtime !== NO_TIME) e.birthtimeNs = birthtime;
     const x = r.extras[next];
     if (x?.index === i) {
       const { index: _index, ...details } = x;

@@ -481,14 +481,15 @@ export class Archiver {
       const read = ahead.get(i);
       // Not kept once taken: each read-ahead holds its own subdirectories' (a whole subtree).
       ahead.delete(i);
-      await givenUpTo(e.name, false);
+      // (Only a folder above given paths has any: no call, and no promise, for the others.)
+      if (next < below.length) await givenUpTo(e.name, false);
       // A given path is walked as given (once), in its place.
       const given = graft === undefined ? undefined : this.given.get(childPath);
       if (given !== undefined) await this.walkGiven(given, e);
       else children.push((await this.entry(joinPath(fsPath, e.name), childPath, e, e.name, dev, read)).done);
-      await givenUpTo(e.name, true);
+      if (next < below.length) await givenUpTo(e.name, true);
     }
-    await givenUpTo(undefined, true);
+    if (next < below.length) await givenUpTo(undefined, true);
     return {
       done: quiet(Promise.all(children).then((items) => {
         const kept = items.filter((i): i is Item => i !== undefined);
