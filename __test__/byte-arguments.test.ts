@@ -143,4 +143,11 @@ test('a repository in a folder whose name is not UTF-8: init, create, list, chec
   const x = await hoardBytes(env, [b('extract'), at('::b')], out);
   t.is(x.code, 0, x.stderr);
   t.is(readFileSync(Buffer.concat([out, b('/src/f')]), 'utf8'), 'contents');
+  // A relative repository path from inside that folder (Node's own current folder has lost the byte).
+  const relative = await hoardBytes(env, [b('list'), b('--short'), b('r')], folder);
+  t.is(relative.code, 0, relative.stderr);
+  t.is(relative.stdout, 'b\n');
+  const second = await hoardBytes(env, [b('init'), b('-e'), b('none'), b('r2')], folder);
+  t.is(second.code, 0, second.stderr);
+  t.true(statSync(Buffer.concat([folder, b('/r2/config')])).isFile());
 });

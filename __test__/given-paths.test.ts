@@ -180,6 +180,6 @@ test('PATHs that meet: one archive path from two sources is a warning; a link to
   symlinkSync('real', path.join(base, 'home', 'me'));
   const sym = await hoardIn(env, ['create', `${repo}::sym`, 'home', 'home/me/proj'], base);
   t.is(sym.code, 1, sym.stderr);
-  t.is(sym.stderr, 'home/me: not a folder, but PATHs below it are given; stored as a folder\n');
+  t.is(sym.stderr, 'home/me: left out, as PATHs are given below it and it is not a folder (the archive has a folder there, holding only those PATHs)\n');
   t.true((await listed(env, `${repo}::sym`)).includes('home/me/proj/p'));
 });

@@ -219,3 +219,33 @@ test('import-tar refuses a malformed tarball with one line and exit code 2, writ
   const list = await hoardIn(env, ['list', '--short', repo]);
   t.is(list.stdout, '');
 });
+
+test('import-tar: a path a later member takes keeps its hard links to what it held, as GNU tar extracts them', async (t) => {
+  const env = testEnv();
+  const repo = await makeRepo(env, 'none');
+  const base = tempDir('tar-replace');
+  const tarFile = path.join(base, 'replaced.tar');
+  // a (OLD), b -> a, a (NEW): b keeps OLD. z, y, c -> z, c -> y: c is y's.
+  const script = `
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], 'w', format=tarfile.GNU_FORMAT) as tf:
+    def file(name, data):
+        i = tarfile.TarInfo(name); i.size = len(data); tf.addfile(i, io.BytesIO(data))
+    def link(name, target):
+        i = tarfile.TarInfo(name); i.type = tarfile.LNKTYPE; i.linkname = target; tf.addfile(i)
+    file('a', b'OLD'); link('b', 'a'); file('a', b'NEW')
+    file('z', b'ZZZ'); file('y', b'YYY'); link('c', 'z'); link('c', 'y')
+`;
+  execFileSync('python3', ['-c', script, tarFile]);
+  const imported = await hoardIn(env, ['import-tar', `${repo}::t`, tarFile]);
+  t.is(imported.code, 0, imported.stderr);
+  const out = path.join(base, 'out');
+  mkdirSync(out);
+  t.is((await hoardIn(env, ['extract', `${repo}::t`], out)).code, 0);
+  const gnu = path.join(base, 'gnu');
+  mkdirSync(gnu);
+  execFileSync('tar', ['-xf', tarFile, '-C', gnu]);
+  for (const name of ['a', 'b', 'c', 'y', 'z']) t.is(readFileSync(path.join(out, name), 'utf8'), readFileSync(path.join(gnu, name), 'utf8'), name);
+  t.is(readFileSync(path.join(out, 'b'), 'utf8'), 'OLD');
+  t.is(readFileSync(path.join(out, 'c'), 'utf8'), 'YYY');
+});

@@ -129,9 +129,18 @@ export function currentDirectory(): Buffer {
   }
 }
 
+/**
+ * `given` (a path argument, as {@link decodeName} holds it) made absolute from the current
+ * directory, as text: `path.resolve` alone would take Node's `process.cwd()`, which has lost the
+ * bytes that are not UTF-8.
+ */
+export function resolvedPath(given: string): string {
+  return path.resolve(decodeName(currentDirectory()), given);
+}
+
 /** The bytes of `given` (a path argument, as {@link decodeName} holds it) made absolute from the current directory. */
 export function absolutePath(given: string): Buffer {
-  return encodeName(path.resolve(decodeName(currentDirectory()), given));
+  return encodeName(resolvedPath(given));
 }
 
 /** A lone surrogate: half of a pair without its other half (JavaScript strings may hold one). */

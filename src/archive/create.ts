@@ -191,8 +191,8 @@ export class Archiver {
    * with the given paths below them.
    */
   private readonly grafts = new Map<string, Node>();
-  /** The given paths in walk order (see {@link walk}). */
-  private placed: GivenPath[] = [];
+  /** By archive path: the given paths at or under it, in walk order (see {@link walkGivenBelow}). */
+  private readonly givenUnder = new Map<string, GivenPath[]>();
   /** The items a walk of a directory in {@link grafts} found, by the directory's item. */
   private readonly walkedKids = new WeakMap<Item, Item[]>();
 
@@ -576,7 +576,7 @@ export class Archiver {
 
   /** Walks the given paths at or under archive path `apath` that are not walked yet, in walk order. */
   private async walkGivenBelow(apath: string): Promise<void> {
-    for (const g of this.placed) if (g.apath === apath || g.apath.startsWith(`${apath}/`)) await this.walkGiven(g);
+    for (const g of this.givenUnder.get(apath) ?? []) await this.walkGiven(g);
   }
 
   /**
@@ -676,7 +676,15 @@ export class Archiver {
       })
       .sort((a, b) => walkOrder(a.names, b.names));
     for (const g of placed) if (g.apath !== '' && !this.given.has(g.apath)) this.given.set(g.apath, g);
-    this.placed = placed;
+    for (const g of placed) {
+      let at = '';
+      for (const n of g.apath === '' ? [] : g.apath.split('/')) {
+        at = at === '' ? n : `${at}/${n}`;
+        const list = this.givenUnder.get(at);
+        if (list === undefined) this.givenUnder.set(at, [g]);
+        else list.push(g);
+      }
+    }
     const graftsBelow = (node: Node, full: string): void => {
       if (node.children.size === 0 && full !== '') return;
       this.grafts.set(full, node);
@@ -700,7 +708,7 @@ export class Archiver {
     const build = async (node: Node, name: string, full: string, walked?: Item): Promise<Item | undefined> => {
       const own = node.item !== undefined ? await node.item : walked;
       if (node.children.size === 0) return own;
-      if (own !== undefined && own.type !== 'd') this.warn(`${full}: not a folder, but PATHs below it are given; stored as a folder`);
+      if (own !== undefined && own.type !== 'd') this.warn(`${full}: left out, as PATHs are given below it and it is not a folder (the archive has a folder there, holding only those PATHs)`);
       const kids = await merged(own === undefined ? [] : (this.walkedKids.get(own) ?? []), node, full);
       const dir: Item = own !== undefined && own.type === 'd' && own.tree === undefined ? own : { name: encodeName(name), type: 'd', mode: 0o40755, uid: 0, gid: 0, mtime: 0n, size: 0, implied: true };
       const tree = this.storeTree(kids);

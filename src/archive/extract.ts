@@ -279,6 +279,14 @@ export async function extractArchive(repo: Repository, index: ChunkIndex, meta: 
           }
           case '-': {
             extracted.add(path);
+            // A link to this file came first and holds its contents (archives of builds up to
+            // commit f5b1d43 could have a link before its file): this path is one more name for it.
+            const standIn = standIns.size > 0 ? standIns.get(path.toString('latin1')) : undefined;
+            if (standIn !== undefined) {
+              makeDirs();
+              await later(rel, text, () => replacing(rel, () => makeHardLink(root, standIn, rel)));
+              break;
+            }
             await writeFile(rel, text, item, item);
             break;
           }

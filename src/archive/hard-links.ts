@@ -27,13 +27,16 @@ export function joinParts(parts: readonly Buffer[]): Buffer {
  * Makes the name of a hard-linked file that a walk meets first hold its contents, and every other
  * name link to that one (docs/format.md section 10.9), for a writer that met the names in another
  * order. `file` holds the contents now; `links` are its names met later. A link whose item is no
- * longer an `h` item (something else took its path) is left as it is.
+ * longer an `h` item (something else took its path) is left as it is. `fileKept` false: the
+ * file's own path was taken by another item since (a tar's later member), so its contents go to
+ * the first of the links.
  */
-export function contentsFirst(file: LinkMember, links: readonly LinkMember[]): void {
+export function contentsFirst(file: LinkMember, links: readonly LinkMember[], fileKept = true): void {
   const fileItem = file.item;
   if (fileItem.type !== '-') return;
-  const members = [file, ...links.filter((m) => m.item.type === 'h')].sort((a, b) => walkOrder(a.parts, b.parts));
-  const first = members[0] as LinkMember;
+  const members = [...(fileKept ? [file] : []), ...links.filter((m) => m.item.type === 'h')].sort((a, b) => walkOrder(a.parts, b.parts));
+  const first = members[0];
+  if (first === undefined) return;
   const firstPath = joinParts(first.parts);
   for (const { item } of members) {
     if (item === fileItem && item === first.item) continue;

@@ -9,7 +9,7 @@ import { newTarImport, type TarMember } from '../native.js';
 import type { Repository } from '../repository/repository.js';
 import type { ArchiveMeta } from './archive-object.js';
 import { ArchiveWriter, archiveMeta, checkNewArchiveName } from './archive-writer.js';
-import { contentsFirst, joinParts } from './hard-links.js';
+import { contentsFirst, joinParts, type LinkMember } from './hard-links.js';
 import { ROOT_SELF, withRootSelf, type Item, type ItemType } from './item.js';
 import { decodeName } from '../fs-names.js';
 
@@ -111,8 +111,12 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
   const tar = newTarImport(out.writer, opts.fd, opts.filter, opts.ignoreZeros);
   const root: Node = { children: new Map() };
   let items = 0;
-  /** Hard-link groups: the file's path (latin1 key) -> its parts and the links' parts. */
-  const groups = new Map<string, { file: Buffer[]; links: Buffer[][] }>();
+  /**
+   * Hard-link groups, by the item of the file that holds the contents (not by its path: a later
+   * member may take that path, as a later member may take a link's), and each link's group.
+   */
+  const groups = new Map<Item, { file: LinkMember; links: LinkMember[] }>();
+  const groupOf = new Map<Item, { file: LinkMember; links: LinkMember[] }>();
 
   const nodeAt = (parts: Buffer[]): Node => {
     let node = root;
@@ -156,17 +160,19 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
         } else if (m.kind === 'h') {
           const targetParts = safeParts(m.link);
           const target = find(targetParts)?.item;
-          if (target?.type !== '-' && target?.type !== 'h') {
+          let group = target === undefined ? undefined : target.type === 'h' ? groupOf.get(target) : groups.get(target);
+          if (group === undefined && target?.type === '-') {
+            group = { file: { parts: targetParts, item: target }, links: [] };
+            groups.set(target, group);
+          }
+          if (group === undefined) {
             opts.onWarning(`${shown}: hard link to ${decodeName(m.link)}, which is not an earlier regular file in the tar`);
             opts.onItem('E', shown);
             continue;
           }
-          const file = target.type === 'h' && target.link !== undefined ? safeParts(target.link) : targetParts;
-          const key = joinParts(file).toString('latin1');
-          const group = groups.get(key) ?? { file, links: [] };
-          group.links.push(parts);
-          groups.set(key, group);
-          item.link = joinParts(file);
+          group.links.push({ parts, item });
+          groupOf.set(item, group);
+          item.link = joinParts(group.file.parts);
         }
         const node = nodeAt(parts);
         if (node.item === undefined) items += 1;
@@ -175,15 +181,9 @@ export async function importTar(repo: Repository, synced: SyncedIndex, opts: Imp
       }
     }
     // A walk meets a hard-link group's first path first: that one must hold the contents.
-    for (const g of groups.values()) {
-      const fileItem = find(g.file)?.item;
-      if (fileItem === undefined) continue;
-      const links = g.links.flatMap((parts) => {
-        const item = find(parts)?.item;
-        return item === undefined ? [] : [{ parts, item }];
-      });
-      contentsFirst({ parts: g.file, item: fileItem }, links);
-    }
+    // Only the names whose items are still in place count: a later member may have taken one.
+    const kept = (m: LinkMember): boolean => find(m.parts)?.item === m.item;
+    for (const g of groups.values()) contentsFirst(g.file, g.links.filter(kept), kept(g.file));
     const build = async (node: Node, name: Buffer): Promise<Item | undefined> => {
       const kids: Item[] = [];
       const entries = [...node.children.entries()].map(([k, n]) => ({ name: Buffer.from(k, 'latin1'), n }));

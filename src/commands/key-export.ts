@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import { osPath } from '../fs-names.js';
+import { osPath, resolvedPath } from '../fs-names.js';
 import { keyedRepository, keyPayload, keyTextFromPayload, readStoredKey } from '../repository/key-store.js';
 import { parseTarget } from '../repository/location.js';
 import { paperKeyHtml } from '../repository/paper-key-html.js';
@@ -16,7 +16,7 @@ import { HoardCommand } from './base.js';
  * temporary file beside it is renamed over it. A folder, or a missing parent folder, is refused.
  */
 export async function writeExportFile(file: string, text: string): Promise<void> {
-  const full = path.resolve(file);
+  const full = resolvedPath(file);
   const st = await fs.stat(osPath(full)).catch(() => undefined);
   if (st?.isDirectory() === true) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `'${file}' must be a file, not a directory`);
   const parent = await fs.stat(osPath(path.dirname(full))).catch(() => undefined);

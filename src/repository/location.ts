@@ -1,8 +1,7 @@
-import * as path from 'node:path';
-
 import { envVar } from '../context.js';
 import { expandPlaceholders, type PlaceholderContext } from '../archive/placeholders.js';
 import { InvalidArgumentError } from '../errors.js';
+import { resolvedPath } from '../fs-names.js';
 
 /** Where a repository is: a local path, or (later) a host reached over SSH. */
 export type Location =
@@ -27,13 +26,13 @@ export function parseRepo(text: string): Location {
     const [, user, host = '', port, p = '/'] = ssh;
     return { kind: 'ssh', user, host: host.replace(/^\[|\]$/g, ''), port: port === undefined ? undefined : Number(port), path: p, text };
   }
-  if (text.startsWith('file://')) return { kind: 'local', path: path.resolve(text.slice('file://'.length)), text };
+  if (text.startsWith('file://')) return { kind: 'local', path: resolvedPath(text.slice('file://'.length)), text };
   const scp = /^(?:([^@/:]+)@)?([^/:]+):(.*)$/.exec(text);
   if (scp) {
     const [, user, host = '', p = ''] = scp;
     return { kind: 'ssh', user, host, port: undefined, path: p, text };
   }
-  return { kind: 'local', path: path.resolve(text), text };
+  return { kind: 'local', path: resolvedPath(text), text };
 }
 
 /**

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { errnoOf, IoError, NotFoundError, PermissionDeniedError, type HoardError } from '../errors.js';
-import { osPath } from '../fs-names.js';
+import { osPath, resolvedPath } from '../fs-names.js';
 
 /**
  * Creates folder `dir` and its missing parents, as `mkdir -p` does, with `mode`; returns the first
@@ -13,7 +13,7 @@ import { osPath } from '../fs-names.js';
  */
 export async function makeDirs(dir: string, mode = 0o777): Promise<string | undefined> {
   const missing: string[] = [];
-  let at = path.resolve(dir);
+  let at = resolvedPath(dir);
   let first: string | undefined;
   for (;;) {
     try {
