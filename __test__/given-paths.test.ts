@@ -11,6 +11,12 @@ async function listed(env: NodeJS.ProcessEnv, archive: string): Promise<string[]
   return l.stdout.split('\n').filter((p) => p !== '');
 }
 
+/** Extracts `archive` (only `paths`, if any) into `dir`, a new folder. */
+async function extractInto(env: NodeJS.ProcessEnv, dir: string, archive: string, ...paths: string[]): Promise<{ code: number; stderr: string }> {
+  mkdirSync(dir);
+  return hoardIn(env, ['extract', archive, ...paths], dir);
+}
+
 /** The regular files of an archive as `path source` (the file a hard link links to). */
 async function linksOf(env: NodeJS.ProcessEnv, archive: string): Promise<string[]> {
   const l = await hoardIn(env, ['list', '--format', '{type}{path} {source}{NL}', archive]);
@@ -20,8 +26,11 @@ async function linksOf(env: NodeJS.ProcessEnv, archive: string): Promise<string[
     .map((p) => p.slice(1));
 }
 
-/** A folder `src` in a fresh directory: `f`, `a/h`, `a/b/g`, and `a/b/g2`, a hard link to `a/h`. */
-function source(tag: string): { base: string; src: string } {
+/**
+ * A folder `src` in a fresh directory: `f`, `a/h`, `a/b/g`, and `a/b/g2`, a hard link to `a/h`;
+ * and beside it `other`, holding `o`.
+ */
+function source(tag: string): { base: string; src: string; other: string } {
   const base = tempDir(tag);
   const src = path.join(base, 'src');
   mkdirSync(path.join(src, 'a', 'b'), { recursive: true });
@@ -29,7 +38,10 @@ function source(tag: string): { base: string; src: string } {
   writeFileSync(path.join(src, 'a', 'h'), 'h-data');
   writeFileSync(path.join(src, 'a', 'b', 'g'), 'g-data');
   linkSync(path.join(src, 'a', 'h'), path.join(src, 'a', 'b', 'g2'));
-  return { base, src };
+  const other = path.join(base, 'other');
+  mkdirSync(other);
+  writeFileSync(path.join(other, 'o'), 'o-data');
+  return { base, src, other };
 }
 
 test('create . keeps the folder itself as item `.`, which extract restores on the target folder', async (t) => {
@@ -93,17 +105,13 @@ test('create . keeps the folder itself as item `.`, which extract restores on th
 test('a given path inside another given path is stored once, and neither loses anything; hard links across given paths extract, also without their first path', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env, 'none');
-  const { base, src } = source('nested');
-  const other = path.join(base, 'other');
-  mkdirSync(other);
-  writeFileSync(path.join(other, 'o'), 'o-data');
+  const { base, src, other } = source('nested');
   const nested = await hoardIn(env, ['create', `${repo}::nested`, 'src/a', 'src/a/b', 'src'], base);
   t.is(nested.code, 0, nested.stderr);
   t.deepEqual(await listed(env, `${repo}::nested`), ['src', 'src/a', 'src/a/b', 'src/a/b/g', 'src/a/b/g2', 'src/a/h', 'src/f']);
   // Given out of walk order: the first name of the hard-linked file is still the one met first.
   const out = path.join(base, 'out');
-  mkdirSync(out);
-  t.is((await hoardIn(env, ['extract', `${repo}::nested`], out)).code, 0);
+  t.is((await extractInto(env, out, `${repo}::nested`)).code, 0);
   t.is(statSync(path.join(out, 'src', 'a', 'h')).ino, statSync(path.join(out, 'src', 'a', 'b', 'g2')).ino);
   t.is(readFileSync(path.join(out, 'src', 'a', 'b', 'g2'), 'utf8'), 'h-data');
   t.is(readFileSync(path.join(out, 'src', 'f'), 'utf8'), 'f-data');
@@ -125,8 +133,7 @@ test('a given path inside another given path is stored once, and neither loses a
   linkSync(path.join(base, 'x', 'one'), path.join(base, 'y', 'three'));
   t.is((await hoardIn(env, ['create', `${repo}::reversed`, 'y', 'x'], base)).code, 0);
   const out2 = path.join(base, 'out2');
-  mkdirSync(out2);
-  const x = await hoardIn(env, ['extract', `${repo}::reversed`], out2);
+  const x = await extractInto(env, out2, `${repo}::reversed`);
   t.is(x.code, 0, x.stderr);
   t.is(readFileSync(path.join(out2, 'y', 'two'), 'utf8'), 'shared');
   t.is(statSync(path.join(out2, 'x', 'one')).ino, statSync(path.join(out2, 'y', 'two')).ino);
@@ -134,8 +141,7 @@ test('a given path inside another given path is stored once, and neither loses a
   t.deepEqual(await linksOf(env, `${repo}::reversed`), ['x/one ', 'y/three x/one', 'y/two x/one']);
   // Only the links (as borg): the first gets the contents, the next links to it.
   const out3 = path.join(base, 'out3');
-  mkdirSync(out3);
-  const links = await hoardIn(env, ['extract', `${repo}::reversed`, 'y'], out3);
+  const links = await extractInto(env, out3, `${repo}::reversed`, 'y');
   t.is(links.code, 0, links.stderr);
   t.is(readFileSync(path.join(out3, 'y', 'three'), 'utf8'), 'shared');
   t.is(statSync(path.join(out3, 'y', 'three')).ino, statSync(path.join(out3, 'y', 'two')).ino);
@@ -145,8 +151,7 @@ test('a given path inside another given path is stored once, and neither loses a
   t.is(listedOut.code, 0, listedOut.stderr);
   t.deepEqual(await linksOf(env, `${repo}::listed`), ['x/one ', 'y/two x/one']);
   const out4 = path.join(base, 'out4');
-  mkdirSync(out4);
-  const x4 = await hoardIn(env, ['extract', `${repo}::listed`], out4);
+  const x4 = await extractInto(env, out4, `${repo}::listed`);
   t.is(x4.code, 0, x4.stderr);
   t.is(readFileSync(path.join(out4, 'x', 'one'), 'utf8'), 'shared');
   t.is(statSync(path.join(out4, 'x', 'one')).ino, statSync(path.join(out4, 'y', 'two')).ino);
@@ -155,10 +160,7 @@ test('a given path inside another given path is stored once, and neither loses a
 test('PATHs that meet: one archive path from two sources is a warning; a link to a PATH elsewhere follows walk order; a symlink above a PATH is a warning', async (t) => {
   const env = testEnv();
   const repo = await makeRepo(env, 'none');
-  const { base, src } = source('meet');
-  const other = path.join(base, 'other');
-  mkdirSync(other);
-  writeFileSync(path.join(other, 'o'), 'o-data');
+  const { base, src, other } = source('meet');
   linkSync(path.join(other, 'o'), path.join(src, 'zo'));
   // Both are archived as the root: the first is kept, the second named.
   const two = await hoardIn(env, ['create', `${repo}::two`, `${src}/./`, `${other}/./`], base);

@@ -93,7 +93,7 @@ class ArchiveChecker {
     for (const item of tree.items) {
       const p = join(t.path, item.name);
       const problem = (m: string): void => this.report.problem(`archive ${this.archive}: ${decodeName(p)}: ${m}`);
-      if (!plainName(item.name) && !isRootSelf(item, t.path.length === 0 ? 0 : 1)) problem('the item name is not a plain name');
+      if (!plainName(item.name) && !isRootSelf(item, t.depth)) problem('the item name is not a plain name');
       if (previous !== undefined && Buffer.compare(previous, item.name) >= 0) unsorted = true;
       previous = item.name;
       if (!ITEM_TYPES.has(item.type)) {

@@ -589,7 +589,8 @@ export class Archiver {
     if (g.done === true) return;
     g.done = true;
     const shown = apath === '' ? '.' : apath;
-    const e = given === '-' ? undefined : await statPath(absolutePath(given), this.scanOptions);
+    const fsPath = given === '-' ? undefined : absolutePath(given);
+    const e = fsPath === undefined ? undefined : await statPath(fsPath, this.scanOptions);
     const source = e === undefined || e.errorCode !== undefined ? given : `${e.dev}:${e.ino}`;
     if (node.item !== undefined) {
       if (node.source !== source) this.warn(`${given}: left out, as ${shown} in the archive holds another PATH already`);
@@ -599,11 +600,10 @@ export class Archiver {
     if (met !== undefined && (e === undefined || met.dev !== e.dev || met.ino !== e.ino)) {
       this.warn(`${shown}: left out of its folder's backup, as ${given === '-' ? 'standard input' : given} is archived there`);
     }
-    if (e === undefined) {
+    if (e === undefined || fsPath === undefined) {
       node.item = quiet(this.piped(apath));
       return;
     }
-    const fsPath = absolutePath(given);
     if (names.length > 0) {
       node.item = (await this.entry(fsPath, apath, e, names[names.length - 1] as Buffer, undefined)).done;
       return;

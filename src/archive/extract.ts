@@ -52,8 +52,9 @@ const DOTDOT = Buffer.from('..');
 
 /**
  * The relative path an archive path is extracted to, or undefined if stripping leaves nothing;
- * {@link ROOT_SELF} for the root's `.` item (the target directory itself). Other absolute paths, `..`, `.`, empty parts and NUL are refused: nothing is written outside the
- * target (the native calls also refuse to pass through symlinks).
+ * {@link ROOT_SELF} for the root's `.` item (the target directory itself). Otherwise absolute
+ * paths, `..`, `.`, empty parts and NUL are refused: nothing is written outside the target (the
+ * native calls also refuse to pass through symlinks).
  */
 export function extractPath(archivePath: Buffer, strip: number): Buffer | undefined {
   // The root's `.` item (docs/format.md section 10.9) is the target itself; stripping drops it.

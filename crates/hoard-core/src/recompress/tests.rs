@@ -91,15 +91,15 @@ fn codec_of(
     )
 }
 
+/// `len` bytes of `word` over and over: text that compresses.
+fn repeated(word: &[u8], len: usize) -> Vec<u8> {
+    word.iter().copied().cycle().take(len).collect()
+}
+
 #[test]
 fn chunks_move_to_new_copies_under_the_same_id_and_if_different_skips_same_codec() {
     let index = Arc::new(Mutex::new(ChunkIndex::new()));
-    let text: Vec<u8> = b"hoard recompress "
-        .iter()
-        .copied()
-        .cycle()
-        .take(200_000)
-        .collect();
+    let text = repeated(b"hoard recompress ", 200_000);
     let mut noise = vec![0u8; 100_000];
     blake3::Hasher::new()
         .update(b"noise")
@@ -144,12 +144,7 @@ fn chunks_move_to_new_copies_under_the_same_id_and_if_different_skips_same_codec
 #[test]
 fn obfuscated_chunks_are_padded_once_and_if_different_keeps_them() {
     let index = Arc::new(Mutex::new(ChunkIndex::new()));
-    let text: Vec<u8> = b"obfuscate me "
-        .iter()
-        .copied()
-        .cycle()
-        .take(50_000)
-        .collect();
+    let text = repeated(b"obfuscate me ", 50_000);
     let id = [9u8; 32];
     let a = writer(&index, "lz4");
     a.store(CHUNK_TYPE, &id, &text).expect("store");
