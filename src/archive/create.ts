@@ -10,6 +10,7 @@ import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './arc
 import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
 import { contentsFirst, joinParts, walkOrder, type LinkMember } from './hard-links.js';
+import { ListingOrder, type ListingSlot } from './listing-order.js';
 import { ROOT_SELF, typeOfMode, withRootSelf, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
@@ -175,6 +176,8 @@ export class Archiver {
   private out: ArchiveWriter | undefined;
   private batcher: FileBatcher | undefined;
   private readonly hardLinks = new Map<string, Buffer>();
+  /** `--list` lines, given out in walk order (files are stored in parallel). */
+  private readonly listing = new ListingOrder((status, apath) => this.opts.onItem(status, apath));
   private readonly dryStats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
   private items = 0;
   private warnings = 0;
@@ -323,7 +326,7 @@ export class Archiver {
   private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined, read?: AheadDir): Promise<Later> {
     if (e.errorCode !== undefined) {
       this.warn(`${apath}: ${e.errorMessage ?? e.errorCode}`);
-      this.opts.onItem('E', apath);
+      this.listing.now('E', apath);
       return later(undefined);
     }
     const action = this.flat ? undefined : this.opts.match(apath);
@@ -331,13 +334,13 @@ export class Archiver {
     // borg: `!` (and --exclude) prunes; `-` leaves the item out but walks a directory, so that a
     // later `+` may take something below it (the directory then stays as an implied parent).
     if (action === 'exclude-norecurse' || (action === 'exclude' && !isDir)) {
-      this.opts.onItem('x', apath);
+      this.listing.now('x', apath);
       return later(undefined);
     }
     // borg leaves sockets out: they cannot be restored as anything useful.
     if ((e.mode & 0o170000) === 0o140000) return later(undefined);
     if (!this.flat && this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
-      this.opts.onItem('x', apath);
+      this.listing.now('x', apath);
       return later(undefined);
     }
     const item = this.baseItem(e, name);
@@ -346,12 +349,12 @@ export class Archiver {
     if (item.type === 'd') {
       if (this.flat) {
         // A listed directory: its listed contents are placed in it when the trees are built.
-        this.opts.onItem('d', apath);
+        this.listing.now('d', apath);
         return later(item);
       }
       if (this.opts.oneFileSystem && parentDev !== undefined && s.dev !== parentDev) {
         // borg keeps the mount point directory itself, empty.
-        this.opts.onItem('d', apath);
+        this.listing.now('d', apath);
         return later(item);
       }
       return this.directory(fsPath, apath, item, s.dev, read);
@@ -363,7 +366,7 @@ export class Archiver {
         if (first !== undefined) {
           item.type = 'h';
           item.link = first;
-          this.opts.onItem('h', apath);
+          this.listing.now('h', apath);
           return later(item);
         }
         this.hardLinks.set(k, encodeName(apath));
@@ -372,18 +375,19 @@ export class Archiver {
       item.mode = (item.mode & 0o7777) | 0o100000;
       return this.file(fsPath, apath, item, s, e.deferred === true);
     }
-    this.opts.onItem(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
+    this.listing.now(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
   }
 
   /** Stores a regular file; `deferred`: its scan left its flags, xattrs and ACLs to the worker. */
   private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat, deferred: boolean): Promise<Later> {
     if (this.batcher === undefined) {
-      this.opts.onItem('-', apath);
+      this.listing.now('-', apath);
       return later(item);
     }
     await this.batcher.room();
-    return { done: quiet(this.batcher.add(fsPath, stat, deferred).then((r) => this.fileDone(apath, item, r, deferred))) };
+    const slot = this.listing.reserve(apath);
+    return { done: quiet(this.batcher.add(fsPath, stat, deferred).then((r) => this.fileDone(apath, item, r, deferred, slot))) };
   }
 
   /**
@@ -399,22 +403,31 @@ export class Archiver {
     for (const w of r.metaWarnings ?? []) this.warn(`${decodeName(item.name)}: ${w.message}`);
   }
 
-  /** `deferred`: the worker read the file's flags, xattrs and ACLs (its scan did not). */
-  private fileDone(apath: string, item: Item, r: StoredFile, deferred = false): Item | undefined {
+  /**
+   * `deferred`: the worker read the file's flags, xattrs and ACLs (its scan did not); `slot`: the
+   * file's place among the `--list` lines, where it has one.
+   */
+  private fileDone(apath: string, item: Item, r: StoredFile, deferred = false, slot?: ListingSlot): Item | undefined {
     // A file that failed because the packs could not be stored ends the run with that error.
     if (this.out?.failure !== undefined) throw this.out.failure;
     if (deferred) this.fileMeta(item, r);
     if (r.errorCode !== undefined && r.errorCode !== null) {
       this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
-      this.opts.onItem('E', apath);
+      this.listed(slot, 'E', apath);
       return undefined;
     }
     this.out?.addFile(item, r);
     this.opts.onFile?.(apath, r.size);
     // As borg: the archive keeps what was read, with a warning (exit 1) that it may be torn.
     if (r.status === 'C') this.warn(`${apath}: file changed while we backed it up`);
-    this.opts.onItem(r.status, apath);
+    this.listed(slot, r.status, apath);
     return item;
+  }
+
+  /** Gives out a `--list` line: in its reserved place where it has one. */
+  private listed(slot: ListingSlot | undefined, status: string, apath: string): void {
+    if (slot === undefined) this.listing.now(status, apath);
+    else this.listing.fill(slot, status);
   }
 
   /** Whether a directory's tag files exclude it: returns the tags to keep, or undefined. */
@@ -440,13 +453,13 @@ export class Archiver {
       ({ entries, ahead } = await (read !== undefined ? scanner.take(read) : scanner.scan(fsPath, apath, dev)));
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
-      this.opts.onItem('E', apath);
+      this.listing.now('E', apath);
       return later(item);
     }
     const tags = await this.excludedByTags(entries, fsPath);
     if (tags !== undefined) {
       if (!this.opts.keepExcludeTags) {
-        this.opts.onItem('x', apath);
+        this.listing.now('x', apath);
         this.items -= 1;
         return later(undefined);
       }
@@ -455,8 +468,10 @@ export class Archiver {
       ahead = new Map();
     }
     const excluded = this.opts.match(apath) === 'exclude';
-    // As borg, a directory excluded by its tags is 'x' even when --keep-exclude-tags keeps it (and its tags).
-    this.opts.onItem(excluded || tags !== undefined ? 'x' : 'd', apath);
+    // As borg: a directory a pattern excludes (walked for what a later pattern takes) is 'x'
+    // before its contents; any other is listed after them, 'x' when its tags exclude it even
+    // though --keep-exclude-tags keeps it (and its tags), else 'd'.
+    if (excluded) this.listing.now('x', apath);
     const children: Promise<Item | undefined>[] = [];
     const graft = this.grafts.get(apath);
     // The names below this directory that given paths lie at or under, in name order: their
@@ -490,8 +505,10 @@ export class Archiver {
       if (next < below.length) await givenUpTo(e.name, true);
     }
     if (next < below.length) await givenUpTo(undefined, true);
+    const slot = excluded ? undefined : this.listing.reserve(apath);
     return {
       done: quiet(Promise.all(children).then((items) => {
+        if (slot !== undefined) this.listing.fill(slot, tags !== undefined ? 'x' : 'd');
         const kept = items.filter((i): i is Item => i !== undefined);
         if (excluded && kept.length === 0) return undefined;
         if (graft !== undefined) {
@@ -524,7 +541,7 @@ export class Archiver {
     };
     this.items += 1;
     if (this.out === undefined) {
-      this.opts.onItem('-', apath);
+      this.listing.now('-', apath);
       return item;
     }
     const command = this.opts.contentCommand;
@@ -611,7 +628,7 @@ export class Archiver {
     // `.` or `/`: the root's own entries go at the top of the archive, its item is `.`.
     if (e.errorCode !== undefined) {
       this.warn(`${given}: ${e.errorMessage ?? e.errorCode}`);
-      this.opts.onItem('E', apath);
+      this.listing.now('E', apath);
     } else if ((e.mode & 0o170000) === 0o040000) {
       this.items += 1;
       node.item = (await this.directory(fsPath, '', this.baseItem(e, ROOT_SELF), e.dev)).done;
@@ -651,7 +668,7 @@ export class Archiver {
         const apath = archivePathOf(given);
         if (given.includes('\0')) {
           this.warn(`${JSON.stringify(given)}: a path cannot hold NUL (is --paths-delimiter right?)`);
-          this.opts.onItem('E', apath);
+          this.listing.now('E', apath);
           continue;
         }
         const parts = apath === '' ? [] : apath.split('/');
