@@ -151,3 +151,16 @@ test('a repository in a folder whose name is not UTF-8: init, create, list, chec
   t.is(second.code, 0, second.stderr);
   t.true(statSync(Buffer.concat([folder, b('/r2/config')])).isFile());
 });
+
+test('benchmark crud with a PATH whose name is not UTF-8 makes its data there, and removes what it made', async (t) => {
+  const env = testEnv({ HOARD_TESTONLY_CRUD_SCALE: '0.001' });
+  const repo = await makeRepo(env, 'none');
+  const base = Buffer.from(tempDir('crud-bytes'));
+  const folder = Buffer.concat([base, b('/data\\xff')]);
+  const r = await hoardBytes(env, [b('benchmark'), b('crud'), Buffer.from(repo), Buffer.concat([folder, b('/sub')])], base);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.trimEnd().split('\n').length, 24, r.stdout);
+  // Both folders it made for PATH are gone again, and nothing went to another name.
+  t.deepEqual(readdirSync(base), []);
+  t.is((await hoardIn(env, ['list', '--short', repo])).stdout, '');
+});

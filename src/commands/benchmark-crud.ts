@@ -1,6 +1,6 @@
-import { randomFillSync } from 'node:crypto';
-import { mkdtemp, open, rm, rmdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { mkdir, open, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { Command, Option, UsageError } from 'clipanion';
@@ -8,6 +8,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { run } from '../cli.js';
 import type { HoardContext } from '../context.js';
 import { HoardError, InvalidArgumentError } from '../errors.js';
+import { osPath, resolvedPath } from '../fs-names.js';
 import { parseTarget } from '../repository/location.js';
 import { getPassphrase, passphraseFromEnv } from '../repository/passphrase.js';
 import { Repository } from '../repository/repository.js';
@@ -76,7 +77,7 @@ class Tail extends Writable {
 async function writeFiles(dir: string, set: CrudSet): Promise<void> {
   const block = Buffer.alloc(Math.min(set.size, 16 << 20));
   for (let i = 0; i < set.count; i += 1) {
-    const fh = await open(join(dir, `file_${i}`), 'wx');
+    const fh = await open(osPath(join(dir, `file_${i}`)), 'wx');
     try {
       for (let done = 0; done < set.size; ) {
         const n = Math.min(block.length, set.size - done);
@@ -136,8 +137,9 @@ export class BenchmarkCrudCommand extends HoardCommand {
       env.HOARD_PASSPHRASE = p.value.toString('utf8');
     }
     const repo = target.repo.text;
-    const base = resolve(this.dataPath);
-    const existed = await stat(base).then(
+    // Escaped text throughout (a PATH may name bytes that are not UTF-8), its bytes for each call.
+    const base = resolvedPath(this.dataPath);
+    const existed = await stat(osPath(base)).then(
       (s) => {
         if (!s.isDirectory()) throw new InvalidArgumentError('HOARD_INVALID_ARGUMENT', `${this.dataPath} is not a folder`);
         return true;
@@ -148,18 +150,20 @@ export class BenchmarkCrudCommand extends HoardCommand {
     const made = existed ? undefined : await makeDirs(base, 0o777);
     try {
       for (const set of CRUD_SETS.map((s) => scaledSet(s, factor))) {
-        const dir = await mkdtemp(join(base, 'hoard-test-data-'));
+        // mkdtemp's way, by hand: Node 20's mkdtemp takes no bytes for its prefix.
+        const dir = join(base, `hoard-test-data-${randomBytes(6).toString('hex')}`);
+        await mkdir(osPath(dir), { mode: 0o700 });
         try {
           await writeFiles(dir, set);
           const times = await this.measure(repo, dir, env);
           for (const line of crudLines(set, times)) this.out(line);
         } finally {
-          await rm(dir, { recursive: true, force: true });
+          await rm(osPath(dir), { recursive: true, force: true });
         }
       }
     } finally {
       for (let dir = base; made !== undefined && dir.length >= made.length; dir = dirname(dir)) {
-        if (!(await rmdir(dir).then(() => true, () => false))) break;
+        if (!(await rmdir(osPath(dir)).then(() => true, () => false))) break;
       }
     }
     return 0;
