@@ -10,7 +10,7 @@ import { ArchiveWriter, archiveMeta, checkNewArchiveName, isoMicro } from './arc
 import { startPipedCommand, type PipedCommand } from './command-input.js';
 import { FileBatcher, type FileStat, type FilesChanged } from './file-batcher.js';
 import { contentsFirst, joinParts, walkOrder, type LinkMember } from './hard-links.js';
-import { ListingOrder, type ListingSlot } from './listing-order.js';
+import { ListingOrder, type ListingEmit, type ListingSlot } from './listing-order.js';
 import { ROOT_SELF, typeOfMode, withRootSelf, type Item } from './item.js';
 import { owners } from './owners.js';
 import { DirScanner, joinPath, statPath, type AheadDir, type ScannedEntry } from './scan.js';
@@ -94,8 +94,13 @@ export interface CreateOptions {
   /** The uid and gid stored with stdinUser and stdinGroup (default: this process's). */
   stdinUid?: number;
   stdinGid?: number;
-  /** Called for each item with borg's `--list` status letter and its archive path. */
-  onItem: (status: string, archivePath: string) => void;
+  /**
+   * Called for each item with borg's `--list` status letter and its archive path, in walk order
+   * (a directory after its contents, as borg); absent, nothing waits to be given out in order.
+   */
+  onItem?: (status: string, archivePath: string) => void;
+  /** Called as soon as an item is done (or left out), with its archive path: for `--progress`. */
+  onProgress?: (archivePath: string) => void;
   /** Called for a file that could not be backed up (a warning: exit code 1). */
   onWarning: (message: string) => void;
   /** Called after each pack is stored, with its size. */
@@ -176,8 +181,8 @@ export class Archiver {
   private out: ArchiveWriter | undefined;
   private batcher: FileBatcher | undefined;
   private readonly hardLinks = new Map<string, Buffer>();
-  /** `--list` lines, given out in walk order (files are stored in parallel). */
-  private readonly listing = new ListingOrder((status, apath) => this.opts.onItem(status, apath));
+  /** `--list` lines and warnings, given out in walk order (files are stored in parallel). */
+  private readonly listing: ListingOrder;
   private readonly dryStats: ArchiveStats = { nfiles: 0, original: 0, compressed: 0, deduplicated: 0, chunks: 0 };
   private items = 0;
   private warnings = 0;
@@ -204,7 +209,13 @@ export class Archiver {
     private readonly synced: SyncedIndex,
     private readonly opts: CreateOptions,
     private readonly filesCache?: FilesCache,
-  ) {}
+  ) {
+    const emit: ListingEmit = (status, apath, warnings) => {
+      for (const w of warnings ?? []) opts.onWarning(w);
+      if (status !== undefined) opts.onItem?.(status, apath);
+    };
+    this.listing = new ListingOrder(emit, opts.onItem !== undefined);
+  }
 
   /** The totals so far, for `--progress`: files stored, their sizes, and the bytes this run added. */
   progressStats(): { original: number; compressed: number; deduplicated: number; nfiles: number } {
@@ -262,9 +273,21 @@ export class Archiver {
     return this.out?.stats ?? this.dryStats;
   }
 
+  /** A warning (exit code 1), given out in its place among the `--list` lines. */
   private warn(message: string): void {
     this.warnings += 1;
-    this.opts.onWarning(message);
+    this.listing.now(undefined, '', [message]);
+  }
+
+  /**
+   * An item's `--list` line (in its reserved place, where it has one), after `warnings` about it;
+   * `--progress` hears of it at once.
+   */
+  private listed(slot: ListingSlot | undefined, status: string, apath: string, warnings?: readonly string[]): void {
+    if (warnings !== undefined) this.warnings += warnings.length;
+    this.opts.onProgress?.(apath);
+    if (slot === undefined) this.listing.now(status, apath, warnings);
+    else this.listing.fill(slot, status, warnings);
   }
 
   /** The item for an entry, without contents or tree. */
@@ -326,7 +349,7 @@ export class Archiver {
   private async entry(fsPath: Buffer, apath: string, e: ScannedEntry, name: Buffer, parentDev: number | undefined, read?: AheadDir): Promise<Later> {
     if (e.errorCode !== undefined) {
       this.warn(`${apath}: ${e.errorMessage ?? e.errorCode}`);
-      this.listing.now('E', apath);
+      this.listed(undefined, 'E', apath);
       return later(undefined);
     }
     const action = this.flat ? undefined : this.opts.match(apath);
@@ -334,13 +357,13 @@ export class Archiver {
     // borg: `!` (and --exclude) prunes; `-` leaves the item out but walks a directory, so that a
     // later `+` may take something below it (the directory then stays as an implied parent).
     if (action === 'exclude-norecurse' || (action === 'exclude' && !isDir)) {
-      this.listing.now('x', apath);
+      this.listed(undefined, 'x', apath);
       return later(undefined);
     }
     // borg leaves sockets out: they cannot be restored as anything useful.
     if ((e.mode & 0o170000) === 0o140000) return later(undefined);
     if (!this.flat && this.opts.excludeNodump && e.flags !== undefined && (e.flags & FS_NODUMP_FL) !== 0) {
-      this.listing.now('x', apath);
+      this.listed(undefined, 'x', apath);
       return later(undefined);
     }
     const item = this.baseItem(e, name);
@@ -349,12 +372,17 @@ export class Archiver {
     if (item.type === 'd') {
       if (this.flat) {
         // A listed directory: its listed contents are placed in it when the trees are built.
-        this.listing.now('d', apath);
+        this.listed(undefined, 'd', apath);
         return later(item);
       }
       if (this.opts.oneFileSystem && parentDev !== undefined && s.dev !== parentDev) {
-        // borg keeps the mount point directory itself, empty.
-        this.listing.now('d', apath);
+        // borg keeps the mount point directory itself, empty; one a pattern excludes, not at all.
+        if (action === 'exclude') {
+          this.items -= 1;
+          this.listed(undefined, 'x', apath);
+          return later(undefined);
+        }
+        this.listed(undefined, 'd', apath);
         return later(item);
       }
       return this.directory(fsPath, apath, item, s.dev, read);
@@ -366,7 +394,7 @@ export class Archiver {
         if (first !== undefined) {
           item.type = 'h';
           item.link = first;
-          this.listing.now('h', apath);
+          this.listed(undefined, 'h', apath);
           return later(item);
         }
         this.hardLinks.set(k, encodeName(apath));
@@ -375,14 +403,14 @@ export class Archiver {
       item.mode = (item.mode & 0o7777) | 0o100000;
       return this.file(fsPath, apath, item, s, e.deferred === true);
     }
-    this.listing.now(item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
+    this.listed(undefined, item.type === 'l' ? 's' : item.type === 'p' ? 'f' : item.type, apath);
     return later(item);
   }
 
   /** Stores a regular file; `deferred`: its scan left its flags, xattrs and ACLs to the worker. */
   private async file(fsPath: Buffer, apath: string, item: Item, stat: FileStat, deferred: boolean): Promise<Later> {
     if (this.batcher === undefined) {
-      this.listing.now('-', apath);
+      this.listed(undefined, '-', apath);
       return later(item);
     }
     await this.batcher.room();
@@ -393,14 +421,14 @@ export class Archiver {
   /**
    * Puts the flags, xattrs and ACLs a worker read (for a file whose scan deferred them) into its
    * item, as {@link baseItem} puts the scan's: in the same order, before the contents, so the
-   * item is the same as if the scan had read them.
+   * item is the same as if the scan had read them. Returns the warnings of what it could not read.
    */
-  private fileMeta(item: Item, r: StoredFile): void {
+  private fileMeta(item: Item, r: StoredFile): string[] | undefined {
     if (r.xattrs !== undefined && r.xattrs.length > 0) item.xattrs = r.xattrs;
     if (r.aclAccess !== undefined) item.aclAccess = r.aclAccess;
     if (r.aclDefault !== undefined) item.aclDefault = r.aclDefault;
     if (r.flags !== undefined && r.flags !== 0 && !this.opts.noflags) item.flags = r.flags;
-    for (const w of r.metaWarnings ?? []) this.warn(`${decodeName(item.name)}: ${w.message}`);
+    return r.metaWarnings?.map((w) => `${decodeName(item.name)}: ${w.message}`);
   }
 
   /**
@@ -410,24 +438,18 @@ export class Archiver {
   private fileDone(apath: string, item: Item, r: StoredFile, deferred = false, slot?: ListingSlot): Item | undefined {
     // A file that failed because the packs could not be stored ends the run with that error.
     if (this.out?.failure !== undefined) throw this.out.failure;
-    if (deferred) this.fileMeta(item, r);
+    // As borg: what went wrong with a file is told just before its line.
+    let warnings = deferred ? this.fileMeta(item, r) : undefined;
     if (r.errorCode !== undefined && r.errorCode !== null) {
-      this.warn(`${apath}: ${r.errorMessage ?? r.errorCode}`);
-      this.listed(slot, 'E', apath);
+      this.listed(slot, 'E', apath, [...(warnings ?? []), `${apath}: ${r.errorMessage ?? r.errorCode}`]);
       return undefined;
     }
     this.out?.addFile(item, r);
     this.opts.onFile?.(apath, r.size);
     // As borg: the archive keeps what was read, with a warning (exit 1) that it may be torn.
-    if (r.status === 'C') this.warn(`${apath}: file changed while we backed it up`);
-    this.listed(slot, r.status, apath);
+    if (r.status === 'C') warnings = [...(warnings ?? []), `${apath}: file changed while we backed it up`];
+    this.listed(slot, r.status, apath, warnings);
     return item;
-  }
-
-  /** Gives out a `--list` line: in its reserved place where it has one. */
-  private listed(slot: ListingSlot | undefined, status: string, apath: string): void {
-    if (slot === undefined) this.listing.now(status, apath);
-    else this.listing.fill(slot, status);
   }
 
   /** Whether a directory's tag files exclude it: returns the tags to keep, or undefined. */
@@ -449,17 +471,24 @@ export class Archiver {
     let entries: ScannedEntry[];
     let ahead: Map<number, AheadDir>;
     const scanner = this.scanner as DirScanner;
+    // As borg: a directory a pattern excludes (walked for what a later pattern takes) is 'x'
+    // before anything else is known of it; any other is listed after its contents, 'x' when its
+    // tags exclude it even though --keep-exclude-tags keeps it (and its tags), else 'd'.
+    const excluded = this.opts.match(apath) === 'exclude';
+    if (excluded) this.listed(undefined, 'x', apath);
     try {
       ({ entries, ahead } = await (read !== undefined ? scanner.take(read) : scanner.scan(fsPath, apath, dev)));
     } catch (e) {
       this.warn(`${apath}: ${(e as Error).message}`);
-      this.listing.now('E', apath);
+      if (excluded) return later(undefined);
+      this.listed(undefined, 'E', apath);
       return later(item);
     }
     const tags = await this.excludedByTags(entries, fsPath);
     if (tags !== undefined) {
-      if (!this.opts.keepExcludeTags) {
-        this.listing.now('x', apath);
+      // As borg, an excluded directory's tags are not looked into: it is left out, as its tags say.
+      if (!this.opts.keepExcludeTags || excluded) {
+        if (!excluded) this.listed(undefined, 'x', apath);
         this.items -= 1;
         return later(undefined);
       }
@@ -467,11 +496,6 @@ export class Archiver {
       // Never a read-ahead for another entry (a tagged directory has none: see start()).
       ahead = new Map();
     }
-    const excluded = this.opts.match(apath) === 'exclude';
-    // As borg: a directory a pattern excludes (walked for what a later pattern takes) is 'x'
-    // before its contents; any other is listed after them, 'x' when its tags exclude it even
-    // though --keep-exclude-tags keeps it (and its tags), else 'd'.
-    if (excluded) this.listing.now('x', apath);
     const children: Promise<Item | undefined>[] = [];
     const graft = this.grafts.get(apath);
     // The names below this directory that given paths lie at or under, in name order: their
@@ -508,7 +532,7 @@ export class Archiver {
     const slot = excluded ? undefined : this.listing.reserve(apath);
     return {
       done: quiet(Promise.all(children).then((items) => {
-        if (slot !== undefined) this.listing.fill(slot, tags !== undefined ? 'x' : 'd');
+        if (slot !== undefined) this.listed(slot, tags !== undefined ? 'x' : 'd', apath);
         const kept = items.filter((i): i is Item => i !== undefined);
         if (excluded && kept.length === 0) return undefined;
         if (graft !== undefined) {
@@ -541,11 +565,13 @@ export class Archiver {
     };
     this.items += 1;
     if (this.out === undefined) {
-      this.listing.now('-', apath);
+      this.listed(undefined, '-', apath);
       return item;
     }
+    // Its place among the `--list` lines is where the walk meets it (this runs before any await).
+    const slot = this.listing.reserve(apath);
     const command = this.opts.contentCommand;
-    if (command === undefined) return this.fileDone(apath, item, await this.out.writer.storeFd(0, '<stdin>'));
+    if (command === undefined) return this.fileDone(apath, item, await this.out.writer.storeFd(0, '<stdin>'), false, slot);
     const child: PipedCommand = startPipedCommand(command.argv, command.env);
     let r: StoredFileResult;
     try {
@@ -560,7 +586,7 @@ export class Archiver {
       throw new IoError('HOARD_IO', `${apath}: ${r.errorMessage ?? r.errorCode}`);
     }
     await child.finish();
-    return this.fileDone(apath, item, r);
+    return this.fileDone(apath, item, r, false, slot);
   }
 
   /**
@@ -628,7 +654,7 @@ export class Archiver {
     // `.` or `/`: the root's own entries go at the top of the archive, its item is `.`.
     if (e.errorCode !== undefined) {
       this.warn(`${given}: ${e.errorMessage ?? e.errorCode}`);
-      this.listing.now('E', apath);
+      this.listed(undefined, 'E', apath);
     } else if ((e.mode & 0o170000) === 0o040000) {
       this.items += 1;
       node.item = (await this.directory(fsPath, '', this.baseItem(e, ROOT_SELF), e.dev)).done;
@@ -668,7 +694,7 @@ export class Archiver {
         const apath = archivePathOf(given);
         if (given.includes('\0')) {
           this.warn(`${JSON.stringify(given)}: a path cannot hold NUL (is --paths-delimiter right?)`);
-          this.listing.now('E', apath);
+          this.listed(undefined, 'E', apath);
           continue;
         }
         const parts = apath === '' ? [] : apath.split('/');
@@ -747,6 +773,8 @@ export class Archiver {
       rootTree = await this.walk();
       await this.out?.finish();
     } catch (e) {
+      // What the run did is still listed, up to the failure; nothing after it.
+      this.listing.close();
       this.out?.abort(e);
       await this.out?.aborted();
       throw e;

@@ -235,16 +235,19 @@ export class CreateCommand extends HoardCommand {
       stdinName: this.stdinName,
       stdinMode,
       ...stdinOwner,
-      onItem: (found, apath) => {
-        // As borg: a dry run reads nothing, so every item it would back up has status '-'.
-        const status = this.dryRun && found !== 'x' ? '-' : found;
-        const p = shown(apath);
-        if (this.list && (filter === undefined || filter.has(status))) {
-          progress.clear();
-          this.logger.fileStatus(status, p);
-        }
-        progress.show(() => archiver.progressStats(), p);
-      },
+      ...(this.list
+        ? {
+            onItem: (found: string, apath: string) => {
+              // As borg: a dry run reads nothing, so every item it would back up has status '-'.
+              const status = this.dryRun && found !== 'x' && found !== 'E' ? '-' : found;
+              if (filter === undefined || filter.has(status)) {
+                progress.clear();
+                this.logger.fileStatus(status, shown(apath));
+              }
+            },
+          }
+        : {}),
+      ...(progress.active ? { onProgress: (apath: string) => progress.show(() => archiver.progressStats(), shown(apath)) } : {}),
       onWarning: (message) => {
         warnings += 1;
         progress.clear();

@@ -172,7 +172,7 @@ export class PatternMatcher {
 
   /**
    * The PATH arguments ({@link addIncludePaths}) that never decided a path, as borg names them in
-   * "Include pattern '…' never matched." (the text after any style prefix). Like borg, `pf:` ones are
+   * "Include pattern '...' never matched." (the text after any style prefix). Like borg, `pf:` ones are
    * not counted and never reported.
    */
   unmatchedIncludes(): string[] {

@@ -59,7 +59,7 @@ interface Shorthand {
   negated: boolean;
 }
 
-/** A code point as a JS regex escape (`\u{…}`), valid inside and outside classes in `u` mode. */
+/** A code point as a JS regex escape (`\u{...}`), valid inside and outside classes in `u` mode. */
 function escapeCodePoint(cp: number): string {
   return `\\u{${cp.toString(16)}}`;
 }
