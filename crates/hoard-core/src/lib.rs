@@ -21,6 +21,7 @@ pub mod codec;
 pub mod direct_write;
 pub mod envelope;
 pub mod files_cache;
+pub mod free_memory;
 #[cfg(target_os = "linux")]
 pub mod fsmeta;
 pub mod id;

@@ -50,3 +50,10 @@ fn tune_allocator() {
         }
     }
 }
+
+/// Gives the free pages inside glibc's arenas back to the system (`malloc_trim(0)`); returns
+/// whether any went (see hoard-core's `free_memory`).
+#[napi_derive::napi]
+pub fn trim_memory() -> bool {
+    hoard_core::free_memory::give_back()
+}
