@@ -161,7 +161,7 @@ export const benchmarkCpu = guard(binding.benchmarkCpu);
 /** See the generated binding: threads in the worker pool. */
 export const workerThreads = guard(binding.workerThreads);
 /** See the generated binding: glibc's free pages given back to the system (`malloc_trim`). */
-export const trimMemory = binding.trimMemory;
+export const trimMemory = guard(binding.trimMemory);
 /** See the generated binding: several directories' entries in one call, packed, up to an entry budget (Linux). */
 export const scanDirectories = guard(binding.scanDirectories);
 /** See the generated binding: one path's metadata, not following a final symlink (Linux). */

@@ -46,8 +46,8 @@ export interface SealedKey {
 
 /**
  * argon2id of `passphrase`. Its memory (64 MiB by default) lands on top of what the process
- * holds, which makes it every command's peak, so what start-up freed (the bundle's parse) goes
- * back to the system first: about 1 MB (`hoard list`: 125.9 -> 124.9 MB).
+ * holds, which makes it the peak of most commands that open a key, so what start-up freed (the
+ * bundle's parse) goes back to the system first: about 1 MB (`hoard list`: 125.9 -> 124.7 MB).
  */
 async function keyEncryptionKey(passphrase: Passphrase, salt: Buffer, costs: Argon2Params): Promise<Buffer> {
   trimMemory();

@@ -25,37 +25,3 @@ pub fn give_back() -> bool {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     false
 }
-
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
-mod tests {
-    use super::give_back;
-
-    /// This process's resident memory in bytes (`/proc/self/statm`'s second field, in pages).
-    fn resident() -> usize {
-        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-        let pages: usize = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .expect("resident pages");
-        pages * 4096
-    }
-
-    #[test]
-    fn freed_blocks_below_the_top_go_back() {
-        // 2,048 blocks of 64 KiB (below any mmap threshold: from this thread's arena), written so
-        // they are resident, then one more that stays, so the freed ones are not the arena's top.
-        let mut blocks: Vec<Vec<u8>> = (0..2048)
-            .map(|i| vec![(i % 251) as u8 + 1; 64 << 10])
-            .collect();
-        let pin = vec![7u8; 64 << 10];
-        blocks.clear();
-        blocks.shrink_to_fit();
-        let before = resident();
-        assert!(give_back());
-        let after = resident();
-        // 128 MiB were freed; other tests running meanwhile move the count by far less.
-        assert!(before > after + (64 << 20), "resident {before} -> {after}");
-        assert_eq!(pin[0], 7);
-    }
-}

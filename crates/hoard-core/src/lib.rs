@@ -4,8 +4,8 @@
 //! ([`envelope`]), the passphrase KDF ([`kdf`]), compression ([`codec`]), the file pipeline
 //! ([`pipeline`]), the worker pool ([`pool`]), compact's marks and repacking ([`marks`],
 //! [`repack`]), finished packs' bytes on their way to storage ([`pack_bytes`]), the
-//! measurements of `benchmark cpu` ([`bench`]) and, on Linux, the file metadata system calls Node
-//! lacks ([`fsmeta`]).
+//! measurements of `benchmark cpu` ([`bench`]), glibc's free memory given back ([`free_memory`])
+//! and, on Linux, the file metadata system calls Node lacks ([`fsmeta`]).
 
 pub mod backup;
 pub mod bench;
