@@ -645,6 +645,16 @@ def tail(path, n=8):
         return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
 
 
+def miscounted(dest, corpus):
+    """None when dest/tree has the corpus's count of files and symlinks and its bytes, else what it has."""
+    got_root = os.path.join(dest, "tree")
+    got = tree_stats(got_root) if os.path.isdir(got_root) else None
+    want = corpus.meta["stats"]
+    if got is None or any(got[k] != want[k] for k in ("files", "bytes", "symlinks")):
+        return f"got {got}, corpus has {want}"
+    return None
+
+
 def one_run(tool, corpus, run, work, seed, verify, settle_seconds):
     base = os.path.join(work, "runs", f"{corpus.name}-{tool.key}")
     if os.path.exists(base):
@@ -700,21 +710,20 @@ def one_run(tool, corpus, run, work, seed, verify, settle_seconds):
                 res["repo_bytes_first"] = du(repo)
             if step == COLD_EXTRACT:
                 # Counted (the second extract is the one compared byte for byte), then removed.
-                got = tree_stats(os.path.join(cold, "tree")) if os.path.isdir(os.path.join(cold, "tree")) else None
-                if got is None or any(got[k] != corpus.meta["stats"][k] for k in ("files", "bytes", "symlinks")):
+                wrong = miscounted(cold, corpus)
+                if wrong:
                     res["ok"] = False
-                    res["error"] = f"{step} check: got {got}, corpus has {corpus.meta['stats']}"
+                    res["error"] = f"{step} check: {wrong}"
                     log("  " + res["error"])
                     break
                 remove_tree(cold)
         else:
             res["repo_bytes_final"] = du(repo)
             got_root = os.path.join(dest, "tree")
-            got = tree_stats(got_root) if os.path.isdir(got_root) else None
-            want = corpus.meta["stats"]
-            if got is None or any(got[k] != want[k] for k in ("files", "bytes", "symlinks")):
+            wrong = miscounted(dest, corpus)
+            if wrong:
                 res["ok"] = False
-                res["error"] = f"extract check: got {got}, corpus has {want}"
+                res["error"] = f"extract check: {wrong}"
                 log("  " + res["error"])
             elif verify:
                 diff = same_trees(corpus.tree, got_root)
